@@ -1,0 +1,60 @@
+// swift-tools-version: 6.0
+// overinterp: auditing image classifiers for overinterpretation (Carter et al., 2021).
+import Foundation
+import PackageDescription
+
+// libtorch location. Debian's libtorch-dev (1.13) installs into the system directories and needs
+// no flags. LIBTORCH=/path/to/libtorch (a folder with include/ and lib/, e.g. the `torch` folder
+// of a PyPI wheel) builds against another one, such as a CUDA build. LIBTORCH_CXX11_ABI=0 is for
+// the (older) wheels built with the pre-C++11 string ABI.
+let env = ProcessInfo.processInfo.environment
+var torchCxx: [CXXSetting] = [.define("_GLIBCXX_USE_CXX11_ABI", to: env["LIBTORCH_CXX11_ABI"] ?? "1")]
+var torchLink: [LinkerSetting] = [
+  .linkedLibrary("torch"), .linkedLibrary("torch_cpu"), .linkedLibrary("c10"),
+]
+if let root = env["LIBTORCH"], !root.isEmpty {
+  torchCxx += [
+    .unsafeFlags(["-I\(root)/include", "-I\(root)/include/torch/csrc/api/include"])
+  ]
+  torchLink += [.unsafeFlags(["-L\(root)/lib", "-Xlinker", "-rpath", "-Xlinker", "\(root)/lib"])]
+} else {
+  torchCxx += [.unsafeFlags(["-I/usr/include/torch/csrc/api/include"])]
+}
+
+let package = Package(
+  name: "overinterp",
+  platforms: [.macOS(.v13)],
+  products: [
+    .executable(name: "overinterp", targets: ["overinterp"]),
+    .library(name: "Torch", targets: ["Torch"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+  ],
+  targets: [
+    .target(
+      name: "CTorch",
+      cxxSettings: torchCxx + [.unsafeFlags(["-O2", "-Wno-deprecated-declarations"])],
+      linkerSettings: torchLink),
+    .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+    .target(
+      name: "CImage",
+      linkerSettings: [.linkedLibrary("png"), .linkedLibrary("jpeg")]),
+    .target(name: "Torch", dependencies: ["CTorch"]),
+    .target(name: "Datasets", dependencies: ["Torch", "CZlib", "CImage"]),
+    .target(name: "Models", dependencies: ["Torch", "Datasets"]),
+    .executableTarget(
+      name: "overinterp",
+      dependencies: [
+        "Torch", "Datasets", "Models",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
+      resources: [.copy("Resources")]),
+    .testTarget(name: "TorchTests", dependencies: ["Torch"]),
+    .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Torch"]),
+    .testTarget(name: "ModelsTests", dependencies: ["Models", "Datasets", "Torch"], resources: [.copy("Fixtures")]),
+    .testTarget(name: "CLITests", dependencies: ["Datasets", "Torch"]),
+  ],
+  swiftLanguageModes: [.v6],
+  cxxLanguageStandard: .cxx17
+)
