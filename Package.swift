@@ -40,13 +40,14 @@ let package = Package(
     .target(
       name: "CImage",
       linkerSettings: [.linkedLibrary("png"), .linkedLibrary("jpeg")]),
-    .target(name: "Torch", dependencies: ["CTorch"]),
-    .target(name: "Datasets", dependencies: ["Torch", "CZlib", "CImage"]),
+    .target(name: "Torch", dependencies: ["CTorch", "CZlib"]),
+    .target(name: "Datasets", dependencies: ["Torch", "CImage"]),
     .target(name: "Models", dependencies: ["Torch", "Datasets"]),
+    .target(name: "Analysis", dependencies: ["Torch", "Datasets", "Models"]),
     .executableTarget(
       name: "overinterp",
       dependencies: [
-        "Torch", "Datasets", "Models",
+        "Torch", "Datasets", "Models", "Analysis",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       resources: [.copy("Resources")]),

@@ -1,0 +1,119 @@
+import Foundation
+import Torch
+
+/// Which part of a dataset to use.
+public enum Split: String, CaseIterable, Sendable {
+  /// Training images, minus the held-out ones.
+  case train
+  /// The last `holdout` training images: clean, unseen validation images.
+  case holdout
+  /// The test set.
+  case test
+  /// Every training image (no holdout).
+  case trainAll = "train-all"
+}
+
+/// Loads the images a command works on from a path, recognising the layout:
+///
+/// - a folder with `data_batch_*.bin` / `test_batch.bin`: CIFAR-10 binary (splits train, holdout, test, train-all);
+/// - a folder with `cifar10_test_lossless_subset_images.npy`: the lossless CIFAR-10 test subset;
+/// - a folder with `cifar10.1_v6_data.npy` (or `_v4_`): CIFAR-10.1;
+/// - a single `.bin` file: one CIFAR-10 binary batch;
+/// - an `.npy` of uint8 images (N, H, W, C) with `labels` naming an `.npy` of labels.
+public struct DataSource: Sendable {
+  public var path: String
+  public var split: Split
+  public var holdout: Int
+  public var labelsPath: String?
+
+  public init(path: String, split: Split = .test, holdout: Int = 5000, labelsPath: String? = nil) {
+    self.path = path
+    self.split = split
+    self.holdout = holdout
+    self.labelsPath = labelsPath
+  }
+
+  static func exists(_ p: String) -> Bool { FileManager.default.fileExists(atPath: p) }
+
+  static func isDirectory(_ p: String) -> Bool {
+    var dir: ObjCBool = false
+    return FileManager.default.fileExists(atPath: p, isDirectory: &dir) && dir.boolValue
+  }
+
+  public func load() throws -> ImageDataset {
+    guard Self.exists(path) else { throw FileFormatError(path, "no such file or folder (--data)") }
+    if Self.isDirectory(path) {
+      if Self.exists(path + "/" + CIFAR10.testFile) || Self.exists(path + "/data_batch_1.bin") {
+        return try loadCIFAR10Binary()
+      }
+      if Self.exists(path + "/cifar10_test_lossless_subset_images.npy") {
+        return try Self.loadNpyImages(
+          images: path + "/cifar10_test_lossless_subset_images.npy", labels: path + "/cifar10_test_lossless_subset_labels.npy",
+          indices: path + "/cifar10_test_lossless_subset_indices.npy",
+          description: "CIFAR-10 test set, lossless subset of 1,120 images (\(path)); not a random sample")
+      }
+      for v in ["v6", "v4"] where Self.exists(path + "/cifar10.1_\(v)_data.npy") {
+        return try Self.loadNpyImages(
+          images: path + "/cifar10.1_\(v)_data.npy", labels: path + "/cifar10.1_\(v)_labels.npy", indices: nil,
+          description: "CIFAR-10.1 \(v) (\(path))")
+      }
+      if Self.exists(path + "/cifar10.1_v6_labels.npy") {
+        throw FileFormatError(
+          path, "CIFAR-10.1 labels found but not the images (cifar10.1_v6_data.npy); fetch them with `overinterp data download cifar10.1`")
+      }
+      throw FileFormatError(
+        path,
+        "unrecognised dataset folder: expected CIFAR-10 binary batches (data_batch_1.bin, test_batch.bin), the lossless test subset, or CIFAR-10.1 .npy files")
+    }
+    if path.hasSuffix(".bin") { return try CIFAR10.readBatch(path) }
+    if path.hasSuffix(".npy") {
+      guard let labelsPath else { throw FileFormatError(path, "an .npy of images needs --labels LABELS.npy") }
+      return try Self.loadNpyImages(images: path, labels: labelsPath, indices: nil, description: path)
+    }
+    throw FileFormatError(path, "unrecognised dataset file: expected a folder, a CIFAR-10 .bin batch or an .npy of images")
+  }
+
+  func loadCIFAR10Binary() throws -> ImageDataset {
+    switch split {
+    case .test:
+      var d = try CIFAR10.test(folder: path)
+      if try SHA256.hex(file: path + "/" + CIFAR10.testFile) == CIFAR10.degradedTestBatchSHA256 {
+        d.description += " [JPEG-degraded copy: pixels are lossy; accuracies are not comparable with published ones]"
+      }
+      return d
+    case .trainAll:
+      return try CIFAR10.train(folder: path)
+    case .train, .holdout:
+      guard holdout >= 0, holdout < 50_000 else {
+        throw FileFormatError(path, "--holdout must be between 0 and 49,999, got \(holdout)")
+      }
+      let all = try CIFAR10.train(folder: path)
+      let cut = all.count - holdout
+      if split == .train {
+        return all.subset(Array(0..<cut), description: "CIFAR-10 training images 0..<\(cut) (\(path); last \(holdout) held out)")
+      }
+      return all.subset(
+        Array(cut..<all.count), description: "CIFAR-10 held-out training images \(cut)..<\(all.count) (\(path); clean pixels)")
+    }
+  }
+
+  /// Images (N, H, W, C) uint8 plus labels (N) of any integer dtype, optionally with source indices.
+  public static func loadNpyImages(images: String, labels: String, indices: String?, description: String) throws -> ImageDataset {
+    let img = try NpyArray.read(images)
+    guard img.kind == .uint8, img.shape.count == 4 else {
+      throw FileFormatError(images, "expected uint8 images of shape (N, H, W, C), got \(img.kind.rawValue) \(img.shape)")
+    }
+    let lab = try NpyArray.read(labels).integers()
+    guard lab.count == img.shape[0] else {
+      throw FileFormatError(labels, "\(lab.count) labels for \(img.shape[0]) images in \(images)")
+    }
+    if let bad = lab.firstIndex(where: { $0 < 0 || $0 > 9 }) {
+      throw FileFormatError(labels, "label \(lab[bad]) at position \(bad) is outside 0-9")
+    }
+    let idx = try indices.map { try NpyArray.read($0).integers() }
+    let (n, h, w, c) = (img.shape[0], img.shape[1], img.shape[2], img.shape[3])
+    return ImageDataset(
+      pixels: ImageDataset.fromHWC(img.data, count: n, height: h, width: w, channels: c), labels: lab,
+      imageShape: [c, h, w], classNames: CIFAR10.classNames, sourceIndices: idx, description: description)
+  }
+}

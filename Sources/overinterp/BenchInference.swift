@@ -1,0 +1,98 @@
+import ArgumentParser
+import Datasets
+import Foundation
+import Models
+import Torch
+
+struct BenchInference: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "inference",
+    abstract: "ResNet20 forward throughput (eval mode) against PyTorch in Python, in the same run.",
+    discussion: """
+      Runs overinterp's ResNet20 (NCHW and channels-last) at each batch size, then \
+      bench/inference.py with the given Python (eager and a frozen, optimized TorchScript graph), \
+      one after the other so they do not compete for cores, and prints images/s and the ratio of \
+      the best overinterp variant to the best Python variant.
+      """)
+
+  @Option(help: "Comma-separated batch sizes.")
+  var batches: String = "1,64,256,1024"
+
+  @Option(help: "Seconds to measure each variant at each batch size.")
+  var seconds: Double = 3
+
+  @Option(help: "Threads for both sides (default: all cores).")
+  var threads: Int?
+
+  @Option(help: "Python interpreter with PyTorch for the baseline ('' to skip it).")
+  var python: String = "/usr/bin/python3"
+
+  @Option(help: "The baseline script.")
+  var script: String = "bench/inference.py"
+
+  func run() throws {
+    let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
+    try Runtime.configureAllocator()
+    try Runtime.setThreads(threadCount)
+    let sizes = batches.split(separator: ",").compactMap { Int($0) }
+    guard !sizes.isEmpty, sizes.allSatisfy({ $0 > 0 }) else { throw ValidationError("--batches must list positive integers") }
+    try Runtime.manualSeed(0)
+    let net = try ResNetCIFAR(depth: .resnet20)
+    var results: [String: [Int: Double]] = [:]
+    try withInferenceMode {
+      for b in sizes {
+        let x = try Tensor.randn([b, 3, 32, 32])
+        let xl = try x.contiguous(channelsLast: true)
+        results["overinterp-eager", default: [:]][b] = Double(b) * (try measure { _ = try net.logits(x) })
+        results["overinterp-channels-last", default: [:]][b] = Double(b) * (try measure { _ = try net.logits(xl) })
+      }
+    }
+    if !python.isEmpty {
+      let p = Process()
+      p.executableURL = URL(fileURLWithPath: python)
+      p.arguments = [script, String(threadCount), sizes.map(String.init).joined(separator: ","), String(seconds)]
+      let pipe = Pipe()
+      p.standardOutput = pipe
+      try p.run()
+      let data = pipe.fileHandleForReading.readDataToEndOfFile()
+      p.waitUntilExit()
+      if p.terminationStatus != 0 { printError("python baseline failed (status \(p.terminationStatus)); showing overinterp only") }
+      for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+        guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+          let v = obj["variant"] as? String, let b = obj["batch"] as? Int, let r = obj["images_per_s"] as? Double
+        else { continue }
+        results[v, default: [:]][b] = r
+      }
+    }
+    let variants = results.keys.sorted()
+    print("ResNet20 forward, eval mode, random input, \(threadCount) thread(s), libtorch \(Runtime.libtorchVersion); images/s")
+    print(pad("variant", 28) + sizes.map { pad("b=\($0)", 10, left: true) }.joined())
+    for v in variants {
+      print(pad(v, 28) + sizes.map { b in pad(results[v]?[b].map { fmt($0, digits: 0) } ?? "-", 10, left: true) }.joined())
+    }
+    let ours = variants.filter { $0.hasPrefix("overinterp") }
+    let theirs = variants.filter { $0.hasPrefix("python") }
+    if !theirs.isEmpty {
+      let ratios = sizes.map { b -> String in
+        let best = ours.compactMap { results[$0]?[b] }.max() ?? 0
+        let base = theirs.compactMap { results[$0]?[b] }.max() ?? 0
+        return pad(base > 0 ? fmt(best / base) + "x" : "-", 10, left: true)
+      }
+      print(pad("best overinterp / best python", 28) + ratios.joined())
+    }
+  }
+
+  /// Calls per second.
+  func measure(_ body: () throws -> Void) throws -> Double {
+    for _ in 0..<3 { try body() }
+    var n = 0
+    let start = Progress.now()
+    var elapsed = 0.0
+    repeat {
+      try body()
+      n += 1
+      elapsed = Progress.now() - start
+    } while elapsed < seconds || n < 3
+    return Double(n) / elapsed
+  }
+}

@@ -1,0 +1,132 @@
+import ArgumentParser
+import Datasets
+import Foundation
+import Models
+import Torch
+
+extension Split: ExpressibleByArgument {}
+
+/// Threads and device, shared by every command that runs a model.
+struct RuntimeOptions: ParsableArguments {
+  @Option(help: "Threads libtorch may use (default: all cores).")
+  var threads: Int?
+
+  @Option(help: "Device: cpu, cuda or cuda:N (needs a CUDA build of libtorch).")
+  var device: String = "cpu"
+
+  func validate() throws {
+    if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+    if Device(parsing: device) == nil { throw ValidationError("--device must be cpu, cuda or cuda:N, got '\(device)'") }
+  }
+
+  var resolvedDevice: Device { Device(parsing: device) ?? .cpu }
+
+  /// Applies allocator, thread and device settings. Call before any tensor work.
+  func apply() throws {
+    try Runtime.configureAllocator()
+    try Runtime.setThreads(threads ?? ProcessInfo.processInfo.activeProcessorCount)
+    if case .cuda(let i) = resolvedDevice, i >= Runtime.cudaDeviceCount {
+      throw ValidationFailure(
+        "--device \(device): this libtorch sees \(Runtime.cudaDeviceCount) CUDA device(s); build with LIBTORCH pointing at a CUDA libtorch")
+    }
+  }
+}
+
+/// Where the images come from.
+struct DataOptions: ParsableArguments {
+  @Option(help: "Dataset: a CIFAR-10 binary folder, the lossless test subset folder, a CIFAR-10.1 folder, a .bin batch or an .npy of images (default: the embedded sample).")
+  var data: String?
+
+  @Option(help: "Split of a CIFAR-10 binary folder: \(Split.allCases.map(\.rawValue).joined(separator: ", ")).")
+  var split: Split = .test
+
+  @Option(help: "Training images held out for validation (the last N of the training set).")
+  var holdout: Int = 5000
+
+  @Option(help: "Labels .npy for an .npy of images.")
+  var labels: String?
+
+  @Option(help: "Use only the first N images.")
+  var limit: Int?
+
+  func validate() throws {
+    if holdout < 0 || holdout >= 50_000 { throw ValidationError("--holdout must be in 0..<50000, got \(holdout)") }
+    if let limit, limit < 1 { throw ValidationError("--limit must be at least 1, got \(limit)") }
+  }
+
+  func load() throws -> ImageDataset {
+    var d: ImageDataset
+    if let data {
+      d = try DataSource(path: data, split: split, holdout: holdout, labelsPath: labels).load()
+    } else {
+      let dir = try Resources.path("sample")
+      d = try DataSource.loadNpyImages(
+        images: dir + "/images.npy", labels: dir + "/labels.npy", indices: dir + "/indices.npy",
+        description: "embedded sample: 100 lossless CIFAR-10 test images, 10 per class")
+    }
+    if let limit, limit < d.count { d = d.subset(Array(0..<limit)) }
+    return d
+  }
+}
+
+/// One model or several (an ensemble: mean of logits).
+struct ModelOptions: ParsableArguments {
+  @Option(name: .customLong("model"), help: "Model file (.safetensors from overinterp, or a PyTorch .pt/.th with --arch); repeat for an ensemble; `default` is the embedded model.")
+  var models: [String] = []
+
+  @Option(help: "Architecture of PyTorch files or of safetensors without overinterp metadata: \(Architecture.allCases.map(\.rawValue).joined(separator: ", ")).")
+  var arch: String?
+
+  @Option(help: "Input normalization for such files: \(Normalization.presets.map(\.0).joined(separator: ", ")), or m1,m2,m3/s1,s2,s3.")
+  var normalization: String?
+
+  func validate() throws {
+    if let arch, Architecture(rawValue: arch) == nil {
+      throw ValidationError("--arch must be one of \(Architecture.allCases.map(\.rawValue).joined(separator: ", ")), got '\(arch)'")
+    }
+    if let normalization, Normalization(parsing: normalization) == nil {
+      throw ValidationError("--normalization must be a preset (\(Normalization.presets.map(\.0).joined(separator: ", "))) or m1,m2,m3/s1,s2,s3, got '\(normalization)'")
+    }
+  }
+
+  func load(device: Device) throws -> any Classifier {
+    let paths = models.isEmpty ? ["default"] : models
+    let loaded = try paths.map { try loadNetwork($0, arch: arch, normalization: normalization, device: device) }
+    return loaded.count == 1 ? loaded[0] : try Ensemble(loaded)
+  }
+}
+
+/// Loads one network from an overinterp safetensors file, a bare safetensors state dict or a
+/// PyTorch checkpoint (the last two need the architecture).
+func loadNetwork(_ path: String, arch: String?, normalization: String?, device: Device) throws -> any Network {
+  let file = path == "default" ? try Resources.path("default-model.safetensors") : path
+  guard FileManager.default.fileExists(atPath: file) else { throw FileFormatError(file, "no such model file (--model)") }
+  let isSafetensors = file.hasSuffix(".safetensors")
+  if isSafetensors, arch == nil {
+    return try ModelCheckpoint.load(file, device: device).network
+  }
+  guard let arch else {
+    throw ValidationFailure("\(file): a PyTorch checkpoint does not say its architecture; pass --arch (and --normalization)")
+  }
+  let network = try Architecture.named(arch).build(
+    normalization: normalization.flatMap(Normalization.init(parsing:)) ?? .cifar10, device: device)
+  let state = isSafetensors ? try Safetensors.read(file).tensors : try TorchCheckpoint(path: file).stateDict()
+  try network.load(stateDict: state, source: file)
+  return network
+}
+
+/// Files embedded in the build (the default model and sample images).
+enum Resources {
+  static func path(_ name: String) throws -> String {
+    let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
+    let candidates = [
+      ProcessInfo.processInfo.environment["OVERINTERP_RESOURCES"].map { $0 + "/" + name },
+      exe + "/overinterp_overinterp.resources/" + name,
+      exe + "/overinterp_overinterp.resources/Resources/" + name,
+      URL(fileURLWithPath: #filePath).deletingLastPathComponent().path + "/Resources/" + name,
+    ].compactMap { $0 }
+    for c in candidates where FileManager.default.fileExists(atPath: c) { return c }
+    throw ValidationFailure(
+      "embedded resource '\(name)' not found (looked in \(candidates.joined(separator: ", "))); set OVERINTERP_RESOURCES to the Resources folder")
+  }
+}

@@ -1,0 +1,45 @@
+import ArgumentParser
+import Foundation
+import Torch
+
+@main
+struct Overinterp: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "overinterp",
+    abstract: "Audit image classifiers for overinterpretation (Carter et al., 2021).",
+    discussion: """
+      Models are safetensors files made by `overinterp convert` (or trained by overinterp); \
+      `default` names the model embedded in this build. Run `overinterp eval` with no arguments \
+      to evaluate the embedded model on the embedded sample of CIFAR-10 test images.
+      """,
+    version: "0.1.0",
+    subcommands: [Eval.self, Convert.self, DataCommand.self, Bench.self]
+  )
+
+  static func main() {
+    // Before libtorch starts its OpenMP pool: idle threads sleep instead of spinning, which
+    // matters when several processes share the cores (tests, sharded runs).
+    setenv("OMP_WAIT_POLICY", "PASSIVE", 0)
+    do {
+      var command = try parseAsRoot()
+      try command.run()
+    } catch {
+      exit(withError: describe(error))
+    }
+  }
+
+  /// Errors from our own layers carry complete messages; show them without a stack of wrappers.
+  static func describe(_ error: Error) -> Error {
+    switch error {
+    case let e as TorchError: return ValidationFailure("libtorch: \(e.message)")
+    case let e as FileFormatError: return ValidationFailure(e.description)
+    default: return error
+    }
+  }
+}
+
+/// An error whose description is shown to the user as it is.
+struct ValidationFailure: Error, CustomStringConvertible {
+  let description: String
+  init(_ d: String) { description = d }
+}
