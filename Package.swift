@@ -51,10 +51,10 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       resources: [.copy("Resources")]),
-    .testTarget(name: "TorchTests", dependencies: ["Torch"]),
+    .testTarget(name: "TorchTests", dependencies: ["Torch"], exclude: ["Fixtures"]),
     .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Torch"]),
-    .testTarget(name: "ModelsTests", dependencies: ["Models", "Datasets", "Torch"], resources: [.copy("Fixtures")]),
-    .testTarget(name: "CLITests", dependencies: ["Datasets", "Torch"]),
+    .testTarget(name: "ModelsTests", dependencies: ["Models", "Datasets", "Analysis", "Torch"], exclude: ["Fixtures"]),
+    .testTarget(name: "CLITests", dependencies: ["overinterp"], exclude: ["Fixtures"]),
   ],
   swiftLanguageModes: [.v6],
   cxxLanguageStandard: .cxx17

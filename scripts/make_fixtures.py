@@ -197,6 +197,7 @@ def main():
 
     with open(os.path.join(TORCH_FIX, "evil.pkl"), "wb") as f:
         pickle.dump({"state_dict": Evil()}, f, protocol=2)
+    torch.save({"state_dict": Evil()}, os.path.join(TORCH_FIX, "evil_zip.pt"))
 
 
 if __name__ == "__main__":

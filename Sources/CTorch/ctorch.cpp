@@ -576,7 +576,11 @@ ot_tensor ot_tensor_clamp(ot_tensor t, double lo, double hi) {
 
 int ot_tensor_add_(ot_tensor dst, ot_tensor src, double alpha) {
   OT_TRY
-  T(dst).add_(T(src), alpha);
+  auto& d = T(dst);
+  if (at::isIntegralType(d.scalar_type(), true))
+    d.add_(T(src), static_cast<int64_t>(alpha));
+  else
+    d.add_(T(src), alpha);
   return 0;
   OT_CATCH(-1)
 }

@@ -64,7 +64,8 @@ public enum Downloads {
       log("\(entry.fileName): already present and verified")
     } else {
       log("downloading \(entry.name) from \(entry.url)")
-      try run("curl", ["-fL", "--retry", "3", "-C", "-", "-o", partial, entry.url], what: "download of \(entry.url)")
+      let quiet = isatty(2) == 1 ? "--progress-bar" : "-sS"
+      try run("curl", ["-fL", quiet, "--retry", "3", "-C", "-", "-o", partial, entry.url], what: "download of \(entry.url)")
       do {
         try verify(entry, file: partial)
       } catch {

@@ -41,7 +41,9 @@ public struct TorchCheckpoint {
       var r = ByteReader(bytes, path: path)
       let reader = PickleReader(path: path)
       let magic: PickleValue
-      do { magic = try reader.load(&r) } catch {
+      do { magic = try reader.load(&r) } catch let e as FileFormatError where e.message.hasPrefix("refusing") {
+        throw e
+      } catch {
         throw FileFormatError(path, "not a PyTorch checkpoint (neither a ZIP archive nor a legacy torch.save pickle)")
       }
       guard case .bigInt(let m) = magic, m == Self.legacyMagic else {

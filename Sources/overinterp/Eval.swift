@@ -94,7 +94,7 @@ struct Eval: ParsableCommand {
     }
     var root: [String: Any] = ["data": data.description, "images": data.count, "models": models]
     if let summary { root["replicates"] = ["accuracy_mean": summary.mean / 100, "accuracy_std": summary.std / 100] }
-    let bytes = try JSONSerialization.data(withJSONObject: root, options: [.sortedKeys, .prettyPrinted])
+    let bytes = try JSONSerialization.data(withJSONObject: root, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])
     return String(decoding: bytes, as: UTF8.self)
   }
 }

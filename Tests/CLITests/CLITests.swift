@@ -1,0 +1,127 @@
+import Foundation
+import Testing
+
+/// Runs the built `overinterp` binary (next to the test bundle) and captures its output.
+struct CLI {
+  static let binary: String = {
+    let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    for candidate in [dir, dir.deletingLastPathComponent()] {
+      let p = candidate.appendingPathComponent("overinterp").path
+      if FileManager.default.isExecutableFile(atPath: p) { return p }
+    }
+    return URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../.build/debug/overinterp").standardized.path
+  }()
+
+  struct Result {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+  }
+
+  static func run(_ args: [String]) throws -> Result {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: binary)
+    p.arguments = args
+    var env = ProcessInfo.processInfo.environment
+    env["OMP_NUM_THREADS"] = "1"
+    p.environment = env
+    let out = Pipe()
+    let err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    try p.run()
+    let o = out.fileHandleForReading.readDataToEndOfFile()
+    let e = err.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+  }
+}
+
+let sharedData = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../../shared/data").standardized.path
+let haveSharedData = FileManager.default.fileExists(atPath: sharedData + "/cifar-10-batches-bin/test_batch.bin")
+let cliFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures").path
+
+func tempPath(_ name: String) -> String { NSTemporaryDirectory() + "/cli-\(getpid())-\(UInt32.random(in: 0...UInt32.max))-\(name)" }
+
+@Suite(.serialized) struct CLITests {
+  @Test func evalOnEmbeddedDefaultsIsConsistent() throws {
+    let r = try CLI.run(["eval", "--json", "--threads", "1"])
+    #expect(r.status == 0, "\(r.stderr)")
+    let root = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+    #expect(root["images"] as? Int == 100)
+    let model = try #require((root["models"] as? [[String: Any]])?.first)
+    let confusion = try #require(model["confusion"] as? [[Int]])
+    let correct = try #require(model["correct"] as? Int)
+    #expect(confusion.flatMap { $0 }.reduce(0, +) == 100)
+    #expect(confusion.indices.map { confusion[$0][$0] }.reduce(0, +) == correct)
+    #expect(confusion.allSatisfy { $0.reduce(0, +) == 10 })
+  }
+
+  @Test(.enabled(if: haveSharedData), arguments: [("resnet20-12fca82f.th", "resnet20", "0.8103"), ("resnet32-d509ac18.th", "resnet32", "0.8256")])
+  func convertedAkamasterModelsReachTheReferenceAccuracy(file: String, arch: String, accuracy: String) throws {
+    let out = tempPath("\(arch).safetensors")
+    defer { unlink(out) }
+    let c = try CLI.run([
+      "convert", sharedData + "/models/cifar10_resnet_akamaster/" + file, out, "--arch", arch, "--normalization", "imagenet",
+    ])
+    #expect(c.status == 0, "\(c.stderr)")
+    let r = try CLI.run(["eval", "--model", out, "--data", sharedData + "/cifar-10-batches-bin", "--split", "test", "--json"])
+    #expect(r.status == 0, "\(r.stderr)")
+    #expect(r.stdout.contains("\"accuracy\" : \(accuracy)"), "\(r.stdout.prefix(400))")
+    #expect(r.stdout.contains("JPEG-degraded"))
+  }
+
+  @Test(.enabled(if: haveSharedData)) func wrongArchitectureListsTheMismatches() throws {
+    let out = tempPath("x.safetensors")
+    let r = try CLI.run([
+      "convert", sharedData + "/models/cifar10_resnet_akamaster/resnet32-d509ac18.th", out, "--arch", "resnet20",
+    ])
+    #expect(r.status != 0)
+    #expect(r.stderr.contains("unexpected layer1.3.conv1.weight"), "\(r.stderr)")
+  }
+
+  @Test func badFlagValuesAreRejectedByName() throws {
+    let a = try CLI.run(["eval", "--batch-size", "0"])
+    #expect(a.status != 0)
+    #expect(a.stderr.contains("--batch-size"))
+    let b = try CLI.run(["eval", "--threads", "0"])
+    #expect(b.stderr.contains("--threads"))
+    let c = try CLI.run(["eval", "--data", "/nonexistent/cifar"])
+    #expect(c.status != 0)
+    #expect(c.stderr.contains("/nonexistent/cifar"))
+    let d = try CLI.run(["eval", "--normalization", "nonsense", "--arch", "resnet20"])
+    #expect(d.stderr.contains("--normalization"))
+    let e = try CLI.run(["convert", "a.pt", "b.bin", "--arch", "resnet20"])
+    #expect(e.stderr.contains(".safetensors"))
+  }
+
+  @Test func truncatedDataFileIsNamedInTheError() throws {
+    let dir = tempPath("cifar")
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    try Data(repeating: 1, count: 3073 * 2 + 5).write(to: URL(fileURLWithPath: dir + "/test_batch.bin"))
+    let r = try CLI.run(["eval", "--data", dir])
+    #expect(r.status != 0)
+    #expect(r.stderr.contains("test_batch.bin"))
+    #expect(r.stderr.contains("truncated"))
+  }
+
+  @Test(arguments: ["evil.pkl", "evil_zip.pt"]) func maliciousCheckpointIsRefused(file: String) throws {
+    let evil = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../TorchTests/Fixtures/" + file).standardized.path
+    let r = try CLI.run(["convert", evil, tempPath("e.safetensors"), "--arch", "resnet20"])
+    #expect(r.status != 0)
+    #expect(r.stderr.contains("refusing to load global 'posix.system'"), "\(r.stderr)")
+  }
+
+  /// Help text snapshot; regenerate with OVERINTERP_UPDATE_SNAPSHOTS=1.
+  @Test func evalHelpSnapshot() throws {
+    let r = try CLI.run(["eval", "--help"])
+    #expect(r.status == 0)
+    let path = cliFixtures + "/eval-help.txt"
+    if ProcessInfo.processInfo.environment["OVERINTERP_UPDATE_SNAPSHOTS"] == "1" {
+      try r.stdout.write(toFile: path, atomically: true, encoding: .utf8)
+    }
+    let expected = try String(contentsOfFile: path, encoding: .utf8)
+    #expect(r.stdout == expected)
+  }
+}

@@ -1,0 +1,145 @@
+import Analysis
+import Datasets
+import Foundation
+import Testing
+
+@testable import Models
+@testable import Torch
+
+let modelFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures").path
+/// ../shared/data beside the checkout, when present (tests that need it are skipped otherwise).
+let sharedData = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../../shared/data").standardized.path
+let haveSharedData = FileManager.default.fileExists(atPath: sharedData + "/cifar-10-batches-bin/test_batch.bin")
+
+func assertClose(_ a: [Float], _ b: [Float], atol: Float, sourceLocation: SourceLocation = #_sourceLocation) {
+  #expect(a.count == b.count, "lengths differ", sourceLocation: sourceLocation)
+  guard a.count == b.count else { return }
+  let worst = zip(a, b).map { Swift.abs($0 - $1) }.max() ?? 0
+  #expect(worst <= atol, "max |difference| \(worst) > \(atol)", sourceLocation: sourceLocation)
+}
+
+/// The weights of scripts/make_fixtures.py: tensor t (state_dict order) from sin(0.37 i + 1.3 t).
+func loadFormulaWeights(_ net: any Network) throws {
+  var state: [(String, Tensor)] = []
+  for (t, (name, tensor)) in net.stateDict().enumerated() {
+    let n = tensor.count
+    let base = (0..<n).map { Foundation.sin(0.37 * Double($0) + 1.3 * Double(t)) }
+    if name.hasSuffix("num_batches_tracked") { continue }
+    let values: [Double]
+    if name.hasSuffix("running_var") {
+      values = base.map { 1 + 0.5 * $0 * $0 }
+    } else if name.hasSuffix("running_mean") || name.hasSuffix("bias") {
+      values = base.map { 0.1 * $0 }
+    } else if tensor.rank == 1 {
+      values = base.map { 1 + 0.1 * $0 }
+    } else {
+      let fanIn = tensor.shape.dropFirst().reduce(1, *)
+      values = base.map { $0 * (3 / Double(fanIn)).squareRoot() }
+    }
+    state.append((name, try Tensor(values.map { Float($0) }, shape: tensor.shape)))
+  }
+  try net.load(stateDict: state, source: "formula")
+}
+
+func formulaInputs(_ n: Int) throws -> Tensor {
+  let values = (0..<(n * 3 * 32 * 32)).map { Float(Foundation.cos(0.011 * Double($0))) }
+  return try Tensor(values, shape: [n, 3, 32, 32])
+}
+
+@Suite struct ModelsTests {
+  @Test(arguments: [
+    (Architecture.resnet20, 269_722), (.resnet32, 464_154), (.resnet56, 853_018), (.resnet18, 11_171_146), (.vgg16, 14_728_266),
+  ])
+  func parameterCountsMatchThePaper(arch: Architecture, count: Int) throws {
+    let net = try arch.build()
+    #expect(net.parameterCount == count)
+  }
+
+  @Test(arguments: Architecture.allCases)
+  func forwardShape(arch: Architecture) throws {
+    let net = try arch.build()
+    let y = try withNoGrad { try net.logits(try Tensor.randn([2, 3, 32, 32]), training: false) }
+    #expect(y.shape == [2, 10])
+    let train = try net.logits(try Tensor.randn([2, 3, 32, 32]), training: true)
+    #expect(train.shape == [2, 10])
+  }
+
+  @Test(arguments: ["resnet20", "resnet56", "resnet18", "vgg16"])
+  func logitsMatchPyTorchReference(name: String) throws {
+    let net = try Architecture.named(name).build()
+    try loadFormulaWeights(net)
+    let y = try withNoGrad { try net.logits(try formulaInputs(4)) }
+    let expected = try NpyArray.read(modelFixtures + "/formula_logits_\(name).npy")
+    #expect(expected.shape == [4, 10])
+    let ref = try expected.floats()
+    let scale = ref.map { Swift.abs($0) }.max() ?? 1
+    assertClose(try y.floats(), ref, atol: Swift.max(1e-4, 1e-5 * scale))
+  }
+
+  @Test(.enabled(if: haveSharedData), arguments: [("resnet20", "resnet20-12fca82f.th"), ("resnet32", "resnet32-d509ac18.th")])
+  func akamasterWeightsGiveReferenceLogits(name: String, file: String) throws {
+    let net = try Architecture.named(name).build(normalization: .imagenet)
+    let ck = try TorchCheckpoint(path: sharedData + "/models/cifar10_resnet_akamaster/" + file)
+    try net.load(stateDict: try ck.stateDict(), source: file)
+    let data = try CIFAR10.readBatch(sharedData + "/cifar-10-batches-bin/test_batch.bin").subset(Array(0..<16))
+    let x = try net.info.normalization.apply(try data.batch(0..<16))
+    let y = try withNoGrad { try net.logits(x) }
+    let ref = try NpyArray.read(modelFixtures + "/akamaster_\(name)_test16_logits.npy").floats()
+    assertClose(try y.floats(), ref, atol: 1e-4)
+  }
+
+  @Test func loadReportsEveryMismatchAtOnce() throws {
+    let net = try Architecture.resnet20.build()
+    var state = net.stateDict().filter { $0.0 != "linear.bias" && $0.0 != "bn1.running_var" }
+    state = state.map { $0.0 == "conv1.weight" ? ($0.0, try! Tensor.zeros([16, 3, 5, 5])) : $0 }
+    state.append(("extra.weight", try Tensor.zeros([1])))
+    do {
+      try net.load(stateDict: state, source: "bad.safetensors")
+      Issue.record("a mismatched state dict loaded")
+    } catch let e as ModelError {
+      let text = e.description
+      #expect(text.contains("bad.safetensors"))
+      #expect(text.contains("missing linear.bias"))
+      #expect(text.contains("missing bn1.running_var"))
+      #expect(text.contains("conv1.weight: expected shape [16, 3, 3, 3], file has [16, 3, 5, 5]"))
+      #expect(text.contains("unexpected extra.weight"))
+      #expect(text.contains("4 problems"))
+    }
+  }
+
+  @Test func checkpointRoundTripKeepsWeightsAndMetadata() throws {
+    try Runtime.manualSeed(3)
+    let net = try Architecture.resnet20.build(classNames: (0..<10).map { "c\($0)" }, normalization: .imagenet)
+    let path = NSTemporaryDirectory() + "/model-\(getpid()).safetensors"
+    defer { unlink(path) }
+    try ModelCheckpoint.save(net, to: path, trainingConfig: "{\"epochs\": 1}")
+    let (loaded, meta) = try ModelCheckpoint.load(path)
+    #expect(loaded.info == net.info)
+    #expect(meta["training_config"] == "{\"epochs\": 1}")
+    let x = try Tensor.randn([3, 3, 32, 32])
+    let a = try withNoGrad { try net.logits(x).floats() }
+    let b = try withNoGrad { try loaded.logits(x).floats() }
+    #expect(a == b)
+  }
+
+  @Test func ensembleIsTheMeanOfLogits() throws {
+    let a = try Architecture.resnet20.build()
+    let b = try Architecture.resnet20.build()
+    let x = try Tensor.randn([2, 3, 32, 32])
+    let e = try Ensemble([a, b])
+    let expected = try withNoGrad { try ((a.logits(x) + b.logits(x)) / 2).floats() }
+    assertClose(try withNoGrad { try e.logits(x).floats() }, expected, atol: 1e-5)
+    let other = try Architecture.resnet20.build(normalization: .imagenet)
+    #expect(throws: ModelError.self) { try Ensemble([a, other]) }
+  }
+
+  @Test func classificationReportCounts() {
+    let probs: [[Float]] = [[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.3, 0.7]]
+    let r = ClassificationReport(probabilities: probs, labels: [0, 1, 1, 0], classNames: ["a", "b"])
+    #expect(r.correct == 2)
+    #expect(r.accuracy == 0.5)
+    #expect(r.confusion == [[1, 1], [1, 1]])
+    #expect(Swift.abs(r.meanConfidence - 0.75) < 1e-6)
+    #expect(r.perClassAccuracy == [0.5, 0.5])
+  }
+}

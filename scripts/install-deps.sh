@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs the system packages overinterp needs on Debian 12 (run as root, or with sudo).
+# The Swift 6 toolchain itself is not a Debian package: get it from swift.org (or swiftly) first.
+set -euo pipefail
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+packages=(libtorch-dev libopenblas0-pthread libjpeg-dev libpng-dev zlib1g-dev curl ca-certificates tar)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+if ! command -v swift >/dev/null 2>&1; then
+  echo "error: no 'swift' on PATH. Install the Swift 6 toolchain for Debian 12 from https://www.swift.org/install/linux/ and re-run." >&2
+  exit 1
+fi
+echo "dependencies ready: $(swift --version 2>&1 | head -1); libtorch $(dpkg-query -W -f='${Version}' libtorch-dev)"
