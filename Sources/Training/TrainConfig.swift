@@ -1,0 +1,103 @@
+import Foundation
+
+/// Every setting of a training run. Saved as `config.json` next to the results and inside every
+/// checkpoint, so a run is self-describing and `--resume` continues with the same settings.
+public struct TrainConfig: Codable, Equatable, Sendable {
+  /// Architecture name (see `Architecture`).
+  public var arch = "resnet20"
+  /// Passes over the training images. The paper (S1): 200.
+  public var epochs = 200
+  /// Images per SGD step. The paper: 128.
+  public var batchSize = 128
+  /// Peak learning rate. The paper: 0.1.
+  public var learningRate = 0.1
+  /// SGD momentum, Nesterov. The paper: 0.9.
+  public var momentum = 0.9
+  public var nesterov = true
+  /// L2 weight decay on every parameter. The paper: 5e-4.
+  public var weightDecay = 5e-4
+  /// `step` (the paper's: divide by `gamma`⁻¹ at `milestones`), `cosine`, or `onecycle`.
+  public var schedule = "step"
+  /// Epochs after which a step schedule multiplies the rate by `gamma`. The paper: 60, 120, 160.
+  public var milestones = [60, 120, 160]
+  /// The paper divides by 5.
+  public var gamma = 0.2
+  /// Warm-up epochs of the one-cycle schedule (linear from `learningRate / 10`).
+  public var warmupEpochs = 0.0
+  /// Random crop (zero padding 4) and horizontal flip.
+  public var augment = true
+  /// Training images held out for validation (the last N of the training set).
+  public var holdout = 5000
+  /// Input normalization preset or mean/std text.
+  public var normalization = "cifar10"
+  public var seed: UInt64 = 0
+  /// libtorch threads.
+  public var threads = 2
+
+  public init() {}
+
+  /// Named presets. `paper` is the default recipe of the paper; `fast` is a shorter schedule
+  /// measured on the 2-core development machines (see the README for its accuracy).
+  public static func preset(_ name: String) -> TrainConfig? {
+    var c = TrainConfig()
+    switch name {
+    case "paper":
+      return c
+    case "fast":
+      c.epochs = 50
+      c.schedule = "onecycle"
+      c.warmupEpochs = 2
+      c.learningRate = 0.1
+      return c
+    default:
+      return nil
+    }
+  }
+
+  public static let presetNames = ["paper", "fast"]
+
+  /// Learning rate at a fractional epoch position (epoch + step / stepsPerEpoch).
+  public func learningRate(at epoch: Double) -> Double {
+    switch schedule {
+    case "cosine":
+      return learningRate * 0.5 * (1 + cos(Double.pi * min(epoch / Double(epochs), 1)))
+    case "onecycle":
+      if epoch < warmupEpochs {
+        let start = learningRate / 10
+        return start + (learningRate - start) * epoch / warmupEpochs
+      }
+      let t = min((epoch - warmupEpochs) / max(Double(epochs) - warmupEpochs, 1e-9), 1)
+      return learningRate * 0.5 * (1 + cos(Double.pi * t))
+    default:
+      let passed = milestones.filter { Double($0) <= epoch }.count
+      return learningRate * pow(gamma, Double(passed))
+    }
+  }
+
+  /// Problems with the settings, each naming its flag.
+  public func problems() -> [String] {
+    var p: [String] = []
+    if epochs < 1 { p.append("--epochs must be at least 1, got \(epochs)") }
+    if batchSize < 1 { p.append("--batch-size must be at least 1, got \(batchSize)") }
+    if !(learningRate > 0 && learningRate.isFinite) { p.append("--lr must be a positive number, got \(learningRate)") }
+    if !(momentum >= 0 && momentum < 1) { p.append("--momentum must be in [0, 1), got \(momentum)") }
+    if nesterov && momentum == 0 { p.append("--nesterov needs --momentum > 0") }
+    if !(weightDecay >= 0 && weightDecay.isFinite) { p.append("--weight-decay must be >= 0, got \(weightDecay)") }
+    if !["step", "cosine", "onecycle"].contains(schedule) { p.append("--schedule must be step, cosine or onecycle, got \(schedule)") }
+    if !(gamma > 0 && gamma <= 1) { p.append("--gamma must be in (0, 1], got \(gamma)") }
+    if !(warmupEpochs >= 0 && warmupEpochs < Double(epochs)) { p.append("--warmup-epochs must be in [0, epochs), got \(warmupEpochs)") }
+    if holdout < 0 || holdout >= 50_000 { p.append("--holdout must be in 0..<50000, got \(holdout)") }
+    if threads < 1 { p.append("--threads must be at least 1, got \(threads)") }
+    return p
+  }
+
+  public func json() throws -> String {
+    let e = JSONEncoder()
+    e.outputFormatting = [.sortedKeys]
+    return String(decoding: try e.encode(self), as: UTF8.self)
+  }
+
+  public static func from(json: String) throws -> TrainConfig {
+    try JSONDecoder().decode(TrainConfig.self, from: Data(json.utf8))
+  }
+}

@@ -1,0 +1,202 @@
+import Analysis
+import Datasets
+import Foundation
+import Models
+import Torch
+
+/// One line of `log.jsonl`.
+public struct EpochLog: Codable, Sendable {
+  public var epoch: Int
+  public var trainLoss: Double
+  public var trainAccuracy: Double
+  public var validationAccuracy: Double?
+  public var learningRate: Double
+  public var seconds: Double
+  public var imagesPerSecond: Double
+}
+
+/// Trains one network with SGD on a `TrainingSet`, checkpointing atomically after every epoch.
+///
+/// Files in `directory`:
+/// - `config.json`: the resolved `TrainConfig`;
+/// - `checkpoint.safetensors`: weights, momentum buffers (`optimizer.momentum_buffer.<name>`) and,
+///   in its metadata, the number of finished epochs and the config (what `--resume` reads);
+/// - `log.jsonl`: one `EpochLog` per finished epoch;
+/// - `model.safetensors`: the final model with its training config (written at the end).
+///
+/// Resuming restarts at the first unfinished epoch; since each epoch's order and augmentation
+/// derive from (seed, epoch), an interrupted run ends with the same weights as an uninterrupted
+/// one, up to libtorch's own determinism on the machine.
+public final class Trainer {
+  public let config: TrainConfig
+  public let directory: String
+  public let network: any Network
+  public let optimizer: SGD
+  public let device: Device
+  public private(set) var finishedEpochs = 0
+  var log: [EpochLog] = []
+  /// Called after every epoch (for progress output).
+  public var onEpoch: ((EpochLog) -> Void)?
+  /// Stop after this many epochs in this process (for tests of resumption); nil runs to the end.
+  public var stopAfterEpochs: Int?
+
+  public var checkpointPath: String { directory + "/checkpoint.safetensors" }
+  public var modelPath: String { directory + "/model.safetensors" }
+  public var logPath: String { directory + "/log.jsonl" }
+
+  public init(config: TrainConfig, directory: String, classNames: [String], device: Device = .cpu, resume: Bool) throws {
+    let problems = config.problems()
+    guard problems.isEmpty else { throw TrainingError(problems.joined(separator: "; ")) }
+    guard let normalization = Normalization(parsing: config.normalization) else {
+      throw TrainingError("--normalization '\(config.normalization)' is not a preset or mean/std")
+    }
+    self.config = config
+    self.directory = directory
+    self.device = device
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    try Runtime.manualSeed(config.seed)
+    network = try Architecture.named(config.arch).build(classNames: classNames, normalization: normalization, device: device)
+    optimizer = try SGD(
+      parameters: network.parameters(), learningRate: config.learningRate, momentum: config.momentum,
+      weightDecay: config.weightDecay, nesterov: config.nesterov)
+    let exists = FileManager.default.fileExists(atPath: checkpointPath)
+    if exists && !resume {
+      throw TrainingError("\(directory) already holds a training run; pass --resume to continue it or choose another --out")
+    }
+    if exists {
+      try restore()
+    } else {
+      try writeAtomically(try config.json() + "\n", to: directory + "/config.json")
+    }
+  }
+
+  func restore() throws {
+    let (tensors, meta) = try Safetensors.read(checkpointPath)
+    guard let saved = meta["training_config"].flatMap({ try? TrainConfig.from(json: $0) }) else {
+      throw TrainingError("\(checkpointPath): no training config in its metadata")
+    }
+    var mismatch = saved
+    mismatch.threads = config.threads
+    guard mismatch == config else {
+      throw TrainingError(
+        "\(checkpointPath) was written with different settings (\(try saved.json())); resume with the same flags or start a new --out")
+    }
+    let prefix = "optimizer.momentum_buffer."
+    try network.load(stateDict: tensors.filter { !$0.0.hasPrefix(prefix) }, source: checkpointPath)
+    let buffers = Dictionary(tensors.filter { $0.0.hasPrefix(prefix) }.map { (String($0.0.dropFirst(prefix.count)), $0.1) },
+      uniquingKeysWith: { a, _ in a })
+    for ((name, _), buf) in zip(network.namedParameters(), optimizer.momentumBuffers) {
+      guard let saved = buffers[name] else { throw TrainingError("\(checkpointPath): no momentum buffer for \(name)") }
+      try buf.copy_(saved)
+    }
+    finishedEpochs = Int(meta["finished_epochs"] ?? "") ?? 0
+    optimizer.hasState = meta["optimizer_has_state"] == "1"
+    if FileManager.default.fileExists(atPath: logPath) {
+      let text = try String(contentsOfFile: logPath, encoding: .utf8)
+      log = text.split(separator: "\n").compactMap { try? JSONDecoder().decode(EpochLog.self, from: Data($0.utf8)) }
+      log = Array(log.prefix(finishedEpochs))
+    }
+  }
+
+  func saveCheckpoint() throws {
+    var tensors = network.stateDict()
+    for ((name, _), buf) in zip(network.namedParameters(), optimizer.momentumBuffers) {
+      tensors.append(("optimizer.momentum_buffer." + name, buf))
+    }
+    try Safetensors.write(
+      tensors,
+      metadata: [
+        "format": "overinterp-training-checkpoint/1", "training_config": try config.json(),
+        "finished_epochs": String(finishedEpochs), "optimizer_has_state": optimizer.hasState ? "1" : "0",
+        "architecture": config.arch,
+      ], to: checkpointPath)
+    let lines = try log.map { String(decoding: try JSONEncoder.sorted.encode($0), as: UTF8.self) }
+    try writeAtomically(lines.joined(separator: "\n") + (lines.isEmpty ? "" : "\n"), to: logPath)
+  }
+
+  /// Runs the remaining epochs. `validation` (clean held-out images) is evaluated after each.
+  public func train(on set: TrainingSet, validation: ImageDataset?) throws {
+    let stepsPerEpoch = (set.images.count + config.batchSize - 1) / config.batchSize
+    var epochsThisRun = 0
+    while finishedEpochs < config.epochs {
+      if let stop = stopAfterEpochs, epochsThisRun >= stop { return }
+      let epoch = finishedEpochs
+      let start = Progress.now()
+      let loader = BatchLoader(
+        set, batchSize: config.batchSize, shuffle: true, augment: config.augment, normalization: network.info.normalization,
+        seed: config.seed, epoch: epoch)
+      var lossSum = 0.0
+      var correct = 0
+      var seen = 0
+      var step = 0
+      let progress = Progress(total: set.images.count, label: "epoch \(epoch + 1)/\(config.epochs)")
+      while let batch = loader.next() {
+        let lr = config.learningRate(at: Double(epoch) + Double(step) / Double(stepsPerEpoch))
+        optimizer.learningRate = lr
+        let x = try batch.pixels.withUnsafeBytes {
+          try Tensor(bytes: $0, shape: [batch.count] + set.images.imageShape, dtype: .float32)
+        }.to(device)
+        let y = try Tensor(batch.labels, shape: [batch.count]).to(device)
+        let logits = try network.logits(x, training: true)
+        let loss = try NN.crossEntropy(logits, targets: y)
+        try optimizer.zeroGrad()
+        try loss.backward()
+        try optimizer.step()
+        let l = try loss.item()
+        guard l.isFinite else {
+          loader.cancel()
+          throw TrainingError("training diverged at epoch \(epoch + 1), step \(step): loss is \(l); lower --lr")
+        }
+        lossSum += l * Double(batch.count)
+        correct += try withNoGrad { try logits.argmax(dim: 1).eq(y).sum().item() }.asInt
+        seen += batch.count
+        step += 1
+        progress.advance(by: batch.count, extra: "loss \(String(format: "%.3f", lossSum / Double(seen))) lr \(String(format: "%.4f", lr))")
+      }
+      progress.finish()
+      let trainSeconds = Progress.now() - start
+      var validationAccuracy: Double?
+      if let validation, validation.count > 0 {
+        let probs = try predictProbabilities(network, on: validation, batchSize: 500, device: device)
+        validationAccuracy = ClassificationReport(probabilities: probs, labels: validation.labels, classNames: network.info.classNames).accuracy
+      }
+      let entry = EpochLog(
+        epoch: epoch + 1, trainLoss: lossSum / Double(max(seen, 1)), trainAccuracy: Double(correct) / Double(max(seen, 1)),
+        validationAccuracy: validationAccuracy, learningRate: config.learningRate(at: Double(epoch)),
+        seconds: Progress.now() - start, imagesPerSecond: Double(seen) / trainSeconds)
+      log.append(entry)
+      finishedEpochs += 1
+      epochsThisRun += 1
+      try saveCheckpoint()
+      onEpoch?(entry)
+    }
+    if !FileManager.default.fileExists(atPath: modelPath) || epochsThisRun > 0 {
+      try ModelCheckpoint.save(
+        network, to: modelPath, trainingConfig: try config.json(),
+        extra: ["validation_accuracy": log.last?.validationAccuracy.map { String($0) } ?? "", "epochs": String(finishedEpochs)])
+    }
+  }
+
+  public var history: [EpochLog] { log }
+}
+
+public struct TrainingError: Error, CustomStringConvertible {
+  public let description: String
+  public init(_ d: String) { description = d }
+}
+
+func writeAtomically(_ text: String, to path: String) throws {
+  try writeFileAtomically(Array(text.utf8), to: path)
+}
+
+extension JSONEncoder {
+  static var sorted: JSONEncoder {
+    let e = JSONEncoder()
+    e.outputFormatting = [.sortedKeys]
+    return e
+  }
+}
+
+extension Double {
+  var asInt: Int { Int(self) }
+}

@@ -1,0 +1,123 @@
+import Analysis
+import ArgumentParser
+import Datasets
+import Foundation
+import Models
+import Torch
+import Training
+
+struct Train: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Train CIFAR-10 classifiers with the paper's recipe (S1), resumably.",
+    discussion: """
+      Defaults are the paper's: SGD with Nesterov momentum 0.9, weight decay 5e-4, batch 128, \
+      learning rate 0.1 divided by 5 after epochs 60, 120 and 160, 200 epochs, random crop \
+      (padding 4) and horizontal flip. --preset fast is a shorter one-cycle schedule for small \
+      machines. The last --holdout training images are held out for validation; the final \
+      report also gives accuracy on the test split, labelled with its provenance. A checkpoint is \
+      written atomically after every epoch; --resume continues an interrupted run.
+      """)
+
+  @Option(help: "Architecture: \(Architecture.allCases.map(\.rawValue).joined(separator: ", ")).")
+  var arch: String = "resnet20"
+
+  @Option(help: "Data: a CIFAR-10 binary folder (training images and test batch).")
+  var data: String
+
+  @Option(help: "Output folder (one sub-folder per replicate when --replicates > 1).")
+  var out: String
+
+  @Option(help: "Start from a preset (\(TrainConfig.presetNames.joined(separator: ", "))); other flags override it.")
+  var preset: String = "paper"
+
+  @Option(help: "Epochs.") var epochs: Int?
+  @Option(help: "Batch size.") var batchSize: Int?
+  @Option(name: .customLong("lr"), help: "Peak learning rate.") var learningRate: Double?
+  @Option(help: "SGD momentum.") var momentum: Double?
+  @Flag(inversion: .prefixedNo, help: "Nesterov momentum.") var nesterov: Bool?
+  @Option(help: "Weight decay.") var weightDecay: Double?
+  @Option(help: "Learning-rate schedule: step, cosine, onecycle.") var schedule: String?
+  @Option(help: "Comma-separated epochs after which a step schedule multiplies the rate by --gamma.") var milestones: String?
+  @Option(help: "Factor applied at each milestone.") var gamma: Double?
+  @Option(help: "Warm-up epochs (onecycle).") var warmupEpochs: Double?
+  @Flag(inversion: .prefixedNo, help: "Random crop and horizontal flip (--no-augment for pixel-subset datasets).") var augment: Bool?
+  @Option(help: "Training images held out for validation.") var holdout: Int?
+  @Option(help: "Input normalization: \(Normalization.presets.map(\.0).joined(separator: ", ")) or mean/std.") var normalization: String?
+  @Option(help: "Seed of the first replicate; replicate i uses seed + i.") var seed: UInt64 = 0
+  @Option(help: "Independent replicates to train.") var replicates: Int = 1
+  @Option(help: "Threads libtorch may use (default: all cores).") var threads: Int?
+  @Flag(help: "Continue the runs in --out from their last finished epoch.") var resume = false
+
+  func resolvedConfig() throws -> TrainConfig {
+    guard var c = TrainConfig.preset(preset) else {
+      throw ValidationError("--preset must be one of \(TrainConfig.presetNames.joined(separator: ", ")), got '\(preset)'")
+    }
+    c.arch = arch
+    if let epochs { c.epochs = epochs }
+    if let batchSize { c.batchSize = batchSize }
+    if let learningRate { c.learningRate = learningRate }
+    if let momentum { c.momentum = momentum }
+    if let nesterov { c.nesterov = nesterov }
+    if let weightDecay { c.weightDecay = weightDecay }
+    if let schedule { c.schedule = schedule }
+    if let milestones {
+      let values = milestones.split(separator: ",").compactMap { Int($0) }
+      guard values.count == milestones.split(separator: ",").count else {
+        throw ValidationError("--milestones must be comma-separated integers, got '\(milestones)'")
+      }
+      c.milestones = values
+    }
+    if let gamma { c.gamma = gamma }
+    if let warmupEpochs { c.warmupEpochs = warmupEpochs }
+    if let augment { c.augment = augment }
+    if let holdout { c.holdout = holdout }
+    if let normalization { c.normalization = normalization }
+    c.threads = threads ?? ProcessInfo.processInfo.activeProcessorCount
+    return c
+  }
+
+  func validate() throws {
+    if Architecture(rawValue: arch) == nil {
+      throw ValidationError("--arch must be one of \(Architecture.allCases.map(\.rawValue).joined(separator: ", ")), got '\(arch)'")
+    }
+    if replicates < 1 { throw ValidationError("--replicates must be at least 1, got \(replicates)") }
+    let c = try resolvedConfig()
+    if let first = c.problems().first { throw ValidationError(first) }
+    if Normalization(parsing: c.normalization) == nil {
+      throw ValidationError("--normalization must be a preset or mean/std, got '\(c.normalization)'")
+    }
+  }
+
+  func run() throws {
+    let base = try resolvedConfig()
+    try Runtime.configureAllocator()
+    try Runtime.setThreads(base.threads)
+    let trainSet = try DataSource(path: data, split: .train, holdout: base.holdout).load()
+    let validation = base.holdout > 0 ? try DataSource(path: data, split: .holdout, holdout: base.holdout).load() : nil
+    printError("training on \(trainSet.description), \(trainSet.count) images; validating on \(validation?.count ?? 0) held-out images")
+    var finals: [Double] = []
+    for r in 0..<replicates {
+      var config = base
+      config.seed = seed + UInt64(r)
+      let dir = replicates == 1 ? out : out + "/replicate-\(r)"
+      let trainer = try Trainer(config: config, directory: dir, classNames: trainSet.classNames, resume: resume)
+      if trainer.finishedEpochs > 0 { printError("\(dir): resuming after epoch \(trainer.finishedEpochs)") }
+      trainer.onEpoch = { e in
+        let v = e.validationAccuracy.map { String(format: "%.2f%%", $0 * 100) } ?? "-"
+        print(
+          "epoch \(pad(String(e.epoch), 3, left: true))  loss \(String(format: "%.4f", e.trainLoss))  train \(String(format: "%.2f%%", e.trainAccuracy * 100))  val \(v)  lr \(String(format: "%.5f", e.learningRate))  \(Int(e.imagesPerSecond)) img/s  \(Int(e.seconds))s"
+        )
+        fflush(nil)
+      }
+      try trainer.train(on: TrainingSet(images: trainSet), validation: validation)
+      let final = trainer.history.last?.validationAccuracy ?? 0
+      finals.append(final * 100)
+      print("\(dir)/model.safetensors: held-out accuracy \(String(format: "%.2f%%", final * 100)) after \(trainer.finishedEpochs) epochs")
+    }
+    if replicates > 1 {
+      let (m, s) = meanStd(finals)
+      print("replicates: held-out accuracy \(String(format: "%.2f ± %.2f", m, s)) % over \(replicates) models")
+    }
+    print("evaluate on the test split with: overinterp eval --model \(out)\(replicates > 1 ? "/replicate-*" : "")/model.safetensors --data \(data) --split test")
+  }
+}
