@@ -58,7 +58,7 @@ let package = Package(
     .testTarget(name: "ModelsTests", dependencies: ["Models", "Datasets", "Analysis", "Torch"], exclude: ["Fixtures"]),
     .testTarget(name: "SISTests", dependencies: ["SIS", "Models", "Datasets", "Torch"], exclude: ["Fixtures"]),
     .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "Datasets", "Torch"]),
-    .testTarget(name: "CLITests", dependencies: ["overinterp"], exclude: ["Fixtures"]),
+    .testTarget(name: "CLITests", dependencies: ["overinterp", "Models", "Datasets", "Torch"], exclude: ["Fixtures"]),
   ],
   swiftLanguageModes: [.v6],
   cxxLanguageStandard: .cxx17

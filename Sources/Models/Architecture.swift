@@ -10,14 +10,19 @@ public enum Architecture: String, CaseIterable, Sendable {
   case vgg16
 
   /// Builds a freshly initialized network (seed libtorch first for repeatable weights).
+  /// `inputSize` (height = width) other than 32 is for the fully convolutional CIFAR ResNets only.
   public func build(classNames: [String] = ModelInfo.cifar10Classes, normalization: Normalization = .cifar10,
-    device: Device = .cpu) throws -> any Network
+    inputSize: Int = 32, device: Device = .cpu) throws -> any Network
   {
+    if inputSize != 32 && (self == .resnet18 || self == .vgg16) {
+      throw ModelError.badCheckpoint(path: rawValue, message: "\(rawValue) takes 32x32 images only, not \(inputSize)x\(inputSize)")
+    }
+    guard inputSize >= 4 else { throw ModelError.badCheckpoint(path: rawValue, message: "input size must be at least 4") }
     switch self {
     case .resnet20, .resnet32, .resnet44, .resnet56, .resnet110:
       // Every ResNetCIFAR depth shares its raw value with an Architecture case.
       guard let depth = ResNetCIFAR.Depth(rawValue: rawValue) else { throw ModelError.unknownArchitecture(rawValue, known: []) }
-      return try ResNetCIFAR(depth: depth, classNames: classNames, normalization: normalization, device: device)
+      return try ResNetCIFAR(depth: depth, classNames: classNames, normalization: normalization, inputSize: inputSize, device: device)
     case .resnet18:
       return try PreActResNet18(classNames: classNames, normalization: normalization, device: device)
     case .vgg16:

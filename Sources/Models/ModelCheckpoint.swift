@@ -56,7 +56,15 @@ public enum ModelCheckpoint {
       }
       normalization = n
     }
-    let network = try arch.build(classNames: classNames, normalization: normalization, device: device)
+    var inputSize = 32
+    if let text = meta["input_shape"] {
+      let dims = text.split(separator: ",").compactMap { Int($0) }
+      guard dims.count == 3, dims[0] == 3, dims[1] == dims[2] else {
+        throw ModelError.badCheckpoint(path: path, message: "metadata 'input_shape' \(text) is not 3,H,H")
+      }
+      inputSize = dims[1]
+    }
+    let network = try arch.build(classNames: classNames, normalization: normalization, inputSize: inputSize, device: device)
     try network.load(stateDict: tensors, source: path)
     return (network, meta)
   }

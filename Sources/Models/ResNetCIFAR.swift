@@ -61,8 +61,10 @@ public final class ResNetCIFAR: Network {
   let linear: Linear
   public let info: ModelInfo
 
+  /// `inputSize` is the image height and width; the network is fully convolutional up to a
+  /// global average pool, so any size of at least 4x4 works (32 for CIFAR-10).
   public init(depth: Depth, classNames: [String] = ModelInfo.cifar10Classes, normalization: Normalization = .cifar10,
-    device: Device = .cpu) throws
+    inputSize: Int = 32, device: Device = .cpu) throws
   {
     conv1 = try Conv2d(3, 16, kernel: 3, padding: 1, bias: false, initializer: .kaimingNormalFanIn, device: device)
     bn1 = try BatchNorm2d(16, device: device)
@@ -79,7 +81,7 @@ public final class ResNetCIFAR: Network {
     }
     self.stages = stages
     linear = try Linear(64, classNames.count, initializer: .kaimingNormalFanIn, device: device)
-    info = ModelInfo(architecture: depth.rawValue, classNames: classNames, inputShape: [3, 32, 32], normalization: normalization)
+    info = ModelInfo(architecture: depth.rawValue, classNames: classNames, inputShape: [3, inputSize, inputSize], normalization: normalization)
   }
 
   public var children: [(String, any Module)] {

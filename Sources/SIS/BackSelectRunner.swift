@@ -1,0 +1,101 @@
+import Datasets
+import Foundation
+import Models
+import Torch
+
+/// Runs exact backward selection over the images of a manifest, one lockstep group at a time,
+/// writing each finished group as a shard. Groups already on disk are skipped, so an interrupted
+/// run resumes where it stopped and loses at most the groups in progress.
+public struct BackSelectRunner {
+  public let classifier: any Classifier
+  public let dataset: ImageDataset
+  public let manifest: RunManifest
+  public let store: RunStore
+  public let layout: FeatureLayout
+  public let maskValue: [Float]?
+  public let device: Device
+
+  public init(
+    classifier: any Classifier, dataset: ImageDataset, manifest: RunManifest, store: RunStore, layout: FeatureLayout,
+    maskValue: [Float]?, device: Device
+  ) {
+    self.classifier = classifier
+    self.dataset = dataset
+    self.manifest = manifest
+    self.store = store
+    self.layout = layout
+    self.maskValue = maskValue
+    self.device = device
+  }
+
+  /// Creates the run folder, or checks that an existing one holds the same run.
+  public func prepare(resume: Bool) throws {
+    if FileManager.default.fileExists(atPath: store.manifestPath) {
+      let existing = try store.readManifest()
+      let d = existing.differences(from: manifest)
+      guard d.isEmpty, existing.shard == manifest.shard else {
+        throw SISError.store(
+          "\(store.directory) holds a different run (differs in \(d.isEmpty ? "shard" : d.joined(separator: ", "))); use another --out")
+      }
+      guard resume else {
+        throw SISError.store("\(store.directory) already holds this run; pass --resume to continue it")
+      }
+    } else {
+      try store.writeManifest(manifest)
+    }
+  }
+
+  /// Groups of this shard still to run.
+  public var pendingGroups: [Int] {
+    let (i, n) = manifest.shardIndex
+    let done = store.finishedGroups()
+    return (0..<manifest.groupCount).filter { $0 % n == i && !done.contains($0) }
+  }
+
+  /// Normalized images (C*H*W floats each) and the predicted class and its probability.
+  func prepareImages(_ positions: [Int]) throws -> (images: [[Float]], predicted: [Int], confidence: [Float]) {
+    let sub = dataset.subset(positions)
+    let x = try classifier.info.normalization.apply(try sub.batch(0..<sub.count))
+    let flat = try x.floats()
+    let size = sub.imageSize
+    let images = (0..<sub.count).map { Array(flat[($0 * size)..<(($0 + 1) * size)]) }
+    let probs = try withInferenceMode { try classifier.probabilities(try x.to(device)).floats() }
+    let k = classifier.info.numClasses
+    var predicted: [Int] = []
+    var confidence: [Float] = []
+    for i in 0..<sub.count {
+      let row = probs[(i * k)..<((i + 1) * k)]
+      var best = row.startIndex
+      for j in row.indices where row[j] > row[best] { best = j }
+      predicted.append(best - i * k)
+      confidence.append(row[best])
+    }
+    return (images, predicted, confidence)
+  }
+
+  /// Runs every pending group; `onImages(done, candidates)` reports progress.
+  public func run(onProgress: ((_ imagesDone: Int, _ candidates: Int) -> Void)? = nil) throws {
+    let score = SelectionScore(rawValue: manifest.score) ?? .logprob
+    for g in pendingGroups {
+      let lo = g * manifest.group
+      let positions = Array(manifest.positions[lo..<Swift.min(lo + manifest.group, manifest.positions.count)])
+      let start = Progress.now()
+      let (images, predicted, confidence) = try prepareImages(positions)
+      let scorer = try ClassifierScorer(
+        classifier: classifier, images: images, classes: predicted, layout: layout, maskValue: maskValue, score: score,
+        chunk: manifest.chunk, device: device)
+      let results = try backSelect(problems: positions.count, featureCount: layout.count, scorer: scorer) { n in
+        onProgress?(0, n)
+      }
+      let seconds = Float((Progress.now() - start) / Double(positions.count))
+      let records = positions.enumerated().map { (k, pos) in
+        ImageRecord(
+          position: pos, sourceIndex: dataset.sourceIndices[pos], label: dataset.labels[pos], predicted: predicted[k],
+          confidence: confidence[k], order: results[k].order, values: results[k].values, scores: results[k].scores,
+          exactTies: results[k].exactTies, nearTies: results[k].nearTies, seconds: seconds)
+      }
+      try store.writeShard(group: g, records: records)
+      onProgress?(positions.count, 0)
+    }
+  }
+}

@@ -1,0 +1,118 @@
+import Datasets
+import Models
+import Torch
+
+/// Evaluates a classifier on masked copies of images, for BackSelect.
+///
+/// Each problem is one image (normalized, C x H x W float32) with a fixed class c (the class
+/// predicted on the full image). A masked feature's elements take the value of the fully masked
+/// input `maskValue` (default: zeros, i.e. the dataset mean after normalization).
+///
+/// Candidate inputs are written straight into a preallocated CPU tensor of `chunk` images, so
+/// no per-candidate tensors are created; candidates of several problems share a chunk. The
+/// forward pass runs in inference mode; softmax and log-softmax are libtorch's (float32), so
+/// `.prob` scores are bit-identical to PyTorch's.
+public final class ClassifierScorer: CandidateScorer {
+  public let classifier: any Classifier
+  public let images: [[Float]]
+  public let classes: [Int]
+  public let layout: FeatureLayout
+  public let maskValue: [Float]
+  public let score: SelectionScore
+  public let chunk: Int
+  public let device: Device
+  let buffer: Tensor
+  let bufferPointer: UnsafeMutablePointer<Float>
+  /// Forward passes run so far (candidates evaluated).
+  public private(set) var evaluations = 0
+
+  public init(
+    classifier: any Classifier, images: [[Float]], classes: [Int], layout: FeatureLayout, maskValue: [Float]? = nil,
+    score: SelectionScore, chunk: Int = 128, device: Device = .cpu
+  ) throws {
+    let size = layout.inputShape.reduce(1, *)
+    guard images.allSatisfy({ $0.count == size }) else {
+      throw SISError.badArgument("every image must have \(size) values (shape \(layout.inputShape))")
+    }
+    guard images.count == classes.count else { throw SISError.badArgument("one class per image") }
+    guard chunk >= 1 else { throw SISError.badArgument("--chunk must be at least 1, got \(chunk)") }
+    if let maskValue, maskValue.count != size {
+      throw SISError.badArgument("the mask value must have \(size) values (shape \(layout.inputShape)), got \(maskValue.count)")
+    }
+    self.classifier = classifier
+    self.images = images
+    self.classes = classes
+    self.layout = layout
+    self.maskValue = maskValue ?? [Float](repeating: 0, count: size)
+    self.score = score
+    self.chunk = chunk
+    self.device = device
+    buffer = try Tensor.zeros([chunk] + layout.inputShape)
+    bufferPointer = try buffer.withUnsafeMutableRawPointer { $0.bindMemory(to: Float.self, capacity: chunk * size) }
+  }
+
+  /// The image of `problem` with the features in `masked` set to the mask value.
+  func maskedImage(_ problem: Int, _ masked: [Bool]) -> [Float] {
+    var x = images[problem]
+    for (f, isMasked) in masked.enumerated() where isMasked {
+      for e in layout.elements[f] { x[e] = maskValue[e] }
+    }
+    return x
+  }
+
+  public func evaluate(_ requests: [CandidateRequest]) throws -> [[Evaluation]] {
+    let size = layout.inputShape.reduce(1, *)
+    let bases = requests.map { maskedImage($0.problem, $0.masked) }
+    var out = requests.map { [Evaluation](repeating: Evaluation(score: 0, probability: 0), count: $0.candidates.count) }
+    var jobs: [(request: Int, slot: Int)] = []
+    jobs.reserveCapacity(requests.reduce(0) { $0 + $1.candidates.count })
+    for (r, req) in requests.enumerated() {
+      for k in req.candidates.indices { jobs.append((r, k)) }
+    }
+    var start = 0
+    try withInferenceMode {
+      while start < jobs.count {
+        let n = Swift.min(chunk, jobs.count - start)
+        for j in 0..<n {
+          let (r, k) = jobs[start + j]
+          let dst = bufferPointer + j * size
+          bases[r].withUnsafeBufferPointer { src in
+            guard let base = src.baseAddress else { return }
+            dst.update(from: base, count: size)
+          }
+          let c = requests[r].candidates[k]
+          if c != CandidateRequest.none {
+            for e in layout.elements[c] { dst[e] = maskValue[e] }
+          }
+        }
+        let x = try (n == chunk ? buffer : buffer.slice(dim: 0, 0, n)).to(device)
+        let logits = try classifier.logits(x)
+        let classesInChunk = try Tensor((0..<n).map { Int64(classes[requests[jobs[start + $0].request].problem]) }, shape: [n, 1]).to(device)
+        let probs = try NN.softmax(logits, dim: 1).gather(dim: 1, classesInChunk).floats()
+        let scores: [Float]
+        switch score {
+        case .prob:
+          scores = probs
+        case .logprob:
+          scores = try NN.logSoftmax(logits, dim: 1).gather(dim: 1, classesInChunk).floats()
+        case .margin:
+          let l = try logits.floats()
+          let k = l.count / n
+          scores = (0..<n).map { j in
+            let c = classes[requests[jobs[start + j].request].problem]
+            var other = -Float.infinity
+            for i in 0..<k where i != c { other = Swift.max(other, l[j * k + i]) }
+            return l[j * k + c] - other
+          }
+        }
+        for j in 0..<n {
+          let (r, k) = jobs[start + j]
+          out[r][k] = Evaluation(score: Double(scores[j]), probability: Double(probs[j]))
+        }
+        evaluations += n
+        start += n
+      }
+    }
+    return out
+  }
+}

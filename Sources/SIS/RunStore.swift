@@ -1,0 +1,263 @@
+import Datasets
+import Foundation
+import Torch
+
+/// Everything that determines the results of a backward-selection run. Two runs (or shards)
+/// whose manifests agree except for `shard` can be merged.
+public struct RunManifest: Codable, Equatable, Sendable {
+  public var format = "overinterp-backselect/1"
+  public var modelPaths: [String]
+  /// SHA-256 of each model file.
+  public var modelSHA256: [String]
+  public var architecture: String
+  public var dataPath: String
+  /// Labels file for an .npy of images.
+  public var dataLabels: String?
+  public var dataSplit: String
+  public var dataHoldout: Int
+  public var dataDescription: String
+  /// How the images were chosen (e.g. "indices 0..<100", "confident >= 0.99").
+  public var selection: String
+  /// Positions of the selected images in the loaded dataset, in run order.
+  public var positions: [Int]
+  /// Their indices in the source (e.g. official test indices).
+  public var sourceIndices: [Int]
+  public var inputShape: [Int]
+  public var features: String
+  public var featureCount: Int
+  /// "zero" (the dataset mean after normalization) or a description of the mask image.
+  public var maskValue: String
+  public var score: String
+  public var chunk: Int
+  public var group: Int
+  /// "i/n": this folder holds the groups g with g % n == i.
+  public var shard: String
+  public var overinterpVersion: String
+  public var libtorchVersion: String
+  public var device: String
+
+  public init(
+    modelPaths: [String], modelSHA256: [String], architecture: String, dataPath: String, dataLabels: String?, dataSplit: String,
+    dataHoldout: Int,
+    dataDescription: String, selection: String, positions: [Int], sourceIndices: [Int], inputShape: [Int], features: String,
+    featureCount: Int, maskValue: String, score: String, chunk: Int, group: Int, shard: String, overinterpVersion: String,
+    libtorchVersion: String, device: String
+  ) {
+    self.modelPaths = modelPaths
+    self.modelSHA256 = modelSHA256
+    self.architecture = architecture
+    self.dataPath = dataPath
+    self.dataLabels = dataLabels
+    self.dataSplit = dataSplit
+    self.dataHoldout = dataHoldout
+    self.dataDescription = dataDescription
+    self.selection = selection
+    self.positions = positions
+    self.sourceIndices = sourceIndices
+    self.inputShape = inputShape
+    self.features = features
+    self.featureCount = featureCount
+    self.maskValue = maskValue
+    self.score = score
+    self.chunk = chunk
+    self.group = group
+    self.shard = shard
+    self.overinterpVersion = overinterpVersion
+    self.libtorchVersion = libtorchVersion
+    self.device = device
+  }
+
+  /// The fields that differ between runs or shards that may be merged.
+  public func differences(from other: RunManifest) -> [String] {
+    var a = self
+    var b = other
+    a.shard = ""
+    b.shard = ""
+    guard a != b else { return [] }
+    let ma = (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(a))) as? [String: Any] ?? [:]
+    let mb = (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(b))) as? [String: Any] ?? [:]
+    return ma.keys.sorted().filter { "\(ma[$0] ?? "")" != "\(mb[$0] ?? "")" }
+  }
+
+  /// Number of lockstep groups over all positions.
+  public var groupCount: Int { (positions.count + group - 1) / group }
+
+  public var shardIndex: (index: Int, count: Int) {
+    let parts = shard.split(separator: "/").compactMap { Int($0) }
+    return parts.count == 2 ? (parts[0], parts[1]) : (0, 1)
+  }
+}
+
+/// The backward selection of one image, as stored.
+public struct ImageRecord: Sendable, Equatable {
+  public var position: Int
+  public var sourceIndex: Int
+  public var label: Int
+  public var predicted: Int
+  /// f(x): the probability of `predicted` on the full image.
+  public var confidence: Float
+  public var order: [Int]
+  public var values: [Float]
+  public var scores: [Float]
+  public var exactTies: Int
+  public var nearTies: Int
+  public var seconds: Float
+}
+
+/// A run folder: `manifest.json` plus one `shard-GGGGGG.npz` per finished group of images. Each
+/// shard holds numpy arrays `position`, `source_index`, `label`, `predicted` (int64),
+/// `confidence` (float32), `order` (uint16, images x features), `values` and `scores` (float32,
+/// images x features), `exact_ties` and `near_ties` (int64). Shards are written to a temporary
+/// name and renamed, so a folder never holds half a shard; they hold no timings, so the same
+/// run gives byte-identical shards. Wall times go to `timings.jsonl`, one line per group.
+public struct RunStore {
+  public let directory: String
+
+  public init(directory: String) { self.directory = directory }
+
+  public var manifestPath: String { directory + "/manifest.json" }
+
+  public func shardPath(group: Int) -> String { directory + "/shard-" + String(format: "%06d", group) + ".npz" }
+
+  public func readManifest() throws -> RunManifest {
+    guard let data = FileManager.default.contents(atPath: manifestPath) else {
+      throw SISError.store("\(directory): no manifest.json; not a backselect run folder")
+    }
+    do { return try JSONDecoder().decode(RunManifest.self, from: data) } catch {
+      throw SISError.store("\(manifestPath): unreadable manifest (\(error))")
+    }
+  }
+
+  public func writeManifest(_ m: RunManifest) throws {
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    let e = JSONEncoder()
+    e.outputFormatting = [.prettyPrinted, .sortedKeys]
+    try writeFileAtomically(Array(try e.encode(m)) + [0x0a], to: manifestPath)
+  }
+
+  /// Groups whose shard file exists.
+  public func finishedGroups() -> Set<Int> {
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+    return Set(names.compactMap { n -> Int? in
+      guard n.hasPrefix("shard-"), n.hasSuffix(".npz") else { return nil }
+      return Int(n.dropFirst(6).dropLast(4))
+    })
+  }
+
+  public func writeShard(group: Int, records: [ImageRecord]) throws {
+    let n = records.count
+    let p = records.first?.order.count ?? 0
+    guard p <= Int(UInt16.max) + 1 else { throw SISError.store("more than 65,536 features do not fit uint16 orders") }
+    let arrays: [(String, NpyArray)] = [
+      ("position", NpyArray(records.map { Int64($0.position) }, shape: [n])),
+      ("source_index", NpyArray(records.map { Int64($0.sourceIndex) }, shape: [n])),
+      ("label", NpyArray(records.map { Int64($0.label) }, shape: [n])),
+      ("predicted", NpyArray(records.map { Int64($0.predicted) }, shape: [n])),
+      ("confidence", NpyArray(records.map(\.confidence), shape: [n])),
+      ("order", NpyArray(records.flatMap { $0.order.map { UInt16($0) } }, shape: [n, p])),
+      ("values", NpyArray(records.flatMap(\.values), shape: [n, p])),
+      ("scores", NpyArray(records.flatMap(\.scores), shape: [n, p])),
+      ("exact_ties", NpyArray(records.map { Int64($0.exactTies) }, shape: [n])),
+      ("near_ties", NpyArray(records.map { Int64($0.nearTies) }, shape: [n])),
+    ]
+    try Npz.write(arrays, to: shardPath(group: group))
+    // Wall time varies between runs; it lives beside the shards so that shards are reproducible.
+    let line = "{\"group\": \(group), \"images\": \(n), \"seconds_per_image\": \(records.first?.seconds ?? 0)}\n"
+    appendLine(line, to: directory + "/timings.jsonl")
+  }
+
+  public func readShard(_ path: String) throws -> [ImageRecord] {
+    let a = try Npz.read(path)
+    func need(_ k: String) throws -> NpyArray {
+      guard let v = a[k] else { throw SISError.store("\(path): missing array '\(k)'") }
+      return v
+    }
+    let positions = try need("position").integers()
+    let n = positions.count
+    let orderArray = try need("order")
+    let p = orderArray.shape.count == 2 ? orderArray.shape[1] : 0
+    let order = try orderArray.integers()
+    let values = try need("values").floats()
+    let scores = try need("scores").floats()
+    let sources = try need("source_index").integers()
+    let labels = try need("label").integers()
+    let predicted = try need("predicted").integers()
+    let confidence = try need("confidence").floats()
+    let exact = try need("exact_ties").integers()
+    let near = try need("near_ties").integers()
+    let seconds = timings()
+    guard order.count == n * p, values.count == n * p, scores.count == n * p, [sources.count, labels.count, predicted.count,
+      confidence.count, exact.count, near.count].allSatisfy({ $0 == n })
+    else { throw SISError.store("\(path): arrays of inconsistent sizes") }
+    return (0..<n).map { i in
+      ImageRecord(
+        position: positions[i], sourceIndex: sources[i], label: labels[i], predicted: predicted[i], confidence: confidence[i],
+        order: Array(order[(i * p)..<((i + 1) * p)]), values: Array(values[(i * p)..<((i + 1) * p)]),
+        scores: Array(scores[(i * p)..<((i + 1) * p)]), exactTies: exact[i], nearTies: near[i],
+        seconds: seconds[positions[i]] ?? 0)
+    }
+  }
+
+  /// Seconds per image by position, from `timings.jsonl` (absent entries: unknown).
+  func timings() -> [Int: Float] {
+    guard let text = try? String(contentsOfFile: directory + "/timings.jsonl", encoding: .utf8),
+      let m = try? readManifest()
+    else { return [:] }
+    var out: [Int: Float] = [:]
+    for line in text.split(separator: "\n") {
+      guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+        let g = obj["group"] as? Int, let s = obj["seconds_per_image"] as? Double
+      else { continue }
+      let lo = g * m.group
+      for pos in m.positions[Swift.min(lo, m.positions.count)..<Swift.min(lo + m.group, m.positions.count)] { out[pos] = Float(s) }
+    }
+    return out
+  }
+
+  /// Every finished image, in run order.
+  public func records() throws -> [ImageRecord] {
+    var all: [ImageRecord] = []
+    for g in finishedGroups().sorted() { all += try readShard(shardPath(group: g)) }
+    return all
+  }
+
+  /// Joins shard folders into `out`, refusing folders whose manifests disagree (other than in
+  /// their shard). Shard files are copied; a group present in two folders must be identical.
+  public static func merge(_ inputs: [RunStore], into out: RunStore) throws -> Int {
+    guard let first = inputs.first else { throw SISError.store("nothing to merge") }
+    let base = try first.readManifest()
+    for other in inputs.dropFirst() {
+      let d = base.differences(from: try other.readManifest())
+      if !d.isEmpty {
+        throw SISError.store("\(other.directory) does not match \(first.directory): they differ in \(d.joined(separator: ", "))")
+      }
+    }
+    var merged = base
+    merged.shard = "0/1"
+    try out.writeManifest(merged)
+    var copied = 0
+    for input in inputs {
+      for g in input.finishedGroups().sorted() {
+        let src = input.shardPath(group: g)
+        let dst = out.shardPath(group: g)
+        let bytes = try readFile(src)
+        if FileManager.default.fileExists(atPath: dst) {
+          guard try readFile(dst) == bytes else { throw SISError.store("group \(g) differs between shards: \(src) vs \(dst)") }
+          continue
+        }
+        try writeFileAtomically(bytes, to: dst)
+        copied += 1
+      }
+    }
+    return copied
+  }
+}
+
+/// Appends one line (best effort: a lost timing line loses no results).
+func appendLine(_ line: String, to path: String) {
+  if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
+  guard let h = FileHandle(forWritingAtPath: path) else { return }
+  defer { try? h.close() }
+  _ = try? h.seekToEnd()
+  try? h.write(contentsOf: Data(line.utf8))
+}

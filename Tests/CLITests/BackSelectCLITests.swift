@@ -1,0 +1,130 @@
+import Datasets
+import Foundation
+import Models
+import Testing
+import Torch
+
+/// A random ResNet20 for 8x8 images (64 pixels: one exact BackSelect = 2,080 forward passes) and
+/// a small dataset of random 8x8 images, written to a temporary folder.
+struct TinySetup {
+  let dir: String
+  var model: String { dir + "/tiny.safetensors" }
+  var images: String { dir + "/images.npy" }
+  var labels: String { dir + "/labels.npy" }
+
+  init(count: Int = 6, seed: UInt64 = 5) throws {
+    dir = tempPath("tiny")
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    try Runtime.manualSeed(seed)
+    let net = try Architecture.resnet20.build(inputSize: 8)
+    try ModelCheckpoint.save(net, to: model)
+    var g = SystemRandomNumberGenerator()
+    _ = g
+    var state = seed
+    let pixels = (0..<(count * 8 * 8 * 3)).map { _ -> UInt8 in
+      state = state &* 6364136223846793005 &+ 1442695040888963407
+      return UInt8(truncatingIfNeeded: state >> 56)
+    }
+    try NpyArray(pixels, shape: [count, 8, 8, 3]).write(to: images)
+    try NpyArray((0..<count).map { Int64($0 % 10) }, shape: [count]).write(to: labels)
+  }
+
+  func remove() { try? FileManager.default.removeItem(atPath: dir) }
+
+  func backselect(_ out: String, _ extra: [String] = []) -> [String] {
+    ["backselect", "--model", model, "--data", images, "--labels", labels, "--out", out, "--threads", "1"] + extra
+  }
+}
+
+@Suite(.serialized) struct BackSelectCLITests {
+  @Test func runDeriveAndResumeAfterKill() throws {
+    let t = try TinySetup(count: 6)
+    defer { t.remove() }
+    let straight = t.dir + "/straight"
+    let r = try CLI.run(t.backselect(straight, ["--indices", "0..<6", "--group", "2", "--chunk", "32"]))
+    #expect(r.status == 0, "\(r.stderr)")
+    #expect(r.stdout.contains("6 of 6 image(s) done"), "\(r.stdout)")
+    let shards = (try FileManager.default.contentsOfDirectory(atPath: straight)).filter { $0.hasSuffix(".npz") }.sorted()
+    #expect(shards == ["shard-000000.npz", "shard-000001.npz", "shard-000002.npz"])
+
+    // kill -9 after the first shard appears, then --resume: every shard is byte-identical.
+    let killed = t.dir + "/killed"
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: CLI.binary)
+    p.arguments = t.backselect(killed, ["--indices", "0..<6", "--group", "2", "--chunk", "32"])
+    p.standardOutput = FileHandle.nullDevice
+    p.standardError = FileHandle.nullDevice
+    try p.run()
+    let deadline = Date().addingTimeInterval(120)
+    while !FileManager.default.fileExists(atPath: killed + "/shard-000000.npz") && Date() < deadline && p.isRunning {
+      usleep(20_000)
+    }
+    kill(p.processIdentifier, SIGKILL)
+    p.waitUntilExit()
+    let partial = (try FileManager.default.contentsOfDirectory(atPath: killed)).filter { $0.hasSuffix(".npz") }
+    #expect(partial.count >= 1 && partial.count < 3, "\(partial)")
+    #expect(!(try FileManager.default.contentsOfDirectory(atPath: killed)).contains { $0.contains(".tmp") && $0.hasSuffix(".npz") })
+    let again = try CLI.run(t.backselect(killed, ["--indices", "0..<6", "--group", "2", "--chunk", "32"]))
+    #expect(again.status != 0, "an existing run needs --resume")
+    #expect(again.stderr.contains("--resume"))
+    let resumed = try CLI.run(t.backselect(killed, ["--indices", "0..<6", "--group", "2", "--chunk", "32", "--resume"]))
+    #expect(resumed.status == 0, "\(resumed.stderr)")
+    for s in shards {
+      #expect(FileManager.default.contents(atPath: straight + "/" + s) == FileManager.default.contents(atPath: killed + "/" + s), "\(s) differs")
+    }
+
+    // SIS derived from the store.
+    let sis = try CLI.run(["sis", "--run", straight, "--threshold", "0.3", "--fraction", "0.05", "--save", t.dir + "/sis.npz", "--png", t.dir + "/png", "--show", "2"])
+    #expect(sis.status == 0, "\(sis.stderr)")
+    #expect(sis.stdout.contains("threshold 0.3"))
+    #expect(sis.stdout.contains("5.00% subsets (4 features each)"), "\(sis.stdout)")
+    let saved = try Npz.read(t.dir + "/sis.npz")
+    #expect(saved["sis_mask"]?.shape == [6, 64])
+    #expect(FileManager.default.fileExists(atPath: t.dir + "/png/position-0-tau-0.3.png"))
+  }
+
+  @Test func shardsMergeAndMismatchedRunsAreRefused() throws {
+    let t = try TinySetup(count: 4)
+    defer { t.remove() }
+    let whole = t.dir + "/whole"
+    #expect(try CLI.run(t.backselect(whole, ["--all", "--group", "1"])).status == 0)
+    for i in 0..<2 {
+      let r = try CLI.run(t.backselect(t.dir + "/s\(i)", ["--all", "--group", "1", "--shard", "\(i)/2"]))
+      #expect(r.status == 0, "\(r.stderr)")
+    }
+    let m = try CLI.run(["merge", t.dir + "/s0", t.dir + "/s1", "--out", t.dir + "/merged"])
+    #expect(m.status == 0, "\(m.stderr)")
+    #expect(m.stdout.contains("4 image(s)"))
+    for g in 0..<4 {
+      let name = String(format: "/shard-%06d.npz", g)
+      #expect(FileManager.default.contents(atPath: whole + name) == FileManager.default.contents(atPath: t.dir + "/merged" + name))
+    }
+    let other = try CLI.run(t.backselect(t.dir + "/prob", ["--all", "--group", "1", "--shard", "1/2", "--score", "prob"]))
+    #expect(other.status == 0)
+    let bad = try CLI.run(["merge", t.dir + "/s0", t.dir + "/prob", "--out", t.dir + "/bad"])
+    #expect(bad.status != 0)
+    #expect(bad.stderr.contains("score"), "\(bad.stderr)")
+  }
+
+  @Test func collectionFromTheCLI() throws {
+    let t = try TinySetup(count: 2)
+    defer { t.remove() }
+    let r = try CLI.run([
+      "sis", "--collection", "--model", t.model, "--data", t.images, "--labels", t.labels, "--indices", "0", "--threshold", "0.2",
+      "--threads", "1",
+    ])
+    #expect(r.status == 0, "\(r.stderr)")
+    #expect(r.stdout.contains("position 0"))
+  }
+
+  @Test func badSISArgumentsAreRejected() throws {
+    let a = try CLI.run(["sis", "--run", "/nonexistent-run", "--threshold", "1.5"])
+    #expect(a.stderr.contains("--threshold"))
+    let b = try CLI.run(["sis", "--run", "/nonexistent-run"])
+    #expect(b.stderr.contains("/nonexistent-run"))
+    let c = try CLI.run(["backselect", "--out", "/tmp/x", "--indices", "0..<2", "--all"])
+    #expect(c.stderr.contains("exactly one of"))
+    let d = try CLI.run(["backselect", "--out", "/tmp/x", "--all", "--shard", "3/2"])
+    #expect(d.stderr.contains("--shard"))
+  }
+}
