@@ -1,0 +1,55 @@
+import Datasets
+import Foundation
+import Models
+import Testing
+import Torch
+
+@testable import SIS
+
+let sisFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures").path
+let sharedData = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../../shared/data").standardized.path
+let haveSharedData = FileManager.default.fileExists(atPath: sharedData + "/cifar-10-batches-bin/test_batch.bin")
+
+@Suite struct ReferenceTests {
+  /// scripts/make_sis_fixtures.py ran the reference algorithm in PyTorch on the akamaster
+  /// ResNet20 with a 12x12 window of pixels free; the Swift BackSelect (score prob) must make the
+  /// same choices, except where two candidates are within float noise of a tie.
+  @Test(.enabled(if: haveSharedData)) func matchesTheReferenceImplementation() throws {
+    let fixture = try Npz.read(sisFixtures + "/reference_backselect_window.npz")
+    let images = try #require(fixture["images"]).integers()
+    let classes = try #require(fixture["classes"]).integers()
+    let window = try #require(fixture["window"]).integers()
+    let refOrder = try #require(fixture["order"]).integers()
+    let refValues = try #require(fixture["values"]).floats()
+    let p = refOrder.count / images.count
+
+    let net = try Architecture.resnet20.build(normalization: .imagenet)
+    try net.load(
+      stateDict: try TorchCheckpoint(path: sharedData + "/models/cifar10_resnet_akamaster/resnet20-12fca82f.th").stateDict(),
+      source: "resnet20")
+    let data = try CIFAR10.readBatch(sharedData + "/cifar-10-batches-bin/test_batch.bin").subset(images)
+    let x = try net.info.normalization.apply(try data.batch(0..<data.count)).floats()
+    let inputs = (0..<data.count).map { Array(x[($0 * 3072)..<(($0 + 1) * 3072)]) }
+    var initial = [Bool](repeating: true, count: 1024)
+    for y in window[0]..<window[1] { for xx in window[0]..<window[1] { initial[y * 32 + xx] = false } }
+    let scorer = try ClassifierScorer(
+      classifier: net, images: inputs, classes: classes, layout: .pixels([3, 32, 32]), score: .prob, chunk: 128)
+    let results = try backSelect(
+      problems: images.count, featureCount: 1024, initiallyMasked: [[Bool]](repeating: initial, count: images.count), scorer: scorer)
+    for (k, r) in results.enumerated() {
+      let ro = Array(refOrder[(k * p)..<((k + 1) * p)])
+      let rv = Array(refValues[(k * p)..<((k + 1) * p)])
+      #expect(r.order.count == p)
+      var i = 0
+      while i < p && r.order[i] == ro[i] {
+        #expect(Swift.abs(r.values[i] - rv[i]) <= 1e-6, "image \(images[k]) step \(i): value \(r.values[i]) vs \(rv[i])")
+        i += 1
+      }
+      if i < p {
+        // A divergence is only acceptable at a near-tie: both choices score within float noise.
+        #expect(Swift.abs(r.values[i] - rv[i]) <= 1e-6, "image \(images[k]) diverges at step \(i) without a tie: \(r.values[i]) vs \(rv[i])")
+      }
+      print("image \(images[k]): identical for \(i) of \(p) steps")
+    }
+  }
+}
