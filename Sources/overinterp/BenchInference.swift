@@ -38,11 +38,15 @@ struct BenchInference: ParsableCommand {
     guard !sizes.isEmpty, sizes.allSatisfy({ $0 > 0 }) else { throw ValidationError("--batches must list positive integers") }
     try Runtime.manualSeed(0)
     let net = try ResNetCIFAR(depth: .resnet20)
+    let fused = try net.optimizedForInference(channelsLast: false)
+    let fusedCL = try net.optimizedForInference(channelsLast: true)
     var results: [String: [Int: Double]] = [:]
     try withInferenceMode {
       for b in sizes {
         let x = try Tensor.randn([b, 3, 32, 32])
         let xl = try x.contiguous(channelsLast: true)
+        results["overinterp-bn-folded", default: [:]][b] = Double(b) * (try measure { _ = try fused.logits(x) })
+        results["overinterp-bn-folded-cl", default: [:]][b] = Double(b) * (try measure { _ = try fusedCL.logits(xl) })
         results["overinterp-eager", default: [:]][b] = Double(b) * (try measure { _ = try net.logits(x) })
         results["overinterp-channels-last", default: [:]][b] = Double(b) * (try measure { _ = try net.logits(xl) })
       }

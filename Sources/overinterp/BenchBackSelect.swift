@@ -1,0 +1,124 @@
+import ArgumentParser
+import Datasets
+import Foundation
+import Models
+import SIS
+import Torch
+
+struct BenchBackSelect: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "backselect",
+    abstract: "Exact BackSelect of ResNet20 on CIFAR-10 images against the paper's Python procedure, in the same run.",
+    discussion: """
+      Times overinterp's exact BackSelect (score prob, the reference behaviour) in several \
+      evaluator configurations and bench/backselect.py (numpy masks, PyTorch batches of 128) on \
+      the same images, one after the other, checks that the orders agree (up to float-noise \
+      ties), and prints seconds per image and the ratios. --window W frees only a central WxW \
+      window of pixels (the rest starts masked) for quicker runs; 32 is a full exact BackSelect \
+      (524,801 forward passes per image).
+      """)
+
+  @Option(help: "The project's shared data folder (akamaster ResNet20 and CIFAR-10).")
+  var shared: String = "../shared/data"
+
+  @Option(help: "Test images to run.")
+  var images: String = "0"
+
+  @Option(help: "Side of the central window of free pixels (32 = the whole image).")
+  var window: Int = 32
+
+  @Option(help: "Threads for both sides (default: all cores).")
+  var threads: Int?
+
+  @Option(help: "Python interpreter with PyTorch ('' to skip the baseline).")
+  var python: String = "/usr/bin/python3"
+
+  @Option(help: "Chunk sizes to try for the optimized evaluator.")
+  var chunks: String = "64,128"
+
+  func run() throws {
+    let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
+    try Runtime.configureAllocator()
+    try Runtime.setThreads(threadCount)
+    guard let list = parseIndices(images), (1...32).contains(window) else { throw ValidationError("bad --images or --window") }
+    let net = try Architecture.resnet20.build(normalization: .imagenet)
+    try net.load(
+      stateDict: try TorchCheckpoint(path: shared + "/models/cifar10_resnet_akamaster/resnet20-12fca82f.th").stateDict(),
+      source: "resnet20")
+    let data = try CIFAR10.readBatch(shared + "/cifar-10-batches-bin/test_batch.bin").subset(list)
+    let x = try net.info.normalization.apply(try data.batch(0..<data.count))
+    let flat = try x.floats()
+    let inputs = (0..<data.count).map { Array(flat[($0 * 3072)..<(($0 + 1) * 3072)]) }
+    let classes = try withInferenceMode { try net.logits(x).argmax(dim: 1).ints() }
+    let lo = (32 - window) / 2
+    var initial = [Bool](repeating: true, count: 1024)
+    for y in lo..<(lo + window) { for xx in lo..<(lo + window) { initial[y * 32 + xx] = false } }
+
+    var variants: [(String, any Classifier, Int)] = [("overinterp-eager-chunk128", net, 128)]
+    let fused = try optimizedForInference(net, channelsLast: true)
+    for c in chunks.split(separator: ",").compactMap({ Int($0) }) { variants.append(("overinterp-fused-cl-chunk\(c)", fused, c)) }
+    var seconds: [String: Double] = [:]
+    var orders: [String: [[Int]]] = [:]
+    var values: [String: [[Float]]] = [:]
+    for (name, classifier, chunk) in variants {
+      var o: [[Int]] = []
+      var v: [[Float]] = []
+      var total = 0.0
+      for k in 0..<list.count {
+        let scorer = try ClassifierScorer(classifier: classifier, images: [inputs[k]], classes: [classes[k]], layout: .pixels([3, 32, 32]), score: .prob, chunk: chunk)
+        let start = Progress.now()
+        let r = try backSelect(problems: 1, featureCount: 1024, initiallyMasked: [initial], scorer: scorer)[0]
+        total += Progress.now() - start
+        o.append(r.order)
+        v.append(r.values)
+      }
+      seconds[name] = total / Double(list.count)
+      orders[name] = o
+      values[name] = v
+      printError("\(name): \(fmt(total / Double(list.count))) s per image")
+    }
+    if !python.isEmpty {
+      let p = Process()
+      p.executableURL = URL(fileURLWithPath: python)
+      p.arguments = ["bench/backselect.py", shared, String(threadCount), String(window)] + list.map(String.init)
+      let pipe = Pipe()
+      p.standardOutput = pipe
+      try p.run()
+      let out = pipe.fileHandleForReading.readDataToEndOfFile()
+      p.waitUntilExit()
+      var o: [[Int]] = []
+      var v: [[Float]] = []
+      var total = 0.0
+      for line in String(decoding: out, as: UTF8.self).split(separator: "\n") {
+        guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+          let s = obj["seconds"] as? Double, let order = obj["order"] as? [Int], let vals = obj["values"] as? [Double]
+        else { continue }
+        total += s
+        o.append(order)
+        v.append(vals.map(Float.init))
+      }
+      if o.count == list.count {
+        seconds["python-reference-batch128"] = total / Double(list.count)
+        orders["python-reference-batch128"] = o
+        values["python-reference-batch128"] = v
+      } else {
+        printError("python baseline did not finish (status \(p.terminationStatus))")
+      }
+    }
+    let p = window * window
+    print("exact BackSelect, ResNet20 (akamaster), \(list.count) CIFAR-10 test image(s) \(list), \(window)x\(window) free pixels (\(p * (p + 1) / 2) forward passes each), \(threadCount) thread(s), score prob")
+    let base = seconds["python-reference-batch128"]
+    let reference = orders["python-reference-batch128"] ?? orders["overinterp-eager-chunk128"] ?? []
+    let refValues = values["python-reference-batch128"] ?? values["overinterp-eager-chunk128"] ?? []
+    for name in seconds.keys.sorted() {
+      let s = seconds[name] ?? 0
+      let agree = zip(orders[name] ?? [], zip(reference, refValues)).map { (mine, ref) -> String in
+        let (ro, rv) = ref
+        var i = 0
+        while i < mine.count && i < ro.count && mine[i] == ro[i] { i += 1 }
+        return i == ro.count ? "same order" : "same for \(i) steps (ref value there \(rv[i]))"
+      }
+      print("\(pad(name, 30)) \(pad(fmt(s), 9, left: true)) s/image  \(base.map { "speedup " + fmt($0 / s) + "x" } ?? "")  \(agree.joined(separator: "; "))")
+    }
+  }
+}

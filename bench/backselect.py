@@ -1,0 +1,62 @@
+#!/usr/bin/python3
+"""Baseline for `overinterp bench backselect`: exact BackSelect the way the paper's code does it.
+
+The SIS reference procedure (every "current mask plus one more masked pixel" built with numpy,
+evaluated by PyTorch in batches of 128, np.argmax so ties go to the lowest index) on the akamaster
+ResNet20 (ImageNet normalization, masked pixels 0 after normalization), score = float32 softmax
+probability of the predicted class. Prints one JSON object per image: order, values, seconds.
+Dev/benchmark only; overinterp never needs Python.
+
+usage: backselect.py SHARED_DATA THREADS WINDOW IMAGE [IMAGE ...]
+"""
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
+from make_fixtures import CifarResNet, cifar_batch, normalize  # noqa: E402
+
+
+def main():
+    shared, threads, window = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    images = [int(a) for a in sys.argv[4:]]
+    torch.set_num_threads(threads)
+    torch.set_grad_enabled(False)
+    ck = torch.load(os.path.join(shared, "models", "cifar10_resnet_akamaster", "resnet20-12fca82f.th"), map_location="cpu")
+    model = CifarResNet(3)
+    model.load_state_dict({k[len("module."):]: v for k, v in ck["state_dict"].items()}, strict=False)
+    model.eval()
+    imgs, _ = cifar_batch(os.path.join(shared, "cifar-10-batches-bin", "test_batch.bin"), max(images) + 1)
+    xs = normalize(imgs, [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]).numpy()
+    lo = (32 - window) // 2
+    for i in images:
+        x = xs[i]
+        start = time.perf_counter()
+        c = int(model(torch.from_numpy(x[None])).argmax(1))
+        mask = np.zeros((32, 32), dtype=bool)
+        mask[lo:lo + window, lo:lo + window] = True
+        order, values = [], []
+        while mask.any():
+            idx = np.transpose(np.nonzero(mask))
+            masks = np.repeat(mask[None], len(idx), axis=0)
+            masks[np.arange(len(idx)), idx[:, 0], idx[:, 1]] = False
+            inputs = np.where(masks[:, None, :, :], x[None], np.zeros_like(x)[None])
+            vals = []
+            for s in range(0, len(inputs), 128):
+                logits = model(torch.from_numpy(np.ascontiguousarray(inputs[s:s + 128], dtype=np.float32)))
+                vals.append(F.softmax(logits, dim=1)[:, c].numpy())
+            vals = np.concatenate(vals)
+            best = int(np.argmax(vals))
+            order.append(int(idx[best][0] * 32 + idx[best][1]))
+            values.append(float(vals[best]))
+            mask = masks[best]
+        print(json.dumps({"image": i, "seconds": time.perf_counter() - start, "order": order, "values": values}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
