@@ -1,3 +1,4 @@
+import Foundation
 import Datasets
 import Models
 import Torch
@@ -94,7 +95,7 @@ public final class ClassifierScorer: CandidateScorer {
         case .prob:
           scores = probs
         case .logprob:
-          scores = try NN.logSoftmax(logits, dim: 1).gather(dim: 1, classesInChunk).floats()
+          scores = stableLogProbabilities(try logits.floats(), rows: n) { classes[requests[jobs[start + $0].request].problem] }
         case .margin:
           let l = try logits.floats()
           let k = l.count / n
@@ -114,5 +115,26 @@ public final class ClassifierScorer: CandidateScorer {
       }
     }
     return out
+  }
+}
+
+/// log softmax(z)[c] per row, in float32, without saturating: when z_c is the largest logit it is
+/// -log1p(sum over j != c of exp(z_j - z_c)), which stays below 0 (and ordered) long after
+/// softmax and the usual log-softmax (z_c - logsumexp z) have rounded to 1 and 0. Otherwise the
+/// usual form, shifted by the maximum.
+func stableLogProbabilities(_ logits: [Float], rows: Int, classOf: (Int) -> Int) -> [Float] {
+  let k = logits.count / max(rows, 1)
+  return (0..<rows).map { r in
+    let z = logits[(r * k)..<((r + 1) * k)]
+    let c = z.startIndex + classOf(r)
+    let m = z.max() ?? 0
+    if z[c] >= m {
+      var s: Float = 0
+      for j in z.indices where j != c { s += expf(z[j] - z[c]) }
+      return -log1pf(s)
+    }
+    var s: Float = 0
+    for j in z.indices { s += expf(z[j] - m) }
+    return (z[c] - m) - logf(s)
   }
 }

@@ -51,5 +51,19 @@ let haveSharedData = FileManager.default.fileExists(atPath: sharedData + "/cifar
       }
       print("image \(images[k]): identical for \(i) of \(p) steps")
     }
+
+    // Issue 8: where no step tied under prob, logprob finds the same SIS.
+    let logScorer = try ClassifierScorer(
+      classifier: net, images: inputs, classes: classes, layout: .pixels([3, 32, 32]), score: .logprob, chunk: 128)
+    let logResults = try backSelect(
+      problems: images.count, featureCount: 1024, initiallyMasked: [[Bool]](repeating: initial, count: images.count), scorer: logScorer)
+    let start = try scorer.evaluateMasked((0..<images.count).map { ($0, initial) })
+    print("prob vs logprob compared on \(results.filter { $0.nearTies == 0 }.count) tie-free image(s)")
+    for k in 0..<images.count where results[k].nearTies == 0 {
+      let tau = Float(start[k].probability) * 0.9
+      let a = findSIS(order: results[k].order, values: results[k].values, fullInput: Float(start[k].probability), threshold: tau)
+      let b = findSIS(order: logResults[k].order, values: logResults[k].values, fullInput: Float(start[k].probability), threshold: tau)
+      #expect(a == b, "image \(images[k]): SIS under prob and logprob differ")
+    }
   }
 }
