@@ -104,6 +104,16 @@ struct TinySetup {
     let bad = try CLI.run(["merge", t.dir + "/s0", t.dir + "/prob", "--out", t.dir + "/bad"])
     #expect(bad.status != 0)
     #expect(bad.stderr.contains("score"), "\(bad.stderr)")
+
+    // prob vs logprob on the images both runs finished (positions 1 and 3).
+    let cmp = try CLI.run(["compare", t.dir + "/prob", whole, "--threshold", "0.2", "--out", t.dir + "/cmp"])
+    #expect(cmp.status == 0, "\(cmp.stderr)")
+    #expect(cmp.stdout.contains("2 image(s)"), "\(cmp.stdout)")
+    #expect(cmp.stdout.contains("verdict:"))
+    #expect(FileManager.default.fileExists(atPath: t.dir + "/cmp/heatmaps.png"))
+    let hm = try CLI.run(["heatmap", "--run", whole, "--out", t.dir + "/hm.png"])
+    #expect(hm.status == 0, "\(hm.stderr)")
+    #expect(FileManager.default.fileExists(atPath: t.dir + "/hm.npy"))
   }
 
   @Test func collectionFromTheCLI() throws {

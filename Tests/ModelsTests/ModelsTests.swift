@@ -143,3 +143,30 @@ func formulaInputs(_ n: Int) throws -> Tensor {
     #expect(r.perClassAccuracy == [0.5, 0.5])
   }
 }
+
+@Suite struct HeatmapTests {
+  @Test func frequencyCountsSubsetsPerPixel() {
+    let f = pixelFrequency([[0, 3], [3], [1, 3]], height: 2, width: 2)
+    let third: Double = 1.0 / 3
+    let expected: [Double] = [third, third, 0, 1]
+    #expect(f == expected)
+  }
+
+  @Test func positionSummaryFindsTheQuadrants() {
+    // 4x4 image: pixels 15 (bottom-right) twice, 0 (top-left) once.
+    let s = PositionSummary([[15], [15, 0]], height: 4, width: 4)
+    let expected: [Double] = [1.0 / 3, 0, 0, 2.0 / 3]
+    #expect(s.quadrants == expected)
+    #expect(Swift.abs(s.meanRow - 2) < 1e-12)
+  }
+
+  @Test func jaccardOverlap() {
+    #expect(jaccard([1, 2, 3], [2, 3, 4]) == 0.5)
+    #expect(jaccard([], []) == 1)
+  }
+
+  @Test func colormapEnds() {
+    #expect(colormap(0) == [68, 1, 84])
+    #expect(colormap(1) == [253, 231, 37])
+  }
+}

@@ -1,0 +1,67 @@
+import Datasets
+import SIS
+
+/// How often each pixel location appears in a set of pixel subsets (the paper's Figures 2 and 4):
+/// frequency[y * W + x] = fraction of subsets containing pixel (y, x).
+public func pixelFrequency(_ subsets: [[Int]], height: Int, width: Int) -> [Double] {
+  var counts = [Double](repeating: 0, count: height * width)
+  for s in subsets { for f in s where f < counts.count { counts[f] += 1 } }
+  let n = Double(max(subsets.count, 1))
+  return counts.map { $0 / n }
+}
+
+/// A perceptually ordered colormap (dark blue → green → yellow, after viridis) as RGB bytes.
+public func colormap(_ t: Double) -> [UInt8] {
+  let anchors: [(Double, Double, Double)] = [
+    (68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231, 37),
+  ]
+  let x = min(max(t, 0), 1) * Double(anchors.count - 1)
+  let i = min(Int(x), anchors.count - 2)
+  let f = x - Double(i)
+  let a = anchors[i]
+  let b = anchors[i + 1]
+  return [UInt8(a.0 + (b.0 - a.0) * f), UInt8(a.1 + (b.1 - a.1) * f), UInt8(a.2 + (b.2 - a.2) * f)]
+}
+
+/// RGB pixels of a heatmap scaled to [0, `maximum`] (default: its own maximum).
+public func heatmapPixels(_ frequency: [Double], maximum: Double? = nil) -> [UInt8] {
+  let top = maximum ?? (frequency.max() ?? 1)
+  return frequency.flatMap { colormap(top > 0 ? $0 / top : 0) }
+}
+
+/// Where subset pixels sit: mean row and column, and the share in each quadrant
+/// (top-left, top-right, bottom-left, bottom-right). Without a positional bias each quadrant
+/// holds about a quarter.
+public struct PositionSummary: Sendable {
+  public var meanRow: Double
+  public var meanColumn: Double
+  public var quadrants: [Double]
+
+  public init(_ subsets: [[Int]], height: Int, width: Int) {
+    var rows = 0.0
+    var cols = 0.0
+    var q = [Double](repeating: 0, count: 4)
+    var n = 0.0
+    for s in subsets {
+      for f in s {
+        let y = f / width
+        let x = f % width
+        rows += Double(y)
+        cols += Double(x)
+        q[(y >= height / 2 ? 2 : 0) + (x >= width / 2 ? 1 : 0)] += 1
+        n += 1
+      }
+    }
+    meanRow = n > 0 ? rows / n : 0
+    meanColumn = n > 0 ? cols / n : 0
+    quadrants = q.map { n > 0 ? $0 / n : 0 }
+  }
+}
+
+/// |A ∩ B| / |A ∪ B| (1 for two empty sets).
+public func jaccard(_ a: [Int], _ b: [Int]) -> Double {
+  let sa = Set(a)
+  let sb = Set(b)
+  let union = sa.union(sb).count
+  return union == 0 ? 1 : Double(sa.intersection(sb).count) / Double(union)
+}
