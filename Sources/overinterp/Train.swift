@@ -94,6 +94,7 @@ struct Train: ParsableCommand {
     try Runtime.setThreads(base.threads)
     let trainSet = try DataSource(path: data, split: .train, holdout: base.holdout).load()
     let validation = base.holdout > 0 ? try DataSource(path: data, split: .holdout, holdout: base.holdout).load() : nil
+    let testSet = try? DataSource(path: data, split: .test).load()
     printError("training on \(trainSet.description), \(trainSet.count) images; validating on \(validation?.count ?? 0) held-out images")
     var finals: [Double] = []
     for r in 0..<replicates {
@@ -113,6 +114,11 @@ struct Train: ParsableCommand {
       let final = trainer.history.last?.validationAccuracy ?? 0
       finals.append(final * 100)
       print("\(dir)/model.safetensors: held-out accuracy \(String(format: "%.2f%%", final * 100)) after \(trainer.finishedEpochs) epochs")
+      if let test = testSet {
+        let probs = try predictProbabilities(trainer.network, on: test, batchSize: 500)
+        let acc = ClassificationReport(probabilities: probs, labels: test.labels, classNames: test.classNames).accuracy
+        print("\(dir): test accuracy \(String(format: "%.2f%%", acc * 100)) on \(test.description)")
+      }
     }
     if replicates > 1 {
       let (m, s) = meanStd(finals)

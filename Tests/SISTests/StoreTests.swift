@@ -1,0 +1,95 @@
+import Datasets
+import Foundation
+import Models
+import Testing
+import Torch
+
+@testable import SIS
+
+func tinyData(_ n: Int, size: Int = 6, seed: UInt64) -> ImageDataset {
+  var state = seed
+  let px = (0..<(n * 3 * size * size)).map { _ -> UInt8 in
+    state = state &* 6364136223846793005 &+ 1442695040888963407
+    return UInt8(truncatingIfNeeded: state >> 56)
+  }
+  return ImageDataset(pixels: px, labels: (0..<n).map { $0 % 10 }, imageShape: [3, size, size], classNames: (0..<10).map { "c\($0)" }, description: "tiny")
+}
+
+func manifest(_ data: ImageDataset, positions: [Int], score: String, group: Int, shard: String = "0/1") -> RunManifest {
+  RunManifest(
+    modelPaths: ["m"], modelSHA256: ["0"], architecture: "resnet20", dataPath: "tiny", dataLabels: nil, dataSplit: "test",
+    dataHoldout: 0, dataDescription: "tiny", selection: "test", positions: positions, sourceIndices: positions,
+    inputShape: data.imageShape, features: "pixel", featureCount: data.imageShape[1] * data.imageShape[2], maskValue: "zero",
+    score: score, chunk: 16, group: group, shard: shard, overinterpVersion: "test", libtorchVersion: "test", device: "cpu")
+}
+
+@Suite(.serialized) struct StoreTests {
+  @Test func storedRunsGiveTheSameSISAsDirectComputation() throws {
+    try Runtime.manualSeed(1)
+    let net = try Architecture.resnet20.build(inputSize: 6)
+    let data = tinyData(5, seed: 3)
+    let dir = NSTemporaryDirectory() + "/store-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let m = manifest(data, positions: [4, 0, 2], score: "logprob", group: 2)
+    let runner = BackSelectRunner(
+      classifier: net, dataset: data, manifest: m, store: RunStore(directory: dir), layout: .pixels([3, 6, 6]), maskValue: nil,
+      device: .cpu)
+    try runner.prepare(resume: false)
+    try runner.run()
+    let records = try RunStore(directory: dir).records()
+    #expect(records.map(\.position) == [4, 0, 2])
+
+    // Direct: one image at a time, straight from the algorithm.
+    for r in records {
+      let x = try net.info.normalization.apply(try data.subset([r.position]).batch(0..<1))
+      let probs = try withNoGrad { try net.probabilities(x).floats() }
+      let c = probs.indices.max { probs[$0] < probs[$1] } ?? 0
+      #expect(c == r.predicted)
+      #expect(Swift.abs(probs[c] - r.confidence) < 1e-6)
+      let scorer = try ClassifierScorer(classifier: net, images: [try x.floats()], classes: [c], layout: .pixels([3, 6, 6]), score: .logprob, chunk: 16)
+      let direct = try backSelect(problems: 1, featureCount: 36, scorer: scorer)[0]
+      #expect(direct.order == r.order)
+      for tau: Float in [0.1, 0.2, 0.3] {
+        #expect(
+          findSIS(order: direct.order, values: direct.values, fullInput: probs[c], threshold: tau)
+            == findSIS(order: r.order, values: r.values, fullInput: r.confidence, threshold: tau))
+      }
+    }
+  }
+
+  @Test func ensemblesRunThroughTheSamePipeline() throws {
+    try Runtime.manualSeed(2)
+    let a = try Architecture.resnet20.build(inputSize: 6)
+    let b = try Architecture.resnet20.build(inputSize: 6)
+    let ensemble = try Ensemble([a, b])
+    let data = tinyData(2, seed: 9)
+    let x = try ensemble.info.normalization.apply(try data.batch(0..<2))
+    let flat = try x.floats()
+    let images = [Array(flat[0..<108]), Array(flat[108..<216])]
+    let classes = try withNoGrad { try ensemble.logits(x).argmax(dim: 1).ints() }
+    let scorer = try ClassifierScorer(classifier: ensemble, images: images, classes: classes, layout: .pixels([3, 6, 6]), score: .prob, chunk: 10)
+    let results = try backSelect(problems: 2, featureCount: 36, scorer: scorer)
+    // The last recorded value is f on the fully masked image: the ensemble's softmax of the mean logits.
+    let blank = try Tensor.zeros([1, 3, 6, 6])
+    let meanLogits = try withNoGrad { try (a.logits(blank) + b.logits(blank)) / 2 }
+    let p = try NN.softmax(meanLogits, dim: 1).floats()
+    for k in 0..<2 {
+      #expect(Swift.abs((results[k].values.last ?? -1) - p[classes[k]]) < 1e-6)
+      #expect(Set(results[k].order) == Set(0..<36))
+    }
+  }
+
+  @Test func mergeRefusesDisagreeingManifests() throws {
+    let data = tinyData(2, seed: 4)
+    let base = NSTemporaryDirectory() + "/merge-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    defer { try? FileManager.default.removeItem(atPath: base) }
+    try RunStore(directory: base + "/a").writeManifest(manifest(data, positions: [0, 1], score: "prob", group: 1, shard: "0/2"))
+    try RunStore(directory: base + "/b").writeManifest(manifest(data, positions: [0, 1], score: "logprob", group: 1, shard: "1/2"))
+    do {
+      _ = try RunStore.merge([RunStore(directory: base + "/a"), RunStore(directory: base + "/b")], into: RunStore(directory: base + "/out"))
+      Issue.record("merged runs with different scores")
+    } catch let e as SISError {
+      #expect(e.description.contains("score"))
+    }
+  }
+}
