@@ -44,12 +44,13 @@ let package = Package(
     .target(name: "Datasets", dependencies: ["Torch", "CImage"]),
     .target(name: "Models", dependencies: ["Torch", "Datasets"]),
     .target(name: "SIS", dependencies: ["Torch", "Datasets", "Models"]),
+    .target(name: "Corruptions", dependencies: ["Datasets"]),
     .target(name: "Analysis", dependencies: ["Torch", "Datasets", "Models", "SIS"]),
     .target(name: "Training", dependencies: ["Torch", "Datasets", "Models", "Analysis"]),
     .executableTarget(
       name: "overinterp",
       dependencies: [
-        "Torch", "Datasets", "Models", "SIS", "Analysis", "Training",
+        "Torch", "Datasets", "Models", "SIS", "Analysis", "Training", "Corruptions",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       resources: [.copy("Resources")]),
@@ -57,6 +58,7 @@ let package = Package(
     .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Torch"]),
     .testTarget(name: "ModelsTests", dependencies: ["Models", "Datasets", "Analysis", "Torch"], exclude: ["Fixtures"]),
     .testTarget(name: "SISTests", dependencies: ["SIS", "Models", "Datasets", "Torch"], exclude: ["Fixtures"]),
+    .testTarget(name: "CorruptionsTests", dependencies: ["Corruptions", "Datasets"], exclude: ["Fixtures"]),
     .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "Datasets", "Torch"]),
     .testTarget(name: "CLITests", dependencies: ["overinterp", "Models", "Datasets", "Torch"], exclude: ["Fixtures"]),
   ],

@@ -5,7 +5,7 @@ import Torch
 
 struct DataCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "data", abstract: "Fetch and inspect datasets.", subcommands: [Download.self])
+    commandName: "data", abstract: "Fetch and generate datasets.", subcommands: [Download.self, DataCorrupt.self])
 
   struct Download: ParsableCommand {
     static let configuration = CommandConfiguration(
