@@ -25,12 +25,52 @@ public struct DataSource: Sendable {
   public var split: Split
   public var holdout: Int
   public var labelsPath: String?
+  /// For a CIFAR-10-C folder: which corruption file and severity (1-5).
+  public var corruption: String?
+  public var severity: Int?
 
-  public init(path: String, split: Split = .test, holdout: Int = 5000, labelsPath: String? = nil) {
+  public init(path: String, split: Split = .test, holdout: Int = 5000, labelsPath: String? = nil, corruption: String? = nil,
+    severity: Int? = nil)
+  {
     self.path = path
     self.split = split
     self.holdout = holdout
     self.labelsPath = labelsPath
+    self.corruption = corruption
+    self.severity = severity
+  }
+
+  /// Corruption files (`<name>.npy` beside `labels.npy`) of a CIFAR-10-C folder, official or generated.
+  public static func corruptionFiles(in folder: String) -> [String] {
+    guard exists(folder + "/labels.npy"), let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return [] }
+    return names.filter { $0.hasSuffix(".npy") && $0 != "labels.npy" && !$0.hasPrefix("sample_") }.map { String($0.dropLast(4)) }.sorted()
+  }
+
+  /// One severity of one corruption file of a CIFAR-10-C folder (severities stacked in order,
+  /// 10,000 images each in the official files).
+  public static func loadCorruption(folder: String, name: String, severity: Int) throws -> ImageDataset {
+    let file = folder + "/" + name + ".npy"
+    guard exists(file) else {
+      throw FileFormatError(file, "no such corruption file; the folder has \(corruptionFiles(in: folder).joined(separator: ", "))")
+    }
+    let img = try NpyArray.read(file)
+    let labels = try NpyArray.read(folder + "/labels.npy").integers()
+    guard img.kind == .uint8, img.shape.count == 4, img.shape[0] % 5 == 0 || img.shape[0] == labels.count else {
+      throw FileFormatError(file, "expected uint8 images (N, H, W, C) with severities stacked, got \(img.kind.rawValue) \(img.shape)")
+    }
+    guard img.shape[0] == labels.count else {
+      throw FileFormatError(folder + "/labels.npy", "\(labels.count) labels for \(img.shape[0]) images in \(file)")
+    }
+    let per = img.shape[0] / 5
+    guard (1...5).contains(severity) else { throw FileFormatError(file, "severity must be 1-5, got \(severity)") }
+    let (h, w, c) = (img.shape[1], img.shape[2], img.shape[3])
+    let size = h * w * c
+    let lo = (severity - 1) * per
+    let hwc = Array(img.data[(lo * size)..<((lo + per) * size)])
+    return ImageDataset(
+      pixels: ImageDataset.fromHWC(hwc, count: per, height: h, width: w, channels: c), labels: Array(labels[lo..<(lo + per)]),
+      imageShape: [c, h, w], classNames: CIFAR10.classNames, sourceIndices: Array(0..<per),
+      description: "CIFAR-10-C \(name), severity \(severity) (\(folder))")
   }
 
   static func exists(_ p: String) -> Bool { FileManager.default.fileExists(atPath: p) }
@@ -56,6 +96,13 @@ public struct DataSource: Sendable {
         return try Self.loadNpyImages(
           images: path + "/cifar10.1_\(v)_data.npy", labels: path + "/cifar10.1_\(v)_labels.npy", indices: nil,
           description: "CIFAR-10.1 \(v) (\(path))")
+      }
+      if !Self.corruptionFiles(in: path).isEmpty {
+        guard let corruption, let severity else {
+          throw FileFormatError(
+            path, "a CIFAR-10-C folder: choose --corruption (\(Self.corruptionFiles(in: path).joined(separator: ", "))) and --severity 1-5, or use `eval --cifar10c`")
+        }
+        return try Self.loadCorruption(folder: path, name: corruption, severity: severity)
       }
       if Self.exists(path + "/cifar10.1_v6_labels.npy") {
         throw FileFormatError(

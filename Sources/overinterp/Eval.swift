@@ -26,6 +26,9 @@ struct Eval: ParsableCommand {
   @Flag(help: "Also print the confusion matrix.")
   var confusion = false
 
+  @Option(help: "A CIFAR-10-C folder (official or from `data corrupt`): accuracy per corruption and severity, means, and the paper's sample if present.")
+  var cifar10c: String?
+
   func validate() throws {
     if batchSize < 1 { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
   }
@@ -33,6 +36,7 @@ struct Eval: ParsableCommand {
   func run() throws {
     try runtime.apply()
     let device = runtime.resolvedDevice
+    if let cifar10c { return try evaluateCorruptions(cifar10c, device: device) }
     let data = try dataOptions.load()
     let paths = model.models.isEmpty ? ["default"] : model.models
     var entries: [(String, ClassificationReport)] = []
@@ -106,4 +110,50 @@ func fmt(_ x: Double, digits: Int = 2) -> String { String(format: "%.\(digits)f"
 func pad(_ s: String, _ width: Int, left: Bool = false) -> String {
   let fill = String(repeating: " ", count: max(0, width - s.count))
   return left ? fill + s : s + fill
+}
+
+extension Eval {
+  /// Accuracy on every corruption file and severity of a CIFAR-10-C folder, the mean over
+  /// corruptions per severity and overall (the standard summary), and the 2,000-image sample.
+  func evaluateCorruptions(_ folder: String, device: Device) throws {
+    let names = DataSource.corruptionFiles(in: folder)
+    guard !names.isEmpty else { throw ValidationFailure("\(folder): no CIFAR-10-C files (labels.npy and <corruption>.npy)") }
+    let classifier = try model.load(device: device)
+    var table: [String: [Double]] = [:]
+    for name in names {
+      var row: [Double] = []
+      for s in 1...5 {
+        var data = try DataSource.loadCorruption(folder: folder, name: name, severity: s)
+        if let limit = dataOptions.limit, limit < data.count { data = data.subset(Array(0..<limit)) }
+        let probs = try predictProbabilities(classifier, on: data, batchSize: batchSize, device: device, progressLabel: "\(name) s\(s)")
+        row.append(ClassificationReport(probabilities: probs, labels: data.labels, classNames: classifier.info.classNames).accuracy)
+      }
+      table[name] = row
+    }
+    var sample: Double?
+    if let file = (try? FileManager.default.contentsOfDirectory(atPath: folder))?.first(where: { $0.hasPrefix("sample_") && $0.hasSuffix("_data.npy") }) {
+      let base = folder + "/" + String(file.dropLast("_data.npy".count))
+      let data = try DataSource.loadNpyImages(images: base + "_data.npy", labels: base + "_labels.npy", indices: nil, description: base)
+      let probs = try predictProbabilities(classifier, on: data, batchSize: batchSize, device: device)
+      sample = ClassificationReport(probabilities: probs, labels: data.labels, classNames: classifier.info.classNames).accuracy
+    }
+    let perSeverity = (0..<5).map { s in names.map { table[$0]?[s] ?? 0 }.reduce(0, +) / Double(names.count) }
+    let overall = perSeverity.reduce(0, +) / 5
+    if json {
+      var root: [String: Any] = ["folder": folder, "model": classifier.info.architecture, "accuracy": table, "mean_per_severity": perSeverity, "mean": overall]
+      if let sample { root["sample_accuracy"] = sample }
+      if let limit = dataOptions.limit { root["images_per_severity"] = limit }
+      let bytes = try JSONSerialization.data(withJSONObject: root, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])
+      print(String(decoding: bytes, as: UTF8.self))
+      return
+    }
+    print("CIFAR-10-C accuracy (%) of \(classifier.info.architecture) on \(folder)\(dataOptions.limit.map { ", first \($0) images per severity" } ?? "")")
+    print(pad("corruption", 20) + (1...5).map { pad("s\($0)", 8, left: true) }.joined() + pad("mean", 8, left: true))
+    for name in names {
+      let row = table[name] ?? []
+      print(pad(name, 20) + row.map { pad(fmt($0 * 100, digits: 1), 8, left: true) }.joined() + pad(fmt(row.reduce(0, +) / 5 * 100, digits: 1), 8, left: true))
+    }
+    print(pad("mean", 20) + perSeverity.map { pad(fmt($0 * 100, digits: 1), 8, left: true) }.joined() + pad(fmt(overall * 100, digits: 1), 8, left: true))
+    if let sample { print("paper's random sample: \(fmt(sample * 100)) %") }
+  }
 }

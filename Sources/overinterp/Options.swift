@@ -49,15 +49,22 @@ struct DataOptions: ParsableArguments {
   @Option(help: "Use only the first N images.")
   var limit: Int?
 
+  @Option(help: "In a CIFAR-10-C folder: the corruption file to use.")
+  var corruption: String?
+
+  @Option(help: "In a CIFAR-10-C folder: the severity (1-5).")
+  var severity: Int?
+
   func validate() throws {
     if holdout < 0 || holdout >= 50_000 { throw ValidationError("--holdout must be in 0..<50000, got \(holdout)") }
     if let limit, limit < 1 { throw ValidationError("--limit must be at least 1, got \(limit)") }
+    if let severity, !(1...5).contains(severity) { throw ValidationError("--severity must be 1-5, got \(severity)") }
   }
 
   func load() throws -> ImageDataset {
     var d: ImageDataset
     if let data {
-      d = try DataSource(path: data, split: split, holdout: holdout, labelsPath: labels).load()
+      d = try DataSource(path: data, split: split, holdout: holdout, labelsPath: labels, corruption: corruption, severity: severity).load()
     } else {
       let dir = try Resources.path("sample")
       d = try DataSource.loadNpyImages(
