@@ -138,3 +138,37 @@ struct TinySetup {
     #expect(d.stderr.contains("--shard"))
   }
 }
+
+@Suite(.serialized) struct CorruptCLITests {
+  @Test(.enabled(if: haveSharedData)) func generateLoadAndEvaluateCIFAR10C() throws {
+    let out = tempPath("c10c")
+    defer { try? FileManager.default.removeItem(atPath: out) }
+    let lossless = sharedData + "/cifar-10-test-lossless-subset"
+    let g = try CLI.run(["data", "corrupt", "--data", lossless, "--limit", "4", "--corruptions", "gaussian_noise,fog", "--out", out])
+    #expect(g.status == 0, "\(g.stderr)")
+    let noise = try NpyArray.read(out + "/gaussian_noise.npy")
+    #expect(noise.shape == [20, 32, 32, 3])
+    #expect(try NpyArray.read(out + "/labels.npy").shape == [20])
+    #expect(FileManager.default.fileExists(atPath: out + "/contact-sheet.png"))
+    let fidelity = try String(contentsOfFile: out + "/fidelity.json", encoding: .utf8)
+    #expect(fidelity.contains("gaussian_noise"))
+    // Deterministic: the same command gives the same bytes.
+    let again = tempPath("c10c-again")
+    defer { try? FileManager.default.removeItem(atPath: again) }
+    _ = try CLI.run(["data", "corrupt", "--data", lossless, "--limit", "4", "--corruptions", "gaussian_noise", "--out", again])
+    #expect(FileManager.default.contents(atPath: out + "/gaussian_noise.npy") == FileManager.default.contents(atPath: again + "/gaussian_noise.npy"))
+    let s = try CLI.run(["data", "corrupt", "--data", lossless, "--limit", "4", "--sample", "10", "--out", out])
+    #expect(s.status == 0, "\(s.stderr)")
+    let e = try CLI.run(["eval", "--cifar10c", out, "--json", "--threads", "1"])
+    #expect(e.status == 0, "\(e.stderr)")
+    #expect(e.stdout.contains("\"fog\""))
+    #expect(e.stdout.contains("sample_accuracy"))
+    let one = try CLI.run(["eval", "--data", out, "--corruption", "fog", "--severity", "5", "--threads", "1"])
+    #expect(one.status == 0, "\(one.stderr)")
+    #expect(one.stdout.contains("CIFAR-10-C fog, severity 5"))
+    let missing = try CLI.run(["eval", "--data", out])
+    #expect(missing.stderr.contains("--corruption"))
+    let bad = try CLI.run(["data", "corrupt", "--data", lossless, "--severities", "0-7", "--out", out])
+    #expect(bad.stderr.contains("--severities"))
+  }
+}
