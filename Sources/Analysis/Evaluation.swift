@@ -40,6 +40,8 @@ public struct ClassificationReport: Sendable {
   public let confusion: [[Int]]
   public let predictions: [Int]
   public let confidences: [Float]
+  /// Images whose label is among the five most probable classes.
+  public let top5Correct: Int
 
   public init(probabilities: [[Float]], labels: [Int], classNames: [String]) {
     precondition(probabilities.count == labels.count, "one probability row per label")
@@ -47,8 +49,13 @@ public struct ClassificationReport: Sendable {
     var predictions: [Int] = []
     var confidences: [Float] = []
     var correct = 0
+    var top5 = 0
     var confidenceSum = 0.0
     for (p, y) in zip(probabilities, labels) {
+      if y < p.count {
+        let above = p.indices.filter { $0 != y && (p[$0] > p[y] || (p[$0] == p[y] && $0 < y)) }.count
+        if above < 5 { top5 += 1 }
+      }
       var best = 0
       for k in p.indices where p[k] > p[best] { best = k }
       predictions.append(best)
@@ -64,7 +71,10 @@ public struct ClassificationReport: Sendable {
     self.confusion = confusion
     self.predictions = predictions
     self.confidences = confidences
+    self.top5Correct = top5
   }
+
+  public var top5Accuracy: Double { count == 0 ? 0 : Double(top5Correct) / Double(count) }
 
   public var accuracy: Double { count == 0 ? 0 : Double(correct) / Double(count) }
 

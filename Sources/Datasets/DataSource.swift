@@ -28,6 +28,8 @@ public struct DataSource: Sendable {
   /// For a CIFAR-10-C folder: which corruption file and severity (1-5).
   public var corruption: String?
   public var severity: Int?
+  /// Class names for `.npy` images (labels must lie in 0..<count).
+  public var classNames: [String] = CIFAR10.classNames
 
   public init(path: String, split: Split = .test, holdout: Int = 5000, labelsPath: String? = nil, corruption: String? = nil,
     severity: Int? = nil)
@@ -115,7 +117,7 @@ public struct DataSource: Sendable {
     if path.hasSuffix(".bin") { return try CIFAR10.readBatch(path) }
     if path.hasSuffix(".npy") {
       guard let labelsPath else { throw FileFormatError(path, "an .npy of images needs --labels LABELS.npy") }
-      return try Self.loadNpyImages(images: path, labels: labelsPath, indices: nil, description: path)
+      return try Self.loadNpyImages(images: path, labels: labelsPath, indices: nil, description: path, classNames: classNames)
     }
     throw FileFormatError(path, "unrecognised dataset file: expected a folder, a CIFAR-10 .bin batch or an .npy of images")
   }
@@ -145,7 +147,9 @@ public struct DataSource: Sendable {
   }
 
   /// Images (N, H, W, C) uint8 plus labels (N) of any integer dtype, optionally with source indices.
-  public static func loadNpyImages(images: String, labels: String, indices: String?, description: String) throws -> ImageDataset {
+  public static func loadNpyImages(
+    images: String, labels: String, indices: String?, description: String, classNames: [String] = CIFAR10.classNames
+  ) throws -> ImageDataset {
     let img = try NpyArray.read(images)
     guard img.kind == .uint8, img.shape.count == 4 else {
       throw FileFormatError(images, "expected uint8 images of shape (N, H, W, C), got \(img.kind.rawValue) \(img.shape)")
@@ -154,13 +158,13 @@ public struct DataSource: Sendable {
     guard lab.count == img.shape[0] else {
       throw FileFormatError(labels, "\(lab.count) labels for \(img.shape[0]) images in \(images)")
     }
-    if let bad = lab.firstIndex(where: { $0 < 0 || $0 > 9 }) {
-      throw FileFormatError(labels, "label \(lab[bad]) at position \(bad) is outside 0-9")
+    if let bad = lab.firstIndex(where: { $0 < 0 || $0 >= classNames.count }) {
+      throw FileFormatError(labels, "label \(lab[bad]) at position \(bad) is outside 0..<\(classNames.count)")
     }
     let idx = try indices.map { try NpyArray.read($0).integers() }
     let (n, h, w, c) = (img.shape[0], img.shape[1], img.shape[2], img.shape[3])
     return ImageDataset(
       pixels: ImageDataset.fromHWC(img.data, count: n, height: h, width: w, channels: c), labels: lab,
-      imageShape: [c, h, w], classNames: CIFAR10.classNames, sourceIndices: idx, description: description)
+      imageShape: [c, h, w], classNames: classNames, sourceIndices: idx, description: description)
   }
 }

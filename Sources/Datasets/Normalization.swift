@@ -48,6 +48,10 @@ public struct Normalization: Equatable, Sendable, CustomStringConvertible {
 
   /// Normalizes a uint8 NCHW batch into float32 NCHW.
   public func apply(_ uint8Batch: Tensor) throws(TorchError) -> Tensor {
+    if self == .minusOneToOne {
+      // TensorFlow's own formula for this preset, x / 127.5 - 1, for float32 agreement with it.
+      return try uint8Batch.to(.float32) / 127.5 - 1
+    }
     let c = mean.count
     let m = try Tensor(mean.map { Float($0) }, shape: [1, c, 1, 1])
     let s = try Tensor(std.map { Float($0) }, shape: [1, c, 1, 1])
@@ -59,6 +63,7 @@ public struct Normalization: Equatable, Sendable, CustomStringConvertible {
   /// Normalizes one uint8 pixel value of channel `channel` (for building buffers in Swift).
   @inline(__always)
   public func value(_ pixel: UInt8, channel: Int) -> Float {
-    (Float(pixel) / 255 - Float(mean[channel])) / Float(std[channel])
+    if mean == [0.5, 0.5, 0.5] && std == [0.5, 0.5, 0.5] { return Float(pixel) / 127.5 - 1 }
+    return (Float(pixel) / 255 - Float(mean[channel])) / Float(std[channel])
   }
 }

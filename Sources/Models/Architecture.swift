@@ -8,12 +8,37 @@ public enum Architecture: String, CaseIterable, Sendable {
   case resnet18
   /// VGG16 with batch norm, CIFAR head.
   case vgg16
+  /// MobileNetV2 for ImageNet (torchvision), with PyTorch's symmetric padding.
+  case mobilenetV2 = "mobilenet_v2"
+  /// MobileNetV2 with TensorFlow 'SAME' padding at the stride-2 convolutions (weights from TF).
+  case mobilenetV2TFSame = "mobilenet_v2_tfsame"
+
+  /// Image side the architecture is built for by default.
+  public var defaultInputSize: Int {
+    switch self {
+    case .mobilenetV2, .mobilenetV2TFSame: return 224
+    default: return 32
+    }
+  }
 
   /// Builds a freshly initialized network (seed libtorch first for repeatable weights).
   /// `inputSize` (height = width) other than 32 is for the fully convolutional CIFAR ResNets only.
-  public func build(classNames: [String] = ModelInfo.cifar10Classes, normalization: Normalization = .cifar10,
-    inputSize: Int = 32, device: Device = .cpu) throws -> any Network
+  /// The normalization the architecture's usual weights expect: CIFAR-10 statistics for the
+  /// CIFAR models, [-1, 1] for the TensorFlow-converted MobileNetV2, ImageNet statistics for
+  /// torchvision's.
+  public var defaultNormalization: Normalization {
+    switch self {
+    case .mobilenetV2TFSame: return .minusOneToOne
+    case .mobilenetV2: return .imagenet
+    default: return .cifar10
+    }
+  }
+
+  public func build(classNames: [String] = ModelInfo.cifar10Classes, normalization: Normalization? = nil,
+    inputSize: Int? = nil, device: Device = .cpu) throws -> any Network
   {
+    let inputSize = inputSize ?? defaultInputSize
+    let normalization = normalization ?? defaultNormalization
     if inputSize != 32 && (self == .resnet18 || self == .vgg16) {
       throw ModelError.badCheckpoint(path: rawValue, message: "\(rawValue) takes 32x32 images only, not \(inputSize)x\(inputSize)")
     }
@@ -27,6 +52,9 @@ public enum Architecture: String, CaseIterable, Sendable {
       return try PreActResNet18(classNames: classNames, normalization: normalization, device: device)
     case .vgg16:
       return try VGG16(classNames: classNames, normalization: normalization, device: device)
+    case .mobilenetV2, .mobilenetV2TFSame:
+      return try MobileNetV2(
+        classNames: classNames, normalization: normalization, tfSamePadding: self == .mobilenetV2TFSame, inputSize: inputSize, device: device)
     }
   }
 

@@ -9,12 +9,17 @@ public struct ModelInfo: Equatable, Sendable {
   public var inputShape: [Int]
   /// The preprocessing that maps uint8 pixels to the model's input.
   public var normalization: Normalization
+  /// How images of other sizes (image folders) are cropped and resized first.
+  public var preprocessing: Preprocessing
 
-  public init(architecture: String, classNames: [String], inputShape: [Int], normalization: Normalization) {
+  public init(architecture: String, classNames: [String], inputShape: [Int], normalization: Normalization,
+    preprocessing: Preprocessing = .none)
+  {
     self.architecture = architecture
     self.classNames = classNames
     self.inputShape = inputShape
     self.normalization = normalization
+    self.preprocessing = preprocessing
   }
 
   public var numClasses: Int { classNames.count }
@@ -42,7 +47,9 @@ extension Classifier {
 }
 
 /// A single trainable network: a module tree that classifies.
-public protocol Network: Module, Classifier {}
+public protocol Network: Module, Classifier {
+  var info: ModelInfo { get set }
+}
 
 /// The mean of its members' logits (the paper's ensembles, section 3.2). All members must take
 /// the same input shape and normalization and predict the same classes.

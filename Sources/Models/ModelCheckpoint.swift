@@ -27,6 +27,7 @@ public enum ModelCheckpoint {
     meta["class_names"] = String(decoding: try JSONSerialization.data(withJSONObject: network.info.classNames), as: UTF8.self)
     meta["input_shape"] = network.info.inputShape.map(String.init).joined(separator: ",")
     meta["normalization"] = network.info.normalization.description
+    meta["preprocessing"] = network.info.preprocessing.description
     if let trainingConfig { meta["training_config"] = trainingConfig }
     if let source { meta["source"] = source }
     try Safetensors.write(network.stateDict(), metadata: meta, to: path)
@@ -56,7 +57,7 @@ public enum ModelCheckpoint {
       }
       normalization = n
     }
-    var inputSize = 32
+    var inputSize = arch.defaultInputSize
     if let text = meta["input_shape"] {
       let dims = text.split(separator: ",").compactMap { Int($0) }
       guard dims.count == 3, dims[0] == 3, dims[1] == dims[2] else {
@@ -65,6 +66,12 @@ public enum ModelCheckpoint {
       inputSize = dims[1]
     }
     let network = try arch.build(classNames: classNames, normalization: normalization, inputSize: inputSize, device: device)
+    if let text = meta["preprocessing"] {
+      guard let p = Preprocessing(parsing: text) else {
+        throw ModelError.badCheckpoint(path: path, message: "metadata 'preprocessing' \(text) is not understood")
+      }
+      network.info.preprocessing = p
+    }
     try network.load(stateDict: tensors, source: path)
     return (network, meta)
   }

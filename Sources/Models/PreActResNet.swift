@@ -43,7 +43,7 @@ public final class PreActResNet18: Network {
   let conv1: Conv2d
   let stages: [[PreActBlock]]
   let linear: Linear
-  public let info: ModelInfo
+  public var info: ModelInfo
 
   public init(classNames: [String] = ModelInfo.cifar10Classes, normalization: Normalization = .cifar10, device: Device = .cpu) throws {
     conv1 = try Conv2d(3, 64, kernel: 3, padding: 1, bias: false, device: device)

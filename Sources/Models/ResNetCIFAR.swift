@@ -59,7 +59,7 @@ public final class ResNetCIFAR: Network {
   let bn1: BatchNorm2d
   let stages: [[BasicBlock]]
   let linear: Linear
-  public let info: ModelInfo
+  public var info: ModelInfo
 
   /// `inputSize` is the image height and width; the network is fully convolutional up to a
   /// global average pool, so any size of at least 4x4 works (32 for CIFAR-10).

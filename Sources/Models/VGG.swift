@@ -17,7 +17,7 @@ public final class VGG16: Network {
 
   let layers: [Layer]
   let classifier: Linear
-  public let info: ModelInfo
+  public var info: ModelInfo
 
   public init(classNames: [String] = ModelInfo.cifar10Classes, normalization: Normalization = .cifar10, device: Device = .cpu) throws {
     var layers: [Layer] = []

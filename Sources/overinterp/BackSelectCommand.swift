@@ -159,8 +159,8 @@ struct BackSelectCommand: ParsableCommand {
   func run() throws {
     try runtime.apply()
     let device = runtime.resolvedDevice
-    let data = try dataOptions.load()
     let classifier = try model.load(device: device)
+    let data = try dataOptions.load(for: classifier.info)
     guard data.imageShape == classifier.info.inputShape else {
       throw ValidationFailure("the model takes images of shape \(classifier.info.inputShape), --data has \(data.imageShape)")
     }

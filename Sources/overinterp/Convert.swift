@@ -24,17 +24,20 @@ struct Convert: ParsableCommand {
   @Option(help: "Architecture: \(Architecture.allCases.map(\.rawValue).joined(separator: ", ")).")
   var arch: String
 
-  @Option(help: "Input normalization the weights were trained with: \(Normalization.presets.map(\.0).joined(separator: ", ")), or m1,m2,m3/s1,s2,s3.")
-  var normalization: String = "cifar10"
+  @Option(help: "Input normalization the weights were trained with: \(Normalization.presets.map(\.0).joined(separator: ", ")), or m1,m2,m3/s1,s2,s3 (default: the architecture's: cifar10; minus-one-to-one for mobilenet_v2_tfsame; imagenet for mobilenet_v2).")
+  var normalization: String?
 
-  @Option(help: "Comma-separated class names (default: the CIFAR-10 classes).")
+  @Option(help: "Class names: a file with one per line (a leading WordNet id is dropped) or a comma-separated list (default: CIFAR-10's for 10 outputs).")
   var classes: String?
+
+  @Option(help: "Image-folder preprocessing: none, central-crop:FRACTION:SIZE, resize-center-crop:RESIZE:SIZE (default: the architecture's).")
+  var preprocessing: String?
 
   func validate() throws {
     if Architecture(rawValue: arch) == nil {
       throw ValidationError("--arch must be one of \(Architecture.allCases.map(\.rawValue).joined(separator: ", ")), got '\(arch)'")
     }
-    if Normalization(parsing: normalization) == nil {
+    if let normalization, Normalization(parsing: normalization) == nil {
       throw ValidationError("--normalization must be a preset or m1,m2,m3/s1,s2,s3, got '\(normalization)'")
     }
     if !output.hasSuffix(".safetensors") { throw ValidationError("the output file must end in .safetensors, got '\(output)'") }
@@ -43,11 +46,11 @@ struct Convert: ParsableCommand {
   func run() throws {
     try Runtime.configureAllocator()
     guard FileManager.default.fileExists(atPath: input) else { throw FileFormatError(input, "no such file") }
-    let classNames = classes.map { $0.split(separator: ",").map(String.init) } ?? ModelInfo.cifar10Classes
-    let network = try Architecture.named(arch).build(
-      classNames: classNames, normalization: Normalization(parsing: normalization) ?? .cifar10)
     let state = input.hasSuffix(".safetensors") ? try Safetensors.read(input).tensors : try TorchCheckpoint(path: input).stateDict()
-    try network.load(stateDict: state, source: input)
+    let network = try buildNetwork(
+      arch: arch, state: state, source: input, normalization: normalization, classes: classes, preprocessing: preprocessing,
+      device: .cpu)
+    let classNames = network.info.classNames
     let hash = try SHA256.hex(file: input)
     try ModelCheckpoint.save(
       network, to: output, source: "\(URL(fileURLWithPath: input).lastPathComponent) sha256:\(hash)")

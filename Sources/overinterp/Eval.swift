@@ -37,13 +37,11 @@ struct Eval: ParsableCommand {
     try runtime.apply()
     let device = runtime.resolvedDevice
     if let cifar10c { return try evaluateCorruptions(cifar10c, device: device) }
-    let data = try dataOptions.load()
     let paths = model.models.isEmpty ? ["default"] : model.models
+    let networks = try paths.map { try loadNetwork($0, options: model, device: device) }
+    let data = try dataOptions.load(for: networks[0].info)
     var entries: [(String, ClassificationReport)] = []
-    var networks: [any Network] = []
-    for path in paths {
-      let net = try loadNetwork(path, arch: model.arch, normalization: model.normalization, device: device)
-      networks.append(net)
+    for (path, net) in zip(paths, networks) {
       let probs = try predictProbabilities(net, on: data, batchSize: batchSize, device: device, progressLabel: "eval \(path)")
       entries.append((path, ClassificationReport(probabilities: probs, labels: data.labels, classNames: net.info.classNames)))
     }
@@ -67,6 +65,7 @@ struct Eval: ParsableCommand {
       print("")
       print("model: \(name)")
       print("  accuracy         \(pct(r.accuracy))  (\(r.correct)/\(r.count))")
+      if r.classNames.count > 10 { print("  top-5 accuracy   \(pct(r.top5Accuracy))  (\(r.top5Correct)/\(r.count))") }
       print("  mean confidence  \(pct(r.meanConfidence))")
       print("  per class:")
       for (k, acc) in r.perClassAccuracy.enumerated() {
@@ -92,6 +91,7 @@ struct Eval: ParsableCommand {
     for (name, r) in entries {
       models.append([
         "model": name, "accuracy": r.accuracy, "correct": r.correct, "count": r.count, "mean_confidence": r.meanConfidence,
+        "top5_accuracy": r.top5Accuracy,
         "per_class_accuracy": r.perClassAccuracy.map { $0 as Any? ?? NSNull() }, "confusion": r.confusion,
         "class_names": r.classNames,
       ])

@@ -61,10 +61,16 @@ struct DataOptions: ParsableArguments {
     if let severity, !(1...5).contains(severity) { throw ValidationError("--severity must be 1-5, got \(severity)") }
   }
 
-  func load() throws -> ImageDataset {
+  /// Loads the data; image folders are decoded and preprocessed as `model` expects.
+  func load(for model: ModelInfo? = nil) throws -> ImageDataset {
     var d: ImageDataset
-    if let data {
-      d = try DataSource(path: data, split: split, holdout: holdout, labelsPath: labels, corruption: corruption, severity: severity).load()
+    if let data, ImageFolder.isImageFolder(data) {
+      guard let model else { throw ValidationFailure("\(data): an image folder needs a model to know its preprocessing") }
+      d = try ImageFolder.load(data, preprocessing: model.preprocessing, classNames: model.classNames)
+    } else if let data {
+      var source = DataSource(path: data, split: split, holdout: holdout, labelsPath: labels, corruption: corruption, severity: severity)
+      if let model { source.classNames = model.classNames }
+      d = try source.load()
     } else {
       let dir = try Resources.path("sample")
       d = try DataSource.loadNpyImages(
@@ -87,9 +93,18 @@ struct ModelOptions: ParsableArguments {
   @Option(help: "Input normalization for such files: \(Normalization.presets.map(\.0).joined(separator: ", ")), or m1,m2,m3/s1,s2,s3.")
   var normalization: String?
 
+  @Option(help: "Class names for such files: a file with one per line (a leading WordNet id is dropped) or a comma-separated list.")
+  var classes: String?
+
+  @Option(help: "Image-folder preprocessing for such files: none, central-crop:FRACTION:SIZE, resize-center-crop:RESIZE:SIZE.")
+  var preprocessing: String?
+
   func validate() throws {
     if let arch, Architecture(rawValue: arch) == nil {
       throw ValidationError("--arch must be one of \(Architecture.allCases.map(\.rawValue).joined(separator: ", ")), got '\(arch)'")
+    }
+    if let preprocessing, Preprocessing(parsing: preprocessing) == nil {
+      throw ValidationError("--preprocessing must be none, central-crop:FRACTION:SIZE or resize-center-crop:RESIZE:SIZE, got '\(preprocessing)'")
     }
     if let normalization, Normalization(parsing: normalization) == nil {
       throw ValidationError("--normalization must be a preset (\(Normalization.presets.map(\.0).joined(separator: ", "))) or m1,m2,m3/s1,s2,s3, got '\(normalization)'")
@@ -98,28 +113,66 @@ struct ModelOptions: ParsableArguments {
 
   func load(device: Device) throws -> any Classifier {
     let paths = models.isEmpty ? ["default"] : models
-    let loaded = try paths.map { try loadNetwork($0, arch: arch, normalization: normalization, device: device) }
+    let loaded = try paths.map { try loadNetwork($0, options: self, device: device) }
     return loaded.count == 1 ? loaded[0] : try Ensemble(loaded)
   }
 }
 
 /// Loads one network from an overinterp safetensors file, a bare safetensors state dict or a
 /// PyTorch checkpoint (the last two need the architecture).
-func loadNetwork(_ path: String, arch: String?, normalization: String?, device: Device) throws -> any Network {
+func loadNetwork(_ path: String, options: ModelOptions, device: Device) throws -> any Network {
   let file = path == "default" ? try Resources.path("default-model.safetensors") : path
   guard FileManager.default.fileExists(atPath: file) else { throw FileFormatError(file, "no such model file (--model)") }
   let isSafetensors = file.hasSuffix(".safetensors")
-  if isSafetensors, arch == nil {
+  if isSafetensors, options.arch == nil {
     return try ModelCheckpoint.load(file, device: device).network
   }
-  guard let arch else {
+  guard let arch = options.arch else {
     throw ValidationFailure("\(file): a PyTorch checkpoint does not say its architecture; pass --arch (and --normalization)")
   }
-  let network = try Architecture.named(arch).build(
-    normalization: normalization.flatMap(Normalization.init(parsing:)) ?? .cifar10, device: device)
   let state = isSafetensors ? try Safetensors.read(file).tensors : try TorchCheckpoint(path: file).stateDict()
-  try network.load(stateDict: state, source: file)
+  return try buildNetwork(
+    arch: arch, state: state, source: file, normalization: options.normalization, classes: options.classes,
+    preprocessing: options.preprocessing, device: device)
+}
+
+/// An architecture filled with the given weights; class names default to CIFAR-10's for 10
+/// outputs and to "class k" otherwise.
+func buildNetwork(
+  arch: String, state: [(String, Tensor)], source: String, normalization: String?, classes: String?, preprocessing: String?,
+  device: Device
+) throws -> any Network {
+  let architecture = try Architecture.named(arch)
+  var names: [String]
+  if let classes {
+    names = try parseClassNames(classes)
+  } else {
+    let outputs = state.last { $0.1.rank == 2 }?.1.shape[0] ?? 10
+    names = outputs == 10 ? ModelInfo.cifar10Classes : (0..<outputs).map { "class \($0)" }
+  }
+  let network = try architecture.build(
+    classNames: names, normalization: normalization.flatMap(Normalization.init(parsing:)), device: device)
+  if let p = preprocessing.flatMap(Preprocessing.init(parsing:)) { network.info.preprocessing = p }
+  try network.load(stateDict: state, source: source)
   return network
+}
+
+/// Class names from a file (one per line; a leading WordNet id such as `n01440764 ` is dropped)
+/// or a comma-separated list.
+func parseClassNames(_ text: String) throws -> [String] {
+  if FileManager.default.fileExists(atPath: text) {
+    let lines = try String(contentsOfFile: text, encoding: .utf8).split(separator: "\n").map { String($0).trimmingCharacters(in: .whitespaces) }
+      .filter { !$0.isEmpty }
+    return lines.map { line in
+      if line.count > 10, line.first == "n", line.dropFirst().prefix(8).allSatisfy(\.isNumber), line.dropFirst(9).first == " " {
+        return String(line.dropFirst(10))
+      }
+      return line
+    }
+  }
+  let names = text.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+  guard !names.isEmpty else { throw ValidationFailure("--classes: no class names in '\(text)'") }
+  return names
 }
 
 /// Files embedded in the build (the default model and sample images).

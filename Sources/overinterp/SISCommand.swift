@@ -148,8 +148,8 @@ struct SISCommand: ParsableCommand {
   func runCollection() throws {
     try runtime.apply()
     let device = runtime.resolvedDevice
-    let data = try dataOptions.load()
     let classifier = try model.load(device: device)
+    let data = try dataOptions.load(for: classifier.info)
     let layout = try FeatureLayout(parsing: features, inputShape: data.imageShape)
     let (positions, description) = try selection.select(data, classifier: classifier, device: device)
     print("SIS collections at threshold \(threshold), score \(score.rawValue), \(layout.description) features; \(positions.count) image(s) (\(description)); data: \(data.description)")

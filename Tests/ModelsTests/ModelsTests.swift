@@ -170,3 +170,53 @@ func formulaInputs(_ n: Int) throws -> Tensor {
     #expect(colormap(1) == [253, 231, 37])
   }
 }
+
+let haveImageNet = FileManager.default.fileExists(atPath: sharedData + "/imagenet/val_samples/labels.csv")
+
+@Suite struct ImageNetTests {
+  @Test func mobileNetV2ParameterCountIsTorchvisions() throws {
+    let net = try Architecture.mobilenetV2.build(classNames: (0..<1000).map { "c\($0)" })
+    #expect(net.parameterCount == 3_504_872)
+    #expect(net.stateDict().first?.0 == "features.0.0.weight")
+    #expect(net.stateDict().contains { $0.0 == "features.17.conv.3.running_var" })
+  }
+
+  /// The first images of the shared ImageNet sample, decoded with libjpeg and resized with the
+  /// Pillow arithmetic, against Pillow's own output and an independent PyTorch MobileNetV2
+  /// (scripts/make_imagenet_fixtures.py).
+  @Test(.enabled(if: haveImageNet)) func mobileNetV2MatchesPillowAndPyTorch() throws {
+    let folder = NSTemporaryDirectory() + "/imagenet-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    let csv = try String(contentsOfFile: sharedData + "/imagenet/val_samples/labels.csv", encoding: .utf8).split(separator: "\n")
+    let rows = csv.dropFirst().prefix(4)
+    for r in rows {
+      let name = String(r.split(separator: ",")[0])
+      try FileManager.default.createSymbolicLink(atPath: folder + "/" + name, withDestinationPath: sharedData + "/imagenet/val_samples/" + name)
+    }
+    try (rows.joined(separator: "\n") + "\n").write(toFile: folder + "/labels.csv", atomically: true, encoding: .utf8)
+    let classes = (0..<1000).map { "c\($0)" }
+    let data = try ImageFolder.load(folder, preprocessing: .centralCrop(fraction: 0.875, size: 224), classNames: classes)
+    #expect(data.imageShape == [3, 224, 224])
+
+    let pil = try NpyArray.read(modelFixtures + "/imagenet_pil_first2.npy")
+    let ours = data.subset([0, 1])
+    let pilCHW = ImageDataset.fromHWC(pil.data, count: 2, height: 224, width: 224, channels: 3)
+    let differing = zip(ours.pixels, pilCHW).filter { $0 != $1 }.count
+    let worst = zip(ours.pixels, pilCHW).map { abs(Int($0) - Int($1)) }.max() ?? 0
+    #expect(worst <= 1 && differing < pilCHW.count / 100, "\(differing) bytes differ from Pillow, by up to \(worst)")
+
+    let net = try Architecture.mobilenetV2TFSame.build(classNames: classes)
+    try net.load(stateDict: try Safetensors.read(sharedData + "/models/imagenet_mobilenet_v2/mobilenet_v2_1.0_224.safetensors").tensors, source: "mnv2")
+    // On Pillow's pixels the two implementations agree to float noise.
+    let x = try net.info.normalization.apply(try Tensor(pil.data, shape: [2, 224, 224, 3]).permute([0, 3, 1, 2]).contiguous())
+    let y = try withNoGrad { try net.logits(x) }.floats()
+    let ref = try NpyArray.read(modelFixtures + "/mobilenet_v2_ref_logits_first4.npy").floats()
+    assertClose(y, Array(ref[0..<2000]), atol: 2e-3)
+    // On our own decoding, the top-5 classes are the reference's.
+    let probs = try withNoGrad { try net.probabilities(try net.info.normalization.apply(try data.batch(0..<4))) }
+    let top = try probs.topk(5, dim: 1).indices.ints()
+    let refTop = try NpyArray.read(modelFixtures + "/mobilenet_v2_ref_top5.npy").integers()
+    for i in 0..<4 { #expect(top[i * 5] == refTop[i * 5], "image \(i): top-1 \(top[i * 5]) vs \(refTop[i * 5])") }
+  }
+}
