@@ -213,5 +213,6 @@ func loadMaskValue(_ text: String, shape: [Int], normalization: Normalization) t
 }
 
 func absolutePath(_ p: String) -> String {
-  URL(fileURLWithPath: p, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath)).standardized.path
+  let cwd = URL(fileURLWithPath: FileManager.default.currentDirectoryPath, isDirectory: true)
+  return URL(fileURLWithPath: p, relativeTo: cwd).standardized.path
 }
