@@ -81,11 +81,22 @@ public struct BackSelectRunner {
       let positions = Array(manifest.positions[lo..<Swift.min(lo + manifest.group, manifest.positions.count)])
       let start = Progress.now()
       let (images, predicted, confidence) = try prepareImages(positions)
-      let scorer = try ClassifierScorer(
-        classifier: classifier, images: images, classes: predicted, layout: layout, maskValue: maskValue, score: score,
-        chunk: manifest.chunk, device: device)
-      let results = try backSelect(problems: positions.count, featureCount: layout.count, scorer: scorer) { n in
-        onProgress?(0, n)
+      let results: [BackSelectResult]
+      if manifest.method == "gradient" {
+        guard layout.description == "pixel", let k = manifest.k else {
+          throw SISError.badArgument("the gradient method works on pixel features with a block size k")
+        }
+        results = try gradientBackSelect(
+          classifier: classifier, images: images, classes: predicted, inputShape: layout.inputShape, k: k, maskValue: maskValue,
+          score: score, device: device
+        ) { _ in onProgress?(0, k * positions.count) }
+      } else {
+        let scorer = try ClassifierScorer(
+          classifier: classifier, images: images, classes: predicted, layout: layout, maskValue: maskValue, score: score,
+          chunk: manifest.chunk, device: device)
+        results = try backSelect(problems: positions.count, featureCount: layout.count, scorer: scorer) { n in
+          onProgress?(0, n)
+        }
       }
       let seconds = Float((Progress.now() - start) / Double(positions.count))
       let records = positions.enumerated().map { (k, pos) in

@@ -28,6 +28,10 @@ public struct RunManifest: Codable, Equatable, Sendable {
   /// "zero" (the dataset mean after normalization) or a description of the mask image.
   public var maskValue: String
   public var score: String
+  /// nil or "exact": exact BackSelect; "gradient": Batched Gradient BackSelect with `k` pixels
+  /// per block (then `group` is the mini-batch of images).
+  public var method: String?
+  public var k: Int?
   public var chunk: Int
   public var group: Int
   /// "i/n": this folder holds the groups g with g % n == i.
@@ -40,7 +44,8 @@ public struct RunManifest: Codable, Equatable, Sendable {
     modelPaths: [String], modelSHA256: [String], architecture: String, dataPath: String, dataLabels: String?, dataSplit: String,
     dataHoldout: Int,
     dataDescription: String, selection: String, positions: [Int], sourceIndices: [Int], inputShape: [Int], features: String,
-    featureCount: Int, maskValue: String, score: String, chunk: Int, group: Int, shard: String, overinterpVersion: String,
+    featureCount: Int, maskValue: String, score: String, method: String? = nil, k: Int? = nil, chunk: Int, group: Int, shard: String,
+    overinterpVersion: String,
     libtorchVersion: String, device: String
   ) {
     self.modelPaths = modelPaths
@@ -59,6 +64,8 @@ public struct RunManifest: Codable, Equatable, Sendable {
     self.featureCount = featureCount
     self.maskValue = maskValue
     self.score = score
+    self.method = method
+    self.k = k
     self.chunk = chunk
     self.group = group
     self.shard = shard

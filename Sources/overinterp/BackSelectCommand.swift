@@ -140,6 +140,12 @@ struct BackSelectCommand: ParsableCommand {
   @Option(help: "Masked value: zero (the dataset mean after normalization), or an .npy of one uint8 image (H, W, C) normalized like the inputs.")
   var maskValue: String = "zero"
 
+  @Option(help: "exact (BackSelect over every candidate) or gradient (the paper's Batched Gradient BackSelect, S5).")
+  var method: String = "exact"
+
+  @Option(help: "With --method gradient: pixels masked per iteration (the paper: 100).")
+  var k: Int = 100
+
   @Option(help: "Candidate images per forward pass.")
   var chunk: Int = 128
 
@@ -153,6 +159,8 @@ struct BackSelectCommand: ParsableCommand {
       throw ValidationError("--shard must be i/n with 0 <= i < n, got '\(shard)'")
     }
     if chunk < 1 { throw ValidationError("--chunk must be at least 1, got \(chunk)") }
+    if method != "exact" && method != "gradient" { throw ValidationError("--method must be exact or gradient, got '\(method)'") }
+    if k < 1 { throw ValidationError("--k must be at least 1, got \(k)") }
     if group < 1 { throw ValidationError("--group must be at least 1, got \(group)") }
   }
 
@@ -175,7 +183,8 @@ struct BackSelectCommand: ParsableCommand {
       dataLabels: dataOptions.labels.map(absolutePath), dataSplit: dataOptions.split.rawValue,
       dataHoldout: dataOptions.holdout, dataDescription: data.description, selection: description, positions: positions,
       sourceIndices: positions.map { data.sourceIndices[$0] }, inputShape: data.imageShape, features: layout.description,
-      featureCount: layout.count, maskValue: maskValue, score: score.rawValue, chunk: chunk, group: group, shard: shard,
+      featureCount: layout.count, maskValue: maskValue, score: score.rawValue, method: method == "exact" ? nil : method,
+      k: method == "gradient" ? k : nil, chunk: chunk, group: group, shard: shard,
       overinterpVersion: Overinterp.configuration.version, libtorchVersion: Runtime.libtorchVersion, device: device.description)
     let runner = BackSelectRunner(
       classifier: classifier, dataset: data, manifest: manifest, store: RunStore(directory: out), layout: layout,
@@ -185,7 +194,7 @@ struct BackSelectCommand: ParsableCommand {
     let imageCount = pending.reduce(0) { $0 + min(group, positions.count - $1 * group) }
     printError("backselect: \(imageCount) image(s) to do in \(pending.count) group(s) of \(positions.count) selected (\(description)); data: \(data.description)")
     let p = layout.count
-    let perImage = p * (p + 1) / 2
+    let perImage = method == "gradient" ? p : p * (p + 1) / 2
     let progress = Progress(total: imageCount * perImage, label: "backselect", unit: "candidates")
     var imagesDone = 0
     try runner.run { images, candidates in

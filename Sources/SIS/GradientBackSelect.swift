@@ -1,0 +1,94 @@
+import Foundation
+import Models
+import Torch
+
+/// Batched Gradient BackSelect (the paper's section S5), for images too large for exact
+/// backward selection. With a pixel mask M (1 = masked) and the masked input
+/// x ⊙ (1 − M) + m ⊙ M (m: the fully masked input, zeros after normalization by default), each
+/// iteration computes the gradient of the score toward the class c with respect to M and masks,
+/// as one block, the `k` unmasked pixels with the largest gradient (masking them is predicted
+/// to lower the score least; ties go to the lowest index). All images of the batch advance
+/// together.
+///
+/// The result uses the exact version's layout, so the store, FindSIS and the k% subsets work
+/// unchanged: `order` lists pixels block after block, and every pixel of a block carries the
+/// probability measured by a forward pass after that block was masked. FindSIS therefore cuts
+/// only at block boundaries, and every SIS it returns had f(x_S) ≥ τ measured on exactly x_S.
+/// `exactTies` counts iterations whose k-th chosen gradient equals the best pixel left out.
+public func gradientBackSelect(
+  classifier: any Classifier, images: [[Float]], classes: [Int], inputShape: [Int], k: Int, maskValue: [Float]? = nil,
+  score: SelectionScore, device: Device = .cpu, onIteration: ((Int) -> Void)? = nil
+) throws -> [BackSelectResult] {
+  guard k >= 1 else { throw SISError.badArgument("--k must be at least 1, got \(k)") }
+  let n = images.count
+  let (c, h, w) = (inputShape[0], inputShape[1], inputShape[2])
+  let p = h * w
+  let x = try Tensor(images.flatMap { $0 }, shape: [n, c, h, w]).to(device)
+  let fill = try Tensor(maskValue ?? [Float](repeating: 0, count: c * p), shape: [1, c, h, w]).to(device)
+  let target = try Tensor(classes.map { Int64($0) }, shape: [n, 1]).to(device)
+  var masked = [[Bool]](repeating: [Bool](repeating: false, count: p), count: n)
+  var results = [BackSelectResult](repeating: BackSelectResult(order: [], values: [], scores: [], exactTies: 0, nearTies: 0), count: n)
+  var pendingBlock = [[Int]](repeating: [], count: n)
+  let numClasses = classifier.info.numClasses
+  var hot = [Bool](repeating: false, count: n * numClasses)
+  for (i, c) in classes.enumerated() { hot[i * numClasses + c] = true }
+  let oneHot = try Tensor(hot, shape: [n, numClasses]).to(device)
+
+  /// Probabilities (and scores) of the current masked inputs; with gradients wrt the mask if asked.
+  func evaluate(_ withGradient: Bool) throws -> (probs: [Float], scores: [Float], gradient: [Float]?) {
+    let m = try Tensor(masked.flatMap { $0.map { $0 ? Float(1) : 0 } }, shape: [n, 1, h, w]).to(device)
+    if withGradient { try m.setRequiresGrad(true) }
+    return try withGrad {
+      let input = try x * (try Tensor.ones([n, 1, h, w], device: device) - m) + fill * m
+      let logits = try classifier.logits(input)
+      let logp = try NN.logSoftmax(logits, dim: 1).gather(dim: 1, target)
+      let probs = try logp.exp()
+      let s: Tensor
+      switch score {
+      case .prob: s = probs
+      case .logprob: s = logp
+      case .margin:
+        let own = try logits.gather(dim: 1, target)
+        let others = try logits.maskedFill(oneHot, -1e30).max(dims: [1], keepDim: true)
+        s = try own - others
+      }
+      var gradient: [Float]?
+      if withGradient {
+        gradient = try Autograd.gradients(of: try s.sum(), withRespectTo: [m])[0]?.floats()
+      }
+      return (try probs.detach().floats(), try s.detach().floats(), gradient)
+    }
+  }
+
+  var iteration = 0
+  while masked[0].contains(false) {
+    let (probs, scores, gradient) = try evaluate(true)
+    guard let g = gradient else { throw SISError.badArgument("the score does not depend on the mask") }
+    for i in 0..<n {
+      // Values of the previous block: f after it was masked, measured now.
+      for _ in pendingBlock[i] {
+        results[i].values.append(probs[i])
+        results[i].scores.append(scores[i])
+      }
+      let free = (0..<p).filter { !masked[i][$0] }
+      let ranked = free.sorted { (g[i * p + $0], -$0) > (g[i * p + $1], -$1) }
+      let block = Array(ranked.prefix(k))
+      if ranked.count > k, g[i * p + ranked[k - 1]] == g[i * p + ranked[k]] { results[i].exactTies += 1 }
+      if ranked.count > k, abs(g[i * p + ranked[k - 1]] - g[i * p + ranked[k]]) <= 1e-6 { results[i].nearTies += 1 }
+      for f in block { masked[i][f] = true }
+      results[i].order += block
+      pendingBlock[i] = block
+    }
+    iteration += 1
+    onIteration?(iteration)
+  }
+  // The fully masked input closes the last block.
+  let (probs, scores, _) = try evaluate(false)
+  for i in 0..<n {
+    for _ in pendingBlock[i] {
+      results[i].values.append(probs[i])
+      results[i].scores.append(scores[i])
+    }
+  }
+  return results
+}

@@ -1,0 +1,68 @@
+import Foundation
+import Models
+import Testing
+import Torch
+
+@testable import SIS
+
+/// Logit of class 0 = sum of w_j * x_j over the 16 one-channel pixels, 9 other logits 0: a linear
+/// model where masking pixel j (value 0) lowers the class-0 logit by exactly w_j x_j.
+final class LinearClassifier: Classifier {
+  let weights: [Float]
+  let info = ModelInfo(architecture: "linear", classNames: (0..<10).map { "c\($0)" }, inputShape: [1, 4, 4], normalization: .unit)
+
+  init(weights: [Float]) { self.weights = weights }
+
+  func logits(_ x: Tensor, training: Bool) throws -> Tensor {
+    let n = x.shape[0]
+    let w = try Tensor(weights, shape: [16, 1])
+    let z0 = try x.reshape([n, 16]).matmul(w)
+    return try Tensor.cat([z0, try Tensor.zeros([n, 9])], dim: 1)
+  }
+}
+
+@Suite struct GradientTests {
+  let weights: [Float] = [0.5, 0.1, 0.7, 0.3, 0.9, 0.2, 0.8, 0.4, 0.6, 0.25, 0.75, 0.35, 0.15, 0.45, 0.55, 0.65]
+  var image: [Float] { [Float](repeating: 1, count: 16) }
+
+  @Test(arguments: [SelectionScore.prob, .logprob, .margin])
+  func kOneOnALinearModelGivesTheExactOrder(score: SelectionScore) throws {
+    let net = LinearClassifier(weights: weights)
+    let g = try gradientBackSelect(classifier: net, images: [image], classes: [0], inputShape: [1, 4, 4], k: 1, score: score)[0]
+    let scorer = try ClassifierScorer(classifier: net, images: [image], classes: [0], layout: .pixels([1, 4, 4]), score: score)
+    let exact = try backSelect(problems: 1, featureCount: 16, scorer: scorer)[0]
+    #expect(g.order == exact.order)
+    #expect(zip(g.values, exact.values).allSatisfy { abs($0 - $1) < 1e-5 })
+  }
+
+  @Test func blocksOfKAndEverySISIsSufficient() throws {
+    let net = LinearClassifier(weights: weights)
+    let images = [image, image.enumerated().map { Float($0.offset % 3) * 0.5 }]
+    let results = try gradientBackSelect(classifier: net, images: images, classes: [0, 0], inputShape: [1, 4, 4], k: 3, score: .logprob)
+    for (i, r) in results.enumerated() {
+      #expect(r.order.count == 16 && Set(r.order).count == 16)
+      // Values are constant within each block of 3 (the last block has 1 pixel).
+      for b in stride(from: 0, to: 15, by: 3) { #expect(Set(r.values[b..<min(b + 3, 16)]).count == 1) }
+      let full = try NN.softmax(try net.logits(try Tensor(images[i], shape: [1, 1, 4, 4])), dim: 1).floats()[0]
+      for tau: Float in [0.2, 0.3, 0.5] {
+        guard case .sis(let s) = findSIS(order: r.order, values: r.values, fullInput: full, threshold: tau) else { continue }
+        var x = [Float](repeating: 0, count: 16)
+        for f in s { x[f] = images[i][f] }
+        let p = try NN.softmax(try net.logits(try Tensor(x, shape: [1, 1, 4, 4])), dim: 1).floats()[0]
+        #expect(p >= tau, "image \(i) tau \(tau): f(SIS) = \(p)")
+        // Blocks are 3,3,3,3,3,1 pixels: a SIS is a run of whole blocks from the end.
+        #expect(s.isEmpty || (s.count - 1) % 3 == 0, "SIS of \(s.count) pixels is not a union of final blocks")
+      }
+    }
+  }
+
+  @Test func realNetworkBatchRuns() throws {
+    try Runtime.manualSeed(5)
+    let net = try Architecture.resnet20.build(inputSize: 8)
+    let images = (0..<3).map { i in (0..<192).map { Float(sin(Double($0 * (i + 1)) * 0.1)) } }
+    let x = try Tensor(images.flatMap { $0 }, shape: [3, 3, 8, 8])
+    let classes = try withNoGrad { try net.logits(x).argmax(dim: 1).ints() }
+    let results = try gradientBackSelect(classifier: net, images: images, classes: classes, inputShape: [3, 8, 8], k: 10, score: .logprob)
+    #expect(results.allSatisfy { Set($0.order) == Set(0..<64) })
+  }
+}
