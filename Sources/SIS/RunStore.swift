@@ -32,6 +32,9 @@ public struct RunManifest: Codable, Equatable, Sendable {
   /// per block (then `group` is the mini-batch of images).
   public var method: String?
   public var k: Int?
+  /// The model's image-folder preprocessing and class count (to reload image folders).
+  public var preprocessing: String?
+  public var numClasses: Int?
   public var chunk: Int
   public var group: Int
   /// "i/n": this folder holds the groups g with g % n == i.
@@ -44,7 +47,8 @@ public struct RunManifest: Codable, Equatable, Sendable {
     modelPaths: [String], modelSHA256: [String], architecture: String, dataPath: String, dataLabels: String?, dataSplit: String,
     dataHoldout: Int,
     dataDescription: String, selection: String, positions: [Int], sourceIndices: [Int], inputShape: [Int], features: String,
-    featureCount: Int, maskValue: String, score: String, method: String? = nil, k: Int? = nil, chunk: Int, group: Int, shard: String,
+    featureCount: Int, maskValue: String, score: String, method: String? = nil, k: Int? = nil,
+    preprocessing: String? = nil, numClasses: Int? = nil, chunk: Int, group: Int, shard: String,
     overinterpVersion: String,
     libtorchVersion: String, device: String
   ) {
@@ -66,6 +70,8 @@ public struct RunManifest: Codable, Equatable, Sendable {
     self.score = score
     self.method = method
     self.k = k
+    self.preprocessing = preprocessing
+    self.numClasses = numClasses
     self.chunk = chunk
     self.group = group
     self.shard = shard

@@ -184,7 +184,8 @@ struct BackSelectCommand: ParsableCommand {
       dataHoldout: dataOptions.holdout, dataDescription: data.description, selection: description, positions: positions,
       sourceIndices: positions.map { data.sourceIndices[$0] }, inputShape: data.imageShape, features: layout.description,
       featureCount: layout.count, maskValue: maskValue, score: score.rawValue, method: method == "exact" ? nil : method,
-      k: method == "gradient" ? k : nil, chunk: chunk, group: group, shard: shard,
+      k: method == "gradient" ? k : nil, preprocessing: classifier.info.preprocessing.description,
+      numClasses: classifier.info.numClasses, chunk: chunk, group: group, shard: shard,
       overinterpVersion: Overinterp.configuration.version, libtorchVersion: Runtime.libtorchVersion, device: device.description)
     let runner = BackSelectRunner(
       classifier: classifier, dataset: data, manifest: manifest, store: RunStore(directory: out), layout: layout,
@@ -223,5 +224,5 @@ func loadMaskValue(_ text: String, shape: [Int], normalization: Normalization) t
 
 func absolutePath(_ p: String) -> String {
   let cwd = URL(fileURLWithPath: FileManager.default.currentDirectoryPath, isDirectory: true)
-  return URL(fileURLWithPath: p, relativeTo: cwd).standardized.path
+  return URL(fileURLWithPath: p, relativeTo: cwd).absoluteURL.standardized.path
 }

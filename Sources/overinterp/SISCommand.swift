@@ -185,6 +185,11 @@ func loadRunData(_ m: RunManifest) throws -> ImageDataset {
     return try DataSource.loadNpyImages(
       images: dir + "/images.npy", labels: dir + "/labels.npy", indices: dir + "/indices.npy", description: m.dataDescription)
   }
+  if ImageFolder.isImageFolder(m.dataPath) {
+    return try ImageFolder.load(
+      m.dataPath, preprocessing: m.preprocessing.flatMap(Preprocessing.init(parsing:)) ?? .none,
+      classNames: (0..<(m.numClasses ?? 1000)).map { "class \($0)" })
+  }
   return try DataSource(path: m.dataPath, split: Split(rawValue: m.dataSplit) ?? .test, holdout: m.dataHoldout, labelsPath: m.dataLabels)
     .load()
 }
