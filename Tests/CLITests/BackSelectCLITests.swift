@@ -116,6 +116,19 @@ struct TinySetup {
     #expect(FileManager.default.fileExists(atPath: t.dir + "/hm.npy"))
   }
 
+  @Test func gradientMethodFromTheCLI() throws {
+    let t = try TinySetup(count: 3)
+    defer { t.remove() }
+    let out = t.dir + "/grad"
+    let r = try CLI.run(t.backselect(out, ["--all", "--group", "3", "--method", "gradient", "--k", "8"]))
+    #expect(r.status == 0, "\(r.stderr)")
+    let manifest = try String(contentsOfFile: out + "/manifest.json", encoding: .utf8)
+    #expect(manifest.contains("\"method\" : \"gradient\""))
+    let sis = try CLI.run(["sis", "--run", out, "--threshold", "0.2", "--per-image"])
+    #expect(sis.status == 0, "\(sis.stderr)")
+    #expect(sis.stdout.contains("position 2"))
+  }
+
   @Test func collectionFromTheCLI() throws {
     let t = try TinySetup(count: 2)
     defer { t.remove() }
