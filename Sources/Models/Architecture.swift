@@ -12,11 +12,14 @@ public enum Architecture: String, CaseIterable, Sendable {
   case mobilenetV2 = "mobilenet_v2"
   /// MobileNetV2 with TensorFlow 'SAME' padding at the stride-2 convolutions (weights from TF).
   case mobilenetV2TFSame = "mobilenet_v2_tfsame"
+  /// Inception-v3 for ImageNet (torchvision names), 299x299.
+  case inceptionV3 = "inception_v3"
 
   /// Image side the architecture is built for by default.
   public var defaultInputSize: Int {
     switch self {
     case .mobilenetV2, .mobilenetV2TFSame: return 224
+    case .inceptionV3: return 299
     default: return 32
     }
   }
@@ -28,7 +31,7 @@ public enum Architecture: String, CaseIterable, Sendable {
   /// torchvision's.
   public var defaultNormalization: Normalization {
     switch self {
-    case .mobilenetV2TFSame: return .minusOneToOne
+    case .mobilenetV2TFSame, .inceptionV3: return .minusOneToOne
     case .mobilenetV2: return .imagenet
     default: return .cifar10
     }
@@ -39,8 +42,9 @@ public enum Architecture: String, CaseIterable, Sendable {
   {
     let inputSize = inputSize ?? defaultInputSize
     let normalization = normalization ?? defaultNormalization
-    if inputSize != 32 && (self == .resnet18 || self == .vgg16) {
-      throw ModelError.badCheckpoint(path: rawValue, message: "\(rawValue) takes 32x32 images only, not \(inputSize)x\(inputSize)")
+    if inputSize != defaultInputSize && (self == .resnet18 || self == .vgg16 || self == .inceptionV3) {
+      throw ModelError.badCheckpoint(
+        path: rawValue, message: "\(rawValue) takes \(defaultInputSize)x\(defaultInputSize) images only, not \(inputSize)x\(inputSize)")
     }
     guard inputSize >= 4 else { throw ModelError.badCheckpoint(path: rawValue, message: "input size must be at least 4") }
     switch self {
@@ -52,6 +56,8 @@ public enum Architecture: String, CaseIterable, Sendable {
       return try PreActResNet18(classNames: classNames, normalization: normalization, device: device)
     case .vgg16:
       return try VGG16(classNames: classNames, normalization: normalization, device: device)
+    case .inceptionV3:
+      return try InceptionV3(classNames: classNames, normalization: normalization, device: device)
     case .mobilenetV2, .mobilenetV2TFSame:
       return try MobileNetV2(
         classNames: classNames, normalization: normalization, tfSamePadding: self == .mobilenetV2TFSame, inputSize: inputSize, device: device)

@@ -53,6 +53,8 @@ public final class Conv2d: Module {
   public let padding: Int
   public let groups: Int
   public let tfSamePadding: Bool
+  /// Height and width padding when they differ (rectangular kernels); nil: `padding` on both.
+  public let padding2: (Int, Int)?
 
   public init(
     _ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0, groups: Int = 1,
@@ -68,6 +70,24 @@ public final class Conv2d: Module {
     self.padding = padding
     self.groups = groups
     self.tfSamePadding = tfSamePadding
+    self.padding2 = nil
+  }
+
+  /// A convolution with a rectangular kernel (kh x kw) and per-dimension padding.
+  public init(
+    _ inChannels: Int, _ outChannels: Int, kernelSize: (Int, Int), stride: Int = 1, padding: (Int, Int), bias: Bool = true,
+    initializer: WeightInit = .pytorchDefault, device: Device = .cpu
+  ) throws {
+    let fanIn = inChannels * kernelSize.0 * kernelSize.1
+    weight = try makeParameter(
+      [outChannels, inChannels, kernelSize.0, kernelSize.1], fanIn: fanIn, fanOut: outChannels * kernelSize.0 * kernelSize.1,
+      initializer: initializer, device: device)
+    self.bias = bias ? try makeBias(outChannels, fanIn: fanIn, zero: false, device: device) : nil
+    self.stride = stride
+    self.padding = padding.0
+    self.groups = 1
+    self.tfSamePadding = false
+    self.padding2 = padding
   }
 
   public var ownParameters: [(String, Tensor)] {
@@ -83,6 +103,9 @@ public final class Conv2d: Module {
       let before = total / 2
       let padded = try x.pad([before, total - before, before, total - before])
       return try NN.conv2d(padded, weight: weight, bias: bias, stride: stride, padding: 0, groups: groups)
+    }
+    if let padding2 {
+      return try NN.conv2d(x, weight: weight, bias: bias, stride: (stride, stride), padding: padding2, groups: groups)
     }
     return try NN.conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding, groups: groups)
   }

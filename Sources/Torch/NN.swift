@@ -21,6 +21,18 @@ public enum NN {
     }
   }
 
+  /// 2-D convolution with separate height and width for kernel stride and padding.
+  public static func conv2d(
+    _ x: Tensor, weight: Tensor, bias: Tensor?, stride: (Int, Int), padding: (Int, Int), groups: Int = 1
+  ) throws(TorchError) -> Tensor {
+    let s: [Int64] = [Int64(stride.0), Int64(stride.1)]
+    let p: [Int64] = [Int64(padding.0), Int64(padding.1)]
+    let d: [Int64] = [1, 1]
+    return try withExtendedLifetime(bias) { () throws(TorchError) -> Tensor in
+      try owned(ot_nn_conv2d(x.handle, weight.handle, bias?.handle, s, p, d, Int64(groups)))
+    }
+  }
+
   /// Batch normalization. In training mode the batch statistics are used and the running
   /// statistics are updated in place with `momentum` (PyTorch's convention).
   public static func batchNorm(

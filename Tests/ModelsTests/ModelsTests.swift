@@ -58,9 +58,10 @@ func formulaInputs(_ n: Int) throws -> Tensor {
   @Test(arguments: Architecture.allCases)
   func forwardShape(arch: Architecture) throws {
     let net = try arch.build()
-    let y = try withNoGrad { try net.logits(try Tensor.randn([2, 3, 32, 32]), training: false) }
+    let size = arch.defaultInputSize
+    let y = try withNoGrad { try net.logits(try Tensor.randn([2, 3, size, size]), training: false) }
     #expect(y.shape == [2, 10])
-    let train = try net.logits(try Tensor.randn([2, 3, 32, 32]), training: true)
+    let train = try net.logits(try Tensor.randn([2, 3, size, size]), training: true)
     #expect(train.shape == [2, 10])
   }
 
@@ -174,6 +175,16 @@ func formulaInputs(_ n: Int) throws -> Tensor {
 let haveImageNet = FileManager.default.fileExists(atPath: sharedData + "/imagenet/val_samples/labels.csv")
 
 @Suite struct ImageNetTests {
+  @Test func inceptionV3ParameterCountAndNamesAreTorchvisions() throws {
+    let net = try Architecture.inceptionV3.build(classNames: (0..<1000).map { "c\($0)" })
+    #expect(net.parameterCount == 27_161_264)
+    let names = Set(net.stateDict().map(\.0))
+    for n in ["Conv2d_1a_3x3.conv.weight", "Mixed_5b.branch_pool.bn.running_mean", "Mixed_6e.branch7x7dbl_5.conv.weight",
+      "Mixed_7c.branch3x3dbl_3b.bn.bias", "AuxLogits.conv1.conv.weight", "AuxLogits.fc.bias", "fc.weight"] {
+      #expect(names.contains(n), "missing \(n)")
+    }
+  }
+
   @Test func mobileNetV2ParameterCountIsTorchvisions() throws {
     let net = try Architecture.mobilenetV2.build(classNames: (0..<1000).map { "c\($0)" })
     #expect(net.parameterCount == 3_504_872)
