@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
 from make_fixtures import CifarResNet, cifar_batch, normalize  # noqa: E402
+from make_sis_fixtures import backselect  # noqa: E402
 
 
 def main():
@@ -40,21 +41,16 @@ def main():
         c = int(model(torch.from_numpy(x[None])).argmax(1))
         mask = np.zeros((32, 32), dtype=bool)
         mask[lo:lo + window, lo:lo + window] = True
-        order, values = [], []
-        while mask.any():
-            idx = np.transpose(np.nonzero(mask))
-            masks = np.repeat(mask[None], len(idx), axis=0)
-            masks[np.arange(len(idx)), idx[:, 0], idx[:, 1]] = False
-            inputs = np.where(masks[:, None, :, :], x[None], np.zeros_like(x)[None])
-            vals = []
-            for s in range(0, len(inputs), 128):
-                logits = model(torch.from_numpy(np.ascontiguousarray(inputs[s:s + 128], dtype=np.float32)))
-                vals.append(F.softmax(logits, dim=1)[:, c].numpy())
-            vals = np.concatenate(vals)
-            best = int(np.argmax(vals))
-            order.append(int(idx[best][0] * 32 + idx[best][1]))
-            values.append(float(vals[best]))
-            mask = masks[best]
+
+        def f(batch):
+            out = []
+            for s in range(0, len(batch), 128):
+                logits = model(torch.from_numpy(np.ascontiguousarray(batch[s:s + 128], dtype=np.float32)))
+                out.append(F.softmax(logits, dim=1)[:, c].numpy())
+            return np.concatenate(out)
+
+        stack = backselect(f, x, mask, np.zeros_like(x))
+        order, values = [s[0] for s in stack], [s[1] for s in stack]
         print(json.dumps({"image": i, "seconds": time.perf_counter() - start, "order": order, "values": values}), flush=True)
 
 

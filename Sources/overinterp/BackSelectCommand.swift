@@ -1,3 +1,4 @@
+import Analysis
 import ArgumentParser
 import Datasets
 import Foundation
@@ -54,7 +55,7 @@ struct SelectionOptions: ParsableArguments {
       positions = list
       description = "indices \(indices)"
     } else if let confident {
-      let probs = try predictAll(classifier, data, device: device)
+      let probs = try predictProbabilities(classifier, on: data, device: device, progressLabel: "select")
       positions = probs.indices.filter { i in
         let p = probs[i]
         guard let best = p.indices.max(by: { p[$0] < p[$1] }) else { return false }
@@ -85,22 +86,6 @@ func parseIndices(_ text: String) -> [Int]? {
   let parts = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
   guard !parts.isEmpty, parts.allSatisfy({ $0 != nil }) else { return nil }
   return parts.compactMap { $0 }
-}
-
-func predictAll(_ classifier: any Classifier, _ data: ImageDataset, device: Device) throws -> [[Float]] {
-  var out: [[Float]] = []
-  let k = classifier.info.numClasses
-  try withInferenceMode {
-    var start = 0
-    while start < data.count {
-      let end = min(start + 256, data.count)
-      let x = try classifier.info.normalization.apply(try data.batch(start..<end)).to(device)
-      let p = try classifier.probabilities(x).floats()
-      for i in 0..<(end - start) { out.append(Array(p[(i * k)..<((i + 1) * k)])) }
-      start = end
-    }
-  }
-  return out
 }
 
 struct BackSelectCommand: ParsableCommand {

@@ -78,21 +78,11 @@ struct BenchBackSelect: ParsableCommand {
       printError("\(name): \(fmt(total / Double(list.count))) s per image")
     }
     if !python.isEmpty {
-      let p = Process()
-      p.executableURL = URL(fileURLWithPath: python)
-      p.arguments = ["bench/backselect.py", shared, String(threadCount), String(window)] + list.map(String.init)
-      let pipe = Pipe()
-      p.standardOutput = pipe
-      try p.run()
-      let out = pipe.fileHandleForReading.readDataToEndOfFile()
-      p.waitUntilExit()
       var o: [[Int]] = []
       var v: [[Float]] = []
       var total = 0.0
-      for line in String(decoding: out, as: UTF8.self).split(separator: "\n") {
-        guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-          let s = obj["seconds"] as? Double, let order = obj["order"] as? [Int], let vals = obj["values"] as? [Double]
-        else { continue }
+      for obj in try runPythonBaseline(python, ["bench/backselect.py", shared, String(threadCount), String(window)] + list.map(String.init)) {
+        guard let s = obj["seconds"] as? Double, let order = obj["order"] as? [Int], let vals = obj["values"] as? [Double] else { continue }
         total += s
         o.append(order)
         v.append(vals.map(Float.init))
@@ -102,7 +92,7 @@ struct BenchBackSelect: ParsableCommand {
         orders["python-reference-batch128"] = o
         values["python-reference-batch128"] = v
       } else {
-        printError("python baseline did not finish (status \(p.terminationStatus))")
+        printError("python baseline did not finish every image")
       }
     }
     let p = window * window

@@ -51,22 +51,10 @@ struct BenchInference: ParsableCommand {
         results["overinterp-channels-last", default: [:]][b] = Double(b) * (try measure { _ = try net.logits(xl) })
       }
     }
-    if !python.isEmpty {
-      let p = Process()
-      p.executableURL = URL(fileURLWithPath: python)
-      p.arguments = [script, String(threadCount), sizes.map(String.init).joined(separator: ","), String(seconds)]
-      let pipe = Pipe()
-      p.standardOutput = pipe
-      try p.run()
-      let data = pipe.fileHandleForReading.readDataToEndOfFile()
-      p.waitUntilExit()
-      if p.terminationStatus != 0 { printError("python baseline failed (status \(p.terminationStatus)); showing overinterp only") }
-      for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
-        guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-          let v = obj["variant"] as? String, let b = obj["batch"] as? Int, let r = obj["images_per_s"] as? Double
-        else { continue }
-        results[v, default: [:]][b] = r
-      }
+    let lines = try runPythonBaseline(python, [script, String(threadCount), sizes.map(String.init).joined(separator: ","), String(seconds)])
+    for obj in lines {
+      guard let v = obj["variant"] as? String, let b = obj["batch"] as? Int, let r = obj["images_per_s"] as? Double else { continue }
+      results[v, default: [:]][b] = r
     }
     let variants = results.keys.sorted()
     print("ResNet20 forward, eval mode, random input, \(threadCount) thread(s), libtorch \(Runtime.libtorchVersion); images/s")

@@ -45,22 +45,8 @@ struct BenchTrain: ParsableCommand {
       n += 1
     }
     let ours = Double(n * batchSize) / (Progress.now() - start)
-    var theirs: Double?
-    if !python.isEmpty {
-      let p = Process()
-      p.executableURL = URL(fileURLWithPath: python)
-      p.arguments = ["bench/train.py", String(threadCount), String(seconds), String(batchSize)]
-      let pipe = Pipe()
-      p.standardOutput = pipe
-      try p.run()
-      let data = pipe.fileHandleForReading.readDataToEndOfFile()
-      p.waitUntilExit()
-      for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
-        if let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], let r = obj["images_per_s"] as? Double {
-          theirs = r
-        }
-      }
-    }
+    let theirs = try runPythonBaseline(python, ["bench/train.py", String(threadCount), String(seconds), String(batchSize)])
+      .compactMap { $0["images_per_s"] as? Double }.last
     print("ResNet20 training steps, batch \(batchSize), SGD Nesterov + weight decay, \(threadCount) thread(s), libtorch \(Runtime.libtorchVersion)")
     print("overinterp     \(fmt(ours, digits: 0)) images/s")
     if let theirs {
