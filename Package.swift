@@ -45,12 +45,14 @@ let package = Package(
     .target(name: "Models", dependencies: ["Torch", "Datasets"]),
     .target(name: "SIS", dependencies: ["Torch", "Datasets", "Models"]),
     .target(name: "Corruptions", dependencies: ["Datasets"]),
+    .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
+    .target(name: "Study", dependencies: ["CSQLite", "Datasets", "SIS", "Torch"]),
     .target(name: "Analysis", dependencies: ["Torch", "Datasets", "Models", "SIS"]),
     .target(name: "Training", dependencies: ["Torch", "Datasets", "Models", "Analysis"]),
     .executableTarget(
       name: "overinterp",
       dependencies: [
-        "Torch", "Datasets", "Models", "SIS", "Analysis", "Training", "Corruptions",
+        "Torch", "Datasets", "Models", "SIS", "Analysis", "Training", "Corruptions", "Study",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       resources: [.copy("Resources")]),
@@ -59,8 +61,9 @@ let package = Package(
     .testTarget(name: "ModelsTests", dependencies: ["Models", "Datasets", "Analysis", "Torch"], exclude: ["Fixtures"]),
     .testTarget(name: "SISTests", dependencies: ["SIS", "Models", "Datasets", "Torch"], exclude: ["Fixtures"]),
     .testTarget(name: "CorruptionsTests", dependencies: ["Corruptions", "Datasets"], exclude: ["Fixtures"]),
+    .testTarget(name: "StudyTests", dependencies: ["Study", "Datasets"]),
     .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "Datasets", "Torch"]),
-    .testTarget(name: "CLITests", dependencies: ["overinterp", "Models", "Datasets", "Torch"], exclude: ["Fixtures"]),
+    .testTarget(name: "CLITests", dependencies: ["overinterp", "Models", "Datasets", "Torch", "SIS", "Study"], exclude: ["Fixtures"]),
   ],
   swiftLanguageModes: [.v6],
   cxxLanguageStandard: .cxx17

@@ -4,7 +4,7 @@
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
-packages=(libtorch-dev libopenblas0-pthread libjpeg-dev libpng-dev zlib1g-dev curl ca-certificates tar)
+packages=(libtorch-dev libopenblas0-pthread libjpeg-dev libpng-dev zlib1g-dev libsqlite3-dev curl ca-certificates tar)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

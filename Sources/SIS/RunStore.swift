@@ -115,6 +115,23 @@ public struct ImageRecord: Sendable, Equatable {
   public var exactTies: Int
   public var nearTies: Int
   public var seconds: Float
+
+  public init(
+    position: Int, sourceIndex: Int, label: Int, predicted: Int, confidence: Float, order: [Int], values: [Float], scores: [Float],
+    exactTies: Int, nearTies: Int, seconds: Float
+  ) {
+    self.position = position
+    self.sourceIndex = sourceIndex
+    self.label = label
+    self.predicted = predicted
+    self.confidence = confidence
+    self.order = order
+    self.values = values
+    self.scores = scores
+    self.exactTies = exactTies
+    self.nearTies = nearTies
+    self.seconds = seconds
+  }
 }
 
 /// A run folder: `manifest.json` plus one `shard-GGGGGG.npz` per finished group of images. Each

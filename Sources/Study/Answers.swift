@@ -1,0 +1,62 @@
+import Foundation
+
+/// The answers database: participants and their answers, one row per (participant, image),
+/// written as each answer arrives.
+public final class AnswerStore: @unchecked Sendable {
+  public let db: Database
+
+  public init(path: String) throws {
+    db = try Database(path: path)
+    try db.execute(
+      "CREATE TABLE IF NOT EXISTS participants (id TEXT PRIMARY KEY, seed INTEGER NOT NULL, created REAL NOT NULL)")
+    try db.execute(
+      """
+      CREATE TABLE IF NOT EXISTS answers (
+        participant TEXT NOT NULL REFERENCES participants(id), image TEXT NOT NULL, fraction REAL NOT NULL,
+        label INTEGER NOT NULL, answer INTEGER NOT NULL, milliseconds INTEGER NOT NULL, created REAL NOT NULL,
+        PRIMARY KEY (participant, image))
+      """)
+  }
+
+  public func addParticipant(id: String, seed: UInt64) throws {
+    try db.execute("INSERT INTO participants (id, seed, created) VALUES (?, ?, ?)", [.text(id), .int(Int(seed & 0x7fff_ffff_ffff_ffff)), .double(Date().timeIntervalSince1970)])
+  }
+
+  public func participantSeed(_ id: String) throws -> UInt64? {
+    try db.execute("SELECT seed FROM participants WHERE id = ?", [.text(id)]).first?.first?.int.map { UInt64($0) }
+  }
+
+  /// Stores an answer; a second answer for the same image is refused (returns false).
+  public func addAnswer(participant: String, image: StudyImage, answer: Int, milliseconds: Int) throws -> Bool {
+    do {
+      try db.execute(
+        "INSERT INTO answers (participant, image, fraction, label, answer, milliseconds, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [.text(participant), .text(image.id), .double(image.fraction), .int(image.label), .int(answer), .int(milliseconds),
+         .double(Date().timeIntervalSince1970)])
+      return true
+    } catch let e as Database.Failure where e.code == 19 {  // SQLITE_CONSTRAINT: already answered
+      return false
+    }
+  }
+
+  public func answeredImages(_ participant: String) throws -> Set<String> {
+    Set(try db.execute("SELECT image FROM answers WHERE participant = ?", [.text(participant)]).compactMap { $0.first?.text })
+  }
+
+  public struct Row: Sendable {
+    public var participant: String
+    public var image: String
+    public var fraction: Double
+    public var label: Int
+    public var answer: Int
+    public var milliseconds: Int
+  }
+
+  public func allAnswers() throws -> [Row] {
+    try db.execute("SELECT participant, image, fraction, label, answer, milliseconds FROM answers ORDER BY participant, created").map {
+      Row(
+        participant: $0[0].text ?? "", image: $0[1].text ?? "", fraction: $0[2].double ?? 0, label: $0[3].int ?? -1,
+        answer: $0[4].int ?? -1, milliseconds: $0[5].int ?? 0)
+    }
+  }
+}

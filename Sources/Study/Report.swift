@@ -1,0 +1,152 @@
+import Datasets
+import Foundation
+import Torch
+
+/// Table 2 of the paper (human accuracy per fraction, mean ± std over participants), per-class
+/// accuracy, and the relation between subset size and accuracy (Figure S5).
+public struct StudyReport: Sendable {
+  public struct FractionRow: Sendable {
+    public var fraction: Double
+    /// Accuracy of each participant on the images of this fraction they answered.
+    public var perParticipant: [String: Double]
+    public var mean: Double
+    public var std: Double
+    /// Accuracy per true class, over all participants.
+    public var perClass: [Double?]
+  }
+
+  public var rows: [FractionRow]
+  /// R² of a least-squares line through (kept pixels, mean human accuracy) over all images.
+  public var rSquared: Double
+  public var participants: Int
+  public var answers: Int
+
+  /// The paper's Table 2: mean ± std human accuracy (%) at 5%, 30% and 50% of pixels.
+  public static let paper: [(Double, Double, Double)] = [(0.05, 19.2, 4.8), (0.3, 40.0, 2.5), (0.5, 68.2, 3.6)]
+
+  public init(study: StudySet, answers: [AnswerStore.Row]) {
+    let byImage = Dictionary(uniqueKeysWithValues: study.images.map { ($0.id, $0) })
+    var rows: [FractionRow] = []
+    for f in study.fractions {
+      let here = answers.filter { $0.fraction == f }
+      var perParticipant: [String: Double] = [:]
+      for (p, list) in Dictionary(grouping: here, by: \.participant) {
+        perParticipant[p] = Double(list.filter { $0.answer == $0.label }.count) / Double(list.count)
+      }
+      let values = Array(perParticipant.values)
+      let mean = values.isEmpty ? 0 : values.reduce(0, +) / Double(values.count)
+      let std = values.count > 1 ? (values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(values.count - 1)).squareRoot() : 0
+      let perClass: [Double?] = study.classNames.indices.map { c in
+        let list = here.filter { $0.label == c }
+        return list.isEmpty ? nil : Double(list.filter { $0.answer == c }.count) / Double(list.count)
+      }
+      rows.append(FractionRow(fraction: f, perParticipant: perParticipant, mean: mean, std: std, perClass: perClass))
+    }
+    var points: [(Double, Double)] = []
+    for (image, list) in Dictionary(grouping: answers, by: \.image) {
+      guard let info = byImage[image] else { continue }
+      points.append((Double(info.keptPixels), Double(list.filter { $0.answer == $0.label }.count) / Double(list.count)))
+    }
+    self.rows = rows
+    self.rSquared = Self.rSquared(points)
+    self.participants = Set(answers.map(\.participant)).count
+    self.answers = answers.count
+  }
+
+  static func rSquared(_ points: [(Double, Double)]) -> Double {
+    guard points.count > 1 else { return 0 }
+    let n = Double(points.count)
+    let mx = points.reduce(0) { $0 + $1.0 } / n
+    let my = points.reduce(0) { $0 + $1.1 } / n
+    var sxy = 0.0
+    var sxx = 0.0
+    var syy = 0.0
+    for (x, y) in points {
+      sxy += (x - mx) * (y - my)
+      sxx += (x - mx) * (x - mx)
+      syy += (y - my) * (y - my)
+    }
+    guard sxx > 0, syy > 0 else { return 0 }
+    return sxy * sxy / (sxx * syy)
+  }
+
+  /// The report as text (Table 2's form).
+  public func text(classNames: [String]) -> String {
+    var lines = ["\(participants) participant(s), \(answers) answer(s)", "", "fraction   human accuracy (%) mean ± std   paper"]
+    for r in rows {
+      let paper = Self.paper.first { abs($0.0 - r.fraction) < 1e-9 }.map { String(format: "%.1f ± %.1f", $0.1, $0.2) } ?? "-"
+      lines.append(String(format: "%5.0f%%     %6.1f ± %4.1f  (n = %d)        ", r.fraction * 100, r.mean * 100, r.std * 100, r.perParticipant.count) + paper)
+    }
+    lines.append("")
+    lines.append("per class (%): " + classNames.joined(separator: ", "))
+    for r in rows {
+      lines.append(String(format: "%5.0f%%  ", r.fraction * 100) + r.perClass.map { $0.map { String(format: "%5.1f", $0 * 100) } ?? "    -" }.joined(separator: " "))
+    }
+    lines.append("")
+    lines.append(String(format: "R² between kept pixels and per-image human accuracy: %.3f", rSquared))
+    return lines.joined(separator: "\n") + "\n"
+  }
+
+  /// Accuracy against fraction, ours (mean ± std) beside the paper's, as SVG.
+  public func svg() -> String {
+    let (w, h, left, bottom) = (480.0, 320.0, 60.0, 40.0)
+    func x(_ f: Double) -> Double { left + f * (w - left - 20) }
+    func y(_ a: Double) -> Double { h - bottom - a / 100 * (h - bottom - 20) }
+    var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(w))\" height=\"\(Int(h))\" font-family=\"sans-serif\" font-size=\"12\">\n"
+    s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+    s += "<line x1=\"\(left)\" y1=\"\(y(0))\" x2=\"\(x(1))\" y2=\"\(y(0))\" stroke=\"black\"/><line x1=\"\(left)\" y1=\"\(y(0))\" x2=\"\(left)\" y2=\"\(y(100))\" stroke=\"black\"/>\n"
+    for a in stride(from: 0, through: 100, by: 20) {
+      s += "<text x=\"\(left - 8)\" y=\"\(y(Double(a)) + 4)\" text-anchor=\"end\">\(a)</text>\n"
+    }
+    for f in [0.0, 0.25, 0.5, 0.75, 1.0] {
+      s += "<text x=\"\(x(f))\" y=\"\(y(0) + 18)\" text-anchor=\"middle\">\(Int(f * 100))%</text>\n"
+    }
+    s += "<text x=\"\(w / 2)\" y=\"\(h - 4)\" text-anchor=\"middle\">pixels kept</text>\n"
+    s += "<text x=\"14\" y=\"\(h / 2)\" transform=\"rotate(-90 14 \(h / 2))\" text-anchor=\"middle\">human accuracy (%)</text>\n"
+    for (f, m, sd) in Self.paper {
+      s += "<line x1=\"\(x(f) + 4)\" y1=\"\(y(m - sd))\" x2=\"\(x(f) + 4)\" y2=\"\(y(m + sd))\" stroke=\"gray\"/><circle cx=\"\(x(f) + 4)\" cy=\"\(y(m))\" r=\"4\" fill=\"gray\"/>\n"
+    }
+    for r in rows {
+      s += "<line x1=\"\(x(r.fraction) - 4)\" y1=\"\(y((r.mean - r.std) * 100))\" x2=\"\(x(r.fraction) - 4)\" y2=\"\(y((r.mean + r.std) * 100))\" stroke=\"#1f77b4\"/><circle cx=\"\(x(r.fraction) - 4)\" cy=\"\(y(r.mean * 100))\" r=\"4\" fill=\"#1f77b4\"/>\n"
+    }
+    s += "<circle cx=\"\(left + 20)\" cy=\"20\" r=\"4\" fill=\"#1f77b4\"/><text x=\"\(left + 30)\" y=\"24\">this study</text>\n"
+    s += "<circle cx=\"\(left + 120)\" cy=\"20\" r=\"4\" fill=\"gray\"/><text x=\"\(left + 130)\" y=\"24\">paper (Table 2)</text>\n"
+    return s + "</svg>\n"
+  }
+}
+
+/// All answers as CSV (participant, image, fraction, label, answer, correct, milliseconds).
+public func answersCSV(_ rows: [AnswerStore.Row]) -> String {
+  var out = "participant,image,fraction,label,answer,correct,milliseconds\n"
+  for r in rows {
+    out += "\(r.participant),\(r.image),\(r.fraction),\(r.label),\(r.answer),\(r.answer == r.label ? 1 : 0),\(r.milliseconds)\n"
+  }
+  return out
+}
+
+/// Figure S4: every image of one fraction in a grid (8x nearest-neighbour), as PNG.
+public func contactSheet(_ study: StudySet, folder: String, fraction: Double, to path: String) throws {
+  let images = study.images.filter { $0.fraction == fraction }.sorted { ($0.label, $0.sourceIndex) < ($1.label, $1.sourceIndex) }
+  guard !images.isEmpty else { return }
+  let columns = max(study.perClass, 1)
+  let rows = (images.count + columns - 1) / columns
+  let tile = 32 * 4
+  let gap = 4
+  let width = columns * (tile + gap) + gap
+  let height = rows * (tile + gap) + gap
+  var canvas = [UInt8](repeating: 255, count: width * height * 3)
+  for (k, image) in images.enumerated() {
+    let png = try ImageIO.readPNG(folder + "/" + image.file)
+    let rgb = png.channels == 4 ? stride(from: 0, to: png.pixels.count, by: 4).flatMap { Array(png.pixels[$0..<($0 + 3)]) } : png.pixels
+    let big = ImageIO.upscale(rgb, width: png.width, height: png.height, channels: 3, factor: tile / max(png.width, 1))
+    let x0 = gap + (k % columns) * (tile + gap)
+    let y0 = gap + (k / columns) * (tile + gap)
+    let bw = png.width * (tile / max(png.width, 1))
+    for y in 0..<min(tile, big.count / (bw * 3)) {
+      for x in 0..<min(tile, bw) {
+        for c in 0..<3 { canvas[((y0 + y) * width + x0 + x) * 3 + c] = big[(y * bw + x) * 3 + c] }
+      }
+    }
+  }
+  try ImageIO.writePNG(canvas, width: width, height: height, channels: 3, to: path)
+}

@@ -1,0 +1,112 @@
+import Datasets
+import Foundation
+import SIS
+import Torch
+
+/// One image shown to participants: a test image with only `keptPixels` of its pixels (ranked by
+/// backward selection) visible.
+public struct StudyImage: Codable, Equatable, Sendable {
+  public var id: String
+  public var file: String
+  public var sourceIndex: Int
+  public var label: Int
+  /// The run (model) whose backward selection ranked the pixels.
+  public var run: String
+  public var fraction: Double
+  public var keptPixels: Int
+}
+
+/// A study: the images (PNG files beside `study.json`) and how they were chosen.
+public struct StudySet: Codable, Equatable, Sendable {
+  public var format = "overinterp-study/1"
+  public var classNames: [String]
+  public var fractions: [Double]
+  public var perClass: Int
+  public var seed: UInt64
+  public var confidence: Double
+  public var images: [StudyImage]
+
+  public static func load(_ folder: String) throws -> StudySet {
+    guard let data = FileManager.default.contents(atPath: folder + "/study.json") else {
+      throw FileFormatError(folder, "no study.json: not a study folder (make one with `overinterp study make`)")
+    }
+    do { return try JSONDecoder().decode(StudySet.self, from: data) } catch {
+      throw FileFormatError(folder + "/study.json", "unreadable study manifest: \(error)")
+    }
+  }
+
+  public func save(_ folder: String) throws {
+    let e = JSONEncoder()
+    e.outputFormatting = [.prettyPrinted, .sortedKeys]
+    try writeFileAtomically(Array(try e.encode(self)), to: folder + "/study.json")
+  }
+
+  /// Picks images the way the paper did (section 3.4): test images that the run's model
+  /// classified correctly with confidence >= `confidence`, `perClass` per class, drawn with a
+  /// seeded generator and spread round-robin over the runs (models); each is written at every
+  /// fraction with the last `fraction` of its backward-selection order kept and every other pixel
+  /// set to `maskColor` (the dataset mean, i.e. 0 after normalization).
+  public static func make(
+    runs: [(name: String, records: [ImageRecord], data: ImageDataset)], fractions: [Double], perClass: Int, confidence: Double,
+    seed: UInt64, maskColor: [UInt8], out folder: String
+  ) throws -> StudySet {
+    guard let first = runs.first else { throw FileFormatError(folder, "no runs given") }
+    let classNames = first.data.classNames
+    var rng = SplitMix64(seed: seed)
+    var chosen: [(run: Int, record: ImageRecord)] = []
+    var used = Set<Int>()
+    for c in classNames.indices {
+      var pools = runs.map { run in
+        run.records.filter { $0.label == c && $0.predicted == c && Double($0.confidence) >= confidence }.shuffled(using: &rng)
+      }
+      var taken = 0
+      var r = 0
+      var exhausted = 0
+      while taken < perClass && exhausted < runs.count {
+        if let next = pools[r].first(where: { !used.contains($0.sourceIndex) }) {
+          pools[r].removeAll { $0.sourceIndex == next.sourceIndex }
+          used.insert(next.sourceIndex)
+          chosen.append((r, next))
+          taken += 1
+          exhausted = 0
+        } else {
+          exhausted += 1
+        }
+        r = (r + 1) % runs.count
+      }
+      if taken < perClass {
+        throw FileFormatError(
+          folder, "class \(classNames[c]): only \(taken) image(s) classified correctly with confidence >= \(confidence) in the runs; \(perClass) needed")
+      }
+    }
+    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    var images: [StudyImage] = []
+    for (runIndex, record) in chosen {
+      let data = runs[runIndex].data
+      let (c, h, w) = (data.imageShape[0], data.imageShape[1], data.imageShape[2])
+      let hwc = ImageIO.hwc(fromCHW: data.image(record.position), channels: c, height: h, width: w)
+      for f in fractions {
+        let kept = Set(backSelectSubset(order: record.order, fraction: f))
+        var px = hwc
+        for p in 0..<(h * w) where !kept.contains(p) {
+          for ch in 0..<c { px[p * c + ch] = maskColor[ch] }
+        }
+        let id = "r\(runIndex)-i\(record.sourceIndex)-f\(Int((f * 1000).rounded()))"
+        try ImageIO.writePNG(px, width: w, height: h, channels: c, to: folder + "/\(id).png")
+        images.append(
+          StudyImage(id: id, file: "\(id).png", sourceIndex: record.sourceIndex, label: record.label, run: runs[runIndex].name,
+            fraction: f, keptPixels: kept.count))
+      }
+    }
+    let set = StudySet(classNames: classNames, fractions: fractions.sorted(), perClass: perClass, seed: seed, confidence: confidence, images: images)
+    try set.save(folder)
+    return set
+  }
+
+  /// The order one participant sees: all images of the smallest fraction first, then the next
+  /// fraction, …; shuffled within each fraction with the participant's seed.
+  public func order(participantSeed: UInt64) -> [StudyImage] {
+    var rng = SplitMix64(seed: participantSeed)
+    return fractions.flatMap { f in images.filter { $0.fraction == f }.shuffled(using: &rng) }
+  }
+}

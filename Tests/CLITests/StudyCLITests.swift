@@ -1,0 +1,67 @@
+import Datasets
+import Foundation
+import SIS
+import Study
+import Testing
+
+@Suite(.serialized) struct StudyCLITests {
+  /// A run folder over 10 random 8x8 images (one per class) whose records say each was
+  /// classified correctly and confidently, with a known removal order.
+  func fakeRun(_ dir: String) throws -> String {
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    var state: UInt64 = 9
+    let px = (0..<(10 * 8 * 8 * 3)).map { _ -> UInt8 in
+      state = state &* 6364136223846793005 &+ 1442695040888963407
+      return UInt8(truncatingIfNeeded: state >> 56)
+    }
+    try NpyArray(px, shape: [10, 8, 8, 3]).write(to: dir + "/images.npy")
+    try NpyArray((0..<10).map { Int64($0) }, shape: [10]).write(to: dir + "/labels.npy")
+    let run = dir + "/run"
+    let store = RunStore(directory: run)
+    try store.writeManifest(
+      RunManifest(
+        modelPaths: ["none"], modelSHA256: ["0"], architecture: "resnet20", dataPath: dir + "/images.npy", dataLabels: dir + "/labels.npy",
+        dataSplit: "test", dataHoldout: 0, dataDescription: "fake", selection: "all", positions: Array(0..<10), sourceIndices: Array(0..<10),
+        inputShape: [3, 8, 8], features: "pixel", featureCount: 64, maskValue: "zero", score: "logprob", chunk: 8, group: 10, shard: "0/1",
+        overinterpVersion: "test", libtorchVersion: "test", device: "cpu"))
+    try store.writeShard(
+      group: 0,
+      records: (0..<10).map {
+        ImageRecord(
+          position: $0, sourceIndex: $0, label: $0, predicted: $0, confidence: 1, order: Array(0..<64), values: [Float](repeating: 1, count: 64),
+          scores: [Float](repeating: 0, count: 64), exactTies: 0, nearTies: 0, seconds: 0)
+      })
+    return run
+  }
+
+  @Test func makeAStudyAnswerItAndReport() throws {
+    let dir = tempPath("study")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let run = try fakeRun(dir)
+    let make = try CLI.run(["study", "make", "--run", run, "--per-class", "1", "--fractions", "0.05,0.5", "--out", dir + "/study"])
+    #expect(make.status == 0, "\(make.stderr)")
+    let study = try StudySet.load(dir + "/study")
+    #expect(study.images.count == 20)
+    // 5% of 64 pixels = the last 4 of the order (60..63): everything else is the mask colour.
+    let small = try #require(study.images.first { $0.fraction == 0.05 })
+    #expect(small.keptPixels == 4)
+    let png = try ImageIO.readPNG(dir + "/study/" + small.file)
+    let keptPixels = (0..<64).filter { p in (0..<3).contains { png.pixels[p * 3 + $0] != [125, 123, 114][$0] } }
+    #expect(Set(keptPixels).isSubset(of: Set(60..<64)))
+
+    let store = try AnswerStore(path: dir + "/answers.sqlite")
+    try store.addParticipant(id: "p", seed: 4)
+    for image in study.order(participantSeed: 4) {
+      _ = try store.addAnswer(participant: "p", image: image, answer: image.fraction > 0.1 ? image.label : (image.label + 1) % 10, milliseconds: 900)
+    }
+    let report = try CLI.run(["study", "report", "--study", dir + "/study", "--db", dir + "/answers.sqlite", "--out", dir + "/report"])
+    #expect(report.status == 0, "\(report.stderr)")
+    #expect(report.stdout.contains("    5%        0.0 ±  0.0"), "\(report.stdout)")
+    #expect(report.stdout.contains("   50%      100.0 ±  0.0"))
+    for f in ["report.txt", "answers.csv", "accuracy.svg", "contact-sheet-5pct.png", "contact-sheet-50pct.png"] {
+      #expect(FileManager.default.fileExists(atPath: dir + "/report/" + f), "missing \(f)")
+    }
+    let bad = try CLI.run(["study", "make", "--run", run, "--fractions", "0,2", "--out", dir + "/x"])
+    #expect(bad.stderr.contains("--fractions"))
+  }
+}
