@@ -16,11 +16,9 @@ import time
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
-from make_fixtures import CifarResNet, cifar_batch, normalize  # noqa: E402
-from make_sis_fixtures import backselect  # noqa: E402
+from make_sis_fixtures import akamaster_resnet20, backselect, class_probability  # noqa: E402
 
 
 def main():
@@ -28,12 +26,8 @@ def main():
     images = [int(a) for a in sys.argv[4:]]
     torch.set_num_threads(threads)
     torch.set_grad_enabled(False)
-    ck = torch.load(os.path.join(shared, "models", "cifar10_resnet_akamaster", "resnet20-12fca82f.th"), map_location="cpu")
-    model = CifarResNet(3)
-    model.load_state_dict({k[len("module."):]: v for k, v in ck["state_dict"].items()}, strict=False)
-    model.eval()
-    imgs, _ = cifar_batch(os.path.join(shared, "cifar-10-batches-bin", "test_batch.bin"), max(images) + 1)
-    xs = normalize(imgs, [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]).numpy()
+    model, test_images = akamaster_resnet20(shared)
+    xs = test_images(max(images) + 1)
     lo = (32 - window) // 2
     for i in images:
         x = xs[i]
@@ -41,15 +35,7 @@ def main():
         c = int(model(torch.from_numpy(x[None])).argmax(1))
         mask = np.zeros((32, 32), dtype=bool)
         mask[lo:lo + window, lo:lo + window] = True
-
-        def f(batch):
-            out = []
-            for s in range(0, len(batch), 128):
-                logits = model(torch.from_numpy(np.ascontiguousarray(batch[s:s + 128], dtype=np.float32)))
-                out.append(F.softmax(logits, dim=1)[:, c].numpy())
-            return np.concatenate(out)
-
-        stack = backselect(f, x, mask, np.zeros_like(x))
+        stack = backselect(class_probability(model, c), x, mask, np.zeros_like(x))
         order, values = [s[0] for s in stack], [s[1] for s in stack]
         print(json.dumps({"image": i, "seconds": time.perf_counter() - start, "order": order, "values": values}), flush=True)
 

@@ -38,28 +38,44 @@ def backselect(f, x, mask, masked_value):
     return stack
 
 
+def akamaster_resnet20(shared):
+    """The akamaster ResNet20 (eval mode) and a loader of the first n normalized test images."""
+    ck = torch.load(os.path.join(shared, "models", "cifar10_resnet_akamaster", "resnet20-12fca82f.th"), map_location="cpu")
+    model = CifarResNet(3)
+    model.load_state_dict({k[len("module."):]: v for k, v in ck["state_dict"].items()}, strict=False)
+    model.eval()
+
+    def test_images(n):
+        imgs, _ = cifar_batch(os.path.join(shared, "cifar-10-batches-bin", "test_batch.bin"), n)
+        return normalize(imgs, [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]).numpy()
+
+    return model, test_images
+
+
+def class_probability(model, c):
+    """f for the reference algorithm: float32 softmax probability of class c, batches of 128."""
+
+    def f(batch):
+        out = []
+        for s in range(0, len(batch), 128):
+            logits = model(torch.from_numpy(np.ascontiguousarray(batch[s:s + 128], dtype=np.float32)))
+            out.append(F.softmax(logits, dim=1)[:, c].numpy())
+        return np.concatenate(out)
+
+    return f
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     torch.set_grad_enabled(False)
     torch.set_num_threads(1)
-    ck = torch.load(os.path.join(SHARED, "models", "cifar10_resnet_akamaster", "resnet20-12fca82f.th"), map_location="cpu")
-    model = CifarResNet(3)
-    model.load_state_dict({k[len("module."):]: v for k, v in ck["state_dict"].items()}, strict=False)
-    model.eval()
-    imgs, _ = cifar_batch(os.path.join(SHARED, "cifar-10-batches-bin", "test_batch.bin"), max(IMAGES) + 1)
-    xs = normalize(imgs, [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]).numpy()
+    model, test_images = akamaster_resnet20(SHARED)
+    xs = test_images(max(IMAGES) + 1)
     orders, values, classes = [], [], []
     for i in IMAGES:
         x = xs[i]
         c = int(model(torch.from_numpy(x[None])).argmax(1))
-
-        def f(batch):
-            out = []
-            for s in range(0, len(batch), 128):
-                logits = model(torch.from_numpy(np.ascontiguousarray(batch[s:s + 128], dtype=np.float32)))
-                out.append(F.softmax(logits, dim=1)[:, c].numpy())
-            return np.concatenate(out)
-
+        f = class_probability(model, c)
         mask = np.zeros((32, 32), dtype=bool)
         mask[WINDOW[0]:WINDOW[1], WINDOW[0]:WINDOW[1]] = True
         stack = backselect(f, x, mask, np.zeros_like(x))
