@@ -1,4 +1,4 @@
-// swift-tools-version: 6.0
+// swift-tools-version: 6.1
 // overinterp: auditing image classifiers for overinterpretation (Carter et al., 2021).
 import Foundation
 import PackageDescription
@@ -29,7 +29,12 @@ let package = Package(
     .library(name: "Torch", targets: ["Torch"]),
   ],
   dependencies: [
-    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    // The human-study web app (`study serve`). The ConfigurationSupport trait (swift-configuration)
+    // is not needed and is left off to keep builds shorter.
+    .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: ["FullFoundation"]),
+    .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+    .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
   ],
   targets: [
     .target(
@@ -47,12 +52,18 @@ let package = Package(
     .target(name: "Corruptions", dependencies: ["Datasets"]),
     .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
     .target(name: "Study", dependencies: ["CSQLite", "Datasets", "SIS", "Torch"]),
+    .target(
+      name: "StudyServer",
+      dependencies: ["Study", "Datasets", "Torch", .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "HTTPTypes", package: "swift-http-types"),
+        .product(name: "Logging", package: "swift-log"),
+      ]),
     .target(name: "Analysis", dependencies: ["Torch", "Datasets", "Models", "SIS"]),
     .target(name: "Training", dependencies: ["Torch", "Datasets", "Models", "Analysis"]),
     .executableTarget(
       name: "overinterp",
       dependencies: [
-        "Torch", "Datasets", "Models", "SIS", "Analysis", "Training", "Corruptions", "Study",
+        "Torch", "Datasets", "Models", "SIS", "Analysis", "Training", "Corruptions", "Study", "StudyServer",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       resources: [.copy("Resources")]),
@@ -62,6 +73,7 @@ let package = Package(
     .testTarget(name: "SISTests", dependencies: ["SIS", "Models", "Datasets", "Torch"], exclude: ["Fixtures"]),
     .testTarget(name: "CorruptionsTests", dependencies: ["Corruptions", "Datasets"], exclude: ["Fixtures"]),
     .testTarget(name: "StudyTests", dependencies: ["Study", "Datasets"]),
+    .testTarget(name: "StudyServerTests", dependencies: ["StudyServer", "Study", "Datasets"]),
     .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "Datasets", "Torch"]),
     .testTarget(name: "CLITests", dependencies: ["overinterp", "Models", "Datasets", "Torch", "SIS", "Study"], exclude: ["Fixtures"]),
   ],

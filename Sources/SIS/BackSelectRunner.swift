@@ -82,7 +82,16 @@ public struct BackSelectRunner {
       let start = Progress.now()
       let (images, predicted, confidence) = try prepareImages(positions)
       let results: [BackSelectResult]
-      if manifest.method == "gradient" {
+      if manifest.method == "hybrid" {
+        guard layout.description == "pixel", let k = manifest.k, let switchProbability = manifest.switchProbability else {
+          throw SISError.badArgument("the hybrid method works on pixel features with a block size k and a switch probability")
+        }
+        results = try hybridBackSelect(
+          classifier: classifier, images: images, classes: predicted, inputShape: layout.inputShape, k: k,
+          switchProbability: Float(switchProbability), exactLast: manifest.exactLast ?? 0, maskValue: maskValue, score: score,
+          chunk: manifest.chunk, device: device
+        ) { onProgress?(0, $0) }
+      } else if manifest.method == "gradient" {
         guard layout.description == "pixel", let k = manifest.k else {
           throw SISError.badArgument("the gradient method works on pixel features with a block size k")
         }

@@ -19,6 +19,58 @@ public func gradientBackSelect(
   classifier: any Classifier, images: [[Float]], classes: [Int], inputShape: [Int], k: Int, maskValue: [Float]? = nil,
   score: SelectionScore, device: Device = .cpu, onIteration: ((Int) -> Void)? = nil
 ) throws -> [BackSelectResult] {
+  try gradientPhase(
+    classifier: classifier, images: images, classes: classes, inputShape: inputShape, k: k, maskValue: maskValue, score: score,
+    device: device, switchBelow: nil, exactLast: nil, onIteration: onIteration
+  ).results
+}
+
+/// Hybrid BackSelect: Batched Gradient BackSelect while the class probability stays far above
+/// the threshold, exact BackSelect for the last part, where the SIS is decided. Gradient blocks
+/// of `k` pixels are masked as long as the probability measured after a block is at least
+/// `switchProbability` and more than `exactLast` pixels are left; the block that took the
+/// probability below `switchProbability` is put back, and exact backward selection (one pixel
+/// at a time, every candidate evaluated) orders all pixels still unmasked. Any SIS at a
+/// threshold τ ≤ `switchProbability` therefore comes from the exact phase: it is the exact
+/// SIS of the image restricted to the pixels the gradient phase left. Costs about p/k gradient
+/// passes plus r(r+1)/2 forward passes, r being the pixels left at the switch.
+public func hybridBackSelect(
+  classifier: any Classifier, images: [[Float]], classes: [Int], inputShape: [Int], k: Int, switchProbability: Float,
+  exactLast: Int, maskValue: [Float]? = nil, score: SelectionScore, chunk: Int, device: Device = .cpu,
+  onProgress: ((Int) -> Void)? = nil
+) throws -> [BackSelectResult] {
+  guard switchProbability >= 0 && switchProbability <= 1 else {
+    throw SISError.badArgument("the switch probability must be in [0, 1], got \(switchProbability)")
+  }
+  let phase = try gradientPhase(
+    classifier: classifier, images: images, classes: classes, inputShape: inputShape, k: k, maskValue: maskValue, score: score,
+    device: device, switchBelow: switchProbability, exactLast: exactLast
+  ) { _ in onProgress?(k * images.count) }
+  let layout = FeatureLayout.pixels(inputShape)
+  let scorer = try ClassifierScorer(
+    classifier: classifier, images: images, classes: classes, layout: layout, maskValue: maskValue, score: score, chunk: chunk,
+    device: device)
+  let exact = try backSelect(problems: images.count, featureCount: layout.count, initiallyMasked: phase.masked, scorer: scorer) {
+    onProgress?($0)
+  }
+  var results: [BackSelectResult] = []
+  for (g, e) in zip(phase.results, exact) {
+    let order: [Int] = g.order + e.order
+    let values: [Float] = g.values + e.values
+    let scores: [Float] = g.scores + e.scores
+    results.append(
+      BackSelectResult(order: order, values: values, scores: scores, exactTies: g.exactTies + e.exactTies, nearTies: g.nearTies + e.nearTies))
+  }
+  return results
+}
+
+/// The gradient iterations. An image leaves the gradient phase when the probability after its
+/// last block is below `switchBelow` (that block is unmasked again and dropped from its result)
+/// or when at most `exactLast` pixels are left unmasked.
+func gradientPhase(
+  classifier: any Classifier, images: [[Float]], classes: [Int], inputShape: [Int], k: Int, maskValue: [Float]?,
+  score: SelectionScore, device: Device, switchBelow: Float?, exactLast: Int?, onIteration: ((Int) -> Void)?
+) throws -> (results: [BackSelectResult], masked: [[Bool]]) {
   guard k >= 1 else { throw SISError.badArgument("--k must be at least 1, got \(k)") }
   let n = images.count
   let (c, h, w) = (inputShape[0], inputShape[1], inputShape[2])
@@ -61,16 +113,30 @@ public func gradientBackSelect(
   }
 
   var iteration = 0
-  while masked[0].contains(false) {
+  var active = [Bool](repeating: true, count: n)
+  while (0..<n).contains(where: { active[$0] && masked[$0].contains(false) }) {
     let (probs, scores, gradient) = try evaluate(true)
     guard let g = gradient else { throw SISError.badArgument("the score does not depend on the mask") }
-    for i in 0..<n {
+    for i in 0..<n where active[i] {
+      if let switchBelow, probs[i] < switchBelow {
+        // The last block took the probability below the switch level: put it back.
+        for f in pendingBlock[i] { masked[i][f] = false }
+        results[i].order.removeLast(pendingBlock[i].count)
+        pendingBlock[i] = []
+        active[i] = false
+        continue
+      }
       // Values of the previous block: f after it was masked, measured now.
       for _ in pendingBlock[i] {
         results[i].values.append(probs[i])
         results[i].scores.append(scores[i])
       }
+      pendingBlock[i] = []
       let free = (0..<p).filter { !masked[i][$0] }
+      if let exactLast, free.count <= exactLast {
+        active[i] = false
+        continue
+      }
       let ranked = free.sorted { (g[i * p + $0], -$0) > (g[i * p + $1], -$1) }
       let block = Array(ranked.prefix(k))
       if ranked.count > k, g[i * p + ranked[k - 1]] == g[i * p + ranked[k]] { results[i].exactTies += 1 }
@@ -83,12 +149,14 @@ public func gradientBackSelect(
     onIteration?(iteration)
   }
   // The fully masked input closes the last block.
-  let (probs, scores, _) = try evaluate(false)
-  for i in 0..<n {
-    for _ in pendingBlock[i] {
-      results[i].values.append(probs[i])
-      results[i].scores.append(scores[i])
+  if pendingBlock.contains(where: { !$0.isEmpty }) {
+    let (probs, scores, _) = try evaluate(false)
+    for i in 0..<n {
+      for _ in pendingBlock[i] {
+        results[i].values.append(probs[i])
+        results[i].scores.append(scores[i])
+      }
     }
   }
-  return results
+  return (results, masked)
 }

@@ -29,9 +29,13 @@ public struct RunManifest: Codable, Equatable, Sendable {
   public var maskValue: String
   public var score: String
   /// nil or "exact": exact BackSelect; "gradient": Batched Gradient BackSelect with `k` pixels
-  /// per block (then `group` is the mini-batch of images).
+  /// per block (then `group` is the mini-batch of images); "hybrid": gradient blocks, then exact
+  /// selection once the probability falls below `switchProbability` or at most `exactLast`
+  /// pixels are left (`hybridBackSelect`).
   public var method: String?
   public var k: Int?
+  public var switchProbability: Double?
+  public var exactLast: Int?
   /// The model's image-folder preprocessing and class count (to reload image folders).
   public var preprocessing: String?
   public var numClasses: Int?
@@ -48,7 +52,7 @@ public struct RunManifest: Codable, Equatable, Sendable {
     dataHoldout: Int,
     dataDescription: String, selection: String, positions: [Int], sourceIndices: [Int], inputShape: [Int], features: String,
     featureCount: Int, maskValue: String, score: String, method: String? = nil, k: Int? = nil,
-    preprocessing: String? = nil, numClasses: Int? = nil, chunk: Int, group: Int, shard: String,
+    switchProbability: Double? = nil, exactLast: Int? = nil, preprocessing: String? = nil, numClasses: Int? = nil, chunk: Int, group: Int, shard: String,
     overinterpVersion: String,
     libtorchVersion: String, device: String
   ) {
@@ -70,6 +74,8 @@ public struct RunManifest: Codable, Equatable, Sendable {
     self.score = score
     self.method = method
     self.k = k
+    self.switchProbability = switchProbability
+    self.exactLast = exactLast
     self.preprocessing = preprocessing
     self.numClasses = numClasses
     self.chunk = chunk

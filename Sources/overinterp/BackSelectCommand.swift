@@ -125,11 +125,19 @@ struct BackSelectCommand: ParsableCommand {
   @Option(help: "Masked value: zero (the dataset mean after normalization), or an .npy of one uint8 image (H, W, C) normalized like the inputs.")
   var maskValue: String = "zero"
 
-  @Option(help: "exact (BackSelect over every candidate) or gradient (the paper's Batched Gradient BackSelect, S5).")
+  @Option(
+    help: "exact (BackSelect over every candidate), gradient (the paper's Batched Gradient BackSelect, S5), or hybrid (gradient blocks, then exact selection for the last part).")
   var method: String = "exact"
 
-  @Option(help: "With --method gradient: pixels masked per iteration (the paper: 100).")
+  @Option(help: "With --method gradient or hybrid: pixels masked per gradient iteration (the paper: 100).")
   var k: Int = 100
+
+  @Option(
+    help: "With --method hybrid: leave the gradient phase when a block takes the class probability below this (the block is put back); any SIS at a threshold up to this value then comes from the exact phase.")
+  var switchAt: Double = 0.999
+
+  @Option(help: "With --method hybrid: also leave the gradient phase once this many pixels are left.")
+  var exactLast: Int = 0
 
   @Option(help: "Candidate images per forward pass.")
   var chunk: Int = 128
@@ -144,7 +152,11 @@ struct BackSelectCommand: ParsableCommand {
       throw ValidationError("--shard must be i/n with 0 <= i < n, got '\(shard)'")
     }
     if chunk < 1 { throw ValidationError("--chunk must be at least 1, got \(chunk)") }
-    if method != "exact" && method != "gradient" { throw ValidationError("--method must be exact or gradient, got '\(method)'") }
+    if !["exact", "gradient", "hybrid"].contains(method) {
+      throw ValidationError("--method must be exact, gradient or hybrid, got '\(method)'")
+    }
+    if !(switchAt >= 0 && switchAt <= 1) { throw ValidationError("--switch-at must be a probability in [0, 1], got \(switchAt)") }
+    if exactLast < 0 { throw ValidationError("--exact-last must be at least 0, got \(exactLast)") }
     if k < 1 { throw ValidationError("--k must be at least 1, got \(k)") }
     if group < 1 { throw ValidationError("--group must be at least 1, got \(group)") }
   }
@@ -169,7 +181,8 @@ struct BackSelectCommand: ParsableCommand {
       dataHoldout: dataOptions.holdout, dataDescription: data.description, selection: description, positions: positions,
       sourceIndices: positions.map { data.sourceIndices[$0] }, inputShape: data.imageShape, features: layout.description,
       featureCount: layout.count, maskValue: maskValue, score: score.rawValue, method: method == "exact" ? nil : method,
-      k: method == "gradient" ? k : nil, preprocessing: classifier.info.preprocessing.description,
+      k: method == "exact" ? nil : k, switchProbability: method == "hybrid" ? switchAt : nil,
+      exactLast: method == "hybrid" ? exactLast : nil, preprocessing: classifier.info.preprocessing.description,
       numClasses: classifier.info.numClasses, chunk: chunk, group: group, shard: shard,
       overinterpVersion: Overinterp.configuration.version, libtorchVersion: Runtime.libtorchVersion, device: device.description)
     let runner = BackSelectRunner(
@@ -180,6 +193,8 @@ struct BackSelectCommand: ParsableCommand {
     let imageCount = pending.reduce(0) { $0 + min(group, positions.count - $1 * group) }
     printError("backselect: \(imageCount) image(s) to do in \(pending.count) group(s) of \(positions.count) selected (\(description)); data: \(data.description)")
     let p = layout.count
+    // Progress counts candidates: p per image for gradient (k per iteration); for hybrid the
+    // exact phase's share is unknown in advance, so its bar is an upper bound.
     let perImage = method == "gradient" ? p : p * (p + 1) / 2
     let progress = Progress(total: imageCount * perImage, label: "backselect", unit: "candidates")
     var imagesDone = 0

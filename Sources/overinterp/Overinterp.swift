@@ -3,7 +3,7 @@ import Foundation
 import Torch
 
 @main
-struct Overinterp: ParsableCommand {
+struct Overinterp: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "overinterp",
     abstract: "Audit image classifiers for overinterpretation (Carter et al., 2021).",
@@ -16,13 +16,17 @@ struct Overinterp: ParsableCommand {
     subcommands: [Eval.self, Train.self, BackSelectCommand.self, SISCommand.self, Heatmap.self, CompareRuns.self, Merge.self, StudyCommand.self, Convert.self, DataCommand.self, Bench.self]
   )
 
-  static func main() {
+  static func main() async {
     // Before libtorch starts its OpenMP pool: idle threads sleep instead of spinning, which
     // matters when several processes share the cores (tests, sharded runs).
     setenv("OMP_WAIT_POLICY", "PASSIVE", 0)
     do {
       var command = try parseAsRoot()
-      try command.run()
+      if var command = command as? any AsyncParsableCommand {
+        try await command.run()
+      } else {
+        try command.run()
+      }
     } catch {
       exit(withError: describe(error))
     }

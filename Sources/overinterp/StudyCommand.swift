@@ -3,13 +3,14 @@ import Datasets
 import Foundation
 import SIS
 import Study
+import StudyServer
 import Torch
 
-struct StudyCommand: ParsableCommand {
+struct StudyCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "study",
     abstract: "The human classification study of the paper (section 3.4): make the image sets, analyse the answers.",
-    subcommands: [Make.self, Report.self])
+    subcommands: [Make.self, Serve.self, Report.self, LoadCheckCommand.self])
 
   struct Make: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -101,6 +102,99 @@ struct StudyCommand: ParsableCommand {
       }
       print(text, terminator: "")
       print("wrote \(out)/report.txt, answers.csv, accuracy.svg and contact sheets")
+    }
+  }
+
+  struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Serve the study to participants over HTTP (the paper's human benchmark as a web app).",
+      discussion: """
+        Participants open http://HOST:PORT/ in a browser, get an anonymous participant code and \
+        classify every image of the study: all images of the smallest fraction first, then the next \
+        fraction, shuffled per participant. Each answer is stored in the SQLite database at once; a \
+        participant who closes the tab continues where they stopped. Results: GET /admin/report and \
+        /admin/answers.csv (with the admin token if one is set), or `overinterp study report`. \
+        Listens on loopback by default: put a TLS reverse proxy in front to serve beyond this machine.
+        """)
+
+    @Argument(help: "The study folder (made by `overinterp study make`).")
+    var study: String
+
+    @Option(help: "Address to listen on.")
+    var host: String = "127.0.0.1"
+
+    @Option(help: "Port to listen on (0 picks a free one).")
+    var port: Int = 8080
+
+    @Option(help: "Answers database (SQLite, created if missing; default STUDY/answers.sqlite).")
+    var db: String?
+
+    @Option(
+      help: ArgumentHelp(
+        "Token required by /admin/report and /admin/answers.csv (default: the OVERINTERP_ADMIN_TOKEN environment variable; without one they are open).",
+        valueName: "token"))
+    var adminToken: String?
+
+    func validate() throws {
+      if !(0...65535).contains(port) { throw ValidationError("--port must be in 0...65535, got \(port)") }
+      if let adminToken, adminToken.count < 8 { throw ValidationError("--admin-token must have at least 8 characters") }
+    }
+
+    func run() async throws {
+      let database = db ?? study + "/answers.sqlite"
+      let service = try StudyService(studyFolder: study, database: database)
+      let token = adminToken ?? ProcessInfo.processInfo.environment["OVERINTERP_ADMIN_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
+      let images = service.study.images.count
+      let host = self.host
+      let app = StudyApp(service: service, adminToken: token).application(host: host, port: port) { bound in
+        // Unbuffered, so that scripts waiting for this line (tests, the load check) see it at once.
+        var line = "serving \(images) images to participants at http://\(host):\(bound)/ (answers in \(database))\n"
+        if token == nil { line += "no admin token: /admin/report and /admin/answers.csv are open to anyone who can reach this port\n" }
+        FileHandle.standardOutput.write(Data(line.utf8))
+      }
+      try await app.runService()
+    }
+  }
+
+  struct LoadCheckCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      commandName: "load-check",
+      abstract: "Simulated participants answer a running study server concurrently; checks that no answer is lost or duplicated.",
+      discussion: """
+        Each simulated participant starts, fetches its current image and answers it (a seeded \
+        random class) until the study is done, then a new one starts, until --duration has passed. \
+        Afterwards every acknowledged answer must be in /admin/answers.csv exactly once. Prints \
+        response-time percentiles. Writes real answers: point it at a throwaway database.
+        """)
+
+    @Option(help: "The server's base URL.")
+    var url: String = "http://127.0.0.1:8080/"
+
+    @Option(help: "Concurrent simulated participants.")
+    var participants: Int = 50
+
+    @Option(help: "Seconds to run.")
+    var duration: Double = 60
+
+    @Option(help: "Seed of the simulated answers.")
+    var seed: UInt64 = 0
+
+    @Option(help: "The server's admin token, if it has one (default: OVERINTERP_ADMIN_TOKEN).")
+    var adminToken: String?
+
+    func validate() throws {
+      if participants < 1 { throw ValidationError("--participants must be at least 1") }
+      if !(duration > 0 && duration.isFinite) { throw ValidationError("--duration must be a positive number of seconds") }
+      if URL(string: url)?.host == nil { throw ValidationError("--url must be an http URL such as http://127.0.0.1:8080/, got '\(url)'") }
+    }
+
+    func run() async throws {
+      guard let base = URL(string: url) else { return }
+      let token = adminToken ?? ProcessInfo.processInfo.environment["OVERINTERP_ADMIN_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
+      let check = LoadCheck(participants: participants, duration: duration, seed: seed, adminToken: token)
+      let result = try await check.run(client: StudyClient(base: base, maxConnections: participants + 1))
+      print(result)
+      if result.lost > 0 || result.duplicated > 0 || result.unexpected > 0 { throw ExitCode(1) }
     }
   }
 }

@@ -18,7 +18,7 @@ struct TinySetup {
     try Runtime.manualSeed(seed)
     let net = try Architecture.resnet20.build(inputSize: 8)
     try ModelCheckpoint.save(net, to: model)
-    var g = SystemRandomNumberGenerator()
+    let g = SystemRandomNumberGenerator()
     _ = g
     var state = seed
     let pixels = (0..<(count * 8 * 8 * 3)).map { _ -> UInt8 in

@@ -64,4 +64,66 @@ import Testing
     let bad = try CLI.run(["study", "make", "--run", run, "--fractions", "0,2", "--out", dir + "/x"])
     #expect(bad.stderr.contains("--fractions"))
   }
+
+  /// `study serve` from the built binary, driven by a real browser (headless Chromium) with the
+  /// keyboard; then Ctrl-C, and the answers must be in the database. Chromium is required
+  /// (`scripts/install-deps.sh --tests` installs it); OVERINTERP_SKIP_BROWSER=1 runs only the rest.
+  @Test func serveAStudyToABrowserAndStopWithCtrlC() throws {
+    let dir = tempPath("serve")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let run = try fakeRun(dir)
+    let make = try CLI.run(["study", "make", "--run", run, "--per-class", "1", "--fractions", "0.05,0.5", "--out", dir + "/study"])
+    #expect(make.status == 0, "\(make.stderr)")
+
+    let server = Process()
+    server.executableURL = URL(fileURLWithPath: CLI.binary)
+    server.arguments = ["study", "serve", dir + "/study", "--port", "0", "--db", dir + "/answers.sqlite", "--admin-token", "admin-token-123"]
+    let out = Pipe()
+    server.standardOutput = out
+    server.standardError = FileHandle.nullDevice
+    try server.run()
+    defer { if server.isRunning { server.terminate() } }
+    var banner = ""
+    while !banner.contains("\n") {
+      let chunk = out.fileHandleForReading.availableData
+      if chunk.isEmpty { break }
+      banner += String(decoding: chunk, as: UTF8.self)
+    }
+    let url = try #require(banner.split(separator: " ").first { $0.hasPrefix("http://") }.map(String.init), "\(banner)")
+
+    var expected: [(image: String, answer: Int)] = []
+    if let executable = Chromium.executable {
+      let browser = try Chromium(executable: executable)
+      try browser.open(url)
+      try browser.wait(for: "document.getElementById('intro') && !document.getElementById('intro').hidden")
+      try browser.press("Enter", code: "Enter", keyCode: 13, text: "\r")  // starts the study
+      try browser.wait(for: "document.body.dataset.ready === '1'")
+      for k in [3, 1, 4] {
+        let image = try #require(try browser.evaluate("document.getElementById('image').dataset.image") as? String)
+        try browser.press("\(k)", code: "Digit\(k)", keyCode: 48 + k)
+        try browser.wait(for: "document.body.dataset.ready === '1' && document.getElementById('image').dataset.image !== '\(image)'")
+        expected.append((image, k))
+      }
+      let progress = try browser.evaluate("document.getElementById('progress').textContent") as? String
+      #expect(progress?.contains("photo 4 of 20") == true, "\(progress ?? "nil")")
+      // Reloading the page (or coming back later) continues at the same photo.
+      try browser.send("Page.reload")
+      try browser.wait(for: "document.body.dataset.ready === '1' && document.getElementById('progress').textContent.includes('photo 4 of 20')")
+      // The image really is drawn enlarged with nearest-neighbour scaling.
+      #expect(try browser.evaluate("getComputedStyle(document.getElementById('image')).imageRendering") as? String == "pixelated")
+      #expect(try browser.evaluate("document.getElementById('image').naturalWidth") as? Int == 8)
+    } else if ProcessInfo.processInfo.environment["OVERINTERP_SKIP_BROWSER"] != "1" {
+      Issue.record("no Chromium found: install it (scripts/install-deps.sh --tests), point CHROMIUM at it, or set OVERINTERP_SKIP_BROWSER=1")
+    }
+
+    // Ctrl-C stops the server cleanly.
+    kill(server.processIdentifier, SIGINT)
+    server.waitUntilExit()
+    #expect(server.terminationStatus == 0)
+    let rows = try AnswerStore(path: dir + "/answers.sqlite").allAnswers()
+    #expect(rows.count == expected.count)
+    for (row, e) in zip(rows, expected) {
+      #expect(row.image == e.image && row.answer == e.answer && row.fraction == 0.05 && row.milliseconds >= 0)
+    }
+  }
 }

@@ -56,6 +56,51 @@ final class LinearClassifier: Classifier {
     }
   }
 
+  @Test func hybridIsGradientWhileFarAboveTheSwitchThenExact() throws {
+    let net = LinearClassifier(weights: weights)
+    let images = [image, image.enumerated().map { Float($0.offset % 3) * 0.5 + 0.5 }]
+    let switchAt: Float = 0.9
+    let hybrid = try hybridBackSelect(
+      classifier: net, images: images, classes: [0, 0], inputShape: [1, 4, 4], k: 4, switchProbability: switchAt, exactLast: 0,
+      score: .logprob, chunk: 7)
+    let gradient = try gradientBackSelect(classifier: net, images: images, classes: [0, 0], inputShape: [1, 4, 4], k: 4, score: .logprob)
+    for (i, r) in hybrid.enumerated() {
+      #expect(r.order.count == 16 && Set(r.order).count == 16 && r.values.count == 16)
+      // The gradient phase: whole blocks of the gradient run, each leaving f >= the switch level.
+      let cut = r.values.firstIndex { $0 < switchAt } ?? 16
+      let gradientPart = cut - cut % 4
+      #expect(gradientPart >= 4, "image \(i): no gradient block was kept (values \(r.values))")
+      #expect(Array(r.order[..<gradientPart]) == Array(gradient[i].order[..<gradientPart]))
+      #expect(r.values[..<gradientPart].allSatisfy { $0 >= switchAt })
+      // The rest: exact BackSelect over the pixels the gradient phase left.
+      var masked = [Bool](repeating: false, count: 16)
+      for f in r.order[..<gradientPart] { masked[f] = true }
+      let scorer = try ClassifierScorer(classifier: net, images: [images[i]], classes: [0], layout: .pixels([1, 4, 4]), score: .logprob)
+      let exact = try backSelect(problems: 1, featureCount: 16, initiallyMasked: [masked], scorer: scorer)[0]
+      #expect(Array(r.order[gradientPart...]) == exact.order)
+      // Any SIS at a threshold up to the switch level is sufficient and lies in the exact part.
+      let full = try NN.softmax(try net.logits(try Tensor(images[i], shape: [1, 1, 4, 4])), dim: 1).floats()[0]
+      if case .sis(let sis) = findSIS(order: r.order, values: r.values, fullInput: full, threshold: 0.5) {
+        #expect(Set(sis).isSubset(of: Set(r.order[gradientPart...])))
+        var x = [Float](repeating: 0, count: 16)
+        for f in sis { x[f] = images[i][f] }
+        #expect(try NN.softmax(try net.logits(try Tensor(x, shape: [1, 1, 4, 4])), dim: 1).floats()[0] >= 0.5)
+      }
+    }
+    // Switching at once (level above f(x)) is exact BackSelect; never switching is the gradient method.
+    let allExact = try hybridBackSelect(
+      classifier: net, images: [image], classes: [0], inputShape: [1, 4, 4], k: 4, switchProbability: 1, exactLast: 0, score: .logprob, chunk: 16)[0]
+    let scorer = try ClassifierScorer(classifier: net, images: [image], classes: [0], layout: .pixels([1, 4, 4]), score: .logprob)
+    #expect(allExact.order == (try backSelect(problems: 1, featureCount: 16, scorer: scorer)[0]).order)
+    let never = try hybridBackSelect(
+      classifier: net, images: [image], classes: [0], inputShape: [1, 4, 4], k: 4, switchProbability: 0, exactLast: 0, score: .logprob, chunk: 16)[0]
+    #expect(never.order == gradient[0].order)
+    // exactLast: the exact phase orders the last 6 pixels whatever the probability.
+    let last = try hybridBackSelect(
+      classifier: net, images: [image], classes: [0], inputShape: [1, 4, 4], k: 4, switchProbability: 0, exactLast: 6, score: .logprob, chunk: 16)[0]
+    #expect(Array(last.order[..<12]) == Array(gradient[0].order[..<12]))
+  }
+
   @Test func realNetworkBatchRuns() throws {
     try Runtime.manualSeed(5)
     let net = try Architecture.resnet20.build(inputSize: 8)

@@ -1,0 +1,176 @@
+/// The participant page: one HTML document, one stylesheet and one script, all served by the
+/// app itself (no build step, no CDN). The script asks the JSON API for the current image, shows
+/// it enlarged with nearest-neighbour scaling, and sends the answer chosen with a button or a key
+/// 0-9; everything it needs to resume lives on the server.
+enum Page {
+  static func html(title: String) -> String {
+    """
+    <!doctype html>
+    <html lang="en">
+    <head>
+    <meta charset="utf-8">
+    <meta name="viewport" content="width=device-width, initial-scale=1">
+    <title>\(title)</title>
+    <link rel="stylesheet" href="/app.css">
+    <script src="/app.js" defer></script>
+    </head>
+    <body>
+    <main>
+    <h1>\(title)</h1>
+    <section id="intro" hidden>
+      <p>You will see small photos of which most pixels have been replaced by grey. Each photo shows one
+      of ten kinds of object. For each photo, choose the kind you think it shows, by clicking a button or
+      pressing its number key (0-9). Guess if you are not sure: there is no time limit, and every answer
+      is final.</p>
+      <p>The photos come in three parts; each part shows more of every photo than the one before.
+      You can close the page at any time and come back later to continue where you stopped.</p>
+      <p>No personal data is asked for or stored: you get a random participant code.</p>
+      <button id="start" type="button">Start</button>
+    </section>
+    <section id="task" hidden>
+      <p id="progress" aria-live="polite"></p>
+      <progress id="bar" max="1" value="0"></progress>
+      <figure><img id="image" alt="photo to classify" width="384" height="384"></figure>
+      <div id="choices" role="group" aria-label="classes"></div>
+    </section>
+    <section id="done" hidden>
+      <p>Thank you: you have answered every photo. You can close this page.</p>
+    </section>
+    <p id="message" role="alert"></p>
+    <footer id="code" hidden></footer>
+    </main>
+    <noscript>This study needs JavaScript.</noscript>
+    </body>
+    </html>
+
+    """
+  }
+
+  static let style = """
+    body { font-family: system-ui, sans-serif; margin: 0; background: #f4f4f4; color: #111; }
+    main { max-width: 52rem; margin: 0 auto; padding: 1rem; }
+    h1 { font-size: 1.3rem; }
+    figure { margin: 1rem 0; }
+    #image { width: 384px; height: 384px; image-rendering: crisp-edges; image-rendering: pixelated; background: #888; display: block; }
+    #choices { display: grid; grid-template-columns: repeat(5, 1fr); gap: .4rem; max-width: 40rem; }
+    #choices button, #start { font-size: 1rem; padding: .6rem .4rem; cursor: pointer; }
+    #choices button:disabled { cursor: wait; }
+    kbd { font-weight: bold; margin-right: .3rem; }
+    progress { width: 384px; }
+    #message { color: #a00; min-height: 1.2rem; }
+    footer { margin-top: 2rem; font-size: .8rem; color: #555; }
+
+    """
+
+  static let script = #"""
+    "use strict";
+    const $ = (id) => document.getElementById(id);
+    let state = null;
+    let shownAt = 0;
+    let busy = false;
+
+    async function api(method, path, body) {
+      const init = { method, credentials: "same-origin", headers: {} };
+      if (body !== undefined) {
+        init.headers["Content-Type"] = "application/json";
+        init.body = JSON.stringify(body);
+      }
+      const response = await fetch(path, init);
+      let data = null;
+      try { data = await response.json(); } catch (e) { data = null; }
+      if (!response.ok) {
+        const error = new Error(data && data.error ? data.error.message : response.statusText);
+        error.status = response.status;
+        throw error;
+      }
+      return data;
+    }
+
+    function show(section) {
+      for (const id of ["intro", "task", "done"]) $(id).hidden = id !== section;
+    }
+
+    function buildChoices(names) {
+      const box = $("choices");
+      if (box.childElementCount === names.length) return;
+      box.textContent = "";
+      names.forEach((name, k) => {
+        const b = document.createElement("button");
+        b.type = "button";
+        b.dataset.answer = String(k);
+        const key = document.createElement("kbd");
+        key.textContent = String(k);
+        b.append(key, document.createTextNode(name));
+        b.addEventListener("click", () => answer(k));
+        box.append(b);
+      });
+    }
+
+    function render() {
+      $("message").textContent = "";
+      if (!state) { show("intro"); return; }
+      $("code").hidden = false;
+      $("code").textContent = "Participant code " + state.participant +
+        " (to continue on another device, open /resume/" + state.participant + ")";
+      if (state.done) { show("done"); document.body.dataset.done = "1"; return; }
+      show("task");
+      buildChoices(state.classNames);
+      $("progress").textContent = "Part " + state.part + " of " + state.parts + ": photo " +
+        (state.answered + 1) + " of " + state.total + " (" + (state.total - state.answered) + " left)";
+      $("bar").max = state.total;
+      $("bar").value = state.answered;
+      const img = $("image");
+      img.dataset.image = state.image;
+      setBusy(true);
+      img.onload = () => { shownAt = performance.now(); setBusy(false); };
+      img.onerror = () => { $("message").textContent = "The photo could not be loaded; reload the page."; };
+      img.src = "/images/" + encodeURIComponent(state.image) + ".png";
+    }
+
+    function setBusy(value) {
+      busy = value;
+      for (const b of $("choices").querySelectorAll("button")) b.disabled = value;
+      document.body.dataset.ready = value ? "0" : "1";
+    }
+
+    async function answer(k) {
+      if (busy || !state || state.done || k >= state.classNames.length) return;
+      setBusy(true);
+      const milliseconds = Math.max(0, Math.round(performance.now() - shownAt));
+      try {
+        state = await api("POST", "/api/answers", { image: state.image, answer: k, milliseconds });
+      } catch (error) {
+        // Another tab may have answered this photo already: take the server's word for where we are.
+        try { state = await api("GET", "/api/state"); } catch (e) { state = null; }
+        render();
+        $("message").textContent = error.message;
+        return;
+      }
+      render();
+    }
+
+    async function start() {
+      $("start").disabled = true;
+      try {
+        state = await api("POST", "/api/participants");
+        render();
+      } catch (error) {
+        $("message").textContent = error.message;
+        $("start").disabled = false;
+      }
+    }
+
+    document.addEventListener("keydown", (event) => {
+      if (event.altKey || event.ctrlKey || event.metaKey) return;
+      if (/^[0-9]$/.test(event.key)) { event.preventDefault(); answer(Number(event.key)); }
+      else if (event.key === "Enter" && !$("intro").hidden) { event.preventDefault(); start(); }
+    });
+
+    window.addEventListener("DOMContentLoaded", async () => {
+      $("start").addEventListener("click", start);
+      try { state = await api("GET", "/api/state"); } catch (error) { state = null; }
+      render();
+    });
+
+    """#
+}

@@ -1,0 +1,213 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import Study
+
+/// The human-study web app (paper section 3.4) over HTTP: server-rendered page, a small script,
+/// a JSON API and admin exports. Endpoints:
+///
+/// - `GET /`, `/app.js`, `/app.css`: the participant page (no external resources).
+/// - `POST /api/participants`: a new anonymous participant; sets the participant cookie.
+/// - `GET /api/state`: the participant's position (current image, answered, total).
+/// - `POST /api/answers` with JSON `{"image": id, "answer": 0-9, "milliseconds": n}`: stores the
+///   answer for the current image at once and returns the new state.
+/// - `GET /images/{id}.png`: the current (or an answered) image of this participant.
+/// - `GET /resume/{participant}`: sets the cookie again (another browser or device) and redirects.
+/// - `GET /admin/report`, `GET /admin/answers.csv`: Table 2 and every answer; protected by the
+///   admin token when one is set (`Authorization: Bearer TOKEN` or `?token=TOKEN`).
+///
+/// Errors are JSON `{"error": {"message": …}}` with a 4xx status: 400 malformed body or value,
+/// 401 no participant, 403 not the participant's current image or wrong admin token, 404 unknown
+/// image, 409 already answered, 413 body too large, 415 not JSON.
+public struct StudyApp: Sendable {
+  public static let cookieName = "overinterp_participant"
+  /// Largest request body accepted (an answer is about 60 bytes).
+  public static let maxBodyBytes = 4096
+
+  public let service: StudyService
+  public let adminToken: String?
+
+  public init(service: StudyService, adminToken: String?) {
+    self.service = service
+    self.adminToken = adminToken
+  }
+
+  /// The application, listening on `host:port` (port 0 picks a free one; `onRunning` gets the
+  /// port actually bound). The server's own log (start, stop, failures) goes to stderr at
+  /// `logLevel`.
+  public func application(
+    host: String, port: Int, logLevel: Logger.Level = .info, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+  ) -> some ApplicationProtocol {
+    var logger = Logger(label: "overinterp-study", factory: { StreamLogHandler.standardError(label: $0) })
+    logger.logLevel = logLevel
+    return Application(
+      router: router(), configuration: .init(address: .hostname(host, port: port), serverName: "overinterp-study"),
+      onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) }, logger: logger)
+  }
+
+  public func router() -> Router<BasicRequestContext> {
+    let router = Router()
+    router.middlewares.add(SecurityHeaders())
+    let service = self.service
+    let adminToken = self.adminToken
+
+    router.get("/") { _, _ in Self.text(Page.html(title: "Image classification study"), type: "text/html; charset=utf-8") }
+    router.get("/app.js") { _, _ in Self.text(Page.script, type: "text/javascript; charset=utf-8") }
+    router.get("/app.css") { _, _ in Self.text(Page.style, type: "text/css; charset=utf-8") }
+    router.get("/healthz") { _, _ in Self.text("ok\n", type: "text/plain; charset=utf-8") }
+
+    router.post("/api/participants") { request, context in
+      // A browser that already holds a participant's cookie continues as that participant.
+      if let id = try? Self.participant(request), try service.isParticipant(id) { return try Self.json(try service.state(id)) }
+      let id = try service.newParticipant()
+      var response = try Self.json(try service.state(id), status: .created)
+      response.setCookie(Self.cookie(id))
+      return response
+    }
+
+    router.get("/api/state") { request, _ in
+      try Self.json(try Self.call { try service.state(try Self.participant(request)) })
+    }
+
+    router.post("/api/answers") { request, context in
+      let body = try await Self.decodeBody(AnswerBody.self, request: request, expected: AnswerBody.expected)
+      let participant = try Self.participant(request)
+      return try Self.json(
+        try Self.call { try service.submit(participant: participant, image: body.image, answer: body.answer, milliseconds: body.milliseconds) },
+        status: .created)
+    }
+
+    router.get("/images/:file") { request, context in
+      let file = context.parameters.get("file") ?? ""
+      guard file.hasSuffix(".png") else { throw HTTPError(.notFound, message: "images are named {id}.png") }
+      let participant = try Self.participant(request)
+      let bytes = try Self.call { try service.png(participant: participant, image: String(file.dropLast(4))) }
+      return Response(
+        status: .ok, headers: [.contentType: "image/png", .cacheControl: "private, no-store"],
+        body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
+    router.get("/resume/:participant") { request, context in
+      let id = context.parameters.get("participant") ?? ""
+      guard try service.isParticipant(id) else { throw HTTPError(.notFound, message: "no participant with this code") }
+      var response = Response(status: .seeOther, headers: [.location: "/"])
+      response.setCookie(Self.cookie(id))
+      return response
+    }
+
+    router.get("/admin/report") { request, _ in
+      try Self.checkAdmin(request, token: adminToken)
+      let report = StudyReport(study: service.study, answers: try service.store.allAnswers())
+      return Self.text(report.text(classNames: service.study.classNames), type: "text/plain; charset=utf-8")
+    }
+    router.get("/admin/answers.csv") { request, _ in
+      try Self.checkAdmin(request, token: adminToken)
+      var response = Self.text(answersCSV(try service.store.allAnswers()), type: "text/csv; charset=utf-8")
+      response.headers[.contentDisposition] = "attachment; filename=\"answers.csv\""
+      return response
+    }
+    return router
+  }
+
+  // MARK: Helpers
+
+  struct AnswerBody: Decodable {
+    var image: String
+    var answer: Int
+    var milliseconds: Int
+    static let expected = #"a JSON object {"image": string, "answer": integer class index, "milliseconds": integer}"#
+  }
+
+  static func cookie(_ id: String) -> Cookie {
+    Cookie(name: cookieName, value: id, maxAge: 180 * 24 * 3600, path: "/", httpOnly: true, sameSite: .strict)
+  }
+
+  static func participant(_ request: Request) throws -> String {
+    guard let id = request.cookies[cookieName]?.value, StudyService.plausibleID(id) else {
+      throw HTTPError(.unauthorized, message: StudyService.Failure.unknownParticipant.description)
+    }
+    return id
+  }
+
+  /// Runs a service call, turning its failures into 4xx responses.
+  static func call<T>(_ body: () throws -> T) throws -> T {
+    do { return try body() } catch let failure as StudyService.Failure {
+      let status: HTTPResponse.Status
+      switch failure {
+      case .unknownParticipant: status = .unauthorized
+      case .unknownImage: status = .notFound
+      case .notCurrent: status = .forbidden
+      case .alreadyAnswered, .finished: status = .conflict
+      case .invalid: status = .badRequest
+      }
+      throw HTTPError(status, message: failure.description)
+    }
+  }
+
+  static func decodeBody<T: Decodable>(_ type: T.Type, request: Request, expected: String) async throws -> T {
+    let contentType = request.headers[.contentType] ?? ""
+    guard contentType.lowercased().hasPrefix("application/json") else {
+      throw HTTPError(.unsupportedMediaType, message: "send Content-Type: application/json (\(expected))")
+    }
+    if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > maxBodyBytes {
+      throw HTTPError(.contentTooLarge, message: "request body of \(length) bytes; at most \(maxBodyBytes) accepted")
+    }
+    var request = request
+    let buffer: ByteBuffer
+    do { buffer = try await request.collectBody(upTo: maxBodyBytes) } catch {
+      throw HTTPError(.contentTooLarge, message: "request body over \(maxBodyBytes) bytes")
+    }
+    do { return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView)) } catch {
+      throw HTTPError(.badRequest, message: "malformed body: expected \(expected)")
+    }
+  }
+
+  static func checkAdmin(_ request: Request, token: String?) throws {
+    guard let token else { return }
+    var given = request.uri.queryParameters.get("token") ?? ""
+    if let auth = request.headers[.authorization], auth.hasPrefix("Bearer ") { given = String(auth.dropFirst(7)) }
+    guard constantTimeEqual(Array(given.utf8), Array(token.utf8)) else {
+      throw HTTPError(.forbidden, message: "admin token required (Authorization: Bearer TOKEN or ?token=TOKEN)")
+    }
+  }
+
+  static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+    var difference = UInt8(a.count == b.count ? 0 : 1)
+    for i in 0..<max(a.count, b.count) { difference |= (i < a.count ? a[i] : 0) ^ (i < b.count ? b[i] : 0) }
+    return difference == 0
+  }
+
+  static func text(_ body: String, type: String) -> Response {
+    Response(status: .ok, headers: [.contentType: type], body: .init(byteBuffer: ByteBuffer(string: body)))
+  }
+
+  static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    return Response(
+      status: status, headers: [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store"],
+      body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+  }
+}
+
+/// Headers on every response, errors included: no framing, no sniffing, no referrer (the resume
+/// link carries the participant code), and only this server's own scripts, styles and images.
+struct SecurityHeaders<Context: RequestContext>: RouterMiddleware {
+  func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    var response: Response
+    do { response = try await next(request, context) } catch let error as any HTTPResponseError {
+      response = try error.response(from: request, context: context)
+    }
+    response.headers[.contentSecurityPolicy] =
+      "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    response.headers[.xContentTypeOptions] = "nosniff"
+    response.headers[.referrerPolicy] = "no-referrer"
+    return response
+  }
+}
+
+extension HTTPField.Name {
+  static let xContentTypeOptions = Self("X-Content-Type-Options")!
+  static let referrerPolicy = Self("Referrer-Policy")!
+}

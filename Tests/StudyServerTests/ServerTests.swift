@@ -1,0 +1,208 @@
+import Datasets
+import Foundation
+import Testing
+
+@testable import Study
+
+@testable import StudyServer
+
+#if canImport(FoundationNetworking)
+  import FoundationNetworking
+#endif
+
+/// A study folder with 4 test images at 2 fractions (8 tiny PNGs), classes a-j.
+func makeStudyFolder() throws -> String {
+  let folder = NSTemporaryDirectory() + "/studyserver-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+  try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+  var images: [StudyImage] = []
+  for (k, f) in [0.05, 0.3].enumerated() {
+    for i in 0..<4 {
+      let id = "i\(i)-f\(k)"
+      try ImageIO.writePNG([UInt8](repeating: UInt8(40 * i + k), count: 4 * 4 * 3), width: 4, height: 4, channels: 3, to: folder + "/\(id).png")
+      images.append(StudyImage(id: id, file: id + ".png", sourceIndex: i, label: i, run: "r", fraction: f, keptPixels: [1, 5][k]))
+    }
+  }
+  let names = ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"]
+  try StudySet(classNames: names, fractions: [0.05, 0.3], perClass: 1, seed: 0, confidence: 0.99, images: images).save(folder)
+  return folder
+}
+
+/// Runs `body` against a live server on a free loopback port.
+func withServer(
+  adminToken: String? = "admin-secret", _ body: @Sendable (StudyClient, StudyService, String) async throws -> Void
+) async throws {
+  let folder = try makeStudyFolder()
+  defer { try? FileManager.default.removeItem(atPath: folder) }
+  let service = try StudyService(studyFolder: folder, database: folder + "/answers.sqlite")
+  let (ports, continuation) = AsyncStream<Int>.makeStream()
+  let app = StudyApp(service: service, adminToken: adminToken).application(host: "127.0.0.1", port: 0, logLevel: .critical) { continuation.yield($0) }
+  let server = Task { try await app.run() }
+  var iterator = ports.makeAsyncIterator()
+  let port = try #require(await iterator.next())
+  let client = StudyClient(base: try #require(URL(string: "http://127.0.0.1:\(port)/")))
+  do {
+    try await body(client, service, folder)
+  } catch {
+    server.cancel()
+    throw error
+  }
+  server.cancel()
+  _ = await server.result
+}
+
+func json(_ object: [String: Any]) throws -> Data { try JSONSerialization.data(withJSONObject: object) }
+
+@Suite(.serialized) struct ServerTests {
+  @Test func aFullParticipantSessionOverHTTP() async throws {
+    try await withServer { client, service, _ in
+      let page = try await client.send("GET", "/")
+      #expect(page.status == 200 && page.text.contains("<script src=\"/app.js\""))
+      #expect(page.headers["content-security-policy"]?.contains("default-src 'none'") == true)
+      #expect(try await client.send("GET", "/app.js").text.contains("/api/answers"))
+
+      let (id, first) = try await client.start()
+      #expect(first.total == 8 && first.answered == 0 && !first.done && first.part == 1 && first.parts == 2)
+      var state = first
+      var seen: [String] = []
+      while let image = state.image {
+        let png = try await client.send("GET", "/images/\(image).png", cookie: id)
+        #expect(png.status == 200 && png.headers["content-type"] == "image/png" && png.body.starts(with: [0x89, 0x50]))
+        let reply = try await client.answer(id, image: image, answer: seen.count % 10, milliseconds: 1200)
+        #expect(reply.status == 201, "\(reply.text)")
+        state = try reply.json(StudyService.State.self)
+        seen.append(image)
+      }
+      #expect(state.done && state.answered == 8)
+      #expect(Set(seen).count == 8)
+      // The ordering rule: every 5% image before any 30% one.
+      #expect(seen.prefix(4).allSatisfy { $0.hasSuffix("-f0") } && seen.suffix(4).allSatisfy { $0.hasSuffix("-f1") })
+      // Every answer is stored, with the time taken.
+      let rows = try service.store.allAnswers()
+      #expect(rows.count == 8 && rows.allSatisfy { $0.participant == id && $0.milliseconds == 1200 })
+      #expect(Set(rows.map(\.image)) == Set(seen))
+      // Nothing more to answer.
+      let late = try await client.answer(id, image: seen[0], answer: 0, milliseconds: 1)
+      #expect(late.status == 409)
+    }
+  }
+
+  @Test func aParticipantResumesAfterReconnecting() async throws {
+    try await withServer { client, _, _ in
+      let (id, first) = try await client.start()
+      var state = first
+      for k in 0..<3 {
+        state = try await client.answer(id, image: try #require(state.image), answer: k, milliseconds: 10).json(StudyService.State.self)
+      }
+      // A new connection (a new client, as after closing the tab) with the same cookie.
+      let again = StudyClient(base: client.base)
+      let resumed = try await again.send("GET", "/api/state", cookie: id).json(StudyService.State.self)
+      #expect(resumed == state)
+      #expect(resumed.answered == 3 && resumed.image != nil)
+      // Starting again with the cookie continues the same participant instead of a new one.
+      let restart = try await again.send("POST", "/api/participants", cookie: id)
+      #expect(restart.status == 200)
+      #expect(try restart.json(StudyService.State.self) == state)
+      // The resume link sets the cookie on another device.
+      let link = try await again.send("GET", "/resume/\(id)")
+      #expect(link.status == 200 || link.status == 303)
+      let unknown = try await again.send("GET", "/resume/" + String(repeating: "0", count: 32))
+      #expect(unknown.status == 404)
+    }
+  }
+
+  @Test func participantsSeeTheirOwnShuffleInBatchOrder() async throws {
+    try await withServer { client, service, _ in
+      var orders: [[String]] = []
+      for _ in 0..<4 {
+        let (id, first) = try await client.start()
+        var state = first
+        var seen: [String] = []
+        while let image = state.image {
+          seen.append(image)
+          state = try await client.answer(id, image: image, answer: 0, milliseconds: 5).json(StudyService.State.self)
+        }
+        #expect(seen.prefix(4).allSatisfy { $0.hasSuffix("-f0") })
+        orders.append(seen)
+      }
+      // Shuffled per participant: four participants do not all share one order (1 in 576^3 by chance).
+      #expect(Set(orders).count > 1)
+      #expect(try service.store.allAnswers().count == 32)
+    }
+  }
+
+  @Test func refusesWhatAParticipantMayNotDo() async throws {
+    try await withServer { client, service, _ in
+      let (id, state) = try await client.start()
+      let (other, _) = try await client.start()
+      let current = try #require(state.image)
+      let order = service.study.order(participantSeed: try #require(try service.store.participantSeed(id))).map(\.id)
+      let later = order[5]  // a 30% image: not theirs yet
+
+      // Not the current image: neither answerable nor viewable.
+      #expect(try await client.answer(id, image: later, answer: 1, milliseconds: 5).status == 403)
+      #expect(try await client.send("GET", "/images/\(later).png", cookie: id).status == 403)
+      // Unknown image, label out of range, negative time.
+      #expect(try await client.answer(id, image: "nope", answer: 1, milliseconds: 5).status == 404)
+      #expect(try await client.answer(id, image: current, answer: 10, milliseconds: 5).status == 400)
+      #expect(try await client.answer(id, image: current, answer: -1, milliseconds: 5).status == 400)
+      #expect(try await client.answer(id, image: current, answer: 1, milliseconds: -5).status == 400)
+      // Malformed bodies.
+      let bad = try await client.send("POST", "/api/answers", cookie: id, body: Data("{\"image\": 3".utf8))
+      #expect(bad.status == 400 && bad.text.contains("malformed"))
+      #expect(try await client.send("POST", "/api/answers", cookie: id, body: try json(["image": current, "answer": "cat", "milliseconds": 1])).status == 400)
+      #expect(try await client.send("POST", "/api/answers", cookie: id, body: Data("image=x".utf8), contentType: "application/x-www-form-urlencoded").status == 415)
+      let huge = try json(["image": current, "answer": 1, "milliseconds": 1, "pad": String(repeating: "x", count: 10_000)])
+      #expect(try await client.send("POST", "/api/answers", cookie: id, body: huge).status == 413)
+      // No participant, or a forged one.
+      #expect(try await client.answer("", image: current, answer: 1, milliseconds: 5).status == 401)
+      #expect(try await client.answer(String(repeating: "a", count: 32), image: current, answer: 1, milliseconds: 5).status == 401)
+      #expect(try await client.send("GET", "/api/state").status == 401)
+      #expect(try await client.send("GET", "/api/state", cookie: "'; DROP TABLE answers; --").status == 401)
+      // None of that stored anything.
+      #expect(try service.store.allAnswers().isEmpty)
+
+      // The first answer counts; a second one for the same image is refused and changes nothing.
+      #expect(try await client.answer(id, image: current, answer: 2, milliseconds: 5).status == 201)
+      let again = try await client.answer(id, image: current, answer: 3, milliseconds: 5)
+      #expect(again.status == 409 && again.text.contains("cannot be changed"))
+      let rows = try service.store.allAnswers()
+      #expect(rows.count == 1 && rows[0].answer == 2)
+      // The other participant cannot see this participant's answers: the API has no such read.
+      let otherState = try await client.send("GET", "/api/state", cookie: other).json(StudyService.State.self)
+      #expect(otherState.answered == 0)
+      // Admin endpoints need the token.
+      #expect(try await client.send("GET", "/admin/answers.csv", cookie: other).status == 403)
+      #expect(try await client.send("GET", "/admin/report?token=wrong-token").status == 403)
+      let csv = try await client.send("GET", "/admin/answers.csv", headers: ["Authorization": "Bearer admin-secret"])
+      #expect(csv.status == 200 && csv.text.split(separator: "\n").count == 2 && csv.text.contains(id))
+      let report = try await client.send("GET", "/admin/report?token=admin-secret")
+      #expect(report.status == 200 && report.text.contains("1 participant(s), 1 answer(s)"))
+    }
+  }
+
+  @Test func concurrentAnswersForOneImageStoreExactlyOne() async throws {
+    try await withServer { client, service, _ in
+      let (id, state) = try await client.start()
+      let image = try #require(state.image)
+      let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+        for k in 0..<8 { group.addTask { try await client.answer(id, image: image, answer: k, milliseconds: 5).status } }
+        var all: [Int] = []
+        for try await s in group { all.append(s) }
+        return all
+      }
+      #expect(statuses.filter { $0 == 201 }.count == 1)
+      #expect(statuses.filter { $0 == 409 }.count == 7)
+      #expect(try service.store.allAnswers().count == 1)
+    }
+  }
+
+  @Test func loadCheckFindsNoLostOrDuplicatedAnswers() async throws {
+    try await withServer { client, _, _ in
+      let result = try await LoadCheck(participants: 6, duration: 2, seed: 3, adminToken: "admin-secret").run(client: client)
+      #expect(result.acknowledged > 0)
+      #expect(result.lost == 0 && result.duplicated == 0 && result.unexpected == 0)
+      #expect(result.exported == result.acknowledged)
+      #expect(result.percentile(0.99) >= result.percentile(0.5))
+    }
+  }
+}
