@@ -87,20 +87,70 @@ public struct StudySet: Codable, Equatable, Sendable {
       let hwc = ImageIO.hwc(fromCHW: data.image(record.position), channels: c, height: h, width: w)
       for f in fractions {
         let kept = Set(backSelectSubset(order: record.order, fraction: f))
-        var px = hwc
-        for p in 0..<(h * w) where !kept.contains(p) {
-          for ch in 0..<c { px[p * c + ch] = maskColor[ch] }
-        }
         let id = "r\(runIndex)-i\(record.sourceIndex)-f\(Int((f * 1000).rounded()))"
-        try ImageIO.writePNG(px, width: w, height: h, channels: c, to: folder + "/\(id).png")
         images.append(
-          StudyImage(id: id, file: "\(id).png", sourceIndex: record.sourceIndex, label: record.label, run: runs[runIndex].name,
-            fraction: f, keptPixels: kept.count))
+          try writeMasked(
+            hwc, width: w, height: h, channels: c, kept: (0..<(h * w)).map { kept.contains($0) }, maskColor: maskColor, id: id,
+            sourceIndex: record.sourceIndex, label: record.label, run: runs[runIndex].name, fraction: f, folder: folder))
       }
     }
     let set = StudySet(classNames: classNames, fractions: fractions.sorted(), perClass: perClass, seed: seed, confidence: confidence, images: images)
     try set.save(folder)
     return set
+  }
+
+  /// A study from plain arrays instead of backselect runs: `images` (N, H, W, C) uint8, `labels`
+  /// (N), and `masks` (N, F, H, W), nonzero where a pixel is kept, one mask per fraction (in the
+  /// order of `fractions`). Every image is used; `confidence` is recorded as not applicable (0).
+  public static func make(
+    images: NpyArray, labels: [Int], masks: NpyArray, fractions: [Double], classNames: [String], maskColor: [UInt8], source: String,
+    out folder: String
+  ) throws -> StudySet {
+    guard images.shape.count == 4 else {
+      throw FileFormatError(source, "images.npy must have shape (N, H, W, C), got \(images.shape)")
+    }
+    let (n, h, w, c) = (images.shape[0], images.shape[1], images.shape[2], images.shape[3])
+    guard labels.count == n, labels.allSatisfy({ classNames.indices.contains($0) }) else {
+      throw FileFormatError(source, "labels.npy must hold \(n) class indices in 0..<\(classNames.count)")
+    }
+    guard masks.shape == [n, fractions.count, h, w] else {
+      throw FileFormatError(source, "masks.npy must have shape (\(n), \(fractions.count), \(h), \(w)) (image, fraction, row, column), got \(masks.shape)")
+    }
+    guard maskColor.count == c else { throw FileFormatError(source, "mask colour has \(maskColor.count) channels, images \(c)") }
+    guard images.kind == .uint8 else { throw FileFormatError(source, "images.npy must be uint8, got \(images.kind)") }
+    guard fractions == fractions.sorted() else { throw FileFormatError(source, "the fractions must be increasing") }
+    let pixels = images.data
+    let kept: [Int] = masks.kind == .bool ? masks.data.map(Int.init) : try masks.integers()
+    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    var written: [StudyImage] = []
+    for i in 0..<n {
+      let hwc = Array(pixels[(i * h * w * c)..<((i + 1) * h * w * c)])
+      for (k, f) in fractions.enumerated() {
+        let base = (i * fractions.count + k) * h * w
+        written.append(
+          try writeMasked(
+            hwc, width: w, height: h, channels: c, kept: kept[base..<(base + h * w)].map { $0 != 0 }, maskColor: maskColor,
+            id: "i\(i)-f\(Int((f * 1000).rounded()))", sourceIndex: i, label: labels[i], run: source, fraction: f, folder: folder))
+      }
+    }
+    let perClass = classNames.indices.map { c in labels.count { $0 == c } }.max() ?? 0
+    let set = StudySet(classNames: classNames, fractions: fractions, perClass: perClass, seed: 0, confidence: 0, images: written)
+    try set.save(folder)
+    return set
+  }
+
+  /// Writes one masked image (kept pixels as they are, the others at `maskColor`) as PNG.
+  static func writeMasked(
+    _ hwc: [UInt8], width w: Int, height h: Int, channels c: Int, kept: [Bool], maskColor: [UInt8], id: String, sourceIndex: Int,
+    label: Int, run: String, fraction: Double, folder: String
+  ) throws -> StudyImage {
+    var px = hwc
+    for p in 0..<(h * w) where !kept[p] {
+      for ch in 0..<c { px[p * c + ch] = maskColor[ch] }
+    }
+    try ImageIO.writePNG(px, width: w, height: h, channels: c, to: folder + "/\(id).png")
+    return StudyImage(
+      id: id, file: "\(id).png", sourceIndex: sourceIndex, label: label, run: run, fraction: fraction, keptPixels: kept.count { $0 })
   }
 
   /// The order one participant sees: all images of the smallest fraction first, then the next

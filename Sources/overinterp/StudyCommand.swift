@@ -23,7 +23,13 @@ struct StudyCommand: AsyncParsableCommand {
         """)
 
     @Option(name: .customLong("run"), help: "Backselect run folders (repeat for several models).")
-    var runs: [String]
+    var runs: [String] = []
+
+    @Option(
+      help: ArgumentHelp(
+        "Instead of runs: a folder with images.npy (N,H,W,C uint8), labels.npy (N) and masks.npy (N,F,H,W; nonzero = kept, one mask per fraction), and optionally class_names.txt (one per line; default CIFAR-10's).",
+        valueName: "dir"))
+    var folder: String?
 
     @Option(help: "Comma-separated fractions of pixels kept.")
     var fractions: String = "0.05,0.3,0.5"
@@ -46,13 +52,24 @@ struct StudyCommand: AsyncParsableCommand {
     }
 
     func validate() throws {
-      if runs.isEmpty { throw ValidationError("give at least one --run") }
+      if runs.isEmpty == (folder == nil) { throw ValidationError("give at least one --run, or a --folder of arrays (not both)") }
       if parsedFractions() == nil { throw ValidationError("--fractions must be comma-separated numbers in (0, 1], got '\(fractions)'") }
       if perClass < 1 { throw ValidationError("--per-class must be at least 1") }
       if !(confidence >= 0 && confidence <= 1) { throw ValidationError("--confidence must be in [0, 1]") }
     }
 
     func run() throws {
+      if let folder {
+        let names =
+          (try? String(contentsOfFile: folder + "/class_names.txt", encoding: .utf8))
+          .map { $0.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } } ?? CIFAR10.classNames
+        let set = try StudySet.make(
+          images: try NpyArray.read(folder + "/images.npy"), labels: try NpyArray.read(folder + "/labels.npy").integers(),
+          masks: try NpyArray.read(folder + "/masks.npy"), fractions: parsedFractions() ?? [], classNames: names,
+          maskColor: [125, 123, 114], source: folder, out: out)
+        print("\(out): \(set.images.count) images (\(set.images.count / max(set.fractions.count, 1)) images x \(set.fractions.count) fractions)")
+        return
+      }
       var loaded: [(name: String, records: [ImageRecord], data: ImageDataset)] = []
       var maskColor: [UInt8] = [125, 123, 114]
       for r in runs {

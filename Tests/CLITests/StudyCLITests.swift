@@ -65,6 +65,31 @@ import Testing
     #expect(bad.stderr.contains("--fractions"))
   }
 
+  @Test func makeAStudyFromPlainArrays() throws {
+    let dir = tempPath("arrays")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    // 3 images of 4x4 pixels, 2 fractions: mask k keeps the first 2 + 6k pixels.
+    try NpyArray((0..<(3 * 4 * 4 * 3)).map { UInt8($0 % 251) }, shape: [3, 4, 4, 3]).write(to: dir + "/images.npy")
+    try NpyArray([Int64(2), 5, 9], shape: [3]).write(to: dir + "/labels.npy")
+    let masks: [UInt8] = (0..<3).flatMap { _ in (0..<2).flatMap { k in (0..<16).map { $0 < 2 + 6 * k ? UInt8(1) : 0 } } }
+    try NpyArray(masks, shape: [3, 2, 4, 4]).write(to: dir + "/masks.npy")
+    let make = try CLI.run(["study", "make", "--folder", dir, "--fractions", "0.1,0.5", "--out", dir + "/study"])
+    #expect(make.status == 0, "\(make.stderr)")
+    let study = try StudySet.load(dir + "/study")
+    #expect(study.images.count == 6)
+    #expect(study.images.filter { $0.fraction == 0.1 }.allSatisfy { $0.keptPixels == 2 })
+    #expect(study.images.filter { $0.fraction == 0.5 }.allSatisfy { $0.keptPixels == 8 })
+    #expect(study.images.map(\.label).sorted() == [2, 2, 5, 5, 9, 9])
+    let png = try ImageIO.readPNG(dir + "/study/i1-f100.png")
+    #expect(Array(png.pixels[0..<6]) == (48..<54).map { UInt8($0) })  // kept pixels 0 and 1 of image 1
+    #expect(Array(png.pixels[6..<9]) == [125, 123, 114])  // pixel 2 is masked
+    // Masks of the wrong shape are refused with the expected shape.
+    try NpyArray(masks, shape: [3, 1, 2, 4, 4]).write(to: dir + "/masks.npy")
+    let bad = try CLI.run(["study", "make", "--folder", dir, "--fractions", "0.1,0.5", "--out", dir + "/bad"])
+    #expect(bad.status != 0 && bad.stderr.contains("masks.npy must have shape (3, 2, 4, 4)"), "\(bad.stderr)")
+  }
+
   /// `study serve` from the built binary, driven by a real browser (headless Chromium) with the
   /// keyboard; then Ctrl-C, and the answers must be in the database. Chromium is required
   /// (`scripts/install-deps.sh --tests` installs it); OVERINTERP_SKIP_BROWSER=1 runs only the rest.
