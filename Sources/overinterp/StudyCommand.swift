@@ -160,7 +160,7 @@ struct StudyCommand: AsyncParsableCommand {
     func run() async throws {
       let database = db ?? study + "/answers.sqlite"
       let service = try StudyService(studyFolder: study, database: database)
-      let token = adminToken ?? ProcessInfo.processInfo.environment["OVERINTERP_ADMIN_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
+      let token = resolvedAdminToken(adminToken)
       let images = service.study.images.count
       let host = self.host
       let app = StudyApp(service: service, adminToken: token).application(host: host, port: port) { bound in
@@ -207,11 +207,16 @@ struct StudyCommand: AsyncParsableCommand {
 
     func run() async throws {
       guard let base = URL(string: url) else { return }
-      let token = adminToken ?? ProcessInfo.processInfo.environment["OVERINTERP_ADMIN_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
+      let token = resolvedAdminToken(adminToken)
       let check = LoadCheck(participants: participants, duration: duration, seed: seed, adminToken: token)
       let result = try await check.run(client: StudyClient(base: base, maxConnections: participants + 1))
       print(result)
       if result.lost > 0 || result.duplicated > 0 || result.unexpected > 0 { throw ExitCode(1) }
     }
   }
+}
+
+/// The admin token from the flag, else from OVERINTERP_ADMIN_TOKEN (kept out of process lists).
+func resolvedAdminToken(_ flag: String?) -> String? {
+  flag ?? ProcessInfo.processInfo.environment["OVERINTERP_ADMIN_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
 }

@@ -196,6 +196,32 @@ func json(_ object: [String: Any]) throws -> Data { try JSONSerialization.data(w
     }
   }
 
+  @Test func reportOfASeededSimulatedRunMatchesCountingByHand() async throws {
+    try await withServer { client, service, _ in
+      // Three participants with known behaviour: p0 right on every image, p1 right only on the
+      // 30% images, p2 answers class 9 everywhere (no image has label 9: always wrong).
+      var ids: [String] = []
+      for behaviour in 0..<3 {
+        let (id, first) = try await client.start()
+        ids.append(id)
+        var state = first
+        while let image = state.image {
+          let info = try #require(service.study.images.first { $0.id == image })
+          let answer = behaviour == 0 || (behaviour == 1 && info.fraction == 0.3) ? info.label : 9
+          state = try await client.answer(id, image: image, answer: answer, milliseconds: 100).json(StudyService.State.self)
+        }
+      }
+      let text = try await client.send("GET", "/admin/report", headers: ["Authorization": "Bearer admin-secret"]).text
+      // 5%: accuracies 1, 0, 0 -> mean 33.3, sample std 57.7. 30%: 1, 1, 0 -> 66.7 ± 57.7.
+      #expect(text.contains("3 participant(s), 24 answer(s)"), "\(text)")
+      #expect(text.contains("    5%       33.3 ± 57.7  (n = 3)"), "\(text)")
+      #expect(text.contains("   30%       66.7 ± 57.7  (n = 3)"), "\(text)")
+      let report = StudyReport(study: service.study, answers: try service.store.allAnswers())
+      #expect(report.rows[0].perParticipant == [ids[0]: 1, ids[1]: 0, ids[2]: 0])
+      #expect(report.rows[1].perParticipant == [ids[0]: 1, ids[1]: 1, ids[2]: 0])
+    }
+  }
+
   @Test func loadCheckFindsNoLostOrDuplicatedAnswers() async throws {
     try await withServer { client, _, _ in
       let result = try await LoadCheck(participants: 6, duration: 2, seed: 3, adminToken: "admin-secret").run(client: client)
