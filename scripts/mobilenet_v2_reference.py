@@ -37,7 +37,14 @@ def preprocess():
 
 
 def logits(xs):
-    sd = load_safetensors(WEIGHTS)
+    """Logits (numpy) of uint8 HWC images xs, without gradients."""
+    with torch.no_grad():
+        x = torch.from_numpy(xs).permute(0, 3, 1, 2).float() / 127.5 - 1
+        return forward(x, load_safetensors(WEIGHTS)).numpy()
+
+
+def forward(x, sd):
+    """Logits of normalized NCHW inputs x under state dict sd (differentiable)."""
 
     def conv(x, name, stride=1, groups=1):
         w = sd[name]
@@ -49,18 +56,16 @@ def logits(xs):
         return F.batch_norm(x, sd[name + ".running_mean"], sd[name + ".running_var"], sd[name + ".weight"], sd[name + ".bias"],
                             False, 0.0, 1e-5)
 
-    with torch.no_grad():
-        x = torch.from_numpy(xs).permute(0, 3, 1, 2).float() / 127.5 - 1
-        x = F.relu6(bn(conv(x, "features.0.0.weight", 2), "features.0.1"))
-        cin, i = 32, 1
-        for t, c, n, s in [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)]:
-            for j in range(n):
-                stride, pre, y, k = (s if j == 0 else 1), "features.%d.conv." % i, x, 0
-                if t != 1:
-                    y, k = F.relu6(bn(conv(y, pre + "0.0.weight"), pre + "0.1")), 1
-                y = F.relu6(bn(conv(y, pre + "%d.0.weight" % k, stride, cin * t), pre + "%d.1" % k))
-                y = bn(conv(y, pre + "%d.weight" % (k + 1)), pre + "%d" % (k + 2))
-                x = x + y if (stride == 1 and cin == c) else y
-                cin, i = c, i + 1
-        x = F.relu6(bn(conv(x, "features.18.0.weight"), "features.18.1"))
-        return F.linear(x.mean((2, 3)), sd["classifier.1.weight"], sd["classifier.1.bias"]).numpy()
+    x = F.relu6(bn(conv(x, "features.0.0.weight", 2), "features.0.1"))
+    cin, i = 32, 1
+    for t, c, n, s in [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)]:
+        for j in range(n):
+            stride, pre, y, k = (s if j == 0 else 1), "features.%d.conv." % i, x, 0
+            if t != 1:
+                y, k = F.relu6(bn(conv(y, pre + "0.0.weight"), pre + "0.1")), 1
+            y = F.relu6(bn(conv(y, pre + "%d.0.weight" % k, stride, cin * t), pre + "%d.1" % k))
+            y = bn(conv(y, pre + "%d.weight" % (k + 1)), pre + "%d" % (k + 2))
+            x = x + y if (stride == 1 and cin == c) else y
+            cin, i = c, i + 1
+    x = F.relu6(bn(conv(x, "features.18.0.weight"), "features.18.1"))
+    return F.linear(x.mean((2, 3)), sd["classifier.1.weight"], sd["classifier.1.bias"])

@@ -15,13 +15,16 @@ import Torch
 /// probability measured by a forward pass after that block was masked. FindSIS therefore cuts
 /// only at block boundaries, and every SIS it returns had f(x_S) ≥ τ measured on exactly x_S.
 /// `exactTies` counts iterations whose k-th chosen gradient equals the best pixel left out.
+///
+/// `maxIterations` stops early (for benchmarks): the results then hold only the blocks masked
+/// so far.
 public func gradientBackSelect(
   classifier: any Classifier, images: [[Float]], classes: [Int], inputShape: [Int], k: Int, maskValue: [Float]? = nil,
-  score: SelectionScore, device: Device = .cpu, onIteration: ((Int) -> Void)? = nil
+  score: SelectionScore, device: Device = .cpu, maxIterations: Int? = nil, onIteration: ((Int) -> Void)? = nil
 ) throws -> [BackSelectResult] {
   try gradientPhase(
     classifier: classifier, images: images, classes: classes, inputShape: inputShape, k: k, maskValue: maskValue, score: score,
-    device: device, switchBelow: nil, exactLast: nil, onIteration: onIteration
+    device: device, switchBelow: nil, exactLast: nil, maxIterations: maxIterations, onIteration: onIteration
   ).results
 }
 
@@ -44,7 +47,7 @@ public func hybridBackSelect(
   }
   let phase = try gradientPhase(
     classifier: classifier, images: images, classes: classes, inputShape: inputShape, k: k, maskValue: maskValue, score: score,
-    device: device, switchBelow: switchProbability, exactLast: exactLast
+    device: device, switchBelow: switchProbability, exactLast: exactLast, maxIterations: nil
   ) { _ in onProgress?(k * images.count) }
   let layout = FeatureLayout.pixels(inputShape)
   let scorer = try ClassifierScorer(
@@ -69,7 +72,7 @@ public func hybridBackSelect(
 /// or when at most `exactLast` pixels are left unmasked.
 func gradientPhase(
   classifier: any Classifier, images: [[Float]], classes: [Int], inputShape: [Int], k: Int, maskValue: [Float]?,
-  score: SelectionScore, device: Device, switchBelow: Float?, exactLast: Int?, onIteration: ((Int) -> Void)?
+  score: SelectionScore, device: Device, switchBelow: Float?, exactLast: Int?, maxIterations: Int?, onIteration: ((Int) -> Void)?
 ) throws -> (results: [BackSelectResult], masked: [[Bool]]) {
   guard k >= 1 else { throw SISError.badArgument("--k must be at least 1, got \(k)") }
   let n = images.count
@@ -90,7 +93,7 @@ func gradientPhase(
   func evaluate(_ withGradient: Bool) throws -> (probs: [Float], scores: [Float], gradient: [Float]?) {
     let m = try Tensor(masked.flatMap { $0.map { $0 ? Float(1) : 0 } }, shape: [n, 1, h, w]).to(device)
     if withGradient { try m.setRequiresGrad(true) }
-    return try withGrad {
+    return try (withGradient ? withGrad : withNoGrad) {
       let input = try x * (try Tensor.ones([n, 1, h, w], device: device) - m) + fill * m
       let logits = try classifier.logits(input)
       let logp = try NN.logSoftmax(logits, dim: 1).gather(dim: 1, target)
@@ -114,7 +117,7 @@ func gradientPhase(
 
   var iteration = 0
   var active = [Bool](repeating: true, count: n)
-  while (0..<n).contains(where: { active[$0] && masked[$0].contains(false) }) {
+  while (0..<n).contains(where: { active[$0] && masked[$0].contains(false) }), iteration < (maxIterations ?? .max) {
     let (probs, scores, gradient) = try evaluate(true)
     guard let g = gradient else { throw SISError.badArgument("the score does not depend on the mask") }
     for i in 0..<n where active[i] {
@@ -137,10 +140,11 @@ func gradientPhase(
         active[i] = false
         continue
       }
-      let ranked = free.sorted { (g[i * p + $0], -$0) > (g[i * p + $1], -$1) }
-      let block = Array(ranked.prefix(k))
-      if ranked.count > k, g[i * p + ranked[k - 1]] == g[i * p + ranked[k]] { results[i].exactTies += 1 }
-      if ranked.count > k, abs(g[i * p + ranked[k - 1]] - g[i * p + ranked[k]]) <= 1e-6 { results[i].nearTies += 1 }
+      let (block, bestLeftOut) = topK(free, k: k) { g[i * p + $0] }
+      if let last = block.last, let bestLeftOut {
+        if g[i * p + last] == bestLeftOut { results[i].exactTies += 1 }
+        if abs(g[i * p + last] - bestLeftOut) <= 1e-6 { results[i].nearTies += 1 }
+      }
       for f in block { masked[i][f] = true }
       results[i].order += block
       pendingBlock[i] = block
@@ -159,4 +163,47 @@ func gradientPhase(
     }
   }
   return (results, masked)
+}
+
+/// The `k` features with the largest `value`, largest first, ties to the lowest index (`features`
+/// ascending), and the largest value left out (nil if none is): a bounded min-heap, O(p log k)
+/// instead of sorting all p features every iteration.
+func topK(_ features: [Int], k: Int, value: (Int) -> Float) -> (block: [Int], bestLeftOut: Float?) {
+  // Heap order: the worst kept candidate at the root. A candidate is better if its value is
+  // larger, or equal with a lower index.
+  func better(_ a: (Float, Int), _ b: (Float, Int)) -> Bool { a.0 > b.0 || (a.0 == b.0 && a.1 < b.1) }
+  var heap: [(Float, Int)] = []
+  heap.reserveCapacity(k)
+  var bestLeftOut: Float?
+  func siftDown(_ start: Int) {
+    var i = start
+    while true {
+      let l = 2 * i + 1
+      let r = l + 1
+      var worst = i
+      if l < heap.count, better(heap[worst], heap[l]) { worst = l }
+      if r < heap.count, better(heap[worst], heap[r]) { worst = r }
+      if worst == i { return }
+      heap.swapAt(i, worst)
+      i = worst
+    }
+  }
+  for f in features {
+    let candidate = (value(f), f)
+    if heap.count < k {
+      heap.append(candidate)
+      var i = heap.count - 1
+      while i > 0, better(heap[(i - 1) / 2], heap[i]) {
+        heap.swapAt(i, (i - 1) / 2)
+        i = (i - 1) / 2
+      }
+    } else if better(candidate, heap[0]) {
+      bestLeftOut = max(bestLeftOut ?? -.infinity, heap[0].0)
+      heap[0] = candidate
+      siftDown(0)
+    } else {
+      bestLeftOut = max(bestLeftOut ?? -.infinity, candidate.0)
+    }
+  }
+  return (heap.sorted(by: better).map(\.1), bestLeftOut)
 }

@@ -5,7 +5,7 @@ import Torch
 struct Bench: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Benchmarks that compare overinterp with PyTorch in Python on this machine.",
-    subcommands: [BenchInference.self, BenchBackSelect.self, BenchTrain.self])
+    subcommands: [BenchInference.self, BenchBackSelect.self, BenchGradient.self, BenchTrain.self])
 }
 
 /// Runs a Python baseline script and returns the JSON objects it printed, one per line (empty

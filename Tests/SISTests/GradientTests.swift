@@ -56,6 +56,26 @@ final class LinearClassifier: Classifier {
     }
   }
 
+  @Test func topKMatchesSortingWithTiesToTheLowestIndex() {
+    var state: UInt64 = 11
+    for trial in 0..<200 {
+      let n = 1 + trial % 37
+      let features = (0..<(n * 2)).filter { _ in
+        state = state &* 6364136223846793005 &+ 1442695040888963407
+        return state >> 62 != 0
+      }
+      let values = (0..<(n * 2)).map { _ -> Float in
+        state = state &* 6364136223846793005 &+ 1442695040888963407
+        return Float(state >> 61)  // 8 distinct values: many ties
+      }
+      let k = 1 + trial % 9
+      let (block, leftOut) = topK(features, k: k) { values[$0] }
+      let ranked = features.sorted { (values[$0], -$0) > (values[$1], -$1) }
+      #expect(block == Array(ranked.prefix(k)))
+      #expect(leftOut == (ranked.count > k ? values[ranked[k]] : nil))
+    }
+  }
+
   @Test func hybridIsGradientWhileFarAboveTheSwitchThenExact() throws {
     let net = LinearClassifier(weights: weights)
     let images = [image, image.enumerated().map { Float($0.offset % 3) * 0.5 + 0.5 }]
