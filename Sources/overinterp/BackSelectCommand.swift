@@ -137,7 +137,7 @@ struct BackSelectCommand: ParsableCommand {
   var switchAt: Double = 0.999
 
   @Option(help: "With --method hybrid: also leave the gradient phase once this many pixels are left.")
-  var exactLast: Int = 0
+  var exactLast: Int = 256
 
   @Option(help: "Candidate images per forward pass.")
   var chunk: Int = 128
