@@ -102,7 +102,7 @@ struct SISCommand: ParsableCommand {
     }
     let exact = records.map(\.exactTies)
     let near = records.map(\.nearTies)
-    print("ties per image (best candidate equal to the runner-up): exact mean \(fmt(Double(exact.reduce(0, +)) / Double(records.count))), within 1e-6 mean \(fmt(Double(near.reduce(0, +)) / Double(records.count))) of \(p) steps; \(exact.filter { $0 > 0 }.count) image(s) with at least one exact tie")
+    print("ties per image (best candidate equal to the runner-up): exact mean \(fmt(Double(exact.reduce(0, +)) / Double(records.count))), within 1e-6 mean \(fmt(Double(near.reduce(0, +)) / Double(records.count))) of \(stepsDescription(manifest)); \(exact.filter { $0 > 0 }.count) image(s) with at least one exact tie")
     var subsets: [[Int]] = []
     if let fraction {
       subsets = records.map { backSelectSubset(order: $0.order, fraction: fraction) }
@@ -233,5 +233,16 @@ struct Merge: ParsableCommand {
     let copied = try RunStore.merge(runs.map(RunStore.init(directory:)), into: RunStore(directory: out))
     let records = try RunStore(directory: out).records()
     print("\(out): \(records.count) image(s) (\(copied) shard file(s) copied)")
+  }
+}
+
+/// What one tie-counting step is in a run: a feature for exact BackSelect, a block of k for the
+/// gradient method (and both for the hybrid).
+func stepsDescription(_ m: RunManifest) -> String {
+  let p = m.featureCount
+  switch m.method {
+  case "gradient": return "\((p + (m.k ?? 1) - 1) / max(m.k ?? 1, 1)) gradient iterations"
+  case "hybrid": return "at most \(p) steps (gradient iterations, then exact steps)"
+  default: return "\(p) steps"
   }
 }
