@@ -60,7 +60,7 @@ func writeHeatmap(_ freq: [Double], height: Int, width: Int, maximum: Double? = 
 struct CompareRuns: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "compare",
-    abstract: "Compare two backselect runs of the same images (e.g. --score prob vs logprob): ties, SIS, subsets, heatmaps.")
+    abstract: "Compare two backselect runs of the same images (e.g. --score prob vs logprob, or exact vs gradient/hybrid): ties, SIS, subsets, time, heatmaps.")
 
   @Argument(help: "Two run folders.")
   var runs: [String]
@@ -94,7 +94,8 @@ struct CompareRuns: ParsableCommand {
     let (h, w) = (manifests[0].inputShape[1], manifests[0].inputShape[2])
     let p = h * w
     var lines: [String] = []
-    lines.append("comparison of \(runs[0]) (score \(manifests[0].score)) and \(runs[1]) (score \(manifests[1].score))")
+    let labels = manifests.map(runLabel)
+    lines.append("comparison of \(runs[0]) (\(labels[0])) and \(runs[1]) (\(labels[1]))")
     lines.append("model \(manifests[0].architecture), \(common.count) image(s) of \(manifests[0].dataDescription)")
     var subsets: [[[Int]]] = []
     var sisSets: [[[Int]?]] = []
@@ -108,7 +109,7 @@ struct CompareRuns: ParsableCommand {
       sisSets.append(sis)
       let pos = PositionSummary(sub, height: h, width: w)
       lines.append(
-        "\(manifests[k].score): tied steps per image exact \(fmt(mean(exact), digits: 1)), within 1e-6 \(fmt(mean(near), digits: 1)) (of \(p)); "
+        "\(labels[k]): tied steps per image exact \(fmt(mean(exact), digits: 1)), within 1e-6 \(fmt(mean(near), digits: 1)) (of \(stepsDescription(manifests[k]))); "
           + "SIS at \(threshold): \(sizes.count) image(s), mean size \(fmt(mean(sizes), digits: 1)); "
           + "\(fmt(fraction * 100))% subsets: mean position row \(fmt(pos.meanRow)) col \(fmt(pos.meanColumn)), "
           + "quadrants TL/TR/BL/BR \(pos.quadrants.map { fmt($0 * 100, digits: 1) + "%" }.joined(separator: "/"))")
@@ -120,13 +121,31 @@ struct CompareRuns: ParsableCommand {
     let identical = zip(sisSets[0], sisSets[1]).filter { a, b in a != nil && b != nil && Set(a ?? []) == Set(b ?? []) }.count
     let subsetOverlap = zip(subsets[0], subsets[1]).map { jaccard($0, $1) }
     lines.append("SIS overlap (Jaccard) mean \(fmt(mean(sisPairs), digits: 3)) over \(sisPairs.count) image(s); identical SIS in \(identical)")
+    // Size and time of the second run relative to the first (e.g. an approximation against exact).
+    let pairs = zip(sisSets[0], sisSets[1]).compactMap { a, b -> (Double, Double)? in
+      guard let a, let b else { return nil }
+      return (Double(a.count), Double(b.count))
+    }
+    if !pairs.isEmpty {
+      let ratios = pairs.filter { $0.0 > 0 }.map { $0.1 / $0.0 }
+      let noLarger = pairs.filter { $0.1 <= $0.0 }.count
+      lines.append(
+        "SIS size of the second run / the first: mean \(fmt(mean(ratios), digits: 2))x, median \(fmt(ratios.sorted()[ratios.count / 2], digits: 2))x; "
+          + "no larger in \(noLarger) of \(pairs.count) image(s)")
+    }
+    let seconds = recordSets.map { mean($0.map { Double($0.seconds) }) }
+    if seconds[0] > 0, seconds[1] > 0 {
+      lines.append(
+        "seconds per image: \(fmt(seconds[0], digits: 1)) and \(fmt(seconds[1], digits: 1)) (the second \(fmt(seconds[0] / seconds[1], digits: 1))x faster; "
+          + "as measured in each run, on whatever machine and load it had)")
+    }
     lines.append("\(fmt(fraction * 100))% subset overlap (Jaccard) mean \(fmt(mean(subsetOverlap), digits: 3))")
     let br = subsets.map { PositionSummary($0, height: h, width: w).quadrants[3] }
     let verdict =
       br[0] > 0.35 && br[0] > br[1] + 0.05
-      ? "the raster-order artifact shows: under \(manifests[0].score) \(fmt(br[0] * 100, digits: 1))% of subset pixels sit in the bottom-right quadrant against \(fmt(br[1] * 100, digits: 1))% under \(manifests[1].score) (about 25% without a positional bias)"
+      ? "the raster-order artifact shows: under \(labels[0]) \(fmt(br[0] * 100, digits: 1))% of subset pixels sit in the bottom-right quadrant against \(fmt(br[1] * 100, digits: 1))% under \(labels[1]) (about 25% without a positional bias)"
       : br[1] > 0.35 && br[1] > br[0] + 0.05
-        ? "the raster-order artifact shows under \(manifests[1].score): \(fmt(br[1] * 100, digits: 1))% of subset pixels in the bottom-right quadrant against \(fmt(br[0] * 100, digits: 1))%"
+        ? "the raster-order artifact shows under \(labels[1]): \(fmt(br[1] * 100, digits: 1))% of subset pixels in the bottom-right quadrant against \(fmt(br[0] * 100, digits: 1))%"
         : "no raster-order artifact is visible: bottom-right quadrant shares \(fmt(br[0] * 100, digits: 1))% and \(fmt(br[1] * 100, digits: 1))% (about 25% without a positional bias)"
     lines.append("verdict: " + verdict)
     try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
@@ -136,7 +155,7 @@ struct CompareRuns: ParsableCommand {
     let tiles = freqs.map { ImageIO.upscale(heatmapPixels($0, maximum: top), width: w, height: h, channels: 3, factor: factor) }
     let (px, width) = ImageIO.row(tiles, width: w * factor, height: h * factor, channels: 3, gap: 8)
     try ImageIO.writePNG(px, width: width, height: h * factor + 16, channels: 3, to: out + "/heatmaps.png")
-    lines.append("heatmaps (left: \(manifests[0].score), right: \(manifests[1].score), common colour scale, max \(fmt(top, digits: 3))): \(out)/heatmaps.png")
+    lines.append("heatmaps (left: \(labels[0]), right: \(labels[1]), common colour scale, max \(fmt(top, digits: 3))): \(out)/heatmaps.png")
     let report = lines.joined(separator: "\n") + "\n"
     try writeFileAtomically(Array(report.utf8), to: out + "/report.txt")
     print(report, terminator: "")
@@ -144,3 +163,13 @@ struct CompareRuns: ParsableCommand {
 }
 
 func mean(_ xs: [Double]) -> Double { xs.isEmpty ? 0 : xs.reduce(0, +) / Double(xs.count) }
+
+/// "exact, score logprob", "gradient k=8, score logprob", "hybrid k=8 switch 0.999 last 256, score prob".
+func runLabel(_ m: RunManifest) -> String {
+  switch m.method {
+  case "gradient": return "gradient k=\(m.k ?? 0), score \(m.score)"
+  case "hybrid":
+    return "hybrid k=\(m.k ?? 0) switch \(m.switchProbability.map { fmt($0, digits: 4) } ?? "?") last \(m.exactLast ?? 0), score \(m.score)"
+  default: return "exact, score \(m.score)"
+  }
+}

@@ -129,6 +129,24 @@ struct TinySetup {
     #expect(sis.stdout.contains("position 2"))
   }
 
+  @Test func hybridMethodFromTheCLIAgainstExact() throws {
+    let t = try TinySetup(count: 2)
+    defer { t.remove() }
+    let exact = try CLI.run(t.backselect(t.dir + "/exact", ["--all", "--group", "2"]))
+    #expect(exact.status == 0, "\(exact.stderr)")
+    let hybrid = try CLI.run(
+      t.backselect(t.dir + "/hybrid", ["--all", "--group", "2", "--method", "hybrid", "--k", "4", "--switch-at", "0.5", "--exact-last", "10"]))
+    #expect(hybrid.status == 0, "\(hybrid.stderr)")
+    let manifest = try String(contentsOfFile: t.dir + "/hybrid/manifest.json", encoding: .utf8)
+    #expect(manifest.contains("\"method\" : \"hybrid\"") && manifest.contains("\"exactLast\" : 10") && manifest.contains("\"switchProbability\" : 0.5"))
+    let cmp = try CLI.run(["compare", t.dir + "/exact", t.dir + "/hybrid", "--threshold", "0.2", "--out", t.dir + "/cmp"])
+    #expect(cmp.status == 0, "\(cmp.stderr)")
+    #expect(cmp.stdout.contains("(exact, score logprob) and") && cmp.stdout.contains("hybrid k=4 switch 0.5000 last 10, score logprob"), "\(cmp.stdout)")
+    #expect(cmp.stdout.contains("seconds per image:") && cmp.stdout.contains("SIS size of the second run / the first"))
+    let bad = try CLI.run(t.backselect(t.dir + "/bad", ["--all", "--method", "hybrid", "--switch-at", "1.5"]))
+    #expect(bad.status != 0 && bad.stderr.contains("--switch-at"), "\(bad.stderr)")
+  }
+
   @Test func collectionFromTheCLI() throws {
     let t = try TinySetup(count: 2)
     defer { t.remove() }
