@@ -73,7 +73,7 @@ let package = Package(
     .testTarget(name: "SISTests", dependencies: ["SIS", "Models", "Datasets", "Torch"], exclude: ["Fixtures"]),
     .testTarget(name: "CorruptionsTests", dependencies: ["Corruptions", "Datasets"], exclude: ["Fixtures"]),
     .testTarget(name: "StudyTests", dependencies: ["Study", "Datasets"]),
-    .testTarget(name: "StudyServerTests", dependencies: ["StudyServer", "Study", "Datasets"]),
+    .testTarget(name: "StudyServerTests", dependencies: ["overinterp", "StudyServer", "Study", "Datasets"]),
     .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "Datasets", "Torch"]),
     .testTarget(name: "CLITests", dependencies: ["overinterp", "Models", "Datasets", "Torch", "SIS", "Study"], exclude: ["Fixtures"]),
   ],
