@@ -73,7 +73,7 @@ final class Chromium {
   /// Sends one command (to the attached page unless `browser`) and returns its `result`,
   /// skipping events; throws on a protocol error or after `timeout` seconds.
   @discardableResult
-  func send(_ method: String, _ params: [String: Any] = [:], browser: Bool = false, timeout: Double = 30) throws -> [String: Any] {
+  func send(_ method: String, _ params: [String: Any] = [:], browser: Bool = false, timeout: Double = 90) throws -> [String: Any] {
     let id = nextID
     nextID += 1
     var message: [String: Any] = ["id": id, "method": method, "params": params]
@@ -123,7 +123,7 @@ final class Chromium {
   }
 
   /// Polls `expression` until it is true.
-  func wait(for expression: String, timeout: Double = 30) throws {
+  func wait(for expression: String, timeout: Double = 90) throws {
     let deadline = Date().addingTimeInterval(timeout)
     while Date() < deadline {
       if (try? evaluate(expression)) as? Bool == true { return }
