@@ -25,3 +25,14 @@ func runPythonBaseline(_ python: String, _ arguments: [String]) throws -> [[Stri
     try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
   }
 }
+
+/// Options every benchmark shares: the thread count of both sides and the Python baseline.
+struct BaselineOptions: ParsableArguments {
+  @Option(help: "Threads for both sides (default: all cores).")
+  var threads: Int?
+
+  @Option(help: "Python interpreter with PyTorch for the baseline ('' to skip it).")
+  var python: String = "/usr/bin/python3"
+
+  var threadCount: Int { threads ?? ProcessInfo.processInfo.activeProcessorCount }
+}

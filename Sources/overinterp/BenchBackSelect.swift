@@ -27,17 +27,13 @@ struct BenchBackSelect: ParsableCommand {
   @Option(help: "Side of the central window of free pixels (32 = the whole image).")
   var window: Int = 32
 
-  @Option(help: "Threads for both sides (default: all cores).")
-  var threads: Int?
-
-  @Option(help: "Python interpreter with PyTorch ('' to skip the baseline).")
-  var python: String = "/usr/bin/python3"
+  @OptionGroup var baseline: BaselineOptions
 
   @Option(help: "Chunk sizes to try for the optimized evaluator.")
   var chunks: String = "64,128"
 
   func run() throws {
-    let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
+    let threadCount = baseline.threadCount
     try Runtime.configureAllocator()
     try Runtime.setThreads(threadCount)
     guard let list = parseIndices(images), (1...32).contains(window) else { throw ValidationError("bad --images or --window") }
@@ -77,11 +73,11 @@ struct BenchBackSelect: ParsableCommand {
       values[name] = v
       printError("\(name): \(fmt(total / Double(list.count))) s per image")
     }
-    if !python.isEmpty {
+    if !baseline.python.isEmpty {
       var o: [[Int]] = []
       var v: [[Float]] = []
       var total = 0.0
-      for obj in try runPythonBaseline(python, ["bench/backselect.py", shared, String(threadCount), String(window)] + list.map(String.init)) {
+      for obj in try runPythonBaseline(baseline.python, ["bench/backselect.py", shared, String(threadCount), String(window)] + list.map(String.init)) {
         guard let s = obj["seconds"] as? Double, let order = obj["order"] as? [Int], let vals = obj["values"] as? [Double] else { continue }
         total += s
         o.append(order)

@@ -30,18 +30,14 @@ struct BenchGradient: ParsableCommand {
   @Option(help: "Iterations to time (after one warm-up iteration).")
   var iterations: Int = 3
 
-  @Option(help: "Threads for both sides (default: all cores).")
-  var threads: Int?
-
-  @Option(help: "Python interpreter with PyTorch ('' to skip the baseline).")
-  var python: String = "/usr/bin/python3"
+  @OptionGroup var baseline: BaselineOptions
 
   func validate() throws {
     if batch < 1 || k < 1 || iterations < 1 { throw ValidationError("--batch, --k and --iterations must be at least 1") }
   }
 
   func run() throws {
-    let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
+    let threadCount = baseline.threadCount
     try Runtime.configureAllocator()
     try Runtime.setThreads(threadCount)
     let folder = shared + "/imagenet/val_samples"
@@ -67,7 +63,7 @@ struct BenchGradient: ParsableCommand {
     printError("overinterp: \(fmt(mine)) s per iteration")
     print("Batched Gradient BackSelect, MobileNetV2 (TF 'SAME'), \(batch) ImageNet image(s) of 224x224, k = \(k), \(threadCount) thread(s), score logprob")
     print("\(pad("overinterp", 24)) \(pad(fmt(mine), 9, left: true)) s/iteration  (\(fmt(mine * 50176 / Double(k) / Double(batch))) s per image for a whole SIS)")
-    guard let baseline = try runPythonBaseline(python, ["bench/gradient.py", String(threadCount), String(batch), String(k), String(iterations)]).first,
+    guard let baseline = try runPythonBaseline(baseline.python, ["bench/gradient.py", String(threadCount), String(batch), String(k), String(iterations)]).first,
       let theirs = baseline["seconds_per_iteration"] as? Double, let blocks = baseline["first_blocks"] as? [[Int]]
     else { return }
     let overlap = zip(results, blocks).map { r, b in Set(r.order.prefix(k)).intersection(b).count }

@@ -21,17 +21,13 @@ struct BenchInference: ParsableCommand {
   @Option(help: "Seconds to measure each variant at each batch size.")
   var seconds: Double = 3
 
-  @Option(help: "Threads for both sides (default: all cores).")
-  var threads: Int?
-
-  @Option(help: "Python interpreter with PyTorch for the baseline ('' to skip it).")
-  var python: String = "/usr/bin/python3"
+  @OptionGroup var baseline: BaselineOptions
 
   @Option(help: "The baseline script.")
   var script: String = "bench/inference.py"
 
   func run() throws {
-    let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
+    let threadCount = baseline.threadCount
     try Runtime.configureAllocator()
     try Runtime.setThreads(threadCount)
     let sizes = batches.split(separator: ",").compactMap { Int($0) }
@@ -51,7 +47,7 @@ struct BenchInference: ParsableCommand {
         results["overinterp-channels-last", default: [:]][b] = Double(b) * (try measure { _ = try net.logits(xl) })
       }
     }
-    let lines = try runPythonBaseline(python, [script, String(threadCount), sizes.map(String.init).joined(separator: ","), String(seconds)])
+    let lines = try runPythonBaseline(baseline.python, [script, String(threadCount), sizes.map(String.init).joined(separator: ","), String(seconds)])
     for obj in lines {
       guard let v = obj["variant"] as? String, let b = obj["batch"] as? Int, let r = obj["images_per_s"] as? Double else { continue }
       results[v, default: [:]][b] = r

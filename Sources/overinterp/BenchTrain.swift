@@ -15,14 +15,10 @@ struct BenchTrain: ParsableCommand {
   @Option(help: "Batch size.")
   var batchSize: Int = 128
 
-  @Option(help: "Threads for both sides (default: all cores).")
-  var threads: Int?
-
-  @Option(help: "Python interpreter with PyTorch ('' to skip the baseline).")
-  var python: String = "/usr/bin/python3"
+  @OptionGroup var baseline: BaselineOptions
 
   func run() throws {
-    let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
+    let threadCount = baseline.threadCount
     try Runtime.configureAllocator()
     try Runtime.setThreads(threadCount)
     try Runtime.manualSeed(0)
@@ -45,7 +41,7 @@ struct BenchTrain: ParsableCommand {
       n += 1
     }
     let ours = Double(n * batchSize) / (Progress.now() - start)
-    let theirs = try runPythonBaseline(python, ["bench/train.py", String(threadCount), String(seconds), String(batchSize)])
+    let theirs = try runPythonBaseline(baseline.python, ["bench/train.py", String(threadCount), String(seconds), String(batchSize)])
       .compactMap { $0["images_per_s"] as? Double }.last
     print("ResNet20 training steps, batch \(batchSize), SGD Nesterov + weight decay, \(threadCount) thread(s), libtorch \(Runtime.libtorchVersion)")
     print("overinterp     \(fmt(ours, digits: 0)) images/s")
