@@ -14,7 +14,7 @@ struct FusedConv {
   let weight: Tensor
   let bias: Tensor
   let stride: Int
-  let padding: Int
+  let padding: (Int, Int)
 
   init(_ conv: Conv2d, _ bn: BatchNorm2d, channelsLast: Bool) throws {
     let (w, b) = try withNoGrad { () throws -> (Tensor, Tensor) in
@@ -31,7 +31,7 @@ struct FusedConv {
   }
 
   func callAsFunction(_ x: Tensor) throws -> Tensor {
-    try NN.conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding)
+    try NN.conv2d(x, weight: weight, bias: bias, stride: (stride, stride), padding: padding)
   }
 }
 

@@ -50,11 +50,10 @@ public final class Conv2d: Module {
   public let weight: Tensor
   public let bias: Tensor?
   public let stride: Int
-  public let padding: Int
+  /// Zero padding of the height and the width.
+  public let padding: (Int, Int)
   public let groups: Int
   public let tfSamePadding: Bool
-  /// Height and width padding when they differ (rectangular kernels); nil: `padding` on both.
-  public let padding2: (Int, Int)?
 
   public init(
     _ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0, groups: Int = 1,
@@ -67,10 +66,9 @@ public final class Conv2d: Module {
       initializer: initializer, device: device)
     self.bias = bias ? try makeBias(outChannels, fanIn: fanIn, zero: zeroBias, device: device) : nil
     self.stride = stride
-    self.padding = padding
+    self.padding = (padding, padding)
     self.groups = groups
     self.tfSamePadding = tfSamePadding
-    self.padding2 = nil
   }
 
   /// A convolution with a rectangular kernel (kh x kw) and per-dimension padding.
@@ -84,10 +82,9 @@ public final class Conv2d: Module {
       initializer: initializer, device: device)
     self.bias = bias ? try makeBias(outChannels, fanIn: fanIn, zero: false, device: device) : nil
     self.stride = stride
-    self.padding = padding.0
+    self.padding = padding
     self.groups = 1
     self.tfSamePadding = false
-    self.padding2 = padding
   }
 
   public var ownParameters: [(String, Tensor)] {
@@ -104,10 +101,7 @@ public final class Conv2d: Module {
       let padded = try x.pad([before, total - before, before, total - before])
       return try NN.conv2d(padded, weight: weight, bias: bias, stride: stride, padding: 0, groups: groups)
     }
-    if let padding2 {
-      return try NN.conv2d(x, weight: weight, bias: bias, stride: (stride, stride), padding: padding2, groups: groups)
-    }
-    return try NN.conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding, groups: groups)
+    return try NN.conv2d(x, weight: weight, bias: bias, stride: (stride, stride), padding: padding, groups: groups)
   }
 }
 

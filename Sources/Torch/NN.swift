@@ -13,21 +13,18 @@ public enum NN {
     _ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int = 0, dilation: Int = 1,
     groups: Int = 1
   ) throws(TorchError) -> Tensor {
-    let s: [Int64] = [Int64(stride), Int64(stride)]
-    let p: [Int64] = [Int64(padding), Int64(padding)]
-    let d: [Int64] = [Int64(dilation), Int64(dilation)]
-    return try withExtendedLifetime(bias) { () throws(TorchError) -> Tensor in
-      try owned(ot_nn_conv2d(x.handle, weight.handle, bias?.handle, s, p, d, Int64(groups)))
-    }
+    try conv2d(
+      x, weight: weight, bias: bias, stride: (stride, stride), padding: (padding, padding), dilation: (dilation, dilation), groups: groups)
   }
 
-  /// 2-D convolution with separate height and width for kernel stride and padding.
+  /// 2-D convolution with separate height and width for stride, padding and dilation.
   public static func conv2d(
-    _ x: Tensor, weight: Tensor, bias: Tensor?, stride: (Int, Int), padding: (Int, Int), groups: Int = 1
+    _ x: Tensor, weight: Tensor, bias: Tensor?, stride: (Int, Int), padding: (Int, Int), dilation: (Int, Int) = (1, 1),
+    groups: Int = 1
   ) throws(TorchError) -> Tensor {
     let s: [Int64] = [Int64(stride.0), Int64(stride.1)]
     let p: [Int64] = [Int64(padding.0), Int64(padding.1)]
-    let d: [Int64] = [1, 1]
+    let d: [Int64] = [Int64(dilation.0), Int64(dilation.1)]
     return try withExtendedLifetime(bias) { () throws(TorchError) -> Tensor in
       try owned(ot_nn_conv2d(x.handle, weight.handle, bias?.handle, s, p, d, Int64(groups)))
     }
