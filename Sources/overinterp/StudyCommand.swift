@@ -51,6 +51,10 @@ struct StudyCommand: AsyncParsableCommand {
       return f.count == fractions.split(separator: ",").count && f.allSatisfy({ $0 > 0 && $0 <= 1 }) && !f.isEmpty ? f : nil
     }
 
+    /// The colour of a masked pixel: the dataset mean the model normalizes with (0 after
+    /// normalization), as uint8.
+    static func maskColor(_ n: Normalization) -> [UInt8] { n.mean.map { UInt8(($0 * 255).rounded()) } }
+
     func validate() throws {
       if runs.isEmpty == (folder == nil) { throw ValidationError("give at least one --run, or a --folder of arrays (not both)") }
       if parsedFractions() == nil { throw ValidationError("--fractions must be comma-separated numbers in (0, 1], got '\(fractions)'") }
@@ -60,18 +64,17 @@ struct StudyCommand: AsyncParsableCommand {
 
     func run() throws {
       if let folder {
-        let names =
-          (try? String(contentsOfFile: folder + "/class_names.txt", encoding: .utf8))
-          .map { $0.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } } ?? CIFAR10.classNames
+        let namesFile = folder + "/class_names.txt"
+        let names = FileManager.default.fileExists(atPath: namesFile) ? try parseClassNames(namesFile) : CIFAR10.classNames
         let set = try StudySet.make(
           images: try NpyArray.read(folder + "/images.npy"), labels: try NpyArray.read(folder + "/labels.npy").integers(),
           masks: try NpyArray.read(folder + "/masks.npy"), fractions: parsedFractions() ?? [], classNames: names,
-          maskColor: [125, 123, 114], source: folder, out: out)
+          maskColor: Self.maskColor(.cifar10), source: folder, out: out)
         print("\(out): \(set.images.count) images (\(set.images.count / max(set.fractions.count, 1)) images x \(set.fractions.count) fractions)")
         return
       }
       var loaded: [(name: String, records: [ImageRecord], data: ImageDataset)] = []
-      var maskColor: [UInt8] = [125, 123, 114]
+      var maskColor = Self.maskColor(.cifar10)
       for r in runs {
         let store = RunStore(directory: r)
         let manifest = try store.readManifest()
@@ -79,7 +82,7 @@ struct StudyCommand: AsyncParsableCommand {
         if let model = manifest.modelPaths.first {
           let path = model == "default" ? try Resources.path("default-model.safetensors") : model
           if let text = try? Safetensors.read(path).metadata["normalization"], let n = Normalization(parsing: text) {
-            maskColor = n.mean.map { UInt8(($0 * 255).rounded()) }
+            maskColor = Self.maskColor(n)
           }
         }
       }
