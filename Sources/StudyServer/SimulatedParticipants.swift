@@ -43,7 +43,12 @@ public struct StudyClient: Sendable {
       if let contentType { request.setValue(contentType, forHTTPHeaderField: "Content-Type") }
     }
     for (k, v) in headers { request.setValue(v, forHTTPHeaderField: k) }
-    let (data, response) = try await session.data(for: request)
+    let data: Data
+    let response: URLResponse
+    do { (data, response) = try await session.data(for: request) } catch let error as URLError {
+      let reason = (error as NSError).userInfo[NSLocalizedDescriptionKey] as? String ?? "\(error.code)"
+      throw LoadFailure("\(method) \(url.absoluteString): \(reason)")
+    }
     guard let http = response as? HTTPURLResponse else { throw URLError(.badServerResponse) }
     var fields: [String: String] = [:]
     for (k, v) in http.allHeaderFields {
