@@ -141,20 +141,16 @@ public struct LoadCheck: Sendable {
         group.addTask {
           var rng = SplitMix64(seed: seed, stream: UInt64(w))
           var worker = Worker()
-          func timed(_ body: () async throws -> StudyClient.Reply) async throws -> StudyClient.Reply {
+          /// One request, its response time recorded.
+          func timed<T>(_ body: () async throws -> T) async throws -> T {
             let t0 = clock.now
             let reply = try await body()
-            let d = clock.now - t0
-            worker.latencies.append(Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18)
+            worker.latencies.append(Self.seconds(clock.now - t0))
             worker.requests += 1
             return reply
           }
           while clock.now < deadline {
-            let t0 = clock.now
-            let (id, first) = try await client.start()
-            let d = clock.now - t0
-            worker.latencies.append(Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18)
-            worker.requests += 1
+            let (id, first) = try await timed { try await client.start() }
             worker.started += 1
             var state = first
             while let image = state.image, clock.now < deadline {
@@ -203,6 +199,8 @@ public struct LoadCheck: Sendable {
       participantsStarted: workers.reduce(0) { $0 + $1.started }, requests: workers.reduce(0) { $0 + $1.requests },
       acknowledged: acknowledged.values.reduce(0) { $0 + $1.count }, exported: exportedCount, lost: lost, duplicated: duplicated,
       unexpected: workers.reduce(0) { $0 + $1.unexpected }, latencies: workers.flatMap(\.latencies),
-      seconds: Double(seconds.components.seconds) + Double(seconds.components.attoseconds) * 1e-18)
+      seconds: Self.seconds(seconds))
   }
+
+  static func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18 }
 }
