@@ -98,8 +98,13 @@ public final class StudyService: @unchecked Sendable {
     return study.order(participantSeed: seed)
   }
 
+  /// The participant's current image: the first of their order not answered yet (nil when done).
+  private func current(_ order: [StudyImage], answered: Set<String>) -> StudyImage? {
+    order.first { !answered.contains($0.id) }
+  }
+
   private func state(_ participant: String, order: [StudyImage], answered: Set<String>) -> State {
-    let current = order.first { !answered.contains($0.id) }
+    let current = current(order, answered: answered)
     let part = current.map { c in (study.fractions.firstIndex(of: c.fraction) ?? 0) + 1 } ?? study.fractions.count
     return State(
       participant: participant, total: order.count, answered: order.count(where: { answered.contains($0.id) }), done: current == nil,
@@ -126,7 +131,7 @@ public final class StudyService: @unchecked Sendable {
     defer { lock.unlock() }
     var answered = try store.answeredImages(participant)
     if answered.contains(image) { throw Failure.alreadyAnswered(image: image) }
-    guard let current = order.first(where: { !answered.contains($0.id) }) else { throw Failure.finished }
+    guard let current = current(order, answered: answered) else { throw Failure.finished }
     guard current.id == image else { throw Failure.notCurrent(image: image) }
     guard try store.addAnswer(participant: participant, image: info, answer: answer, milliseconds: milliseconds) else {
       throw Failure.alreadyAnswered(image: image)
@@ -141,8 +146,7 @@ public final class StudyService: @unchecked Sendable {
     let order = try order(participant)
     guard let bytes = pngs[image] else { throw Failure.unknownImage(image) }
     let answered = try store.answeredImages(participant)
-    let current = order.first { !answered.contains($0.id) }
-    guard answered.contains(image) || current?.id == image else { throw Failure.notCurrent(image: image) }
+    guard answered.contains(image) || current(order, answered: answered)?.id == image else { throw Failure.notCurrent(image: image) }
     return bytes
   }
 }
