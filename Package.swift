@@ -73,9 +73,10 @@ let package = Package(
     .testTarget(name: "SISTests", dependencies: ["SIS", "Models", "Datasets", "Torch"], exclude: ["Fixtures"]),
     .testTarget(name: "CorruptionsTests", dependencies: ["Corruptions", "Datasets"], exclude: ["Fixtures"]),
     .testTarget(name: "StudyTests", dependencies: ["Study", "Datasets"]),
-    .testTarget(name: "StudyServerTests", dependencies: ["overinterp", "StudyServer", "Study", "Datasets"]),
+    .target(name: "TestSupport", path: "Tests/TestSupport"),
+    .testTarget(name: "StudyServerTests", dependencies: ["overinterp", "StudyServer", "Study", "Datasets", "TestSupport"]),
     .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "Datasets", "Torch"]),
-    .testTarget(name: "CLITests", dependencies: ["overinterp", "Models", "Datasets", "Torch", "SIS", "Study"], exclude: ["Fixtures"]),
+    .testTarget(name: "CLITests", dependencies: ["overinterp", "Models", "Datasets", "Torch", "SIS", "Study", "TestSupport"], exclude: ["Fixtures"]),
   ],
   swiftLanguageModes: [.v6],
   cxxLanguageStandard: .cxx17

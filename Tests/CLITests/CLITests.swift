@@ -1,16 +1,10 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// Runs the built `overinterp` binary (next to the test bundle) and captures its output.
 struct CLI {
-  static let binary: String = {
-    let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-    for candidate in [dir, dir.deletingLastPathComponent()] {
-      let p = candidate.appendingPathComponent("overinterp").path
-      if FileManager.default.isExecutableFile(atPath: p) { return p }
-    }
-    return URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../.build/debug/overinterp").standardized.path
-  }()
+  static let binary = overinterpBinary
 
   struct Result {
     var status: Int32

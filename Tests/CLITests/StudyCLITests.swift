@@ -2,6 +2,7 @@ import Datasets
 import Foundation
 import SIS
 import Study
+import TestSupport
 import Testing
 
 @Suite(.serialized) struct StudyCLITests {
@@ -100,21 +101,8 @@ import Testing
     let make = try CLI.run(["study", "make", "--run", run, "--per-class", "1", "--fractions", "0.05,0.5", "--out", dir + "/study"])
     #expect(make.status == 0, "\(make.stderr)")
 
-    let server = Process()
-    server.executableURL = URL(fileURLWithPath: CLI.binary)
-    server.arguments = ["study", "serve", dir + "/study", "--port", "0", "--db", dir + "/answers.sqlite", "--admin-token", "admin-token-123"]
-    let out = Pipe()
-    server.standardOutput = out
-    server.standardError = FileHandle.nullDevice
-    try server.run()
-    defer { if server.isRunning { server.terminate() } }
-    var banner = ""
-    while !banner.contains("\n") {
-      let chunk = out.fileHandleForReading.availableData
-      if chunk.isEmpty { break }
-      banner += String(decoding: chunk, as: UTF8.self)
-    }
-    let url = try #require(banner.split(separator: " ").first { $0.hasPrefix("http://") }.map(String.init), "\(banner)")
+    let server = try ServedStudy(study: dir + "/study", database: dir + "/answers.sqlite", adminToken: "admin-token-123")
+    let url = server.url
 
     var expected: [(image: String, answer: Int)] = []
     if let executable = Chromium.executable {
@@ -142,9 +130,7 @@ import Testing
     }
 
     // Ctrl-C stops the server cleanly.
-    kill(server.processIdentifier, SIGINT)
-    server.waitUntilExit()
-    #expect(server.terminationStatus == 0)
+    #expect(server.stop() == 0)
     let rows = try AnswerStore(path: dir + "/answers.sqlite").allAnswers()
     #expect(rows.count == expected.count)
     for (row, e) in zip(rows, expected) {

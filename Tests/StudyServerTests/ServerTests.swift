@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import TestSupport
 import Testing
 
 @testable import Study
@@ -27,47 +28,18 @@ func makeStudyFolder() throws -> String {
   return folder
 }
 
-/// The built `overinterp` binary (next to the test bundle).
-let overinterpBinary: String = {
-  let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-  for candidate in [dir, dir.deletingLastPathComponent()] {
-    let p = candidate.appendingPathComponent("overinterp").path
-    if FileManager.default.isExecutableFile(atPath: p) { return p }
-  }
-  return URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../.build/debug/overinterp").standardized.path
-}()
-
-/// Runs `body` against a live server on a free loopback port: `overinterp study serve` in its own
-/// process (an in-process server would share Swift's cooperative thread pool with every other
-/// test running in parallel, and blocking tests could starve it). `service` opens the same study
-/// and database in the test process, for checking what was stored.
+/// Runs `body` against `overinterp study serve` on a free loopback port (`ServedStudy`: its own
+/// process). `service` opens the same study and database in the test process, for checking what
+/// was stored. The server must stop cleanly on Ctrl-C.
 func withServer(
   adminToken: String? = "admin-secret", _ body: @Sendable (StudyClient, StudyService, String) async throws -> Void
 ) async throws {
   let folder = try makeStudyFolder()
   defer { try? FileManager.default.removeItem(atPath: folder) }
-  let server = Process()
-  server.executableURL = URL(fileURLWithPath: overinterpBinary)
-  server.arguments = ["study", "serve", folder, "--port", "0", "--db", folder + "/answers.sqlite"] + (adminToken.map { ["--admin-token", $0] } ?? [])
-  let out = Pipe()
-  server.standardOutput = out
-  server.standardError = FileHandle.nullDevice
-  try server.run()
-  defer {
-    if server.isRunning {
-      kill(server.processIdentifier, SIGINT)
-      server.waitUntilExit()
-    }
-  }
-  var banner = ""
-  while !banner.contains("\n") {
-    let chunk = out.fileHandleForReading.availableData
-    if chunk.isEmpty { break }
-    banner += String(decoding: chunk, as: UTF8.self)
-  }
-  let url = try #require(banner.split(separator: " ").first { $0.hasPrefix("http://") }.map(String.init), "no banner: \(banner)")
+  let server = try ServedStudy(study: folder, database: folder + "/answers.sqlite", adminToken: adminToken)
   let service = try StudyService(studyFolder: folder, database: folder + "/answers.sqlite")
-  try await body(StudyClient(base: try #require(URL(string: url))), service, folder)
+  try await body(StudyClient(base: try #require(URL(string: server.url))), service, folder)
+  #expect(server.stop() == 0)
 }
 
 func json(_ object: [String: Any]) throws -> Data { try JSONSerialization.data(withJSONObject: object) }
