@@ -34,13 +34,13 @@ struct StudyCommand: AsyncParsableCommand {
     @Option(help: "Comma-separated fractions of pixels kept.")
     var fractions: String = "0.05,0.3,0.5"
 
-    @Option(help: "Images per class.")
+    @Option(help: "Images per class (with --run; --folder uses every image).")
     var perClass: Int = 10
 
-    @Option(help: "Minimum confidence of the model on the full image.")
+    @Option(help: "Minimum confidence of the model on the full image (with --run).")
     var confidence: Double = 0.99
 
-    @Option(help: "Seed of the image draw.")
+    @Option(help: "Seed of the image draw (with --run).")
     var seed: UInt64 = 0
 
     @Option(help: "Study folder to write.")
