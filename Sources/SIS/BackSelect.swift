@@ -42,9 +42,15 @@ public struct Evaluation: Sendable, Equatable {
 public protocol CandidateScorer {
   /// For each request, one evaluation per candidate (in the request's candidate order).
   func evaluate(_ requests: [CandidateRequest]) throws -> [[Evaluation]]
+  /// The largest value the selection score can take, where there is one: 1 for the softmax
+  /// probability, 0 for the log-probability. BackSelect uses it to end a step early once two
+  /// candidates reach it (nothing later can beat the first, and the tie is known). nil: none.
+  var scoreCeiling: Double? { get }
 }
 
 extension CandidateScorer {
+  public var scoreCeiling: Double? { nil }
+
   /// f on several inputs, each with its own set of masked features.
   public func evaluateMasked(_ inputs: [(problem: Int, masked: [Bool])]) throws -> [Evaluation] {
     try evaluate(inputs.map { CandidateRequest(problem: $0.problem, masked: $0.masked, candidates: [CandidateRequest.none]) })
@@ -71,36 +77,62 @@ public struct BackSelectResult: Sendable, Equatable {
 /// until every feature is masked. Ties go to the lowest feature index. Runs several inputs in
 /// lockstep, so the evaluator can fill its batches with candidates of different images.
 ///
+/// Saturated steps end early: when the scorer has a score ceiling (`prob`: a float32 softmax
+/// probability cannot exceed 1) and an input's previous step reached it, the step first
+/// evaluates only its `probe` lowest-index candidates; if two of them reach the ceiling, the
+/// first wins (no later candidate can score higher, and ties go to the lowest index) and the
+/// step counts as an exact tie, exactly as evaluating every candidate would decide. Otherwise
+/// the rest is evaluated. While the softmax is saturated this replaces a pass over every
+/// remaining pixel by one small batch.
+///
 /// - Parameters:
 ///   - problems: number of inputs (problem ids 0..<problems are passed to the scorer).
 ///   - featureCount: p, the number of features.
 ///   - initiallyMasked: per problem, features already masked (nil: none).
-///   - onStep: called after each lockstep step with the number of candidates evaluated.
+///   - probe: candidates evaluated first in a step that may end early.
+///   - onStep: called after each lockstep step with the number of candidates the step decided
+///     between (evaluated or not).
 public func backSelect(
-  problems: Int, featureCount: Int, initiallyMasked: [[Bool]]? = nil, scorer: some CandidateScorer,
+  problems: Int, featureCount: Int, initiallyMasked: [[Bool]]? = nil, scorer: some CandidateScorer, probe: Int = 32,
   onStep: ((Int) -> Void)? = nil
 ) throws -> [BackSelectResult] {
   var masked = initiallyMasked ?? [[Bool]](repeating: [Bool](repeating: false, count: featureCount), count: problems)
   var remaining = masked.map { m in (0..<featureCount).filter { !m[$0] } }
   var results = [BackSelectResult](
     repeating: BackSelectResult(order: [], values: [], scores: [], exactTies: 0, nearTies: 0), count: problems)
+  let ceiling = scorer.scoreCeiling
+  var atCeiling = [Bool](repeating: false, count: problems)
+  let probe = Swift.max(probe, 2)
   while true {
     let active = (0..<problems).filter { !remaining[$0].isEmpty }
     if active.isEmpty { break }
-    let requests = active.map { CandidateRequest(problem: $0, masked: masked[$0], candidates: remaining[$0]) }
-    let evaluations = try scorer.evaluate(requests)
-    var evaluated = 0
+    // Evaluations of a prefix of each problem's candidates (all of them unless the step ends early).
+    let probing = active.map { ceiling != nil && atCeiling[$0] && remaining[$0].count > probe }
+    var evaluations = try scorer.evaluate(
+      active.enumerated().map { k, problem in
+        CandidateRequest(problem: problem, masked: masked[problem], candidates: probing[k] ? Array(remaining[problem].prefix(probe)) : remaining[problem])
+      })
+    if let ceiling {
+      let rest = active.indices.filter { probing[$0] && evaluations[$0].lazy.filter { $0.score >= ceiling }.count < 2 }
+      if !rest.isEmpty {
+        let more = try scorer.evaluate(
+          rest.map { CandidateRequest(problem: active[$0], masked: masked[active[$0]], candidates: Array(remaining[active[$0]].dropFirst(probe))) })
+        for (k, e) in zip(rest, more) { evaluations[k] += e }
+      }
+    }
+    var decided = 0
     for (k, problem) in active.enumerated() {
       let evals = evaluations[k]
       let candidates = remaining[problem]
-      evaluated += candidates.count
+      decided += candidates.count
       // Candidates are in increasing feature order, so the first maximum is the lowest index.
       var best = 0
-      for i in 1..<candidates.count where evals[i].score > evals[best].score { best = i }
+      for i in 1..<evals.count where evals[i].score > evals[best].score { best = i }
       var runnerUp = -Double.infinity
-      for i in 0..<candidates.count where i != best { runnerUp = Swift.max(runnerUp, evals[i].score) }
+      for i in 0..<evals.count where i != best { runnerUp = Swift.max(runnerUp, evals[i].score) }
       if runnerUp == evals[best].score { results[problem].exactTies += 1 }
       if candidates.count > 1 && evals[best].score - runnerUp <= 1e-6 { results[problem].nearTies += 1 }
+      if let ceiling { atCeiling[problem] = evals[best].score >= ceiling }
       let feature = candidates[best]
       results[problem].order.append(feature)
       results[problem].values.append(Float(evals[best].probability))
@@ -108,7 +140,7 @@ public func backSelect(
       masked[problem][feature] = true
       remaining[problem].remove(at: best)
     }
-    onStep?(evaluated)
+    onStep?(decided)
   }
   return results
 }
@@ -184,4 +216,5 @@ struct SingleProblem<S: CandidateScorer>: CandidateScorer {
   func evaluate(_ requests: [CandidateRequest]) throws -> [[Evaluation]] {
     try base.evaluate(requests.map { var r = $0; r.problem = id; return r })
   }
+  var scoreCeiling: Double? { base.scoreCeiling }
 }

@@ -52,6 +52,15 @@ public final class ClassifierScorer: CandidateScorer {
     bufferPointer = try buffer.withUnsafeMutableRawPointer { $0.bindMemory(to: Float.self, capacity: chunk * size) }
   }
 
+  /// float32 softmax never exceeds 1 and the log-softmax never exceeds 0; the margin has no bound.
+  public var scoreCeiling: Double? {
+    switch score {
+    case .prob: 1
+    case .logprob: 0
+    case .margin: nil
+    }
+  }
+
   /// The image of `problem` with the features in `masked` set to the mask value.
   func maskedImage(_ problem: Int, _ masked: [Bool]) -> [Float] {
     var x = images[problem]

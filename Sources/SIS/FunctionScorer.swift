@@ -2,11 +2,17 @@
 /// class probability and the selection score. For tests and for callers with analytic models.
 public struct FunctionScorer: CandidateScorer {
   let f: (_ problem: Int, _ masked: [Bool]) -> Evaluation
+  public let scoreCeiling: Double?
 
-  public init(_ f: @escaping (_ problem: Int, _ masked: [Bool]) -> Evaluation) { self.f = f }
+  /// `ceiling`: the largest score `f` can return, if known (lets BackSelect end saturated steps early).
+  public init(ceiling: Double? = nil, _ f: @escaping (_ problem: Int, _ masked: [Bool]) -> Evaluation) {
+    self.f = f
+    scoreCeiling = ceiling
+  }
 
   /// Probability-valued functions, ranked by `score`.
   public init(score: SelectionScore = .prob, probability: @escaping (_ problem: Int, _ masked: [Bool]) -> Double) {
+    scoreCeiling = score == .prob ? 1 : 0
     f = { problem, masked in
       let p = probability(problem, masked)
       switch score {

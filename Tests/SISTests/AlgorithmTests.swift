@@ -73,6 +73,26 @@ func weighted(_ w: [Double]) -> FunctionScorer {
     }
   }
 
+  @Test func earlyEndedStepsMatchFullStepsInLockstep() throws {
+    // Probabilities clipped at 1 (saturated for the first steps), several problems in lockstep,
+    // with exact ties at the ceiling and below it.
+    let weights: [[Double]] = [[0.1, 0.5, 0.2, 0.4, 0.3, 0.3, 0.1], [1, 1, 1, 1, 1, 1, 1], [0.3, 0.3, 0.1, 0.9, 0.2, 0.05, 2]]
+    func f(_ problem: Int, _ masked: [Bool]) -> Double {
+      let w = weights[problem]
+      return Swift.min(1, 2 * zip(w, masked).reduce(0) { $0 + ($1.1 ? 0 : $1.0) } / w.reduce(0, +))
+    }
+    var calls = (early: 0, full: 0)
+    let early = FunctionScorer(ceiling: 1) { p, m in calls.early += 1; return Evaluation(score: f(p, m), probability: f(p, m)) }
+    let full = FunctionScorer(ceiling: nil) { p, m in calls.full += 1; return Evaluation(score: f(p, m), probability: f(p, m)) }
+    for probe in [2, 3, 4] {
+      calls = (0, 0)
+      let a = try backSelect(problems: 3, featureCount: 7, scorer: early, probe: probe)
+      let b = try backSelect(problems: 3, featureCount: 7, scorer: full, probe: probe)
+      #expect(a == b, "probe \(probe)")
+      #expect(calls.early < calls.full, "probe \(probe): \(calls)")
+    }
+  }
+
   @Test func subsetIsTheLastFractionRoundedUp() {
     let order = Array((0..<1024).reversed())
     let s = backSelectSubset(order: order, fraction: 0.05)

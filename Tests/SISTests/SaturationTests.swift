@@ -71,4 +71,31 @@ final class SaturatingClassifier: Classifier {
   @Test func marginOrdersLikeLogprobHere() throws {
     #expect(try run(.margin).order == (try run(.logprob)).order)
   }
+
+  /// Saturated steps that end early (two candidates at probability 1.0 among the first `probe`)
+  /// decide exactly as evaluating every candidate does, ties counted, with fewer evaluations.
+  @Test(arguments: [2, 3, 5])
+  func earlyEndedStepsDecideAsFullSteps(probe: Int) throws {
+    let net = SaturatingClassifier(weights: weights)
+    func scorer(_ score: SelectionScore) throws -> ClassifierScorer {
+      try ClassifierScorer(
+        classifier: net, images: [[Float](repeating: 1, count: 16)], classes: [0], layout: .pixels([1, 4, 4]), score: score, chunk: 7)
+    }
+    for score in [SelectionScore.prob, .logprob] {
+      let early = try scorer(score)
+      let full = try scorer(score)
+      let a = try backSelect(problems: 1, featureCount: 16, scorer: early, probe: probe)[0]
+      let b = try backSelect(problems: 1, featureCount: 16, scorer: WithoutCeiling(base: full))[0]
+      #expect(a == b, "\(score), probe \(probe)")
+      if score == .prob {
+        #expect(early.evaluations < full.evaluations, "probe \(probe): \(early.evaluations) vs \(full.evaluations)")
+      }
+    }
+  }
+}
+
+/// A scorer with its score ceiling hidden: BackSelect evaluates every candidate of every step.
+struct WithoutCeiling<S: CandidateScorer>: CandidateScorer {
+  let base: S
+  func evaluate(_ requests: [CandidateRequest]) throws -> [[Evaluation]] { try base.evaluate(requests) }
 }
