@@ -89,22 +89,30 @@ func gradientPhase(
   for (i, c) in classes.enumerated() { hot[i * numClasses + c] = true }
   let oneHot = try Tensor(hot, shape: [n, numClasses]).to(device)
 
-  /// Probabilities (and scores) of the current masked inputs; with gradients wrt the mask if asked.
-  func evaluate(_ withGradient: Bool) throws -> (probs: [Float], scores: [Float], gradient: [Float]?) {
-    let m = try Tensor(masked.flatMap { $0.map { $0 ? Float(1) : 0 } }, shape: [n, 1, h, w]).to(device)
+  /// Probabilities (and scores) of the current masked inputs of `rows` (in that order); with
+  /// gradients wrt the mask if asked (row-major, p values per row). Images that left the
+  /// gradient phase are not evaluated.
+  func evaluate(_ rows: [Int], _ withGradient: Bool) throws -> (probs: [Float], scores: [Float], gradient: [Float]?) {
+    let b = rows.count
+    let all = b == n
+    let index = all ? nil : try Tensor(rows.map { Int64($0) }, shape: [b]).to(device)
+    let xs = try index.map { try x.indexSelect(dim: 0, $0) } ?? x
+    let targets = try index.map { try target.indexSelect(dim: 0, $0) } ?? target
+    let m = try Tensor(rows.flatMap { masked[$0].map { $0 ? Float(1) : 0 } }, shape: [b, 1, h, w]).to(device)
     if withGradient { try m.setRequiresGrad(true) }
     return try (withGradient ? withGrad : withNoGrad) {
-      let input = try x * (try Tensor.ones([n, 1, h, w], device: device) - m) + fill * m
+      let input = try xs * (try Tensor.ones([b, 1, h, w], device: device) - m) + fill * m
       let logits = try classifier.logits(input)
-      let logp = try NN.logSoftmax(logits, dim: 1).gather(dim: 1, target)
+      let logp = try NN.logSoftmax(logits, dim: 1).gather(dim: 1, targets)
       let probs = try logp.exp()
       let s: Tensor
       switch score {
       case .prob: s = probs
       case .logprob: s = logp
       case .margin:
-        let own = try logits.gather(dim: 1, target)
-        let others = try logits.maskedFill(oneHot, -1e30).max(dims: [1], keepDim: true)
+        let own = try logits.gather(dim: 1, targets)
+        let hot = try index.map { try oneHot.indexSelect(dim: 0, $0) } ?? oneHot
+        let others = try logits.maskedFill(hot, -1e30).max(dims: [1], keepDim: true)
         s = try own - others
       }
       var gradient: [Float]?
@@ -117,11 +125,14 @@ func gradientPhase(
 
   var iteration = 0
   var active = [Bool](repeating: true, count: n)
-  while (0..<n).contains(where: { active[$0] && masked[$0].contains(false) }), iteration < (maxIterations ?? .max) {
-    let (probs, scores, gradient) = try evaluate(true)
+  while iteration < (maxIterations ?? .max) {
+    // Images still in the gradient phase: features left to mask, or a block whose value is pending.
+    let rows = (0..<n).filter { active[$0] && (masked[$0].contains(false) || !pendingBlock[$0].isEmpty) }
+    guard rows.contains(where: { masked[$0].contains(false) }) else { break }
+    let (probs, scores, gradient) = try evaluate(rows, true)
     guard let g = gradient else { throw SISError.badArgument("the score does not depend on the mask") }
-    for i in 0..<n where active[i] {
-      if let switchBelow, probs[i] < switchBelow {
+    for (r, i) in rows.enumerated() {
+      if let switchBelow, probs[r] < switchBelow {
         // The last block took the probability below the switch level: put it back.
         for f in pendingBlock[i] { masked[i][f] = false }
         results[i].order.removeLast(pendingBlock[i].count)
@@ -131,8 +142,8 @@ func gradientPhase(
       }
       // Values of the previous block: f after it was masked, measured now.
       for _ in pendingBlock[i] {
-        results[i].values.append(probs[i])
-        results[i].scores.append(scores[i])
+        results[i].values.append(probs[r])
+        results[i].scores.append(scores[r])
       }
       pendingBlock[i] = []
       let free = (0..<p).filter { !masked[i][$0] }
@@ -140,10 +151,10 @@ func gradientPhase(
         active[i] = false
         continue
       }
-      let (block, bestLeftOut) = topK(free, k: k) { g[i * p + $0] }
+      let (block, bestLeftOut) = topK(free, k: k) { g[r * p + $0] }
       if let last = block.last, let bestLeftOut {
-        if g[i * p + last] == bestLeftOut { results[i].exactTies += 1 }
-        if abs(g[i * p + last] - bestLeftOut) <= 1e-6 { results[i].nearTies += 1 }
+        if g[r * p + last] == bestLeftOut { results[i].exactTies += 1 }
+        if abs(g[r * p + last] - bestLeftOut) <= 1e-6 { results[i].nearTies += 1 }
       }
       for f in block { masked[i][f] = true }
       results[i].order += block
@@ -153,12 +164,13 @@ func gradientPhase(
     onIteration?(iteration)
   }
   // The fully masked input closes the last block.
-  if pendingBlock.contains(where: { !$0.isEmpty }) {
-    let (probs, scores, _) = try evaluate(false)
-    for i in 0..<n {
+  let closing = (0..<n).filter { !pendingBlock[$0].isEmpty }
+  if !closing.isEmpty {
+    let (probs, scores, _) = try evaluate(closing, false)
+    for (r, i) in closing.enumerated() {
       for _ in pendingBlock[i] {
-        results[i].values.append(probs[i])
-        results[i].scores.append(scores[i])
+        results[i].values.append(probs[r])
+        results[i].scores.append(scores[r])
       }
     }
   }

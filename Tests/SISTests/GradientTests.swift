@@ -21,6 +21,18 @@ final class LinearClassifier: Classifier {
   }
 }
 
+/// A LinearClassifier that counts the images it is asked to evaluate.
+final class CountingLinear: Classifier {
+  let base: LinearClassifier
+  var images = 0
+  var info: ModelInfo { base.info }
+  init(weights: [Float]) { base = LinearClassifier(weights: weights) }
+  func logits(_ x: Tensor, training: Bool) throws -> Tensor {
+    images += x.shape[0]
+    return try base.logits(x, training: training)
+  }
+}
+
 @Suite struct GradientTests {
   let weights: [Float] = [0.5, 0.1, 0.7, 0.3, 0.9, 0.2, 0.8, 0.4, 0.6, 0.25, 0.75, 0.35, 0.15, 0.45, 0.55, 0.65]
   var image: [Float] { [Float](repeating: 1, count: 16) }
@@ -119,6 +131,31 @@ final class LinearClassifier: Classifier {
     let last = try hybridBackSelect(
       classifier: net, images: [image], classes: [0], inputShape: [1, 4, 4], k: 4, switchProbability: 0, exactLast: 6, score: .logprob, chunk: 16)[0]
     #expect(Array(last.order[..<12]) == Array(gradient[0].order[..<12]))
+  }
+
+  /// Images of a group that left the gradient phase (or finished) are not evaluated any more:
+  /// together they cost exactly the evaluations they cost one at a time, with the same results.
+  @Test func groupsCostWhatTheirImagesCostAlone() throws {
+    let images = [
+      image, image.map { $0 * 0.6 }, image.enumerated().map { $0.offset < 8 ? 2.5 : 1.5 },
+    ]
+    for exactLast in [0, 5] {
+      let together = CountingLinear(weights: weights)
+      let grouped = try hybridBackSelect(
+        classifier: together, images: images, classes: [0, 0, 0], inputShape: [1, 4, 4], k: 2, switchProbability: 0.9,
+        exactLast: exactLast, score: .logprob, chunk: 7)
+      var alone = 0
+      for (i, img) in images.enumerated() {
+        let net = CountingLinear(weights: weights)
+        let r = try hybridBackSelect(
+          classifier: net, images: [img], classes: [0], inputShape: [1, 4, 4], k: 2, switchProbability: 0.9, exactLast: exactLast,
+          score: .logprob, chunk: 7)[0]
+        alone += net.images
+        #expect(grouped[i].order == r.order, "image \(i), exactLast \(exactLast)")
+        #expect(zip(grouped[i].values, r.values).allSatisfy { abs($0 - $1) < 1e-6 })
+      }
+      #expect(together.images == alone, "exactLast \(exactLast): \(together.images) images evaluated together, \(alone) alone")
+    }
   }
 
   @Test func realNetworkBatchRuns() throws {
