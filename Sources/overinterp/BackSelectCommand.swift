@@ -99,7 +99,9 @@ struct BackSelectCommand: ParsableCommand {
       order with the probability after each removal. SIS at any threshold and the paper's \
       k% pixel subsets are then derived from the store by `overinterp sis` without recomputation. \
       Masked features take the value 0 after normalization (the dataset mean). \
-      One exact BackSelect of a 32x32 image costs 524,801 forward passes.
+      One exact BackSelect of a 32x32 image costs up to 524,801 forward passes; steps where the \
+      score sits at its ceiling (a saturated softmax under --score prob) stop after the first \
+      two candidates that reach it, with the same outcome.
       """)
 
   @OptionGroup var model: ModelOptions
