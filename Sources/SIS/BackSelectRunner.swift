@@ -82,6 +82,7 @@ public struct BackSelectRunner {
       let start = Progress.now()
       let (images, predicted, confidence) = try prepareImages(positions)
       let results: [BackSelectResult]
+      var evaluations: Int?
       if manifest.method == "hybrid" {
         guard layout.description == "pixel", let k = manifest.k, let switchProbability = manifest.switchProbability else {
           throw SISError.badArgument("the hybrid method works on pixel features with a block size k and a switch probability")
@@ -106,6 +107,7 @@ public struct BackSelectRunner {
         results = try backSelect(problems: positions.count, featureCount: layout.count, scorer: scorer) { n in
           onProgress?(0, n)
         }
+        evaluations = scorer.evaluations
       }
       let seconds = Float((Progress.now() - start) / Double(positions.count))
       let records = positions.enumerated().map { (k, pos) in
@@ -114,7 +116,7 @@ public struct BackSelectRunner {
           confidence: confidence[k], order: results[k].order, values: results[k].values, scores: results[k].scores,
           exactTies: results[k].exactTies, nearTies: results[k].nearTies, seconds: seconds)
       }
-      try store.writeShard(group: g, records: records)
+      try store.writeShard(group: g, records: records, candidateEvaluations: evaluations)
       onProgress?(positions.count, 0)
     }
   }

@@ -38,6 +38,11 @@ func manifest(_ data: ImageDataset, positions: [Int], score: String, group: Int,
     try runner.run()
     let records = try RunStore(directory: dir).records()
     #expect(records.map(\.position) == [4, 0, 2])
+    // logprob of a random 10-class network stays well below its ceiling: every step evaluates
+    // every candidate, 36 * 37 / 2 forward passes per image, recorded beside the wall time.
+    let timings = try String(contentsOfFile: dir + "/timings.jsonl", encoding: .utf8).split(separator: "\n")
+    #expect(timings.count == 2)
+    #expect(timings.allSatisfy { $0.contains("\"forward_passes_per_image\": 666") }, "\(timings)")
 
     // Direct: one image at a time, straight from the algorithm.
     for r in records {
