@@ -110,7 +110,7 @@ struct BenchBackSelect: ParsableCommand {
         while i < mine.count && i < ro.count && mine[i] == ro[i] { i += 1 }
         return i == ro.count ? "same order" : "same for \(i) steps (ref value there \(rv[i]))"
       }
-      print("\(pad(name, 38)) \(pad(fmt(s), 9, left: true)) s/image  \(base.map { "speedup " + fmt($0 / s) + "x" } ?? "")  \(agree.joined(separator: "; "))")
+      print("\(pad(name, 40)) \(pad(fmt(s), 9, left: true)) s/image  \(base.map { "speedup " + fmt($0 / s) + "x" } ?? "")  \(agree.joined(separator: "; "))")
     }
   }
 }
