@@ -135,8 +135,10 @@ struct CompareRuns: ParsableCommand {
     }
     let seconds = recordSets.map { mean($0.map { Double($0.seconds) }) }
     if seconds[0] > 0, seconds[1] > 0 {
+      let speedup = seconds[0] / seconds[1]
+      let relation = speedup >= 1 ? "\(fmt(speedup, digits: 1))x faster" : "\(fmt(1 / speedup, digits: 1))x slower"
       lines.append(
-        "seconds per image: \(fmt(seconds[0], digits: 1)) and \(fmt(seconds[1], digits: 1)) (the second \(fmt(seconds[0] / seconds[1], digits: 1))x faster; "
+        "seconds per image: \(fmt(seconds[0], digits: 1)) and \(fmt(seconds[1], digits: 1)) (the second \(relation); "
           + "as measured in each run, on whatever machine and load it had)")
     }
     lines.append("\(fmt(fraction * 100))% subset overlap (Jaccard) mean \(fmt(mean(subsetOverlap), digits: 3))")
