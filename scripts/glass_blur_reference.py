@@ -18,6 +18,10 @@ Usage:
       The mean absolute change (values in [0, 1]) glass blur makes to the tests' checkerboard
       image at each severity, averaged over 20,000 draws of the offsets
       (Tests/CorruptionsTests/Fixtures/glass_blur_damage.json).
+  python3 scripts/glass_blur_reference.py stats CIFAR_BIN_DIR DIR [DIR ...] [--holdout 5000]
+      For each CIFAR-10-C-layout folder made from the last N training images (this script's
+      `dataset`, or `overinterp data corrupt --split holdout`), the mean absolute change of
+      glass_blur.npy from the clean images per severity, in 0-255 units.
 """
 import argparse
 import json
@@ -76,7 +80,21 @@ def main():
     f = sub.add_parser("fixture")
     f.add_argument("out")
     f.add_argument("--draws", type=int, default=20000)
+    st = sub.add_parser("stats")
+    st.add_argument("cifar")
+    st.add_argument("folders", nargs="+")
+    st.add_argument("--holdout", type=int, default=5000)
     a = p.parse_args()
+    if a.command == "stats":
+        clean = holdout_images(a.cifar, a.holdout)[0].astype(np.float64)
+        n = clean.shape[0]
+        for folder in a.folders:
+            blurred = np.load(os.path.join(folder, "glass_blur.npy"))
+            if blurred.shape != (5 * n,) + clean.shape[1:]:
+                raise SystemExit(f"{folder}/glass_blur.npy: expected shape {(5 * n,) + clean.shape[1:]}, got {blurred.shape}")
+            change = [np.abs(blurred[s * n:(s + 1) * n].astype(np.float64) - clean).mean() for s in range(5)]
+            print(folder, " ".join(f"{c:.2f}" for c in change))
+        return
     if a.command == "dataset":
         images, labels = holdout_images(a.cifar, a.holdout)
         rng = np.random.default_rng(a.seed)
