@@ -82,7 +82,7 @@ public struct BackSelectRunner {
       let start = Progress.now()
       let (images, predicted, confidence) = try prepareImages(positions)
       let results: [BackSelectResult]
-      var evaluations: Int?
+      var cost: SelectionCost?
       if manifest.method == "hybrid" {
         guard layout.description == "pixel", let k = manifest.k, let switchProbability = manifest.switchProbability else {
           throw SISError.badArgument("the hybrid method works on pixel features with a block size k and a switch probability")
@@ -90,16 +90,14 @@ public struct BackSelectRunner {
         results = try hybridBackSelect(
           classifier: classifier, images: images, classes: predicted, inputShape: layout.inputShape, k: k,
           switchProbability: Float(switchProbability), exactLast: manifest.exactLast ?? 0, maskValue: maskValue, score: score,
-          chunk: manifest.chunk, device: device
-        ) { onProgress?(0, $0) }
+          chunk: manifest.chunk, device: device, onProgress: { onProgress?(0, $0) }, onCost: { cost = $0 })
       } else if manifest.method == "gradient" {
         guard layout.description == "pixel", let k = manifest.k else {
           throw SISError.badArgument("the gradient method works on pixel features with a block size k")
         }
         results = try gradientBackSelect(
           classifier: classifier, images: images, classes: predicted, inputShape: layout.inputShape, k: k, maskValue: maskValue,
-          score: score, device: device
-        ) { _ in onProgress?(0, k * positions.count) }
+          score: score, device: device, onIteration: { _ in onProgress?(0, k * positions.count) }, onCost: { cost = $0 })
       } else {
         let scorer = try ClassifierScorer(
           classifier: classifier, images: images, classes: predicted, layout: layout, maskValue: maskValue, score: score,
@@ -107,7 +105,7 @@ public struct BackSelectRunner {
         results = try backSelect(problems: positions.count, featureCount: layout.count, scorer: scorer) { n in
           onProgress?(0, n)
         }
-        evaluations = scorer.evaluations
+        cost = SelectionCost(forwardPasses: scorer.evaluations)
       }
       let seconds = Float((Progress.now() - start) / Double(positions.count))
       let records = positions.enumerated().map { (k, pos) in
@@ -116,7 +114,7 @@ public struct BackSelectRunner {
           confidence: confidence[k], order: results[k].order, values: results[k].values, scores: results[k].scores,
           exactTies: results[k].exactTies, nearTies: results[k].nearTies, seconds: seconds)
       }
-      try store.writeShard(group: g, records: records, candidateEvaluations: evaluations)
+      try store.writeShard(group: g, records: records, cost: cost)
       onProgress?(positions.count, 0)
     }
   }

@@ -17,15 +17,30 @@ import Torch
 /// `exactTies` counts iterations whose k-th chosen gradient equals the best pixel left out.
 ///
 /// `maxIterations` stops early (for benchmarks): the results then hold only the blocks masked
-/// so far.
+/// so far. `onCost` receives what the whole batch cost, once, at the end.
 public func gradientBackSelect(
   classifier: any Classifier, images: [[Float]], classes: [Int], inputShape: [Int], k: Int, maskValue: [Float]? = nil,
-  score: SelectionScore, device: Device = .cpu, maxIterations: Int? = nil, onIteration: ((Int) -> Void)? = nil
+  score: SelectionScore, device: Device = .cpu, maxIterations: Int? = nil, onIteration: ((Int) -> Void)? = nil,
+  onCost: ((SelectionCost) -> Void)? = nil
 ) throws -> [BackSelectResult] {
-  try gradientPhase(
+  let phase = try gradientPhase(
     classifier: classifier, images: images, classes: classes, inputShape: inputShape, k: k, maskValue: maskValue, score: score,
-    device: device, switchBelow: nil, exactLast: nil, maxIterations: maxIterations, onIteration: onIteration
-  ).results
+    device: device, switchBelow: nil, exactLast: nil, maxIterations: maxIterations, onIteration: onIteration)
+  onCost?(phase.cost)
+  return phase.results
+}
+
+/// What a backward selection cost, summed over the images of a batch: image evaluations with a
+/// gradient (one forward and one backward pass through the model per image) and without (one
+/// forward pass per image, or per candidate in exact selection).
+public struct SelectionCost: Sendable, Equatable {
+  public var gradientPasses: Int
+  public var forwardPasses: Int
+
+  public init(gradientPasses: Int = 0, forwardPasses: Int = 0) {
+    self.gradientPasses = gradientPasses
+    self.forwardPasses = forwardPasses
+  }
 }
 
 /// Hybrid BackSelect: Batched Gradient BackSelect while the class probability stays far above
@@ -36,11 +51,12 @@ public func gradientBackSelect(
 /// at a time, every candidate evaluated) orders all pixels still unmasked. Any SIS at a
 /// threshold τ ≤ `switchProbability` therefore comes from the exact phase: it is the exact
 /// SIS of the image restricted to the pixels the gradient phase left. Costs about p/k gradient
-/// passes plus r(r+1)/2 forward passes, r being the pixels left at the switch.
+/// passes plus r(r+1)/2 forward passes, r being the pixels left at the switch; `onCost`
+/// receives the counts of both, summed over the batch, once at the end.
 public func hybridBackSelect(
   classifier: any Classifier, images: [[Float]], classes: [Int], inputShape: [Int], k: Int, switchProbability: Float,
   exactLast: Int, maskValue: [Float]? = nil, score: SelectionScore, chunk: Int, device: Device = .cpu,
-  onProgress: ((Int) -> Void)? = nil
+  onProgress: ((Int) -> Void)? = nil, onCost: ((SelectionCost) -> Void)? = nil
 ) throws -> [BackSelectResult] {
   guard switchProbability >= 0 && switchProbability <= 1 else {
     throw SISError.badArgument("the switch probability must be in [0, 1], got \(switchProbability)")
@@ -56,6 +72,7 @@ public func hybridBackSelect(
   let exact = try backSelect(problems: images.count, featureCount: layout.count, initiallyMasked: phase.masked, scorer: scorer) {
     onProgress?($0)
   }
+  onCost?(SelectionCost(gradientPasses: phase.cost.gradientPasses, forwardPasses: phase.cost.forwardPasses + scorer.evaluations))
   var results: [BackSelectResult] = []
   for (g, e) in zip(phase.results, exact) {
     let order: [Int] = g.order + e.order
@@ -73,7 +90,7 @@ public func hybridBackSelect(
 func gradientPhase(
   classifier: any Classifier, images: [[Float]], classes: [Int], inputShape: [Int], k: Int, maskValue: [Float]?,
   score: SelectionScore, device: Device, switchBelow: Float?, exactLast: Int?, maxIterations: Int?, onIteration: ((Int) -> Void)?
-) throws -> (results: [BackSelectResult], masked: [[Bool]]) {
+) throws -> (results: [BackSelectResult], masked: [[Bool]], cost: SelectionCost) {
   guard k >= 1 else { throw SISError.badArgument("--k must be at least 1, got \(k)") }
   let n = images.count
   let (c, h, w) = (inputShape[0], inputShape[1], inputShape[2])
@@ -92,8 +109,10 @@ func gradientPhase(
   /// Probabilities (and scores) of the current masked inputs of `rows` (in that order); with
   /// gradients wrt the mask if asked (row-major, p values per row). Images that left the
   /// gradient phase are not evaluated.
+  var cost = SelectionCost()
   func evaluate(_ rows: [Int], _ withGradient: Bool) throws -> (probs: [Float], scores: [Float], gradient: [Float]?) {
     let b = rows.count
+    if withGradient { cost.gradientPasses += b } else { cost.forwardPasses += b }
     let all = b == n
     let index = all ? nil : try Tensor(rows.map { Int64($0) }, shape: [b]).to(device)
     let xs = try index.map { try x.indexSelect(dim: 0, $0) } ?? x
@@ -174,7 +193,7 @@ func gradientPhase(
       }
     }
   }
-  return (results, masked)
+  return (results, masked, cost)
 }
 
 /// The `k` features with the largest `value`, largest first, ties to the lowest index (`features`

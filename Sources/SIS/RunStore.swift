@@ -180,9 +180,9 @@ public struct RunStore {
     })
   }
 
-  /// `candidateEvaluations`: forward passes BackSelect made for the group, where counted (exact
-  /// method), written to `timings.jsonl` as `forward_passes_per_image`.
-  public func writeShard(group: Int, records: [ImageRecord], candidateEvaluations: Int? = nil) throws {
+  /// `cost`: what BackSelect spent on the group, written to `timings.jsonl` per image as
+  /// `forward_passes_per_image` and, where gradients were taken, `gradient_passes_per_image`.
+  public func writeShard(group: Int, records: [ImageRecord], cost: SelectionCost? = nil) throws {
     let n = records.count
     let p = records.first?.order.count ?? 0
     guard p <= Int(UInt16.max) + 1 else { throw SISError.store("more than 65,536 features do not fit uint16 orders") }
@@ -200,7 +200,12 @@ public struct RunStore {
     ]
     try Npz.write(arrays, to: shardPath(group: group))
     // Wall time varies between runs; it lives beside the shards so that shards are reproducible.
-    let passes = candidateEvaluations.map { ", \"forward_passes_per_image\": \($0 / Swift.max(n, 1))" } ?? ""
+    var passes = ""
+    if let cost {
+      let per = { (count: Int) in count / Swift.max(n, 1) }
+      passes = ", \"forward_passes_per_image\": \(per(cost.forwardPasses))"
+      if cost.gradientPasses > 0 { passes += ", \"gradient_passes_per_image\": \(per(cost.gradientPasses))" }
+    }
     let line = "{\"group\": \(group), \"images\": \(n), \"seconds_per_image\": \(records.first?.seconds ?? 0)\(passes)}\n"
     appendLine(line, to: directory + "/timings.jsonl")
   }

@@ -24,6 +24,37 @@ func manifest(_ data: ImageDataset, positions: [Int], score: String, group: Int,
 }
 
 @Suite(.serialized) struct StoreTests {
+  /// Gradient and hybrid runs record what they cost, like exact runs: on 6x6 images with k = 8 a
+  /// gradient run takes ceil(36 / 8) = 5 gradient passes and one closing forward pass per image;
+  /// a hybrid run whose switch level (1.0) is above every probability switches at once, after one
+  /// gradient pass, and its exact phase costs 36 * 37 / 2 forward passes.
+  @Test func gradientAndHybridRunsRecordTheirCost() throws {
+    try Runtime.manualSeed(1)
+    let net = try Architecture.resnet20.build(inputSize: 6)
+    let data = tinyData(4, seed: 5)
+    func timings(method: String, switchProbability: Double?) throws -> [Substring] {
+      let dir = NSTemporaryDirectory() + "/store-cost-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+      defer { try? FileManager.default.removeItem(atPath: dir) }
+      var m = manifest(data, positions: [0, 1, 2], score: "logprob", group: 3)
+      m.method = method
+      m.k = 8
+      m.switchProbability = switchProbability
+      m.exactLast = 0
+      let runner = BackSelectRunner(
+        classifier: net, dataset: data, manifest: m, store: RunStore(directory: dir), layout: .pixels([3, 6, 6]), maskValue: nil,
+        device: .cpu)
+      try runner.prepare(resume: false)
+      try runner.run()
+      return try String(contentsOfFile: dir + "/timings.jsonl", encoding: .utf8).split(separator: "\n")
+    }
+    let gradient = try timings(method: "gradient", switchProbability: nil)
+    #expect(gradient.count == 1)
+    #expect(gradient[0].contains("\"forward_passes_per_image\": 1, \"gradient_passes_per_image\": 5"), "\(gradient)")
+    let hybrid = try timings(method: "hybrid", switchProbability: 1.0)
+    #expect(hybrid.count == 1)
+    #expect(hybrid[0].contains("\"forward_passes_per_image\": 666, \"gradient_passes_per_image\": 1"), "\(hybrid)")
+  }
+
   @Test func storedRunsGiveTheSameSISAsDirectComputation() throws {
     try Runtime.manualSeed(1)
     let net = try Architecture.resnet20.build(inputSize: 6)
