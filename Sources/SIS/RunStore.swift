@@ -243,17 +243,26 @@ public struct RunStore {
   }
 
   /// Seconds per image by position, from `timings.jsonl` (absent entries: unknown).
-  func timings() -> [Int: Float] {
+  func timings() -> [Int: Float] { costs().mapValues(\.seconds) }
+
+  /// What each finished image cost, by position, from `timings.jsonl`: the group's wall time
+  /// per image and, where the run recorded them, forward and gradient passes per image (a
+  /// gradient run that took none records no gradient count: zero). The last line of a group
+  /// wins (a group run again after a crash between shard and timing line).
+  public func costs() -> [Int: ImageCost] {
     guard let text = try? String(contentsOfFile: directory + "/timings.jsonl", encoding: .utf8),
       let m = try? readManifest()
     else { return [:] }
-    var out: [Int: Float] = [:]
+    var out: [Int: ImageCost] = [:]
     for line in text.split(separator: "\n") {
       guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
         let g = obj["group"] as? Int, let s = obj["seconds_per_image"] as? Double
       else { continue }
+      let forward = obj["forward_passes_per_image"] as? Int
+      let gradient = obj["gradient_passes_per_image"] as? Int ?? (forward == nil ? nil : 0)
+      let cost = ImageCost(seconds: Float(s), forwardPasses: forward, gradientPasses: gradient)
       let lo = g * m.group
-      for pos in m.positions[Swift.min(lo, m.positions.count)..<Swift.min(lo + m.group, m.positions.count)] { out[pos] = Float(s) }
+      for pos in m.positions[Swift.min(lo, m.positions.count)..<Swift.min(lo + m.group, m.positions.count)] { out[pos] = cost }
     }
     return out
   }
@@ -304,4 +313,12 @@ func appendLine(_ line: String, to path: String) {
   defer { try? h.close() }
   _ = try? h.seekToEnd()
   try? h.write(contentsOf: Data(line.utf8))
+}
+
+/// What one image cost in a run (see `RunStore.costs`); pass counts are nil for runs made before
+/// they were recorded.
+public struct ImageCost: Sendable, Equatable {
+  public var seconds: Float
+  public var forwardPasses: Int?
+  public var gradientPasses: Int?
 }

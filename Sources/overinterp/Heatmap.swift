@@ -141,6 +141,27 @@ struct CompareRuns: ParsableCommand {
         "seconds per image: \(fmt(seconds[0], digits: 1)) and \(fmt(seconds[1], digits: 1)) (the second \(relation); "
           + "as measured in each run, on whatever machine and load it had)")
     }
+    // Machine-independent cost: model passes per image, over the images both runs counted.
+    let costs = zip(stores, recordSets).map { store, records in
+      let byPosition = store.costs()
+      return records.map { r -> (forward: Double, gradient: Double)? in
+        guard let c = byPosition[r.position], let f = c.forwardPasses, let g = c.gradientPasses else { return nil }
+        return (Double(f), Double(g))
+      }
+    }
+    let counted = costs[0].indices.filter { costs[0][$0] != nil && costs[1][$0] != nil }
+    if counted.isEmpty {
+      lines.append("model passes per image: not recorded (runs made before overinterp counted them)")
+    } else {
+      func describe(_ k: Int) -> String {
+        let forward = mean(counted.map { costs[k][$0]!.forward })
+        let gradient = mean(counted.map { costs[k][$0]!.gradient })
+        return "\(fmt(forward, digits: 0)) forward" + (gradient > 0 ? " + \(fmt(gradient, digits: 0)) gradient" : "")
+      }
+      lines.append(
+        "model passes per image: \(describe(0)) and \(describe(1)) over the \(counted.count) image(s) both runs counted "
+          + "(a gradient pass is a forward and a backward pass)")
+    }
     lines.append("\(fmt(fraction * 100))% subset overlap (Jaccard) mean \(fmt(mean(subsetOverlap), digits: 3))")
     let br = subsets.map { PositionSummary($0, height: h, width: w).quadrants[3] }
     let verdict =

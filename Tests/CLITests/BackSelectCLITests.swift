@@ -18,8 +18,6 @@ struct TinySetup {
     try Runtime.manualSeed(seed)
     let net = try Architecture.resnet20.build(inputSize: 8)
     try ModelCheckpoint.save(net, to: model)
-    let g = SystemRandomNumberGenerator()
-    _ = g
     var state = seed
     let pixels = (0..<(count * 8 * 8 * 3)).map { _ -> UInt8 in
       state = state &* 6364136223846793005 &+ 1442695040888963407
@@ -143,6 +141,9 @@ struct TinySetup {
     #expect(cmp.status == 0, "\(cmp.stderr)")
     #expect(cmp.stdout.contains("(exact, score logprob) and") && cmp.stdout.contains("hybrid k=4 switch 0.5000 last 10, score logprob"), "\(cmp.stdout)")
     #expect(cmp.stdout.contains("seconds per image:") && cmp.stdout.contains("SIS size of the second run / the first"))
+    // Exact selection on 8x8 images: 64 * 65 / 2 forward passes each; the hybrid took at least one gradient pass.
+    #expect(cmp.stdout.contains("model passes per image: 2080 forward and "), "\(cmp.stdout)")
+    #expect(cmp.stdout.contains(" gradient over the 2 image(s) both runs counted"), "\(cmp.stdout)")
     let bad = try CLI.run(t.backselect(t.dir + "/bad", ["--all", "--method", "hybrid", "--switch-at", "1.5"]))
     #expect(bad.status != 0 && bad.stderr.contains("--switch-at"), "\(bad.stderr)")
   }
