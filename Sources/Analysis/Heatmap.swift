@@ -59,6 +59,13 @@ public struct PositionSummary: Sendable {
 }
 
 /// |A ∩ B| / |A ∪ B| (1 for two empty sets).
+/// The share of `a`'s features that are also in `b` (1 when `a` is empty): how much of one SIS
+/// a larger one contains, where the Jaccard index mostly measures the size difference.
+public func containment(_ a: [Int], in b: [Int]) -> Double {
+  let sa = Set(a)
+  return sa.isEmpty ? 1 : Double(sa.intersection(b).count) / Double(sa.count)
+}
+
 public func jaccard(_ a: [Int], _ b: [Int]) -> Double {
   let sa = Set(a)
   let sb = Set(b)

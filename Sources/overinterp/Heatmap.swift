@@ -121,6 +121,19 @@ struct CompareRuns: ParsableCommand {
     let identical = zip(sisSets[0], sisSets[1]).filter { a, b in a != nil && b != nil && Set(a ?? []) == Set(b ?? []) }.count
     let subsetOverlap = zip(subsets[0], subsets[1]).map { jaccard($0, $1) }
     lines.append("SIS overlap (Jaccard) mean \(fmt(mean(sisPairs), digits: 3)) over \(sisPairs.count) image(s); identical SIS in \(identical)")
+    // Containment, against what chance gives: a random subset of the second SIS's size holds
+    // |S2|/p of the first SIS's pixels on average.
+    let both = zip(sisSets[0], sisSets[1]).compactMap { a, b -> ([Int], [Int])? in
+      guard let a, let b else { return nil }
+      return (a, b)
+    }
+    if !both.isEmpty {
+      let inside = mean(both.map { containment($0.0, in: $0.1) })
+      let chance = mean(both.map { Double($0.1.count) / Double(p) })
+      lines.append(
+        "pixels of the first run's SIS inside the second's: mean \(fmt(inside * 100, digits: 1))% "
+          + "(a random subset of the second's size: \(fmt(chance * 100, digits: 1))%)")
+    }
     // Size and time of the second run relative to the first (e.g. an approximation against exact).
     let pairs = zip(sisSets[0], sisSets[1]).compactMap { a, b -> (Double, Double)? in
       guard let a, let b else { return nil }

@@ -144,6 +144,7 @@ struct TinySetup {
     // Exact selection on 8x8 images: 64 * 65 / 2 forward passes each; the hybrid took at least one gradient pass.
     #expect(cmp.stdout.contains("model passes per image: 2080 forward and "), "\(cmp.stdout)")
     #expect(cmp.stdout.contains(" gradient over the 2 image(s) both runs counted"), "\(cmp.stdout)")
+    #expect(cmp.stdout.contains("pixels of the first run's SIS inside the second's: mean "), "\(cmp.stdout)")
     let bad = try CLI.run(t.backselect(t.dir + "/bad", ["--all", "--method", "hybrid", "--switch-at", "1.5"]))
     #expect(bad.status != 0 && bad.stderr.contains("--switch-at"), "\(bad.stderr)")
   }

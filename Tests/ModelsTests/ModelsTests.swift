@@ -164,6 +164,9 @@ func formulaInputs(_ n: Int) throws -> Tensor {
   @Test func jaccardOverlap() {
     #expect(jaccard([1, 2, 3], [2, 3, 4]) == 0.5)
     #expect(jaccard([], []) == 1)
+    #expect(containment([1, 2], in: [2, 3, 4, 5]) == 0.5)
+    #expect(containment([2, 3], in: [2, 3, 4, 5]) == 1)
+    #expect(containment([], in: [7]) == 1)
   }
 
   @Test func colormapEnds() {
