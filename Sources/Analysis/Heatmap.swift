@@ -29,18 +29,24 @@ public func heatmapPixels(_ frequency: [Double], maximum: Double? = nil) -> [UIn
   return frequency.flatMap { colormap(top > 0 ? $0 / top : 0) }
 }
 
-/// Where subset pixels sit: mean row and column, and the share in each quadrant
-/// (top-left, top-right, bottom-left, bottom-right). Without a positional bias each quadrant
-/// holds about a quarter.
+/// Where subset pixels sit: mean row and column, the share in each quadrant (top-left,
+/// top-right, bottom-left, bottom-right; without a positional bias each holds about a quarter),
+/// and the share in the border ring, the pixels less than `borderWidth` (a sixteenth of the
+/// shorter side, at least 1) from an edge, against the ring's share of the image area.
 public struct PositionSummary: Sendable {
   public var meanRow: Double
   public var meanColumn: Double
   public var quadrants: [Double]
+  public var borderWidth: Int
+  public var border: Double
+  public var borderArea: Double
 
   public init(_ subsets: [[Int]], height: Int, width: Int) {
+    let ring = Swift.max(1, Swift.min(height, width) / 16)
     var rows = 0.0
     var cols = 0.0
     var q = [Double](repeating: 0, count: 4)
+    var inRing = 0.0
     var n = 0.0
     for s in subsets {
       for f in s {
@@ -49,16 +55,20 @@ public struct PositionSummary: Sendable {
         rows += Double(y)
         cols += Double(x)
         q[(y >= height / 2 ? 2 : 0) + (x >= width / 2 ? 1 : 0)] += 1
+        if Swift.min(y, x, height - 1 - y, width - 1 - x) < ring { inRing += 1 }
         n += 1
       }
     }
     meanRow = n > 0 ? rows / n : 0
     meanColumn = n > 0 ? cols / n : 0
     quadrants = q.map { n > 0 ? $0 / n : 0 }
+    borderWidth = ring
+    border = n > 0 ? inRing / n : 0
+    let inner = Swift.max(0, height - 2 * ring) * Swift.max(0, width - 2 * ring)
+    borderArea = Double(height * width - inner) / Double(height * width)
   }
 }
 
-/// |A ∩ B| / |A ∪ B| (1 for two empty sets).
 /// The share of `a`'s features that are also in `b` (1 when `a` is empty): how much of one SIS
 /// a larger one contains, where the Jaccard index mostly measures the size difference.
 public func containment(_ a: [Int], in b: [Int]) -> Double {
@@ -66,6 +76,7 @@ public func containment(_ a: [Int], in b: [Int]) -> Double {
   return sa.isEmpty ? 1 : Double(sa.intersection(b).count) / Double(sa.count)
 }
 
+/// |A ∩ B| / |A ∪ B| (1 for two empty sets).
 public func jaccard(_ a: [Int], _ b: [Int]) -> Double {
   let sa = Set(a)
   let sb = Set(b)

@@ -39,8 +39,13 @@ struct Heatmap: ParsableCommand {
     try NpyArray(freq, shape: [h, w]).write(to: String(out.dropLast(4)) + ".npy")
     let pos = PositionSummary(subsets, height: h, width: w)
     print("\(out): \(subsets.count) subsets (\(threshold.map { "SIS at threshold \($0)" } ?? "last \(fmt(fraction * 100))% of each order")), max frequency \(fmt(freq.max() ?? 0, digits: 3))")
-    print("mean position row \(fmt(pos.meanRow)) column \(fmt(pos.meanColumn)) (centre \(fmt(Double(h - 1) / 2))); quadrants TL/TR/BL/BR \(pos.quadrants.map { fmt($0 * 100, digits: 1) + "%" }.joined(separator: " / "))")
+    print("mean position row \(fmt(pos.meanRow)) column \(fmt(pos.meanColumn)) (centre \(fmt(Double(h - 1) / 2))); quadrants TL/TR/BL/BR \(pos.quadrants.map { fmt($0 * 100, digits: 1) + "%" }.joined(separator: " / ")); \(borderDescription(pos))")
   }
+}
+
+/// "42.0% within 2 px of the border (18.8% of the area)".
+func borderDescription(_ pos: PositionSummary) -> String {
+  "\(fmt(pos.border * 100, digits: 1))% within \(pos.borderWidth) px of the border (\(fmt(pos.borderArea * 100, digits: 1))% of the area)"
 }
 
 /// The k% subsets, or the SIS at `threshold` (images without a SIS are left out).
@@ -112,7 +117,7 @@ struct CompareRuns: ParsableCommand {
         "\(labels[k]): tied steps per image exact \(fmt(mean(exact), digits: 1)), within 1e-6 \(fmt(mean(near), digits: 1)) (of \(stepsDescription(manifests[k]))); "
           + "SIS at \(threshold): \(sizes.count) image(s), mean size \(fmt(mean(sizes), digits: 1)); "
           + "\(fmt(fraction * 100))% subsets: mean position row \(fmt(pos.meanRow)) col \(fmt(pos.meanColumn)), "
-          + "quadrants TL/TR/BL/BR \(pos.quadrants.map { fmt($0 * 100, digits: 1) + "%" }.joined(separator: "/"))")
+          + "quadrants TL/TR/BL/BR \(pos.quadrants.map { fmt($0 * 100, digits: 1) + "%" }.joined(separator: "/")), \(borderDescription(pos))")
     }
     let sisPairs = zip(sisSets[0], sisSets[1]).compactMap { a, b -> Double? in
       guard let a, let b else { return nil }

@@ -159,6 +159,11 @@ func formulaInputs(_ n: Int) throws -> Tensor {
     let expected: [Double] = [1.0 / 3, 0, 0, 2.0 / 3]
     #expect(s.quadrants == expected)
     #expect(Swift.abs(s.meanRow - 2) < 1e-12)
+    // Both pixels are corners: all in the 1-pixel ring, which is 12 of the 16 pixels.
+    #expect(s.borderWidth == 1 && s.border == 1 && s.borderArea == 0.75)
+    // 32x32: a 2-pixel ring (1024 - 28 * 28 = 240 pixels); pixel (2, 2) is inside it, (1, 5) and (30, 16) on it.
+    let t = PositionSummary([[2 * 32 + 2, 1 * 32 + 5], [30 * 32 + 16]], height: 32, width: 32)
+    #expect(t.borderWidth == 2 && Swift.abs(t.border - 2.0 / 3) < 1e-12 && Swift.abs(t.borderArea - 240.0 / 1024) < 1e-12)
   }
 
   @Test func jaccardOverlap() {
