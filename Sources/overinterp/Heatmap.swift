@@ -172,8 +172,9 @@ struct CompareRuns: ParsableCommand {
       lines.append("model passes per image: not recorded (runs made before overinterp counted them)")
     } else {
       func describe(_ k: Int) -> String {
-        let forward = mean(counted.map { costs[k][$0]!.forward })
-        let gradient = mean(counted.map { costs[k][$0]!.gradient })
+        let known = counted.compactMap { costs[k][$0] }
+        let forward = mean(known.map(\.forward))
+        let gradient = mean(known.map(\.gradient))
         return "\(fmt(forward, digits: 0)) forward" + (gradient > 0 ? " + \(fmt(gradient, digits: 0)) gradient" : "")
       }
       lines.append(
