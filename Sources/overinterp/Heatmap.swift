@@ -156,7 +156,7 @@ struct CompareRuns: ParsableCommand {
       let speedup = seconds[0] / seconds[1]
       let relation = speedup >= 1 ? "\(fmt(speedup, digits: 1))x faster" : "\(fmt(1 / speedup, digits: 1))x slower"
       lines.append(
-        "seconds per image: \(fmt(seconds[0], digits: 1)) and \(fmt(seconds[1], digits: 1)) (the second \(relation); "
+        "seconds per image: \(fmt(seconds[0], digits: seconds[0] < 1 ? 3 : 1)) and \(fmt(seconds[1], digits: seconds[1] < 1 ? 3 : 1)) (the second \(relation); "
           + "as measured in each run, on whatever machine and load it had)")
     }
     // Machine-independent cost: model passes per image, over the images both runs counted.
