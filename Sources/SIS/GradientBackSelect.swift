@@ -25,7 +25,7 @@ public func gradientBackSelect(
 ) throws -> [BackSelectResult] {
   let phase = try gradientPhase(
     classifier: classifier, images: images, classes: classes, inputShape: inputShape, k: k, maskValue: maskValue, score: score,
-    device: device, switchBelow: nil, exactLast: nil, maxIterations: maxIterations, onIteration: onIteration)
+    device: device, switchBelow: nil, exactLast: nil, setAside: false, maxIterations: maxIterations, onIteration: onIteration)
   onCost?(phase.cost)
   return phase.results
 }
@@ -53,9 +53,18 @@ public struct SelectionCost: Sendable, Equatable {
 /// SIS of the image restricted to the pixels the gradient phase left. Costs about p/k gradient
 /// passes plus r(r+1)/2 forward passes, r being the pixels left at the switch; `onCost`
 /// receives the counts of both, summed over the batch, once at the end.
+///
+/// With `setAside`, a block that takes the probability below `switchProbability` does not end
+/// the gradient phase: it is put back, its pixels are kept for the exact phase, and the next
+/// gradient pass (at the restored mask) chooses the next block among the other pixels. The
+/// gradient phase then ends when at most `exactLast` pixels are left besides those set aside
+/// (or the unmasked image is itself below the switch level), and the exact phase orders every
+/// unmasked pixel, set-aside ones included. Every probability the gradient phase keeps is at
+/// least `switchProbability`, so the guarantee above holds; the gradient path of a model is often
+/// not monotone (one block dips, later ones recover), where this keeps the exact phase small.
 public func hybridBackSelect(
   classifier: any Classifier, images: [[Float]], classes: [Int], inputShape: [Int], k: Int, switchProbability: Float,
-  exactLast: Int, maskValue: [Float]? = nil, score: SelectionScore, chunk: Int, device: Device = .cpu,
+  exactLast: Int, setAside: Bool = false, maskValue: [Float]? = nil, score: SelectionScore, chunk: Int, device: Device = .cpu,
   onProgress: ((Int) -> Void)? = nil, onCost: ((SelectionCost) -> Void)? = nil
 ) throws -> [BackSelectResult] {
   guard switchProbability >= 0 && switchProbability <= 1 else {
@@ -63,7 +72,7 @@ public func hybridBackSelect(
   }
   let phase = try gradientPhase(
     classifier: classifier, images: images, classes: classes, inputShape: inputShape, k: k, maskValue: maskValue, score: score,
-    device: device, switchBelow: switchProbability, exactLast: exactLast, maxIterations: nil
+    device: device, switchBelow: switchProbability, exactLast: exactLast, setAside: setAside, maxIterations: nil
   ) { _ in onProgress?(k * images.count) }
   let layout = FeatureLayout.pixels(inputShape)
   let scorer = try ClassifierScorer(
@@ -85,11 +94,13 @@ public func hybridBackSelect(
 }
 
 /// The gradient iterations. An image leaves the gradient phase when the probability after its
-/// last block is below `switchBelow` (that block is unmasked again and dropped from its result)
-/// or when at most `exactLast` pixels are left unmasked.
+/// last block is below `switchBelow` (that block is unmasked again and dropped from its result;
+/// with `setAside` the image stays and the block's pixels are no longer offered) or when at most
+/// `exactLast` pixels are left unmasked besides the set-aside ones.
 func gradientPhase(
   classifier: any Classifier, images: [[Float]], classes: [Int], inputShape: [Int], k: Int, maskValue: [Float]?,
-  score: SelectionScore, device: Device, switchBelow: Float?, exactLast: Int?, maxIterations: Int?, onIteration: ((Int) -> Void)?
+  score: SelectionScore, device: Device, switchBelow: Float?, exactLast: Int?, setAside: Bool, maxIterations: Int?,
+  onIteration: ((Int) -> Void)?
 ) throws -> (results: [BackSelectResult], masked: [[Bool]], cost: SelectionCost) {
   guard k >= 1 else { throw SISError.badArgument("--k must be at least 1, got \(k)") }
   let n = images.count
@@ -101,6 +112,7 @@ func gradientPhase(
   var masked = [[Bool]](repeating: [Bool](repeating: false, count: p), count: n)
   var results = [BackSelectResult](repeating: BackSelectResult(order: [], values: [], scores: [], exactTies: 0, nearTies: 0), count: n)
   var pendingBlock = [[Int]](repeating: [], count: n)
+  var reserved = [[Bool]](repeating: [Bool](repeating: false, count: p), count: n)
   let numClasses = classifier.info.numClasses
   var hot = [Bool](repeating: false, count: n * numClasses)
   for (i, c) in classes.enumerated() { hot[i * numClasses + c] = true }
@@ -152,11 +164,19 @@ func gradientPhase(
     guard let g = gradient else { throw SISError.badArgument("the score does not depend on the mask") }
     for (r, i) in rows.enumerated() {
       if let switchBelow, probs[r] < switchBelow {
-        // The last block took the probability below the switch level: put it back.
-        for f in pendingBlock[i] { masked[i][f] = false }
-        results[i].order.removeLast(pendingBlock[i].count)
+        // The last block took the probability below the switch level: put it back. Without a
+        // block (the image as it stands is below the level) the gradient phase ends.
+        let block = pendingBlock[i]
+        for f in block { masked[i][f] = false }
+        results[i].order.removeLast(block.count)
         pendingBlock[i] = []
-        active[i] = false
+        if setAside && !block.isEmpty {
+          // Keep its pixels for the exact phase; the next pass chooses at the restored mask.
+          for f in block { reserved[i][f] = true }
+          if (0..<p).filter({ !masked[i][$0] && !reserved[i][$0] }).count <= (exactLast ?? 0) { active[i] = false }
+        } else {
+          active[i] = false
+        }
         continue
       }
       // Values of the previous block: f after it was masked, measured now.
@@ -165,7 +185,7 @@ func gradientPhase(
         results[i].scores.append(scores[r])
       }
       pendingBlock[i] = []
-      let free = (0..<p).filter { !masked[i][$0] }
+      let free = (0..<p).filter { !masked[i][$0] && !reserved[i][$0] }
       if let exactLast, free.count <= exactLast {
         active[i] = false
         continue

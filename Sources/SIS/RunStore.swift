@@ -36,6 +36,10 @@ public struct RunManifest: Codable, Equatable, Sendable {
   public var k: Int?
   public var switchProbability: Double?
   public var exactLast: Int?
+  /// Hybrid only: what a gradient block that takes the probability below the switch level does.
+  /// nil or "switch": the block is put back and the exact phase starts; "set-aside": the block is
+  /// put back, its pixels are kept for the exact phase, and gradient blocks go on.
+  public var onDip: String?
   /// The model's image-folder preprocessing and class count (to reload image folders).
   public var preprocessing: String?
   public var numClasses: Int?
@@ -52,7 +56,7 @@ public struct RunManifest: Codable, Equatable, Sendable {
     dataHoldout: Int,
     dataDescription: String, selection: String, positions: [Int], sourceIndices: [Int], inputShape: [Int], features: String,
     featureCount: Int, maskValue: String, score: String, method: String? = nil, k: Int? = nil,
-    switchProbability: Double? = nil, exactLast: Int? = nil, preprocessing: String? = nil, numClasses: Int? = nil, chunk: Int, group: Int, shard: String,
+    switchProbability: Double? = nil, exactLast: Int? = nil, onDip: String? = nil, preprocessing: String? = nil, numClasses: Int? = nil, chunk: Int, group: Int, shard: String,
     overinterpVersion: String,
     libtorchVersion: String, device: String
   ) {
@@ -76,6 +80,7 @@ public struct RunManifest: Codable, Equatable, Sendable {
     self.k = k
     self.switchProbability = switchProbability
     self.exactLast = exactLast
+    self.onDip = onDip
     self.preprocessing = preprocessing
     self.numClasses = numClasses
     self.chunk = chunk

@@ -141,6 +141,10 @@ struct BackSelectCommand: ParsableCommand {
   @Option(help: "With --method hybrid: also leave the gradient phase once this many pixels are left.")
   var exactLast: Int = 256
 
+  @Option(
+    help: "With --method hybrid: what a block that takes the probability below --switch-at does: switch (start the exact phase) or set-aside (put it back, keep its pixels for the exact phase, go on with gradient blocks).")
+  var onDip: String = "switch"
+
   @Option(help: "Candidate images per forward pass.")
   var chunk: Int = 128
 
@@ -158,6 +162,7 @@ struct BackSelectCommand: ParsableCommand {
       throw ValidationError("--method must be exact, gradient or hybrid, got '\(method)'")
     }
     if !(switchAt >= 0 && switchAt <= 1) { throw ValidationError("--switch-at must be a probability in [0, 1], got \(switchAt)") }
+    if !["switch", "set-aside"].contains(onDip) { throw ValidationError("--on-dip must be switch or set-aside, got '\(onDip)'") }
     if exactLast < 0 { throw ValidationError("--exact-last must be at least 0, got \(exactLast)") }
     if k < 1 { throw ValidationError("--k must be at least 1, got \(k)") }
     if group < 1 { throw ValidationError("--group must be at least 1, got \(group)") }
@@ -184,7 +189,7 @@ struct BackSelectCommand: ParsableCommand {
       sourceIndices: positions.map { data.sourceIndices[$0] }, inputShape: data.imageShape, features: layout.description,
       featureCount: layout.count, maskValue: maskValue, score: score.rawValue, method: method == "exact" ? nil : method,
       k: method == "exact" ? nil : k, switchProbability: method == "hybrid" ? switchAt : nil,
-      exactLast: method == "hybrid" ? exactLast : nil, preprocessing: classifier.info.preprocessing.description,
+      exactLast: method == "hybrid" ? exactLast : nil, onDip: method == "hybrid" && onDip != "switch" ? onDip : nil, preprocessing: classifier.info.preprocessing.description,
       numClasses: classifier.info.numClasses, chunk: chunk, group: group, shard: shard,
       overinterpVersion: Overinterp.configuration.version, libtorchVersion: Runtime.libtorchVersion, device: device.description)
     let runner = BackSelectRunner(

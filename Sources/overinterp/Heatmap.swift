@@ -211,7 +211,8 @@ func runLabel(_ m: RunManifest) -> String {
   switch m.method {
   case "gradient": return "gradient k=\(m.k ?? 0), score \(m.score)"
   case "hybrid":
-    return "hybrid k=\(m.k ?? 0) switch \(m.switchProbability.map { fmt($0, digits: 4) } ?? "?") last \(m.exactLast ?? 0), score \(m.score)"
+    return "hybrid k=\(m.k ?? 0) switch \(m.switchProbability.map { fmt($0, digits: 4) } ?? "?") last \(m.exactLast ?? 0)"
+      + (m.onDip.map { " on dip \($0)" } ?? "") + ", score \(m.score)"
   default: return "exact, score \(m.score)"
   }
 }

@@ -33,6 +33,31 @@ final class CountingLinear: Classifier {
   }
 }
 
+/// A LinearClassifier plus an interaction that the gradient at the full image cannot see: the
+/// class-0 logit loses `penalty` * (1 - x_0)(1 - x_1), so masking pixels 0 and 1 together costs
+/// far more than the linear prediction, while masking either costs nothing extra at first order.
+final class InteractionClassifier: Classifier {
+  let base: LinearClassifier
+  let penalty: Float
+  var images = 0
+  var info: ModelInfo { base.info }
+  init(weights: [Float], penalty: Float) {
+    base = LinearClassifier(weights: weights)
+    self.penalty = penalty
+  }
+  func logits(_ x: Tensor, training: Bool) throws -> Tensor {
+    let n = x.shape[0]
+    images += n
+    let flat = try x.reshape([n, 16])
+    let one = try Tensor.ones([n, 1])
+    let x0 = try flat.indexSelect(dim: 1, try Tensor([Int64(0)], shape: [1]))
+    let x1 = try flat.indexSelect(dim: 1, try Tensor([Int64(1)], shape: [1]))
+    let interaction = try (one - x0) * (one - x1) * (try Tensor([penalty], shape: [1, 1]))
+    let linear = try base.logits(x, training: training)
+    return try linear - Tensor.cat([interaction, try Tensor.zeros([n, 9])], dim: 1)
+  }
+}
+
 @Suite struct GradientTests {
   let weights: [Float] = [0.5, 0.1, 0.7, 0.3, 0.9, 0.2, 0.8, 0.4, 0.6, 0.25, 0.75, 0.35, 0.15, 0.45, 0.55, 0.65]
   var image: [Float] { [Float](repeating: 1, count: 16) }
@@ -131,6 +156,56 @@ final class CountingLinear: Classifier {
     let last = try hybridBackSelect(
       classifier: net, images: [image], classes: [0], inputShape: [1, 4, 4], k: 4, switchProbability: 0, exactLast: 6, score: .logprob, chunk: 16)[0]
     #expect(Array(last.order[..<12]) == Array(gradient[0].order[..<12]))
+  }
+
+  /// Pixels 0 and 1 have the largest gradient (weight -0.5: masking them raises the linear
+  /// logit) but masking both together drops the probability from 0.9998 to about 0.4. The first
+  /// gradient block (k = 2) is {0, 1} and dips below the switch level 0.9. `switch` then runs exact
+  /// BackSelect over all 16 pixels; `set-aside` keeps 0 and 1 for the exact phase, masks the blocks
+  /// {2, 3} ... {10, 11} (the logit falls by w_j each; the probability stays >= 0.9, at 0.9009
+  /// after the last), and with 4 <= exactLast pixels left besides the set-aside ones, orders the
+  /// 6 remaining pixels exactly.
+  @Test func setAsideSurvivesADipThatSwitchingStopsAt() throws {
+    let w: [Float] = [-0.5, -0.5] + (2..<16).map { Float($0) * 0.1 }
+    let ones = [Float](repeating: 1, count: 16)
+    let switchNet = InteractionClassifier(weights: w, penalty: 10)
+    let switched = try hybridBackSelect(
+      classifier: switchNet, images: [ones], classes: [0], inputShape: [1, 4, 4], k: 2, switchProbability: 0.9, exactLast: 4,
+      score: .logprob, chunk: 16)[0]
+    let exactScorer = try ClassifierScorer(
+      classifier: InteractionClassifier(weights: w, penalty: 10), images: [ones], classes: [0], layout: .pixels([1, 4, 4]), score: .logprob)
+    #expect(switched.order == (try backSelect(problems: 1, featureCount: 16, scorer: exactScorer)[0]).order)
+
+    let setAsideNet = InteractionClassifier(weights: w, penalty: 10)
+    var cost = SelectionCost()
+    let kept = try hybridBackSelect(
+      classifier: setAsideNet, images: [ones], classes: [0], inputShape: [1, 4, 4], k: 2, switchProbability: 0.9, exactLast: 4,
+      setAside: true, score: .logprob, chunk: 16, onCost: { cost = $0 })[0]
+    #expect(Array(kept.order[..<10]) == Array(2...11), "\(kept.order)")
+    #expect(kept.values[..<10].allSatisfy { $0 >= 0.9 }, "\(kept.values)")
+    // The rest is exact BackSelect over the six pixels still unmasked.
+    var masked = [Bool](repeating: false, count: 16)
+    for f in 2...11 { masked[f] = true }
+    let restScorer = try ClassifierScorer(
+      classifier: InteractionClassifier(weights: w, penalty: 10), images: [ones], classes: [0], layout: .pixels([1, 4, 4]), score: .logprob)
+    let rest = try backSelect(problems: 1, featureCount: 16, initiallyMasked: [masked], scorer: restScorer)[0]
+    #expect(Array(kept.order[10...]) == rest.order)
+    #expect(Set(kept.order[10...]) == [0, 1, 12, 13, 14, 15])
+    // Passes: the gradient phase evaluates the full image, {0,1} masked (dip), the full image
+    // again, then after each of the 5 blocks {2,3} ... {10,11}: 8 gradient passes; the exact phase
+    // 6 * 7 / 2 = 21 forward passes (against 136 for switching at once).
+    #expect(cost == SelectionCost(gradientPasses: 8, forwardPasses: 21), "\(cost)")
+    #expect(setAsideNet.images == 8 + 21, "\(setAsideNet.images)")
+    // Every SIS up to the switch level comes from the exact part and is sufficient.
+    if case .sis(let sis) = findSIS(order: kept.order, values: kept.values, fullInput: 0.9998, threshold: 0.9) {
+      #expect(Set(sis).isSubset(of: [0, 1, 12, 13, 14, 15]))
+      var x = [Float](repeating: 0, count: 16)
+      for f in sis { x[f] = 1 }
+      let p = try NN.softmax(try setAsideNet.logits(try Tensor(x, shape: [1, 1, 4, 4])), dim: 1).floats()[0]
+      #expect(p >= 0.9, "SIS \(sis): \(p)")
+    } else {
+      Issue.record("no SIS at 0.9")
+    }
   }
 
   /// Images of a group that left the gradient phase (or finished) are not evaluated any more:
