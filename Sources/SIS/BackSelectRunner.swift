@@ -90,8 +90,8 @@ public struct BackSelectRunner {
         results = try hybridBackSelect(
           classifier: classifier, images: images, classes: predicted, inputShape: layout.inputShape, k: k,
           switchProbability: Float(switchProbability), exactLast: manifest.exactLast ?? 0, setAside: manifest.onDip == "set-aside",
-          maskValue: maskValue, score: score,
-          chunk: manifest.chunk, device: device, onProgress: { onProgress?(0, $0) }, onCost: { cost = $0 })
+          maskValue: maskValue, score: score, chunk: manifest.chunk, device: device, onProgress: { onProgress?(0, $0) },
+          onCost: { cost = $0 })
       } else if manifest.method == "gradient" {
         guard layout.description == "pixel", let k = manifest.k else {
           throw SISError.badArgument("the gradient method works on pixel features with a block size k")

@@ -113,6 +113,8 @@ func gradientPhase(
   var results = [BackSelectResult](repeating: BackSelectResult(order: [], values: [], scores: [], exactTies: 0, nearTies: 0), count: n)
   var pendingBlock = [[Int]](repeating: [], count: n)
   var reserved = [[Bool]](repeating: [Bool](repeating: false, count: p), count: n)
+  /// Pixels of image `i` a gradient block may still take: unmasked and not set aside.
+  func offered(_ i: Int) -> [Int] { (0..<p).filter { !masked[i][$0] && !reserved[i][$0] } }
   let numClasses = classifier.info.numClasses
   var hot = [Bool](repeating: false, count: n * numClasses)
   for (i, c) in classes.enumerated() { hot[i * numClasses + c] = true }
@@ -173,7 +175,7 @@ func gradientPhase(
         if setAside && !block.isEmpty {
           // Keep its pixels for the exact phase; the next pass chooses at the restored mask.
           for f in block { reserved[i][f] = true }
-          if (0..<p).filter({ !masked[i][$0] && !reserved[i][$0] }).count <= (exactLast ?? 0) { active[i] = false }
+          if offered(i).count <= (exactLast ?? 0) { active[i] = false }
         } else {
           active[i] = false
         }
@@ -185,7 +187,7 @@ func gradientPhase(
         results[i].scores.append(scores[r])
       }
       pendingBlock[i] = []
-      let free = (0..<p).filter { !masked[i][$0] && !reserved[i][$0] }
+      let free = offered(i)
       if let exactLast, free.count <= exactLast {
         active[i] = false
         continue

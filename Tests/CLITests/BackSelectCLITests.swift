@@ -147,6 +147,13 @@ struct TinySetup {
     #expect(cmp.stdout.contains("pixels of the first run's SIS inside the second's: mean "), "\(cmp.stdout)")
     let bad = try CLI.run(t.backselect(t.dir + "/bad", ["--all", "--method", "hybrid", "--switch-at", "1.5"]))
     #expect(bad.status != 0 && bad.stderr.contains("--switch-at"), "\(bad.stderr)")
+    let badDip = try CLI.run(t.backselect(t.dir + "/bad-dip", ["--all", "--method", "hybrid", "--on-dip", "ignore"]))
+    #expect(badDip.status != 0 && badDip.stderr.contains("--on-dip"), "\(badDip.stderr)")
+    let setAside = try CLI.run(
+      t.backselect(t.dir + "/set-aside", ["--all", "--group", "2", "--method", "hybrid", "--k", "4", "--on-dip", "set-aside"]))
+    #expect(setAside.status == 0, "\(setAside.stderr)")
+    let setAsideManifest = try String(contentsOfFile: t.dir + "/set-aside/manifest.json", encoding: .utf8)
+    #expect(setAsideManifest.contains("\"onDip\" : \"set-aside\""), "\(setAsideManifest)")
   }
 
   @Test func collectionFromTheCLI() throws {
