@@ -9,6 +9,24 @@ public enum SelectionScore: String, CaseIterable, Sendable {
   case margin
 }
 
+/// How a run orders features.
+public enum SelectionMethod: String, CaseIterable, Sendable {
+  /// BackSelect over every candidate (`backSelect`).
+  case exact
+  /// Batched Gradient BackSelect, k pixels per block (`gradientBackSelect`, the paper's S5).
+  case gradient
+  /// Gradient blocks, then exact selection for the last part (`hybridBackSelect`).
+  case hybrid
+}
+
+/// Hybrid only: what a gradient block that takes the probability below the switch level does.
+public enum DipPolicy: String, CaseIterable, Sendable {
+  /// The block is put back and the exact phase starts.
+  case `switch`
+  /// The block is put back, its pixels are kept for the exact phase, and gradient blocks go on.
+  case setAside = "set-aside"
+}
+
 /// One evaluation request: the image `problem` with the features in `masked` masked, and the
 /// candidate features to mask additionally, one at a time. The candidate `CandidateRequest.none`
 /// masks nothing more (it evaluates the input as `masked` leaves it).

@@ -75,7 +75,9 @@ public struct BackSelectRunner {
 
   /// Runs every pending group; `onImages(done, candidates)` reports progress.
   public func run(onProgress: ((_ imagesDone: Int, _ candidates: Int) -> Void)? = nil) throws {
-    let score = SelectionScore(rawValue: manifest.score) ?? .logprob
+    let score = try manifest.selectionScore()
+    let method = try manifest.selectionMethod()
+    let dipPolicy = try manifest.dipPolicy()
     for g in pendingGroups {
       let lo = g * manifest.group
       let positions = Array(manifest.positions[lo..<Swift.min(lo + manifest.group, manifest.positions.count)])
@@ -83,23 +85,24 @@ public struct BackSelectRunner {
       let (images, predicted, confidence) = try prepareImages(positions)
       let results: [BackSelectResult]
       var cost: SelectionCost?
-      if manifest.method == "hybrid" {
+      switch method {
+      case .hybrid:
         guard layout.description == "pixel", let k = manifest.k, let switchProbability = manifest.switchProbability else {
           throw SISError.badArgument("the hybrid method works on pixel features with a block size k and a switch probability")
         }
         results = try hybridBackSelect(
           classifier: classifier, images: images, classes: predicted, inputShape: layout.inputShape, k: k,
-          switchProbability: Float(switchProbability), exactLast: manifest.exactLast ?? 0, setAside: manifest.onDip == "set-aside",
+          switchProbability: Float(switchProbability), exactLast: manifest.exactLast ?? 0, setAside: dipPolicy == .setAside,
           maskValue: maskValue, score: score, chunk: manifest.chunk, device: device, onProgress: { onProgress?(0, $0) },
           onCost: { cost = $0 })
-      } else if manifest.method == "gradient" {
+      case .gradient:
         guard layout.description == "pixel", let k = manifest.k else {
           throw SISError.badArgument("the gradient method works on pixel features with a block size k")
         }
         results = try gradientBackSelect(
           classifier: classifier, images: images, classes: predicted, inputShape: layout.inputShape, k: k, maskValue: maskValue,
           score: score, device: device, onIteration: { _ in onProgress?(0, k * positions.count) }, onCost: { cost = $0 })
-      } else {
+      case .exact:
         let scorer = try ClassifierScorer(
           classifier: classifier, images: images, classes: predicted, layout: layout, maskValue: maskValue, score: score,
           chunk: manifest.chunk, device: device)

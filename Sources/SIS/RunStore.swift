@@ -103,6 +103,32 @@ public struct RunManifest: Codable, Equatable, Sendable {
     return ma.keys.sorted().filter { "\(ma[$0] ?? "")" != "\(mb[$0] ?? "")" }
   }
 
+  /// The method recorded: nil means exact (manifests from before the gradient method).
+  public func selectionMethod() throws -> SelectionMethod {
+    guard let method else { return .exact }
+    guard let m = SelectionMethod(rawValue: method) else {
+      throw SISError.store("manifest method '\(method)' is not one of \(SelectionMethod.allCases.map(\.rawValue).joined(separator: ", "))")
+    }
+    return m
+  }
+
+  /// The score recorded.
+  public func selectionScore() throws -> SelectionScore {
+    guard let s = SelectionScore(rawValue: score) else {
+      throw SISError.store("manifest score '\(score)' is not one of \(SelectionScore.allCases.map(\.rawValue).joined(separator: ", "))")
+    }
+    return s
+  }
+
+  /// The hybrid's dip policy recorded: nil means switch (manifests from before set-aside).
+  public func dipPolicy() throws -> DipPolicy {
+    guard let onDip else { return .switch }
+    guard let d = DipPolicy(rawValue: onDip) else {
+      throw SISError.store("manifest onDip '\(onDip)' is not one of \(DipPolicy.allCases.map(\.rawValue).joined(separator: ", "))")
+    }
+    return d
+  }
+
   /// Number of lockstep groups over all positions.
   public var groupCount: Int { (positions.count + group - 1) / group }
 
@@ -164,9 +190,18 @@ public struct RunStore {
     guard let data = FileManager.default.contents(atPath: manifestPath) else {
       throw SISError.store("\(directory): no manifest.json; not a backselect run folder")
     }
-    do { return try JSONDecoder().decode(RunManifest.self, from: data) } catch {
+    let m: RunManifest
+    do { m = try JSONDecoder().decode(RunManifest.self, from: data) } catch {
       throw SISError.store("\(manifestPath): unreadable manifest (\(error))")
     }
+    do {
+      _ = try m.selectionMethod()
+      _ = try m.selectionScore()
+      _ = try m.dipPolicy()
+    } catch {
+      throw SISError.store("\(manifestPath): \(error)")
+    }
+    return m
   }
 
   public func writeManifest(_ m: RunManifest) throws {

@@ -7,6 +7,8 @@ import SIS
 import Torch
 
 extension SelectionScore: ExpressibleByArgument {}
+extension SelectionMethod: ExpressibleByArgument {}
+extension DipPolicy: ExpressibleByArgument {}
 
 /// Which images of a dataset to work on.
 struct SelectionOptions: ParsableArguments {
@@ -129,7 +131,7 @@ struct BackSelectCommand: ParsableCommand {
 
   @Option(
     help: "exact (BackSelect over every candidate), gradient (the paper's Batched Gradient BackSelect, S5), or hybrid (gradient blocks, then exact selection for the last part).")
-  var method: String = "exact"
+  var method: SelectionMethod = .exact
 
   @Option(help: "With --method gradient or hybrid: pixels masked per gradient iteration (the paper: 100).")
   var k: Int = 100
@@ -143,7 +145,7 @@ struct BackSelectCommand: ParsableCommand {
 
   @Option(
     help: "With --method hybrid: what a block that takes the probability below --switch-at does: switch (start the exact phase) or set-aside (put it back, keep its pixels for the exact phase, go on with gradient blocks).")
-  var onDip: String = "switch"
+  var onDip: DipPolicy = .switch
 
   @Option(help: "Candidate images per forward pass.")
   var chunk: Int = 128
@@ -158,11 +160,7 @@ struct BackSelectCommand: ParsableCommand {
       throw ValidationError("--shard must be i/n with 0 <= i < n, got '\(shard)'")
     }
     if chunk < 1 { throw ValidationError("--chunk must be at least 1, got \(chunk)") }
-    if !["exact", "gradient", "hybrid"].contains(method) {
-      throw ValidationError("--method must be exact, gradient or hybrid, got '\(method)'")
-    }
     if !(switchAt >= 0 && switchAt <= 1) { throw ValidationError("--switch-at must be a probability in [0, 1], got \(switchAt)") }
-    if !["switch", "set-aside"].contains(onDip) { throw ValidationError("--on-dip must be switch or set-aside, got '\(onDip)'") }
     if exactLast < 0 { throw ValidationError("--exact-last must be at least 0, got \(exactLast)") }
     if k < 1 { throw ValidationError("--k must be at least 1, got \(k)") }
     if group < 1 { throw ValidationError("--group must be at least 1, got \(group)") }
@@ -187,9 +185,9 @@ struct BackSelectCommand: ParsableCommand {
       dataLabels: dataOptions.labels.map(absolutePath), dataSplit: dataOptions.split.rawValue,
       dataHoldout: dataOptions.holdout, dataDescription: data.description, selection: description, positions: positions,
       sourceIndices: positions.map { data.sourceIndices[$0] }, inputShape: data.imageShape, features: layout.description,
-      featureCount: layout.count, maskValue: maskValue, score: score.rawValue, method: method == "exact" ? nil : method,
-      k: method == "exact" ? nil : k, switchProbability: method == "hybrid" ? switchAt : nil,
-      exactLast: method == "hybrid" ? exactLast : nil, onDip: method == "hybrid" && onDip != "switch" ? onDip : nil, preprocessing: classifier.info.preprocessing.description,
+      featureCount: layout.count, maskValue: maskValue, score: score.rawValue, method: method == .exact ? nil : method.rawValue,
+      k: method == .exact ? nil : k, switchProbability: method == .hybrid ? switchAt : nil,
+      exactLast: method == .hybrid ? exactLast : nil, onDip: method == .hybrid && onDip != .switch ? onDip.rawValue : nil, preprocessing: classifier.info.preprocessing.description,
       numClasses: classifier.info.numClasses, chunk: chunk, group: group, shard: shard,
       overinterpVersion: Overinterp.configuration.version, libtorchVersion: Runtime.libtorchVersion, device: device.description)
     let runner = BackSelectRunner(
@@ -202,7 +200,7 @@ struct BackSelectCommand: ParsableCommand {
     let p = layout.count
     // Progress counts candidates: p per image for gradient (k per iteration); for hybrid the
     // exact phase's share is unknown in advance, so its bar is an upper bound.
-    let perImage = method == "gradient" ? p : p * (p + 1) / 2
+    let perImage = method == .gradient ? p : p * (p + 1) / 2
     let progress = Progress(total: imageCount * perImage, label: "backselect", unit: "candidates")
     var imagesDone = 0
     try runner.run { images, candidates in

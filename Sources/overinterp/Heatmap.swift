@@ -208,11 +208,12 @@ func mean(_ xs: [Double]) -> Double { xs.isEmpty ? 0 : xs.reduce(0, +) / Double(
 
 /// "exact, score logprob", "gradient k=8, score logprob", "hybrid k=8 switch 0.999 last 256, score prob".
 func runLabel(_ m: RunManifest) -> String {
-  switch m.method {
-  case "gradient": return "gradient k=\(m.k ?? 0), score \(m.score)"
-  case "hybrid":
+  // Manifests are checked when read (RunStore.readManifest), so the method is known.
+  switch (try? m.selectionMethod()) ?? .exact {
+  case .gradient: return "gradient k=\(m.k ?? 0), score \(m.score)"
+  case .hybrid:
     return "hybrid k=\(m.k ?? 0) switch \(m.switchProbability.map { fmt($0, digits: 4) } ?? "?") last \(m.exactLast ?? 0)"
       + (m.onDip.map { " on dip \($0)" } ?? "") + ", score \(m.score)"
-  default: return "exact, score \(m.score)"
+  case .exact: return "exact, score \(m.score)"
   }
 }

@@ -240,9 +240,10 @@ struct Merge: ParsableCommand {
 /// gradient method (and both for the hybrid).
 func stepsDescription(_ m: RunManifest) -> String {
   let p = m.featureCount
-  switch m.method {
-  case "gradient": return "\((p + (m.k ?? 1) - 1) / max(m.k ?? 1, 1)) gradient iterations"
-  case "hybrid": return "at most \(p) steps (gradient iterations, then exact steps)"
-  default: return "\(p) steps"
+  // Manifests are checked when read (RunStore.readManifest), so the method is known.
+  switch (try? m.selectionMethod()) ?? .exact {
+  case .gradient: return "\((p + (m.k ?? 1) - 1) / max(m.k ?? 1, 1)) gradient iterations"
+  case .hybrid: return "at most \(p) steps (gradient iterations, then exact steps)"
+  case .exact: return "\(p) steps"
   }
 }

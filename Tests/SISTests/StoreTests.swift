@@ -55,6 +55,30 @@ func manifest(_ data: ImageDataset, positions: [Int], score: String, group: Int,
     #expect(hybrid[0].contains("\"forward_passes_per_image\": 666, \"gradient_passes_per_image\": 1"), "\(hybrid)")
   }
 
+  /// A manifest naming a method, score or dip policy this version does not know is refused when
+  /// read, with the file and the values it knows (an unknown method once ran as exact).
+  @Test func manifestWithAnUnknownMethodIsRefused() throws {
+    let data = tinyData(1, seed: 2)
+    for (field, value, known) in [("method", "gradiant", "exact, gradient, hybrid"), ("score", "logit", "prob, logprob, margin"), ("onDip", "skip", "switch, set-aside")] {
+      let dir = NSTemporaryDirectory() + "/store-bad-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+      defer { try? FileManager.default.removeItem(atPath: dir) }
+      var m = manifest(data, positions: [0], score: "logprob", group: 1)
+      switch field {
+      case "method": m.method = value
+      case "score": m.score = value
+      default: m.method = "hybrid"; m.onDip = value
+      }
+      let store = RunStore(directory: dir)
+      try store.writeManifest(m)
+      #expect {
+        try store.readManifest()
+      } throws: { error in
+        let text = "\(error)"
+        return text.contains(store.manifestPath) && text.contains("'\(value)'") && text.contains(known)
+      }
+    }
+  }
+
   @Test func storedRunsGiveTheSameSISAsDirectComputation() throws {
     try Runtime.manualSeed(1)
     let net = try Architecture.resnet20.build(inputSize: 6)
