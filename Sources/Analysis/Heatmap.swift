@@ -69,6 +69,62 @@ public struct PositionSummary: Sendable {
   }
 }
 
+/// How close a removal order is to raster order: the correlation between the step number and
+/// the index of the feature removed at that step (for a full order, a permutation, this is
+/// Spearman's rank correlation). 1 for raster order (pixel 0 first), about 0 (± 1/√p) for an
+/// order unrelated to position, -1 for reversed raster order. Ties broken to the lowest index
+/// push it toward 1 even when some low pixels are skipped and taken later.
+public func rasterCorrelation(_ order: [Int]) -> Double {
+  let n = Double(order.count)
+  guard order.count > 1 else { return 0 }
+  let meanStep = (n - 1) / 2
+  let meanIndex = order.reduce(0.0) { $0 + Double($1) } / n
+  var sxy = 0.0
+  var sxx = 0.0
+  var syy = 0.0
+  for (i, f) in order.enumerated() {
+    let dx = Double(i) - meanStep
+    let dy = Double(f) - meanIndex
+    sxy += dx * dy
+    sxx += dx * dx
+    syy += dy * dy
+  }
+  return syy > 0 ? sxy / (sxx * syy).squareRoot() : 0
+}
+
+/// Whether ties broken to the lowest index turned one of two runs' backward selection into
+/// raster order, and whether that moved its subsets: raster order removes the top rows first,
+/// so the pixels left at the end (the SIS and the k% subsets) are pulled toward the bottom of the
+/// image. A run counts as raster-like when its mean `rasterCorrelation` exceeds 0.5; the artifact
+/// shows when, in addition, its subsets hold at least 5 points more of their pixels in the bottom
+/// half than the other run's (about 50% without a positional bias).
+public struct RasterVerdict: Sendable {
+  /// The index (0 or 1) of the run where the artifact shows, if it does in exactly one.
+  public var artifactIn: Int?
+  public var text: String
+
+  public init(labels: [String], rasterCorrelations: [Double], summaries: [PositionSummary], fraction: Double, featureCount p: Int) {
+    let bottom = summaries.map { $0.quadrants[2] + $0.quadrants[3] }
+    func pct(_ x: Double) -> String { String(format: "%.1f%%", x * 100) }
+    let rasterLike = rasterCorrelations.map { $0 > 0.5 }
+    let evidence =
+      "correlation of the removal order with raster order: \(String(format: "%.2f", rasterCorrelations[0])) and \(String(format: "%.2f", rasterCorrelations[1])) "
+      + "(1 for raster order, about 0 ± \(String(format: "%.2f", 1 / Double(p).squareRoot())) for an order unrelated to position); "
+      + "pixels of the \(String(format: "%g", fraction * 100))% subsets in the bottom half of the image: \(pct(bottom[0])) and \(pct(bottom[1])) (about 50% without a positional bias)"
+    artifactIn = nil
+    for (a, b) in [(0, 1), (1, 0)] where rasterLike[a] && !rasterLike[b] {
+      if bottom[a] > bottom[b] + 0.05 {
+        artifactIn = a
+        text = "the raster-order artifact shows under \(labels[a]): its removal order is largely raster order and its subsets are pulled toward the bottom rows; " + evidence
+      } else {
+        text = "\(labels[a]) follows raster order in many steps, but its subsets are not pulled toward the bottom; " + evidence
+      }
+      return
+    }
+    text = (rasterLike[0] && rasterLike[1] ? "both runs follow raster order in many steps; " : "no raster-order artifact is visible; ") + evidence
+  }
+}
+
 /// The share of `a`'s features that are also in `b` (1 when `a` is empty): how much of one SIS
 /// a larger one contains, where the Jaccard index mostly measures the size difference.
 public func containment(_ a: [Int], in b: [Int]) -> Double {
