@@ -27,6 +27,14 @@ public enum DipPolicy: String, CaseIterable, Sendable {
   case setAside = "set-aside"
 }
 
+/// Hybrid only: the switch level of an image whose own confidence is below `--switch-at`.
+public enum SwitchCap: String, CaseIterable, Sendable {
+  /// No cap: such an image goes straight to the exact phase (every pixel ordered exactly).
+  case none
+  /// The image's probability on the full image is its switch level.
+  case confidence
+}
+
 /// One evaluation request: the image `problem` with the features in `masked` masked, and the
 /// candidate features to mask additionally, one at a time. The candidate `CandidateRequest.none`
 /// masks nothing more (it evaluates the input as `masked` leaves it).

@@ -78,6 +78,7 @@ public struct BackSelectRunner {
     let score = try manifest.selectionScore()
     let method = try manifest.selectionMethod()
     let dipPolicy = try manifest.dipPolicy()
+    let switchCap = try manifest.switchCapPolicy()
     for g in pendingGroups {
       let lo = g * manifest.group
       let positions = Array(manifest.positions[lo..<Swift.min(lo + manifest.group, manifest.positions.count)])
@@ -92,7 +93,7 @@ public struct BackSelectRunner {
         }
         results = try hybridBackSelect(
           classifier: classifier, images: images, classes: predicted, inputShape: layout.inputShape, k: k,
-          switchProbability: Float(switchProbability), exactLast: manifest.exactLast ?? 0, setAside: dipPolicy == .setAside,
+          switchProbability: Float(switchProbability), capAtFullImage: switchCap == .confidence, exactLast: manifest.exactLast ?? 0, setAside: dipPolicy == .setAside,
           maskValue: maskValue, score: score, chunk: manifest.chunk, device: device, onProgress: { onProgress?(0, $0) },
           onCost: { cost = $0 })
       case .gradient:

@@ -25,7 +25,8 @@ public func gradientBackSelect(
 ) throws -> [BackSelectResult] {
   let phase = try gradientPhase(
     classifier: classifier, images: images, classes: classes, inputShape: inputShape, k: k, maskValue: maskValue, score: score,
-    device: device, switchBelow: nil, exactLast: nil, setAside: false, maxIterations: maxIterations, onIteration: onIteration)
+    device: device, switchBelow: nil, capAtFullImage: false, exactLast: nil, setAside: false, maxIterations: maxIterations,
+    onIteration: onIteration)
   onCost?(phase.cost)
   return phase.results
 }
@@ -62,9 +63,16 @@ public struct SelectionCost: Sendable, Equatable {
 /// unmasked pixel, set-aside ones included. Every probability the gradient phase keeps is at
 /// least `switchProbability`, so the guarantee above holds; the gradient path of a model is often
 /// not monotone (one block dips, later ones recover), where this keeps the exact phase small.
+///
+/// With `capAtFullImage`, an image whose probability on the full image (as the gradient phase
+/// measures it) is below `switchProbability` uses that probability as its switch level, instead of
+/// going straight to the exact phase. No SIS exists at a threshold above the full image's
+/// probability, so the guarantee is the same for every threshold at which a SIS exists: any SIS
+/// at τ ≤ `switchProbability` comes from the exact phase.
 public func hybridBackSelect(
   classifier: any Classifier, images: [[Float]], classes: [Int], inputShape: [Int], k: Int, switchProbability: Float,
-  exactLast: Int, setAside: Bool = false, maskValue: [Float]? = nil, score: SelectionScore, chunk: Int, device: Device = .cpu,
+  capAtFullImage: Bool = false, exactLast: Int, setAside: Bool = false, maskValue: [Float]? = nil, score: SelectionScore,
+  chunk: Int, device: Device = .cpu,
   onProgress: ((Int) -> Void)? = nil, onCost: ((SelectionCost) -> Void)? = nil
 ) throws -> [BackSelectResult] {
   guard switchProbability >= 0 && switchProbability <= 1 else {
@@ -72,7 +80,8 @@ public func hybridBackSelect(
   }
   let phase = try gradientPhase(
     classifier: classifier, images: images, classes: classes, inputShape: inputShape, k: k, maskValue: maskValue, score: score,
-    device: device, switchBelow: switchProbability, exactLast: exactLast, setAside: setAside, maxIterations: nil
+    device: device, switchBelow: switchProbability, capAtFullImage: capAtFullImage, exactLast: exactLast, setAside: setAside,
+    maxIterations: nil
   ) { _ in onProgress?(k * images.count) }
   let layout = FeatureLayout.pixels(inputShape)
   let scorer = try ClassifierScorer(
@@ -96,11 +105,12 @@ public func hybridBackSelect(
 /// The gradient iterations. An image leaves the gradient phase when the probability after its
 /// last block is below `switchBelow` (that block is unmasked again and dropped from its result;
 /// with `setAside` the image stays and the block's pixels are no longer offered) or when at most
-/// `exactLast` pixels are left unmasked besides the set-aside ones.
+/// `exactLast` pixels are left unmasked besides the set-aside ones. With `capAtFullImage` the
+/// level of an image is at most its probability on the full image, measured by the first pass.
 func gradientPhase(
   classifier: any Classifier, images: [[Float]], classes: [Int], inputShape: [Int], k: Int, maskValue: [Float]?,
-  score: SelectionScore, device: Device, switchBelow: Float?, exactLast: Int?, setAside: Bool, maxIterations: Int?,
-  onIteration: ((Int) -> Void)?
+  score: SelectionScore, device: Device, switchBelow: Float?, capAtFullImage: Bool, exactLast: Int?, setAside: Bool,
+  maxIterations: Int?, onIteration: ((Int) -> Void)?
 ) throws -> (results: [BackSelectResult], masked: [[Bool]], cost: SelectionCost) {
   guard k >= 1 else { throw SISError.badArgument("--k must be at least 1, got \(k)") }
   let n = images.count
@@ -158,6 +168,7 @@ func gradientPhase(
 
   var iteration = 0
   var active = [Bool](repeating: true, count: n)
+  var level = [Float?](repeating: switchBelow, count: n)
   while iteration < (maxIterations ?? .max) {
     // Images still in the gradient phase: features left to mask, or a block whose value is pending.
     let rows = (0..<n).filter { active[$0] && (masked[$0].contains(false) || !pendingBlock[$0].isEmpty) }
@@ -165,7 +176,8 @@ func gradientPhase(
     let (probs, scores, gradient) = try evaluate(rows, true)
     guard let g = gradient else { throw SISError.badArgument("the score does not depend on the mask") }
     for (r, i) in rows.enumerated() {
-      if let switchBelow, probs[r] < switchBelow {
+      if iteration == 0, capAtFullImage, let l = level[i] { level[i] = min(l, probs[r]) }
+      if let switchBelow = level[i], probs[r] < switchBelow {
         // The last block took the probability below the switch level: put it back. Without a
         // block (the image as it stands is below the level) the gradient phase ends.
         let block = pendingBlock[i]

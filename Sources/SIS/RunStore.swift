@@ -40,6 +40,9 @@ public struct RunManifest: Codable, Equatable, Sendable {
   /// nil or "switch": the block is put back and the exact phase starts; "set-aside": the block is
   /// put back, its pixels are kept for the exact phase, and gradient blocks go on.
   public var onDip: String?
+  /// Hybrid only: nil or "none": an image whose confidence is below the switch level goes straight
+  /// to the exact phase; "confidence": its confidence is its switch level.
+  public var switchCap: String?
   /// The model's image-folder preprocessing and class count (to reload image folders).
   public var preprocessing: String?
   public var numClasses: Int?
@@ -56,7 +59,7 @@ public struct RunManifest: Codable, Equatable, Sendable {
     dataHoldout: Int,
     dataDescription: String, selection: String, positions: [Int], sourceIndices: [Int], inputShape: [Int], features: String,
     featureCount: Int, maskValue: String, score: String, method: String? = nil, k: Int? = nil,
-    switchProbability: Double? = nil, exactLast: Int? = nil, onDip: String? = nil, preprocessing: String? = nil, numClasses: Int? = nil, chunk: Int, group: Int, shard: String,
+    switchProbability: Double? = nil, exactLast: Int? = nil, onDip: String? = nil, switchCap: String? = nil, preprocessing: String? = nil, numClasses: Int? = nil, chunk: Int, group: Int, shard: String,
     overinterpVersion: String,
     libtorchVersion: String, device: String
   ) {
@@ -81,6 +84,7 @@ public struct RunManifest: Codable, Equatable, Sendable {
     self.switchProbability = switchProbability
     self.exactLast = exactLast
     self.onDip = onDip
+    self.switchCap = switchCap
     self.preprocessing = preprocessing
     self.numClasses = numClasses
     self.chunk = chunk
@@ -127,6 +131,15 @@ public struct RunManifest: Codable, Equatable, Sendable {
       throw SISError.store("manifest onDip '\(onDip)' is not one of \(DipPolicy.allCases.map(\.rawValue).joined(separator: ", "))")
     }
     return d
+  }
+
+  /// The hybrid's switch cap recorded: nil means none (manifests from before the cap).
+  public func switchCapPolicy() throws -> SwitchCap {
+    guard let switchCap else { return .none }
+    guard let c = SwitchCap(rawValue: switchCap) else {
+      throw SISError.store("manifest switchCap '\(switchCap)' is not one of \(SwitchCap.allCases.map(\.rawValue).joined(separator: ", "))")
+    }
+    return c
   }
 
   /// Number of lockstep groups over all positions.
@@ -198,6 +211,7 @@ public struct RunStore {
       _ = try m.selectionMethod()
       _ = try m.selectionScore()
       _ = try m.dipPolicy()
+      _ = try m.switchCapPolicy()
     } catch {
       throw SISError.store("\(manifestPath): \(error)")
     }

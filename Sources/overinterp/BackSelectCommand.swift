@@ -9,6 +9,7 @@ import Torch
 extension SelectionScore: ExpressibleByArgument {}
 extension SelectionMethod: ExpressibleByArgument {}
 extension DipPolicy: ExpressibleByArgument {}
+extension SwitchCap: ExpressibleByArgument {}
 
 /// Which images of a dataset to work on.
 struct SelectionOptions: ParsableArguments {
@@ -147,6 +148,10 @@ struct BackSelectCommand: ParsableCommand {
     help: "With --method hybrid: what a block that takes the probability below --switch-at does: switch (start the exact phase) or set-aside (put it back, keep its pixels for the exact phase, go on with gradient blocks).")
   var onDip: DipPolicy = .switch
 
+  @Option(
+    help: "With --method hybrid: the switch level of an image whose confidence is below --switch-at: confidence (its own confidence; every SIS at a threshold it reaches still comes from the exact phase) or none (the image goes straight to exact selection).")
+  var switchCap: SwitchCap = .confidence
+
   @Option(help: "Candidate images per forward pass.")
   var chunk: Int = 128
 
@@ -187,7 +192,8 @@ struct BackSelectCommand: ParsableCommand {
       sourceIndices: positions.map { data.sourceIndices[$0] }, inputShape: data.imageShape, features: layout.description,
       featureCount: layout.count, maskValue: maskValue, score: score.rawValue, method: method == .exact ? nil : method.rawValue,
       k: method == .exact ? nil : k, switchProbability: method == .hybrid ? switchAt : nil,
-      exactLast: method == .hybrid ? exactLast : nil, onDip: method == .hybrid && onDip != .switch ? onDip.rawValue : nil, preprocessing: classifier.info.preprocessing.description,
+      exactLast: method == .hybrid ? exactLast : nil, onDip: method == .hybrid && onDip != .switch ? onDip.rawValue : nil,
+      switchCap: method == .hybrid && switchCap != .none ? switchCap.rawValue : nil, preprocessing: classifier.info.preprocessing.description,
       numClasses: classifier.info.numClasses, chunk: chunk, group: group, shard: shard,
       overinterpVersion: Overinterp.configuration.version, libtorchVersion: Runtime.libtorchVersion, device: device.description)
     let runner = BackSelectRunner(

@@ -211,7 +211,7 @@ func runLabel(_ m: RunManifest) -> String {
   case .gradient: return "gradient k=\(m.k ?? 0), score \(m.score)"
   case .hybrid:
     return "hybrid k=\(m.k ?? 0) switch \(m.switchProbability.map { fmt($0, digits: 4) } ?? "?") last \(m.exactLast ?? 0)"
-      + (m.onDip.map { " on dip \($0)" } ?? "") + ", score \(m.score)"
+      + (m.onDip.map { " on dip \($0)" } ?? "") + (m.switchCap.map { " cap \($0)" } ?? "") + ", score \(m.score)"
   case .exact: return "exact, score \(m.score)"
   }
 }

@@ -139,7 +139,7 @@ struct TinySetup {
     #expect(manifest.contains("\"method\" : \"hybrid\"") && manifest.contains("\"exactLast\" : 10") && manifest.contains("\"switchProbability\" : 0.5"))
     let cmp = try CLI.run(["compare", t.dir + "/exact", t.dir + "/hybrid", "--threshold", "0.2", "--out", t.dir + "/cmp"])
     #expect(cmp.status == 0, "\(cmp.stderr)")
-    #expect(cmp.stdout.contains("(exact, score logprob) and") && cmp.stdout.contains("hybrid k=4 switch 0.5000 last 10, score logprob"), "\(cmp.stdout)")
+    #expect(cmp.stdout.contains("(exact, score logprob) and") && cmp.stdout.contains("hybrid k=4 switch 0.5000 last 10 cap confidence, score logprob"), "\(cmp.stdout)")
     #expect(cmp.stdout.contains("seconds per image:") && cmp.stdout.contains("SIS size of the second run / the first"))
     // Exact selection on 8x8 images: 64 * 65 / 2 forward passes each; the hybrid took at least one gradient pass.
     #expect(cmp.stdout.contains("model passes per image: 2080 forward and "), "\(cmp.stdout)")
@@ -154,6 +154,13 @@ struct TinySetup {
     #expect(setAside.status == 0, "\(setAside.stderr)")
     let setAsideManifest = try String(contentsOfFile: t.dir + "/set-aside/manifest.json", encoding: .utf8)
     #expect(setAsideManifest.contains("\"onDip\" : \"set-aside\""), "\(setAsideManifest)")
+    #expect(setAsideManifest.contains("\"switchCap\" : \"confidence\""), "\(setAsideManifest)")
+    let uncapped = try CLI.run(
+      t.backselect(t.dir + "/uncapped", ["--all", "--group", "2", "--method", "hybrid", "--k", "4", "--switch-cap", "none"]))
+    #expect(uncapped.status == 0, "\(uncapped.stderr)")
+    #expect(!(try String(contentsOfFile: t.dir + "/uncapped/manifest.json", encoding: .utf8)).contains("switchCap"))
+    let badCap = try CLI.run(t.backselect(t.dir + "/bad-cap", ["--all", "--method", "hybrid", "--switch-cap", "half"]))
+    #expect(badCap.status != 0 && badCap.stderr.contains("--switch-cap"), "\(badCap.stderr)")
   }
 
   @Test func collectionFromTheCLI() throws {

@@ -208,6 +208,43 @@ final class InteractionClassifier: Classifier {
     }
   }
 
+  /// An image less confident than the switch level: f(x) = 0.9978 on this linear model (logit
+  /// 8.3), switch level 0.999. Uncapped, the hybrid goes straight to exact selection over all 16
+  /// pixels (1 gradient pass, 136 forward). Capped at the image's confidence, it masks the blocks
+  /// {3, 0} and {1, 2} (negative weights: the probability rises), the third block {4, 5} dips
+  /// below f(x) and is put back, and the exact phase orders the other 12 pixels (4 gradient
+  /// passes, 78 forward). Both find a sufficient SIS at τ = 0.99 inside their exact part.
+  @Test func switchCapLetsALessConfidentImageUseTheGradientPhase() throws {
+    let w: [Float] = [-0.3, -0.2, -0.1, -0.4] + (4..<16).map { 0.3 + 0.05 * Float($0) }
+    let ones = [Float](repeating: 1, count: 16)
+    let full = try NN.softmax(try LinearClassifier(weights: w).logits(try Tensor(ones, shape: [1, 1, 4, 4])), dim: 1).floats()[0]
+    #expect(full > 0.997 && full < 0.999)
+    func run(cap: Bool) throws -> (BackSelectResult, SelectionCost) {
+      var cost = SelectionCost()
+      let r = try hybridBackSelect(
+        classifier: LinearClassifier(weights: w), images: [ones], classes: [0], inputShape: [1, 4, 4], k: 2, switchProbability: 0.999,
+        capAtFullImage: cap, exactLast: 0, score: .logprob, chunk: 16, onCost: { cost = $0 })[0]
+      return (r, cost)
+    }
+    let (plain, plainCost) = try run(cap: false)
+    #expect(plainCost == SelectionCost(gradientPasses: 1, forwardPasses: 136), "\(plainCost)")
+    let (capped, cappedCost) = try run(cap: true)
+    #expect(cappedCost == SelectionCost(gradientPasses: 4, forwardPasses: 78), "\(cappedCost)")
+    #expect(Array(capped.order[..<4]) == [3, 0, 1, 2], "\(capped.order)")
+    #expect(capped.values[..<4].allSatisfy { $0 >= full * (1 - 1e-6) }, "\(capped.values)")
+    #expect(Array(capped.order[4...]) == Array(4..<16))
+    for (r, exactPart) in [(plain, Set(0..<16)), (capped, Set(4..<16))] {
+      guard case .sis(let sis) = findSIS(order: r.order, values: r.values, fullInput: full, threshold: 0.99) else {
+        Issue.record("no SIS at 0.99")
+        continue
+      }
+      #expect(Set(sis).isSubset(of: exactPart))
+      var x = [Float](repeating: 0, count: 16)
+      for f in sis { x[f] = 1 }
+      #expect(try NN.softmax(try LinearClassifier(weights: w).logits(try Tensor(x, shape: [1, 1, 4, 4])), dim: 1).floats()[0] >= 0.99)
+    }
+  }
+
   /// Images of a group that left the gradient phase (or finished) are not evaluated any more:
   /// together they cost exactly the evaluations they cost one at a time, with the same results.
   @Test func groupsCostWhatTheirImagesCostAlone() throws {

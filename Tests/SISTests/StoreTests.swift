@@ -59,14 +59,15 @@ func manifest(_ data: ImageDataset, positions: [Int], score: String, group: Int,
   /// read, with the file and the values it knows (an unknown method once ran as exact).
   @Test func manifestWithAnUnknownMethodIsRefused() throws {
     let data = tinyData(1, seed: 2)
-    for (field, value, known) in [("method", "gradiant", "exact, gradient, hybrid"), ("score", "logit", "prob, logprob, margin"), ("onDip", "skip", "switch, set-aside")] {
+    for (field, value, known) in [("method", "gradiant", "exact, gradient, hybrid"), ("score", "logit", "prob, logprob, margin"), ("onDip", "skip", "switch, set-aside"), ("switchCap", "half", "none, confidence")] {
       let dir = NSTemporaryDirectory() + "/store-bad-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
       defer { try? FileManager.default.removeItem(atPath: dir) }
       var m = manifest(data, positions: [0], score: "logprob", group: 1)
       switch field {
       case "method": m.method = value
       case "score": m.score = value
-      default: m.method = "hybrid"; m.onDip = value
+      case "onDip": m.method = "hybrid"; m.onDip = value
+      default: m.method = "hybrid"; m.switchCap = value
       }
       let store = RunStore(directory: dir)
       try store.writeManifest(m)
