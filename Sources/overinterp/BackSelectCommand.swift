@@ -145,8 +145,8 @@ struct BackSelectCommand: ParsableCommand {
   var exactLast: Int = 256
 
   @Option(
-    help: "With --method hybrid: what a block that takes the probability below --switch-at does: switch (start the exact phase) or set-aside (put it back, keep its pixels for the exact phase, go on with gradient blocks).")
-  var onDip: DipPolicy = .switch
+    help: "With --method hybrid: what a block that takes the probability below --switch-at does: set-aside (put it back, keep its pixels for the exact phase, go on with gradient blocks) or switch (start the exact phase).")
+  var onDip: DipPolicy = .setAside
 
   @Option(
     help: "With --method hybrid: the switch level of an image whose confidence is below --switch-at: confidence (its own confidence; every SIS at a threshold it reaches still comes from the exact phase) or none (the image goes straight to exact selection).")
