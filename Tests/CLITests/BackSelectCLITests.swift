@@ -139,7 +139,7 @@ struct TinySetup {
     #expect(manifest.contains("\"method\" : \"hybrid\"") && manifest.contains("\"exactLast\" : 10") && manifest.contains("\"switchProbability\" : 0.5"))
     let cmp = try CLI.run(["compare", t.dir + "/exact", t.dir + "/hybrid", "--threshold", "0.2", "--out", t.dir + "/cmp"])
     #expect(cmp.status == 0, "\(cmp.stderr)")
-    #expect(cmp.stdout.contains("(exact, score logprob) and") && cmp.stdout.contains("hybrid k=4 switch 0.5000 last 10 cap confidence, score logprob"), "\(cmp.stdout)")
+    #expect(cmp.stdout.contains("(exact, score logprob) and") && cmp.stdout.contains("hybrid k=4 switch 0.5000 last 10 on dip set-aside cap confidence, score logprob"), "\(cmp.stdout)")
     #expect(cmp.stdout.contains("seconds per image:") && cmp.stdout.contains("SIS size of the second run / the first"))
     // Exact selection on 8x8 images: 64 * 65 / 2 forward passes each; the hybrid took at least one gradient pass.
     #expect(cmp.stdout.contains("model passes per image: 2080 forward and "), "\(cmp.stdout)")
