@@ -108,38 +108,24 @@ public struct RunManifest: Codable, Equatable, Sendable {
   }
 
   /// The method recorded: nil means exact (manifests from before the gradient method).
-  public func selectionMethod() throws -> SelectionMethod {
-    guard let method else { return .exact }
-    guard let m = SelectionMethod(rawValue: method) else {
-      throw SISError.store("manifest method '\(method)' is not one of \(SelectionMethod.allCases.map(\.rawValue).joined(separator: ", "))")
-    }
-    return m
-  }
+  public func selectionMethod() throws -> SelectionMethod { try recorded(method, field: "method", absent: .exact) }
 
   /// The score recorded.
-  public func selectionScore() throws -> SelectionScore {
-    guard let s = SelectionScore(rawValue: score) else {
-      throw SISError.store("manifest score '\(score)' is not one of \(SelectionScore.allCases.map(\.rawValue).joined(separator: ", "))")
-    }
-    return s
-  }
+  public func selectionScore() throws -> SelectionScore { try recorded(score, field: "score", absent: .logprob) }
 
   /// The hybrid's dip policy recorded: nil means switch (manifests from before set-aside).
-  public func dipPolicy() throws -> DipPolicy {
-    guard let onDip else { return .switch }
-    guard let d = DipPolicy(rawValue: onDip) else {
-      throw SISError.store("manifest onDip '\(onDip)' is not one of \(DipPolicy.allCases.map(\.rawValue).joined(separator: ", "))")
-    }
-    return d
-  }
+  public func dipPolicy() throws -> DipPolicy { try recorded(onDip, field: "onDip", absent: .switch) }
 
   /// The hybrid's switch cap recorded: nil means none (manifests from before the cap).
-  public func switchCapPolicy() throws -> SwitchCap {
-    guard let switchCap else { return .none }
-    guard let c = SwitchCap(rawValue: switchCap) else {
-      throw SISError.store("manifest switchCap '\(switchCap)' is not one of \(SwitchCap.allCases.map(\.rawValue).joined(separator: ", "))")
+  public func switchCapPolicy() throws -> SwitchCap { try recorded(switchCap, field: "switchCap", absent: .none) }
+
+  /// A recorded option value as its enum; `absent` for a field the manifest does not have.
+  func recorded<T: RawRepresentable & CaseIterable>(_ value: String?, field: String, absent: T) throws -> T where T.RawValue == String {
+    guard let value else { return absent }
+    guard let parsed = T(rawValue: value) else {
+      throw SISError.store("manifest \(field) '\(value)' is not one of \(T.allCases.map(\.rawValue).joined(separator: ", "))")
     }
-    return c
+    return parsed
   }
 
   /// Number of lockstep groups over all positions.
