@@ -14,7 +14,14 @@ let haveSharedData = FileManager.default.fileExists(atPath: sharedData + "/cifar
   /// scripts/make_sis_fixtures.py ran the reference algorithm in PyTorch on the akamaster
   /// ResNet20 with a 12x12 window of pixels free; the Swift BackSelect (score prob) must make the
   /// same choices, except where two candidates are within float noise of a tie.
+  ///
+  /// Float noise: libtorch picks its float32 convolution kernels by CPU, so the same model and
+  /// input give probabilities that differ in the last bits from one CPU to another. Against this
+  /// fixture the values differed by at most 1.5e-6 on an AVX-512 FP16/BF16 Xeon (session 5) and
+  /// stayed within 1e-6 on the machines before; 1e-5 leaves room for other CPUs and is still far
+  /// below any difference between candidates that is not a tie.
   @Test(.enabled(if: haveSharedData)) func matchesTheReferenceImplementation() throws {
+    let floatNoise: Float = 1e-5
     let fixture = try Npz.read(sisFixtures + "/reference_backselect_window.npz")
     let images = try #require(fixture["images"]).integers()
     let classes = try #require(fixture["classes"]).integers()
@@ -42,14 +49,15 @@ let haveSharedData = FileManager.default.fileExists(atPath: sharedData + "/cifar
       #expect(r.order.count == p)
       var i = 0
       while i < p && r.order[i] == ro[i] {
-        #expect(Swift.abs(r.values[i] - rv[i]) <= 1e-6, "image \(images[k]) step \(i): value \(r.values[i]) vs \(rv[i])")
+        #expect(Swift.abs(r.values[i] - rv[i]) <= floatNoise, "image \(images[k]) step \(i): value \(r.values[i]) vs \(rv[i])")
         i += 1
       }
       if i < p {
         // A divergence is only acceptable at a near-tie: both choices score within float noise.
-        #expect(Swift.abs(r.values[i] - rv[i]) <= 1e-6, "image \(images[k]) diverges at step \(i) without a tie: \(r.values[i]) vs \(rv[i])")
+        #expect(Swift.abs(r.values[i] - rv[i]) <= floatNoise, "image \(images[k]) diverges at step \(i) without a tie: \(r.values[i]) vs \(rv[i])")
       }
-      print("image \(images[k]): identical for \(i) of \(p) steps")
+      let worst = zip(r.values[..<i], rv[..<i]).map { Swift.abs($0 - $1) }.max() ?? 0
+      print("image \(images[k]): identical for \(i) of \(p) steps, values within \(worst)")
     }
 
     // Issue 8: where no step tied under prob, logprob finds the same SIS.
