@@ -1,6 +1,7 @@
 import Datasets
 import Foundation
 import Models
+import SIS
 import Testing
 import Torch
 
@@ -79,6 +80,36 @@ struct TinySetup {
     let saved = try Npz.read(t.dir + "/sis.npz")
     #expect(saved["sis_mask"]?.shape == [6, 64])
     #expect(FileManager.default.fileExists(atPath: t.dir + "/png/position-0-tau-0.3.png"))
+  }
+
+  /// `sis` reports how close the removal orders are to raster order, and points to a logprob
+  /// comparison when ties to the lowest index decided them: a stored run of raster orders (the
+  /// degenerate prob case) against one of reversed orders.
+  @Test func sisReportsTheCorrelationWithRasterOrder() throws {
+    let dir = tempPath("raster")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    for (name, order) in [("raster", Array(0..<64)), ("reversed", Array((0..<64).reversed()))] {
+      let store = RunStore(directory: dir + "/" + name)
+      try store.writeManifest(
+        RunManifest(
+          modelPaths: ["m"], modelSHA256: ["0"], architecture: "resnet20", dataPath: "tiny", dataLabels: nil, dataSplit: "test",
+          dataHoldout: 0, dataDescription: "tiny", selection: "indices 0..<2", positions: [0, 1], sourceIndices: [0, 1],
+          inputShape: [3, 8, 8], features: "pixel", featureCount: 64, maskValue: "zero", score: "prob", chunk: 16, group: 2,
+          shard: "0/1", overinterpVersion: "test", libtorchVersion: "test", device: "cpu"))
+      let values = (0..<64).map { Float(63 - $0) / 63 }
+      let records = (0..<2).map {
+        ImageRecord(
+          position: $0, sourceIndex: $0, label: 0, predicted: 0, confidence: 1, order: order, values: values, scores: values,
+          exactTies: 60, nearTies: 60, seconds: 1)
+      }
+      try store.writeShard(group: 0, records: records)
+    }
+    let raster = try CLI.run(["sis", "--run", dir + "/raster", "--threshold", "0.5"])
+    #expect(raster.status == 0, "\(raster.stderr)")
+    #expect(raster.stdout.contains("correlation of the removal order with raster order: mean 1.00"), "\(raster.stdout)")
+    #expect(raster.stdout.contains("compare with a --score logprob run"), "\(raster.stdout)")
+    let reversed = try CLI.run(["sis", "--run", dir + "/reversed", "--threshold", "0.5"])
+    #expect(reversed.stdout.contains("raster order: mean -1.00") && !reversed.stdout.contains("--score logprob run"), "\(reversed.stdout)")
   }
 
   @Test func shardsMergeAndMismatchedRunsAreRefused() throws {
