@@ -103,6 +103,7 @@ struct CompareRuns: ParsableCommand {
     lines.append("comparison of \(runs[0]) (\(labels[0])) and \(runs[1]) (\(labels[1]))")
     lines.append("model \(manifests[0].architecture), \(common.count) image(s) of \(manifests[0].dataDescription)")
     var subsets: [[[Int]]] = []
+    var summaries: [PositionSummary] = []
     var sisSets: [[[Int]?]] = []
     // How close the removal orders are to raster order (1: raster order, 0: unrelated to position).
     let rasterCorrelations = recordSets.map { mean($0.map { rasterCorrelation($0.order) }) }
@@ -115,6 +116,7 @@ struct CompareRuns: ParsableCommand {
       subsets.append(sub)
       sisSets.append(sis)
       let pos = PositionSummary(sub, height: h, width: w)
+      summaries.append(pos)
       lines.append(
         "\(labels[k]): tied steps per image exact \(fmt(mean(exact), digits: 1)), within 1e-6 \(fmt(mean(near), digits: 1)) (of \(stepsDescription(manifests[k]))); "
           + "correlation of the order with raster order \(fmt(rasterCorrelations[k], digits: 2)); "
@@ -185,7 +187,6 @@ struct CompareRuns: ParsableCommand {
           + "(a gradient pass is a forward and a backward pass)")
     }
     lines.append("\(fmt(fraction * 100))% subset overlap (Jaccard) mean \(fmt(mean(subsetOverlap), digits: 3))")
-    let summaries = subsets.map { PositionSummary($0, height: h, width: w) }
     let verdict = RasterVerdict(labels: labels, rasterCorrelations: rasterCorrelations, summaries: summaries, fraction: fraction, featureCount: p)
     lines.append("verdict: " + verdict.text)
     try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)

@@ -105,7 +105,7 @@ struct SISCommand: ParsableCommand {
     let near = records.map(\.nearTies)
     print("ties per image (best candidate equal to the runner-up): exact mean \(fmt(Double(exact.reduce(0, +)) / Double(records.count))), within 1e-6 mean \(fmt(Double(near.reduce(0, +)) / Double(records.count))) of \(stepsDescription(manifest)); \(exact.filter { $0 > 0 }.count) image(s) with at least one exact tie")
     if manifest.features == "pixel" {
-      let rho = records.map { rasterCorrelation($0.order) }.reduce(0, +) / Double(records.count)
+      let rho = mean(records.map { rasterCorrelation($0.order) })
       print(
         "correlation of the removal order with raster order: mean \(fmt(rho, digits: 2)) (1: raster order; about 0 for an order unrelated to position)"
           + (rho > 0.5 ? "; ties to the lowest index decided much of the order: compare with a --score logprob run (overinterp compare)" : ""))
