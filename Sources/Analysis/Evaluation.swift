@@ -1,3 +1,4 @@
+import Base
 import Datasets
 import Models
 import Torch
@@ -85,13 +86,4 @@ public struct ClassificationReport: Sendable {
       return n == 0 ? nil : Double(row[k]) / Double(n)
     }
   }
-}
-
-/// Mean and sample standard deviation.
-public func meanStd(_ xs: [Double]) -> (mean: Double, std: Double) {
-  guard !xs.isEmpty else { return (0, 0) }
-  let m = xs.reduce(0, +) / Double(xs.count)
-  guard xs.count > 1 else { return (m, 0) }
-  let v = xs.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(xs.count - 1)
-  return (m, v.squareRoot())
 }

@@ -1,6 +1,5 @@
 import Datasets
 import Foundation
-import Torch
 
 /// Generates CIFAR-10-C-style data sets from clean images.
 public enum CorruptionEngine {

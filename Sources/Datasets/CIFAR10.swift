@@ -1,3 +1,4 @@
+import Base
 import Torch
 
 /// CIFAR-10 in the official binary layout (`cifar-10-batches-bin`): files of 3,073-byte records,

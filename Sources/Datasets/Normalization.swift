@@ -1,3 +1,4 @@
+import Base
 import Torch
 
 /// Per-channel input normalization: a uint8 pixel v becomes (v / 255 - mean[c]) / std[c].

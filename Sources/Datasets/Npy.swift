@@ -1,3 +1,4 @@
+import Base
 import Torch
 
 /// An array in numpy's `.npy` format: raw little-endian bytes in C order, a dtype and a shape.

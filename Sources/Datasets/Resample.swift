@@ -1,3 +1,4 @@
+import Base
 import Torch
 
 /// Resampling with the arithmetic of Pillow's `Image.resize(..., BILINEAR)` on 8-bit images:

@@ -1,3 +1,4 @@
+import Base
 import Datasets
 import Foundation
 import Torch
@@ -344,15 +345,6 @@ public struct RunStore {
     }
     return copied
   }
-}
-
-/// Appends one line (best effort: a lost timing line loses no results).
-func appendLine(_ line: String, to path: String) {
-  if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
-  guard let h = FileHandle(forWritingAtPath: path) else { return }
-  defer { try? h.close() }
-  _ = try? h.seekToEnd()
-  try? h.write(contentsOf: Data(line.utf8))
 }
 
 /// What one image cost in a run (see `RunStore.costs`); pass counts are nil for runs made before

@@ -1,6 +1,6 @@
+import Base
 import Datasets
 import Foundation
-import Torch
 
 /// Table 2 of the paper (human accuracy per fraction, mean ± std over participants), per-class
 /// accuracy, and the relation between subset size and accuracy (Figure S5).

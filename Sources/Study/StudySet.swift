@@ -1,7 +1,7 @@
+import Base
 import Datasets
 import Foundation
 import SIS
-import Torch
 
 /// One image shown to participants: a test image with only `keptPixels` of its pixels (ranked by
 /// backward selection) visible.

@@ -1,6 +1,6 @@
+import Base
 import Foundation
 import Study
-import Torch
 
 /// What a participant may do, independent of HTTP: who they are, which image is theirs now, and
 /// the one-time recording of an answer. The web app (`StudyApp`) is a thin layer over this.

@@ -1,3 +1,5 @@
+import Base
+
 /// A restricted reader for Python pickles (protocols 2-5), as written by `torch.save`.
 ///
 /// It never runs code: the only callables it accepts are a fixed allow-list of constructors of

@@ -1,3 +1,4 @@
+import Base
 import Foundation
 
 /// The safetensors format (huggingface/safetensors): an 8-byte little-endian header length, a

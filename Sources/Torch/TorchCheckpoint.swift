@@ -1,3 +1,5 @@
+import Base
+
 /// A file written by PyTorch's `torch.save`, read without running any of its code.
 ///
 /// Both on-disk layouts are supported: the ZIP layout of PyTorch >= 1.6 (`archive/data.pkl` plus

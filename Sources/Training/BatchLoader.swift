@@ -1,3 +1,4 @@
+import Base
 import Datasets
 import Foundation
 import Torch

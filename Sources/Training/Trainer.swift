@@ -1,4 +1,5 @@
 import Analysis
+import Base
 import Datasets
 import Foundation
 import Models

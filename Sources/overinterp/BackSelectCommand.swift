@@ -1,5 +1,6 @@
 import Analysis
 import ArgumentParser
+import Base
 import Datasets
 import Foundation
 import Models

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Base
 import Datasets
 import Foundation
 import Models

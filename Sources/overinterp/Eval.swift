@@ -1,5 +1,6 @@
 import Analysis
 import ArgumentParser
+import Base
 import Datasets
 import Foundation
 import Models
@@ -101,15 +102,6 @@ struct Eval: ParsableCommand {
     let bytes = try JSONSerialization.data(withJSONObject: root, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])
     return String(decoding: bytes, as: UTF8.self)
   }
-}
-
-func pct(_ x: Double) -> String { pad(fmt(x * 100) + "%", 7, left: true) }
-
-func fmt(_ x: Double, digits: Int = 2) -> String { String(format: "%.\(digits)f", x) }
-
-func pad(_ s: String, _ width: Int, left: Bool = false) -> String {
-  let fill = String(repeating: " ", count: max(0, width - s.count))
-  return left ? fill + s : s + fill
 }
 
 extension Eval {

@@ -1,5 +1,6 @@
 import Analysis
 import ArgumentParser
+import Base
 import Datasets
 import Foundation
 import SIS
@@ -202,8 +203,6 @@ struct CompareRuns: ParsableCommand {
     print(report, terminator: "")
   }
 }
-
-func mean(_ xs: [Double]) -> Double { xs.isEmpty ? 0 : xs.reduce(0, +) / Double(xs.count) }
 
 /// "exact, score logprob", "gradient k=8, score logprob", "hybrid k=8 switch 0.999 last 256, score prob".
 func runLabel(_ m: RunManifest) -> String {

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A file that could not be read or written as the expected format. The message names the file
 /// and says what was expected, so it can be shown to users as it is.
 public struct FileFormatError: Error, CustomStringConvertible, Sendable {
@@ -13,32 +15,32 @@ public struct FileFormatError: Error, CustomStringConvertible, Sendable {
 }
 
 /// Little-endian reads from a byte buffer with bounds checks that throw `FileFormatError`.
-struct ByteReader {
-  let bytes: [UInt8]
-  let path: String
-  var offset: Int
+package struct ByteReader {
+  package let bytes: [UInt8]
+  package let path: String
+  package var offset: Int
 
-  init(_ bytes: [UInt8], path: String, offset: Int = 0) {
+  package init(_ bytes: [UInt8], path: String, offset: Int = 0) {
     self.bytes = bytes
     self.path = path
     self.offset = offset
   }
 
-  var remaining: Int { bytes.count - offset }
+  package var remaining: Int { bytes.count - offset }
 
-  func need(_ n: Int, _ what: String) throws(FileFormatError) {
+  package func need(_ n: Int, _ what: String) throws(FileFormatError) {
     if n < 0 || offset + n > bytes.count {
       throw FileFormatError(path, "truncated: \(what) needs \(n) bytes at offset \(offset), file has \(bytes.count)")
     }
   }
 
-  mutating func u8(_ what: String = "byte") throws(FileFormatError) -> UInt8 {
+  package mutating func u8(_ what: String = "byte") throws(FileFormatError) -> UInt8 {
     try need(1, what)
     defer { offset += 1 }
     return bytes[offset]
   }
 
-  mutating func uint(_ n: Int, _ what: String) throws(FileFormatError) -> UInt64 {
+  package mutating func uint(_ n: Int, _ what: String) throws(FileFormatError) -> UInt64 {
     try need(n, what)
     var v: UInt64 = 0
     for i in 0..<n { v |= UInt64(bytes[offset + i]) << (8 * UInt64(i)) }
@@ -46,11 +48,11 @@ struct ByteReader {
     return v
   }
 
-  mutating func u16(_ what: String = "uint16") throws(FileFormatError) -> Int { Int(try uint(2, what)) }
-  mutating func u32(_ what: String = "uint32") throws(FileFormatError) -> Int { Int(try uint(4, what)) }
-  mutating func u64(_ what: String = "uint64") throws(FileFormatError) -> UInt64 { try uint(8, what) }
+  package mutating func u16(_ what: String = "uint16") throws(FileFormatError) -> Int { Int(try uint(2, what)) }
+  package mutating func u32(_ what: String = "uint32") throws(FileFormatError) -> Int { Int(try uint(4, what)) }
+  package mutating func u64(_ what: String = "uint64") throws(FileFormatError) -> UInt64 { try uint(8, what) }
 
-  mutating func take(_ n: Int, _ what: String) throws(FileFormatError) -> ArraySlice<UInt8> {
+  package mutating func take(_ n: Int, _ what: String) throws(FileFormatError) -> ArraySlice<UInt8> {
     try need(n, what)
     defer { offset += n }
     return bytes[offset..<(offset + n)]
@@ -95,6 +97,15 @@ public func writeFileAtomically(_ bytes: [UInt8], to path: String) throws(FileFo
     unlink(tmp)
     throw FileFormatError(path, "cannot rename temporary file into place: \(message)")
   }
+}
+
+/// Appends one line (best effort: a lost timing line loses no results).
+public func appendLine(_ line: String, to path: String) {
+  if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
+  guard let h = FileHandle(forWritingAtPath: path) else { return }
+  defer { try? h.close() }
+  _ = try? h.seekToEnd()
+  try? h.write(contentsOf: Data(line.utf8))
 }
 
 #if canImport(Glibc)
