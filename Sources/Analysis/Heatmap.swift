@@ -140,3 +140,22 @@ public func jaccard(_ a: [Int], _ b: [Int]) -> Double {
   let union = sa.union(sb).count
   return union == 0 ? 1 : Double(sa.intersection(sb).count) / Double(union)
 }
+
+extension PositionSummary {
+  /// "42.0% within 2 px of the border (18.8% of the area)".
+  public var borderText: String {
+    "\(fmt(border * 100, digits: 1))% within \(borderWidth) px of the border (\(fmt(borderArea * 100, digits: 1))% of the area)"
+  }
+
+  /// "mean position row 16.4 column 15.2 (centre 15.50); quadrants TL/TR/BL/BR 25.0% / ...; <border>".
+  public func text(centre: Double) -> String {
+    "mean position row \(fmt(meanRow)) column \(fmt(meanColumn)) (centre \(fmt(centre))); quadrants TL/TR/BL/BR "
+      + quadrants.map { fmt($0 * 100, digits: 1) + "%" }.joined(separator: " / ") + "; " + borderText
+  }
+}
+
+/// The k% subsets of stored records, or their SIS at `threshold` (images without a SIS are left out).
+public func subsetsOf(_ records: [ImageRecord], fraction: Double, threshold: Double?) -> [[Int]] {
+  if let threshold { return records.compactMap { $0.sis(at: threshold).features } }
+  return records.map { $0.subset(fraction: fraction) }
+}

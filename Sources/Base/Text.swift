@@ -13,3 +13,18 @@ public func pad(_ s: String, _ width: Int, left: Bool = false) -> String {
 
 /// A fraction as a right-aligned percentage column ("  92.10%").
 public func pct(_ x: Double) -> String { pad(fmt(x * 100) + "%", 7, left: true) }
+
+/// Positions written as `0..<100`, `0...99` or `3,17,42` (nil if the text is none of these).
+public func parseIndexList(_ text: String) -> [Int]? {
+  if let r = text.range(of: "..<") {
+    guard let a = Int(text[..<r.lowerBound]), let b = Int(text[r.upperBound...]), a <= b else { return nil }
+    return Array(a..<b)
+  }
+  if let r = text.range(of: "...") {
+    guard let a = Int(text[..<r.lowerBound]), let b = Int(text[r.upperBound...]), a <= b else { return nil }
+    return Array(a...b)
+  }
+  let parts = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+  guard !parts.isEmpty, parts.allSatisfy({ $0 != nil }) else { return nil }
+  return parts.compactMap { $0 }
+}

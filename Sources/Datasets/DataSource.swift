@@ -169,3 +169,29 @@ public struct DataSource: Sendable {
       imageShape: [c, h, w], classNames: classNames, sourceIndices: idx, description: description)
   }
 }
+
+extension DataSource {
+  /// Like `load()`, and also image folders (JPEG/PNG files with `labels.csv`), which are decoded
+  /// with the model's preprocessing and labelled with its class names.
+  public func load(preprocessing: Preprocessing, classNames: [String]) throws -> ImageDataset {
+    if ImageFolder.isImageFolder(path) {
+      return try ImageFolder.load(path, preprocessing: preprocessing, classNames: classNames)
+    }
+    var source = self
+    source.classNames = classNames
+    return try source.load()
+  }
+}
+
+/// The sample of CIFAR-10 test images embedded in the build (`images.npy`, `labels.npy`,
+/// `indices.npy` in one folder): what commands use when no `--data` is given.
+public enum EmbeddedSample {
+  /// The description runs record for it (and recognise it by).
+  public static let description = "embedded sample: 100 lossless CIFAR-10 test images, 10 per class"
+
+  public static func load(directory: String) throws -> ImageDataset {
+    try DataSource.loadNpyImages(
+      images: directory + "/images.npy", labels: directory + "/labels.npy", indices: directory + "/indices.npy",
+      description: description)
+  }
+}

@@ -68,3 +68,8 @@ public struct Normalization: Equatable, Sendable, CustomStringConvertible {
     return (Float(pixel) / 255 - Float(mean[channel])) / Float(std[channel])
   }
 }
+
+extension Normalization {
+  /// The dataset mean as uint8 RGB: the colour of a masked pixel (0 after normalization).
+  public var meanColor: [UInt8] { mean.map { UInt8(($0 * 255).rounded()) } }
+}

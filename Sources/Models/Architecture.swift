@@ -37,7 +37,7 @@ public enum Architecture: String, CaseIterable, Sendable {
     }
   }
 
-  public func build(classNames: [String] = ModelInfo.cifar10Classes, normalization: Normalization? = nil,
+  public func build(classNames: [String] = CIFAR10.classNames, normalization: Normalization? = nil,
     inputSize: Int? = nil, device: Device = .cpu) throws -> any Network
   {
     let inputSize = inputSize ?? defaultInputSize

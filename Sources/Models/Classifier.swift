@@ -23,10 +23,6 @@ public struct ModelInfo: Equatable, Sendable {
   }
 
   public var numClasses: Int { classNames.count }
-
-  public static let cifar10Classes = [
-    "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
-  ]
 }
 
 /// Anything that maps a batch of normalized images to class logits: a single network or an

@@ -43,7 +43,7 @@ public enum ModelCheckpoint {
         message: "no 'architecture' in the safetensors metadata; make model files with `overinterp convert IN OUT --arch NAME`")
     }
     let arch = try Architecture.named(archName)
-    var classNames = ModelInfo.cifar10Classes
+    var classNames = CIFAR10.classNames
     if let text = meta["class_names"] {
       guard let names = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String], !names.isEmpty else {
         throw ModelError.badCheckpoint(path: path, message: "metadata 'class_names' is not a JSON array of strings")
@@ -74,5 +74,14 @@ public enum ModelCheckpoint {
     }
     try network.load(stateDict: tensors, source: path)
     return (network, meta)
+  }
+}
+
+extension ModelCheckpoint {
+  /// The normalization an overinterp safetensors file records in its metadata (nil for other
+  /// files, or one without it). Reads the header and metadata only.
+  public static func recordedNormalization(_ file: String) -> Normalization? {
+    guard file.hasSuffix(".safetensors"), let text = try? Safetensors.read(file).metadata["normalization"] else { return nil }
+    return Normalization(parsing: text)
   }
 }

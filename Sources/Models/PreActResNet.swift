@@ -45,7 +45,7 @@ public final class PreActResNet18: Network {
   let linear: Linear
   public var info: ModelInfo
 
-  public init(classNames: [String] = ModelInfo.cifar10Classes, normalization: Normalization = .cifar10, device: Device = .cpu) throws {
+  public init(classNames: [String] = CIFAR10.classNames, normalization: Normalization = .cifar10, device: Device = .cpu) throws {
     conv1 = try Conv2d(3, 64, kernel: 3, padding: 1, bias: false, device: device)
     var inPlanes = 64
     var stages: [[PreActBlock]] = []

@@ -63,7 +63,7 @@ public final class ResNetCIFAR: Network {
 
   /// `inputSize` is the image height and width; the network is fully convolutional up to a
   /// global average pool, so any size of at least 4x4 works (32 for CIFAR-10).
-  public init(depth: Depth, classNames: [String] = ModelInfo.cifar10Classes, normalization: Normalization = .cifar10,
+  public init(depth: Depth, classNames: [String] = CIFAR10.classNames, normalization: Normalization = .cifar10,
     inputSize: Int = 32, device: Device = .cpu) throws
   {
     conv1 = try Conv2d(3, 16, kernel: 3, padding: 1, bias: false, initializer: .kaimingNormalFanIn, device: device)

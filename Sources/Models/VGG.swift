@@ -19,7 +19,7 @@ public final class VGG16: Network {
   let classifier: Linear
   public var info: ModelInfo
 
-  public init(classNames: [String] = ModelInfo.cifar10Classes, normalization: Normalization = .cifar10, device: Device = .cpu) throws {
+  public init(classNames: [String] = CIFAR10.classNames, normalization: Normalization = .cifar10, device: Device = .cpu) throws {
     var layers: [Layer] = []
     var inChannels = 3
     for v in Self.configuration {

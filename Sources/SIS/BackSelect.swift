@@ -220,7 +220,9 @@ public func sisCollection(
   var out: [(sis: [Int], backSelect: BackSelectResult)] = []
   while out.count < maxCount, masked.contains(false) {
     let start = try scorer.evaluateMasked([(problem, masked)])[0]
-    guard start.probability >= Double(threshold) else { break }
+    // Compared in float32, as FindSIS compares the recorded values: a probability equal to τ
+    // reaches it in both.
+    guard Float(start.probability) >= threshold else { break }
     let bs = try backSelect(problems: 1, featureCount: featureCount, initiallyMasked: [masked], scorer: SingleProblem(scorer, problem))[0]
     guard case .sis(let sis) = findSIS(order: bs.order, values: bs.values, fullInput: Float(start.probability), threshold: threshold)
     else { break }

@@ -48,9 +48,8 @@ public struct BackSelectRunner {
 
   /// Groups of this shard still to run.
   public var pendingGroups: [Int] {
-    let (i, n) = manifest.shardIndex
     let done = store.finishedGroups()
-    return (0..<manifest.groupCount).filter { $0 % n == i && !done.contains($0) }
+    return (0..<manifest.groupCount).filter { manifest.shard.contains(group: $0) && !done.contains($0) }
   }
 
   /// Normalized images (C*H*W floats each) and the predicted class and its probability.
@@ -66,8 +65,7 @@ public struct BackSelectRunner {
     var confidence: [Float] = []
     for i in 0..<sub.count {
       let row = probs[(i * k)..<((i + 1) * k)]
-      var best = row.startIndex
-      for j in row.indices where row[j] > row[best] { best = j }
+      let best = argmax(row) ?? row.startIndex
       predicted.append(best - i * k)
       confidence.append(row[best])
     }
@@ -76,38 +74,34 @@ public struct BackSelectRunner {
 
   /// Runs every pending group; `onImages(done, candidates)` reports progress.
   public func run(onProgress: ((_ imagesDone: Int, _ candidates: Int) -> Void)? = nil) throws {
-    let score = try manifest.selectionScore()
-    let method = try manifest.selectionMethod()
-    let dipPolicy = try manifest.dipPolicy()
-    let switchCap = try manifest.switchCapPolicy()
+    let settings = manifest.settings
     for g in pendingGroups {
-      let lo = g * manifest.group
-      let positions = Array(manifest.positions[lo..<Swift.min(lo + manifest.group, manifest.positions.count)])
+      let positions = Array(manifest.positions(ofGroup: g))
       let start = Progress.now()
       let (images, predicted, confidence) = try prepareImages(positions)
       let results: [BackSelectResult]
       var cost: SelectionCost?
-      switch method {
+      switch settings.method {
       case .hybrid:
-        guard layout.description == "pixel", let k = manifest.k, let switchProbability = manifest.switchProbability else {
+        guard layout.description == "pixel", let k = settings.k, let hybrid = settings.hybrid else {
           throw SISError.badArgument("the hybrid method works on pixel features with a block size k and a switch probability")
         }
         results = try hybridBackSelect(
           classifier: classifier, images: images, classes: predicted, inputShape: layout.inputShape, k: k,
-          switchProbability: Float(switchProbability), capAtFullImage: switchCap == .confidence, exactLast: manifest.exactLast ?? 0, setAside: dipPolicy == .setAside,
-          maskValue: maskValue, score: score, chunk: manifest.chunk, device: device, onProgress: { onProgress?(0, $0) },
-          onCost: { cost = $0 })
+          switchProbability: Float(hybrid.switchAt), capAtFullImage: hybrid.switchCap == .confidence, exactLast: hybrid.exactLast,
+          setAside: hybrid.onDip == .setAside, maskValue: maskValue, score: settings.score, chunk: settings.chunk, device: device,
+          onProgress: { onProgress?(0, $0) }, onCost: { cost = $0 })
       case .gradient:
-        guard layout.description == "pixel", let k = manifest.k else {
+        guard layout.description == "pixel", let k = settings.k else {
           throw SISError.badArgument("the gradient method works on pixel features with a block size k")
         }
         results = try gradientBackSelect(
           classifier: classifier, images: images, classes: predicted, inputShape: layout.inputShape, k: k, maskValue: maskValue,
-          score: score, device: device, onIteration: { _ in onProgress?(0, k * positions.count) }, onCost: { cost = $0 })
+          score: settings.score, device: device, onIteration: { _ in onProgress?(0, k * positions.count) }, onCost: { cost = $0 })
       case .exact:
         let scorer = try ClassifierScorer(
-          classifier: classifier, images: images, classes: predicted, layout: layout, maskValue: maskValue, score: score,
-          chunk: manifest.chunk, device: device)
+          classifier: classifier, images: images, classes: predicted, layout: layout, maskValue: maskValue, score: settings.score,
+          chunk: settings.chunk, device: device)
         results = try backSelect(problems: positions.count, featureCount: layout.count, scorer: scorer) { n in
           onProgress?(0, n)
         }

@@ -1,3 +1,4 @@
+import Base
 import Foundation
 import Datasets
 import Models
@@ -146,4 +147,19 @@ func stableLogProbabilities(_ logits: [Float], rows: Int, classOf: (Int) -> Int)
     for j in z.indices { s += expf(z[j] - m) }
     return (z[c] - m) - logf(s)
   }
+}
+
+/// The SIS collection (`sisCollection`) of image `position` of `data` under `classifier`, for
+/// the class it predicts on the full image.
+public func sisCollection(
+  classifier: any Classifier, data: ImageDataset, position: Int, layout: FeatureLayout, threshold: Double,
+  score: SelectionScore, chunk: Int = 128, device: Device = .cpu
+) throws -> (predicted: Int, confidence: Float, collection: [(sis: [Int], backSelect: BackSelectResult)]) {
+  let x = try classifier.info.normalization.apply(try data.subset([position]).batch(0..<1))
+  let probs = try withInferenceMode { try classifier.probabilities(try x.to(device)).floats() }
+  guard let c = argmax(probs) else { throw SISError.badArgument("the classifier returned no probabilities") }
+  let scorer = try ClassifierScorer(
+    classifier: classifier, images: [try x.floats()], classes: [c], layout: layout, score: score, chunk: chunk, device: device)
+  let found = try sisCollection(problem: 0, featureCount: layout.count, threshold: Float(threshold), scorer: scorer)
+  return (c, probs[c], found)
 }

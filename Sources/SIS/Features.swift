@@ -1,3 +1,5 @@
+import Datasets
+
 /// How an input of shape (C, H, W) is divided into features for SIS.
 ///
 /// A feature layout is a mask shape that broadcasts over the input, as in the reference SIS
@@ -99,6 +101,43 @@ public struct FeatureLayout: Equatable, Sendable, CustomStringConvertible {
     case [c, 1, 1]: return "channel"
     default: return "mask\(maskShape)"
     }
+  }
+}
+
+/// The value masked features take. `.mean` is the paper's: 0 after per-channel normalization,
+/// i.e. the dataset mean. `.image` is any image of the input's shape, normalized like the inputs.
+public enum MaskValue: Equatable, Sendable {
+  case mean
+  case image(path: String, normalized: [Float])
+
+  /// "zero" or an `.npy` of one uint8 image (H, W, C), normalized with `normalization`.
+  public init(parsing text: String, inputShape shape: [Int], normalization: Normalization) throws {
+    if text == "zero" {
+      self = .mean
+      return
+    }
+    let a = try NpyArray.read(text)
+    guard a.kind == .uint8, a.shape == [shape[1], shape[2], shape[0]] else {
+      throw SISError.badArgument(
+        "--mask-value \(text): expected a uint8 image of shape (\(shape[1]), \(shape[2]), \(shape[0])), got \(a.kind.rawValue) \(a.shape)")
+    }
+    let chw = ImageDataset.fromHWC(a.data, count: 1, height: shape[1], width: shape[2], channels: shape[0])
+    let plane = shape[1] * shape[2]
+    self = .image(path: text, normalized: chw.enumerated().map { normalization.value($0.element, channel: $0.offset / plane) })
+  }
+
+  /// What manifests record: "zero" or the image's path.
+  public var recorded: String {
+    switch self {
+    case .mean: return "zero"
+    case .image(let path, _): return path
+    }
+  }
+
+  /// The fully masked input (nil: zeros).
+  public var values: [Float]? {
+    if case .image(_, let v) = self { return v }
+    return nil
   }
 }
 

@@ -3,141 +3,6 @@ import Datasets
 import Foundation
 import Torch
 
-/// Everything that determines the results of a backward-selection run. Two runs (or shards)
-/// whose manifests agree except for `shard` can be merged.
-public struct RunManifest: Codable, Equatable, Sendable {
-  public var format = "overinterp-backselect/1"
-  public var modelPaths: [String]
-  /// SHA-256 of each model file.
-  public var modelSHA256: [String]
-  public var architecture: String
-  public var dataPath: String
-  /// Labels file for an .npy of images.
-  public var dataLabels: String?
-  public var dataSplit: String
-  public var dataHoldout: Int
-  public var dataDescription: String
-  /// How the images were chosen (e.g. "indices 0..<100", "confident >= 0.99").
-  public var selection: String
-  /// Positions of the selected images in the loaded dataset, in run order.
-  public var positions: [Int]
-  /// Their indices in the source (e.g. official test indices).
-  public var sourceIndices: [Int]
-  public var inputShape: [Int]
-  public var features: String
-  public var featureCount: Int
-  /// "zero" (the dataset mean after normalization) or a description of the mask image.
-  public var maskValue: String
-  public var score: String
-  /// nil or "exact": exact BackSelect; "gradient": Batched Gradient BackSelect with `k` pixels
-  /// per block (then `group` is the mini-batch of images); "hybrid": gradient blocks, then exact
-  /// selection once the probability falls below `switchProbability` or at most `exactLast`
-  /// pixels are left (`hybridBackSelect`).
-  public var method: String?
-  public var k: Int?
-  public var switchProbability: Double?
-  public var exactLast: Int?
-  /// Hybrid only: what a gradient block that takes the probability below the switch level does.
-  /// nil or "switch": the block is put back and the exact phase starts; "set-aside": the block is
-  /// put back, its pixels are kept for the exact phase, and gradient blocks go on.
-  public var onDip: String?
-  /// Hybrid only: nil or "none": an image whose confidence is below the switch level goes straight
-  /// to the exact phase; "confidence": its confidence is its switch level.
-  public var switchCap: String?
-  /// The model's image-folder preprocessing and class count (to reload image folders).
-  public var preprocessing: String?
-  public var numClasses: Int?
-  public var chunk: Int
-  public var group: Int
-  /// "i/n": this folder holds the groups g with g % n == i.
-  public var shard: String
-  public var overinterpVersion: String
-  public var libtorchVersion: String
-  public var device: String
-
-  public init(
-    modelPaths: [String], modelSHA256: [String], architecture: String, dataPath: String, dataLabels: String?, dataSplit: String,
-    dataHoldout: Int,
-    dataDescription: String, selection: String, positions: [Int], sourceIndices: [Int], inputShape: [Int], features: String,
-    featureCount: Int, maskValue: String, score: String, method: String? = nil, k: Int? = nil,
-    switchProbability: Double? = nil, exactLast: Int? = nil, onDip: String? = nil, switchCap: String? = nil, preprocessing: String? = nil, numClasses: Int? = nil, chunk: Int, group: Int, shard: String,
-    overinterpVersion: String,
-    libtorchVersion: String, device: String
-  ) {
-    self.modelPaths = modelPaths
-    self.modelSHA256 = modelSHA256
-    self.architecture = architecture
-    self.dataPath = dataPath
-    self.dataLabels = dataLabels
-    self.dataSplit = dataSplit
-    self.dataHoldout = dataHoldout
-    self.dataDescription = dataDescription
-    self.selection = selection
-    self.positions = positions
-    self.sourceIndices = sourceIndices
-    self.inputShape = inputShape
-    self.features = features
-    self.featureCount = featureCount
-    self.maskValue = maskValue
-    self.score = score
-    self.method = method
-    self.k = k
-    self.switchProbability = switchProbability
-    self.exactLast = exactLast
-    self.onDip = onDip
-    self.switchCap = switchCap
-    self.preprocessing = preprocessing
-    self.numClasses = numClasses
-    self.chunk = chunk
-    self.group = group
-    self.shard = shard
-    self.overinterpVersion = overinterpVersion
-    self.libtorchVersion = libtorchVersion
-    self.device = device
-  }
-
-  /// The fields that differ between runs or shards that may be merged.
-  public func differences(from other: RunManifest) -> [String] {
-    var a = self
-    var b = other
-    a.shard = ""
-    b.shard = ""
-    guard a != b else { return [] }
-    let ma = (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(a))) as? [String: Any] ?? [:]
-    let mb = (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(b))) as? [String: Any] ?? [:]
-    return ma.keys.sorted().filter { "\(ma[$0] ?? "")" != "\(mb[$0] ?? "")" }
-  }
-
-  /// The method recorded: nil means exact (manifests from before the gradient method).
-  public func selectionMethod() throws -> SelectionMethod { try recorded(method, field: "method", absent: .exact) }
-
-  /// The score recorded.
-  public func selectionScore() throws -> SelectionScore { try recorded(score, field: "score", absent: .logprob) }
-
-  /// The hybrid's dip policy recorded: nil means switch (manifests from before set-aside).
-  public func dipPolicy() throws -> DipPolicy { try recorded(onDip, field: "onDip", absent: .switch) }
-
-  /// The hybrid's switch cap recorded: nil means none (manifests from before the cap).
-  public func switchCapPolicy() throws -> SwitchCap { try recorded(switchCap, field: "switchCap", absent: .none) }
-
-  /// A recorded option value as its enum; `absent` for a field the manifest does not have.
-  func recorded<T: RawRepresentable & CaseIterable>(_ value: String?, field: String, absent: T) throws -> T where T.RawValue == String {
-    guard let value else { return absent }
-    guard let parsed = T(rawValue: value) else {
-      throw SISError.store("manifest \(field) '\(value)' is not one of \(T.allCases.map(\.rawValue).joined(separator: ", "))")
-    }
-    return parsed
-  }
-
-  /// Number of lockstep groups over all positions.
-  public var groupCount: Int { (positions.count + group - 1) / group }
-
-  public var shardIndex: (index: Int, count: Int) {
-    let parts = shard.split(separator: "/").compactMap { Int($0) }
-    return parts.count == 2 ? (parts[0], parts[1]) : (0, 1)
-  }
-}
-
 /// The backward selection of one image, as stored.
 public struct ImageRecord: Sendable, Equatable {
   public var position: Int
@@ -191,16 +56,12 @@ public struct RunStore {
       throw SISError.store("\(directory): no manifest.json; not a backselect run folder")
     }
     let m: RunManifest
-    do { m = try JSONDecoder().decode(RunManifest.self, from: data) } catch {
-      throw SISError.store("\(manifestPath): unreadable manifest (\(error))")
-    }
-    do {
-      _ = try m.selectionMethod()
-      _ = try m.selectionScore()
-      _ = try m.dipPolicy()
-      _ = try m.switchCapPolicy()
+    do { m = try JSONDecoder().decode(RunManifest.self, from: data) } catch let e as SISError {
+      throw SISError.store("\(manifestPath): \(e)")
+    } catch DecodingError.keyNotFound(let key, _) {
+      throw SISError.store("\(manifestPath): the manifest has no field '\(key.stringValue)'")
     } catch {
-      throw SISError.store("\(manifestPath): \(error)")
+      throw SISError.store("\(manifestPath): unreadable manifest (\(error))")
     }
     return m
   }
@@ -302,8 +163,7 @@ public struct RunStore {
       let forward = obj["forward_passes_per_image"] as? Int
       let gradient = obj["gradient_passes_per_image"] as? Int ?? (forward == nil ? nil : 0)
       let cost = ImageCost(seconds: Float(s), forwardPasses: forward, gradientPasses: gradient)
-      let lo = g * m.group
-      for pos in m.positions[Swift.min(lo, m.positions.count)..<Swift.min(lo + m.group, m.positions.count)] { out[pos] = cost }
+      for pos in m.positions(ofGroup: g) { out[pos] = cost }
     }
     return out
   }
@@ -327,7 +187,7 @@ public struct RunStore {
       }
     }
     var merged = base
-    merged.shard = "0/1"
+    merged.shard = .whole
     try out.writeManifest(merged)
     var copied = 0
     for input in inputs {

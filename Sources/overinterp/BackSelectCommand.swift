@@ -1,5 +1,5 @@
-import Analysis
 import ArgumentParser
+import Audit
 import Base
 import Datasets
 import Foundation
@@ -34,7 +34,7 @@ struct SelectionOptions: ParsableArguments {
     if let confident, !(confident >= 0 && confident <= 1) {
       throw ValidationError("--confident must be in [0, 1], got \(confident)")
     }
-    if let indices, parseIndices(indices) == nil {
+    if let indices, parseIndexList(indices) == nil {
       throw ValidationError("--indices must look like 0..<100, 0...99 or 3,17,42, got '\(indices)'")
     }
     if let maxImages, maxImages < 1 { throw ValidationError("--max-images must be at least 1, got \(maxImages)") }
@@ -48,48 +48,25 @@ struct SelectionOptions: ParsableArguments {
     if chosenModes != 1 { throw ValidationError("choose the images with exactly one of --indices, --confident or --all") }
   }
 
+  /// The selection the flags describe (checked in `validate`).
+  func imageSelection() throws -> ImageSelection {
+    let rule: ImageSelection.Rule
+    if let indices, let list = parseIndexList(indices) {
+      rule = .indices(list, text: indices)
+    } else if let confident {
+      rule = .confident(threshold: confident, correctOnly: correctOnly)
+    } else if all {
+      rule = .all
+    } else {
+      throw ValidationError("choose the images with exactly one of --indices, --confident or --all")
+    }
+    return ImageSelection(rule, maxImages: maxImages)
+  }
+
   /// Positions selected and a description for the manifest.
   func select(_ data: ImageDataset, classifier: any Classifier, device: Device) throws -> ([Int], String) {
-    var positions: [Int]
-    var description: String
-    if let indices, let list = parseIndices(indices) {
-      if let bad = list.first(where: { $0 < 0 || $0 >= data.count }) {
-        throw ValidationFailure("--indices: position \(bad) is outside the dataset's 0..<\(data.count)")
-      }
-      positions = list
-      description = "indices \(indices)"
-    } else if let confident {
-      let probs = try predictProbabilities(classifier, on: data, device: device, progressLabel: "select")
-      positions = probs.indices.filter { i in
-        let p = probs[i]
-        guard let best = p.indices.max(by: { p[$0] < p[$1] }) else { return false }
-        return Double(p[best]) >= confident && (!correctOnly || best == data.labels[i])
-      }
-      description = "confident >= \(confident)" + (correctOnly ? ", correct" : "")
-    } else {
-      positions = Array(0..<data.count)
-      description = "all"
-    }
-    if let maxImages, positions.count > maxImages {
-      positions = Array(positions.prefix(maxImages))
-      description += ", first \(maxImages)"
-    }
-    return (positions, description)
+    try imageSelection().select(data, classifier: classifier, device: device)
   }
-}
-
-func parseIndices(_ text: String) -> [Int]? {
-  if let r = text.range(of: "..<") {
-    guard let a = Int(text[..<r.lowerBound]), let b = Int(text[r.upperBound...]), a <= b else { return nil }
-    return Array(a..<b)
-  }
-  if let r = text.range(of: "...") {
-    guard let a = Int(text[..<r.lowerBound]), let b = Int(text[r.upperBound...]), a <= b else { return nil }
-    return Array(a...b)
-  }
-  let parts = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-  guard !parts.isEmpty, parts.allSatisfy({ $0 != nil }) else { return nil }
-  return parts.compactMap { $0 }
 }
 
 struct BackSelectCommand: ParsableCommand {
@@ -161,10 +138,7 @@ struct BackSelectCommand: ParsableCommand {
 
   func validate() throws {
     try selection.requireOne()
-    let parts = shard.split(separator: "/").compactMap { Int($0) }
-    if parts.count != 2 || parts[1] < 1 || parts[0] < 0 || parts[0] >= parts[1] {
-      throw ValidationError("--shard must be i/n with 0 <= i < n, got '\(shard)'")
-    }
+    if Shard(parsing: shard) == nil { throw ValidationError("--shard must be i/n with 0 <= i < n, got '\(shard)'") }
     if chunk < 1 { throw ValidationError("--chunk must be at least 1, got \(chunk)") }
     if !(switchAt >= 0 && switchAt <= 1) { throw ValidationError("--switch-at must be a probability in [0, 1], got \(switchAt)") }
     if exactLast < 0 { throw ValidationError("--exact-last must be at least 0, got \(exactLast)") }
@@ -172,68 +146,42 @@ struct BackSelectCommand: ParsableCommand {
     if group < 1 { throw ValidationError("--group must be at least 1, got \(group)") }
   }
 
+  /// The method and its parameters as the flags give them.
+  var settings: SelectionSettings {
+    SelectionSettings(
+      score: score, method: method, k: k,
+      hybrid: HybridSettings(switchAt: switchAt, exactLast: exactLast, onDip: onDip, switchCap: switchCap), chunk: chunk, group: group)
+  }
+
   func run() throws {
     try runtime.apply()
     let device = runtime.resolvedDevice
     let classifier = try model.load(device: device)
     let data = try dataOptions.load(for: classifier.info)
-    guard data.imageShape == classifier.info.inputShape else {
-      throw ValidationFailure("the model takes images of shape \(classifier.info.inputShape), --data has \(data.imageShape)")
-    }
     let layout = try FeatureLayout(parsing: features, inputShape: data.imageShape)
-    let mask = try loadMaskValue(maskValue, shape: data.imageShape, normalization: classifier.info.normalization)
+    let mask = try MaskValue(parsing: maskValue, inputShape: data.imageShape, normalization: classifier.info.normalization)
     let (positions, description) = try selection.select(data, classifier: classifier, device: device)
-    guard !positions.isEmpty else { throw ValidationFailure("no image matches the selection (\(description))") }
-    let paths = model.models.isEmpty ? ["default"] : model.models
-    let manifest = RunManifest(
-      modelPaths: paths.map { $0 == "default" ? $0 : absolutePath($0) }, modelSHA256: try paths.map { try SHA256.hex(file: $0 == "default" ? try Resources.path("default-model.safetensors") : $0) },
-      architecture: classifier.info.architecture, dataPath: dataOptions.data.map(absolutePath) ?? "embedded sample",
-      dataLabels: dataOptions.labels.map(absolutePath), dataSplit: dataOptions.split.rawValue,
-      dataHoldout: dataOptions.holdout, dataDescription: data.description, selection: description, positions: positions,
-      sourceIndices: positions.map { data.sourceIndices[$0] }, inputShape: data.imageShape, features: layout.description,
-      featureCount: layout.count, maskValue: maskValue, score: score.rawValue, method: method == .exact ? nil : method.rawValue,
-      k: method == .exact ? nil : k, switchProbability: method == .hybrid ? switchAt : nil,
-      exactLast: method == .hybrid ? exactLast : nil, onDip: method == .hybrid && onDip != .switch ? onDip.rawValue : nil,
-      switchCap: method == .hybrid && switchCap != .none ? switchCap.rawValue : nil, preprocessing: classifier.info.preprocessing.description,
-      numClasses: classifier.info.numClasses, chunk: chunk, group: group, shard: shard,
-      overinterpVersion: Overinterp.configuration.version, libtorchVersion: Runtime.libtorchVersion, device: device.description)
-    let runner = BackSelectRunner(
-      classifier: classifier, dataset: data, manifest: manifest, store: RunStore(directory: out), layout: layout,
-      maskValue: mask, device: device)
-    try runner.prepare(resume: resume)
-    let pending = runner.pendingGroups
-    let imageCount = pending.reduce(0) { $0 + min(group, positions.count - $1 * group) }
-    printError("backselect: \(imageCount) image(s) to do in \(pending.count) group(s) of \(positions.count) selected (\(description)); data: \(data.description)")
-    let p = layout.count
-    // Progress counts candidates: p per image for gradient (k per iteration); for hybrid the
-    // exact phase's share is unknown in advance, so its bar is an upper bound.
-    let perImage = method == .gradient ? p : p * (p + 1) / 2
-    let progress = Progress(total: imageCount * perImage, label: "backselect", unit: "candidates")
+    let job = try BackSelectJob(
+      classifier: classifier, models: try model.files(), data: data, dataRecord: dataOptions.record(data), positions: positions,
+      selection: description, layout: layout, maskValue: mask, settings: settings, shard: Shard(parsing: shard) ?? .whole,
+      device: device, out: out, version: Overinterp.configuration.version)
+    try job.prepare(resume: resume)
+    let imageCount = job.pendingImages
+    printError(
+      "backselect: \(imageCount) image(s) to do in \(job.pendingGroups) group(s) of \(positions.count) selected (\(description)); data: \(data.description)")
+    let progress = Progress(total: imageCount * job.candidatesPerImage, label: "backselect", unit: "candidates")
     var imagesDone = 0
-    try runner.run { images, candidates in
+    try job.run { images, candidates in
       imagesDone += images
       progress.advance(by: candidates, extra: "\(imagesDone)/\(imageCount) images")
     }
     progress.finish()
-    let records = try RunStore(directory: out).records()
-    let seconds = records.map { Double($0.seconds) }
-    print("\(out): \(records.count) of \(positions.count) image(s) done\(records.isEmpty ? "" : String(format: ", %.1f s per image", seconds.reduce(0, +) / Double(records.count)))")
+    print(try job.summary())
     print("next: overinterp sis --run \(out) --threshold 0.99")
   }
 }
 
-/// The fully masked input: zeros (the mean after normalization) or a normalized image.
-func loadMaskValue(_ text: String, shape: [Int], normalization: Normalization) throws -> [Float]? {
-  if text == "zero" { return nil }
-  let a = try NpyArray.read(text)
-  guard a.kind == .uint8, a.shape == [shape[1], shape[2], shape[0]] else {
-    throw ValidationFailure("--mask-value \(text): expected a uint8 image of shape (\(shape[1]), \(shape[2]), \(shape[0])), got \(a.kind.rawValue) \(a.shape)")
-  }
-  let chw = ImageDataset.fromHWC(a.data, count: 1, height: shape[1], width: shape[2], channels: shape[0])
-  let plane = shape[1] * shape[2]
-  return chw.enumerated().map { normalization.value($0.element, channel: $0.offset / plane) }
-}
-
+/// An absolute, standardized path (runs record where their inputs were).
 func absolutePath(_ p: String) -> String {
   let cwd = URL(fileURLWithPath: FileManager.default.currentDirectoryPath, isDirectory: true)
   return URL(fileURLWithPath: p, relativeTo: cwd).absoluteURL.standardized.path

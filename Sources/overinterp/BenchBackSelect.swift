@@ -38,7 +38,7 @@ struct BenchBackSelect: ParsableCommand {
     let threadCount = baseline.threadCount
     try Runtime.configureAllocator()
     try Runtime.setThreads(threadCount)
-    guard let list = parseIndices(images), (1...32).contains(window) else { throw ValidationError("bad --images or --window") }
+    guard let list = parseIndexList(images), (1...32).contains(window) else { throw ValidationError("bad --images or --window") }
     let net = try Architecture.resnet20.build(normalization: .imagenet)
     try net.load(
       stateDict: try TorchCheckpoint(path: shared + "/models/cifar10_resnet_akamaster/resnet20-12fca82f.th").stateDict(),

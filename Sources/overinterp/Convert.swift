@@ -46,11 +46,10 @@ struct Convert: ParsableCommand {
 
   func run() throws {
     try Runtime.configureAllocator()
-    guard FileManager.default.fileExists(atPath: input) else { throw FileFormatError(input, "no such file") }
-    let state = input.hasSuffix(".safetensors") ? try Safetensors.read(input).tensors : try TorchCheckpoint(path: input).stateDict()
-    let network = try buildNetwork(
-      arch: arch, state: state, source: input, normalization: normalization, classes: classes, preprocessing: preprocessing,
-      device: .cpu)
+    let options = ModelFileOptions(
+      architecture: try Architecture.named(arch), normalization: normalization.flatMap(Normalization.init(parsing:)),
+      classNames: try classes.map(ModelLoader.classNames(parsing:)), preprocessing: preprocessing.flatMap(Preprocessing.init(parsing:)))
+    let network = try ModelLoader.load(input, options: options)
     let classNames = network.info.classNames
     let hash = try SHA256.hex(file: input)
     try ModelCheckpoint.save(

@@ -1,8 +1,10 @@
 import ArgumentParser
+import Audit
 import Base
 import Datasets
 import Foundation
 import Models
+import SIS
 import Torch
 
 extension Split: ExpressibleByArgument {}
@@ -65,21 +67,26 @@ struct DataOptions: ParsableArguments {
   /// Loads the data; image folders are decoded and preprocessed as `model` expects.
   func load(for model: ModelInfo? = nil) throws -> ImageDataset {
     var d: ImageDataset
-    if let data, ImageFolder.isImageFolder(data) {
-      guard let model else { throw ValidationFailure("\(data): an image folder needs a model to know its preprocessing") }
-      d = try ImageFolder.load(data, preprocessing: model.preprocessing, classNames: model.classNames)
-    } else if let data {
-      var source = DataSource(path: data, split: split, holdout: holdout, labelsPath: labels, corruption: corruption, severity: severity)
-      if let model { source.classNames = model.classNames }
-      d = try source.load()
+    if let data {
+      let source = DataSource(path: data, split: split, holdout: holdout, labelsPath: labels, corruption: corruption, severity: severity)
+      if ImageFolder.isImageFolder(data) {
+        guard let model else { throw ValidationFailure("\(data): an image folder needs a model to know its preprocessing") }
+        d = try source.load(preprocessing: model.preprocessing, classNames: model.classNames)
+      } else {
+        d = try model.map { try source.load(preprocessing: $0.preprocessing, classNames: $0.classNames) } ?? source.load()
+      }
     } else {
-      let dir = try Resources.path("sample")
-      d = try DataSource.loadNpyImages(
-        images: dir + "/images.npy", labels: dir + "/labels.npy", indices: dir + "/indices.npy",
-        description: "embedded sample: 100 lossless CIFAR-10 test images, 10 per class")
+      d = try EmbeddedSample.load(directory: try Resources.path("sample"))
     }
     if let limit, limit < d.count { d = d.subset(Array(0..<limit)) }
     return d
+  }
+
+  /// How a run records this data (the description is the loaded dataset's).
+  func record(_ loaded: ImageDataset) -> DataRecord {
+    DataRecord(
+      path: data.map(absolutePath) ?? DataRecord.embeddedSamplePath, labels: labels.map(absolutePath), split: split, holdout: holdout,
+      description: loaded.description)
   }
 }
 
@@ -112,68 +119,37 @@ struct ModelOptions: ParsableArguments {
     }
   }
 
-  func load(device: Device) throws -> any Classifier {
-    let paths = models.isEmpty ? ["default"] : models
-    let loaded = try paths.map { try loadNetwork($0, options: self, device: device) }
-    return loaded.count == 1 ? loaded[0] : try Ensemble(loaded)
+  /// What to assume about files that do not describe themselves (checked in `validate`).
+  func fileOptions() throws -> ModelFileOptions {
+    ModelFileOptions(
+      architecture: try arch.map(Architecture.named), normalization: normalization.flatMap(Normalization.init(parsing:)),
+      classNames: try classes.map(ModelLoader.classNames(parsing:)), preprocessing: preprocessing.flatMap(Preprocessing.init(parsing:)))
   }
-}
 
-/// Loads one network from an overinterp safetensors file, a bare safetensors state dict or a
-/// PyTorch checkpoint (the last two need the architecture).
-func loadNetwork(_ path: String, options: ModelOptions, device: Device) throws -> any Network {
-  let file = path == "default" ? try Resources.path("default-model.safetensors") : path
-  guard FileManager.default.fileExists(atPath: file) else { throw FileFormatError(file, "no such model file (--model)") }
-  let isSafetensors = file.hasSuffix(".safetensors")
-  if isSafetensors, options.arch == nil {
-    return try ModelCheckpoint.load(file, device: device).network
-  }
-  guard let arch = options.arch else {
-    throw ValidationFailure("\(file): a PyTorch checkpoint does not say its architecture; pass --arch (and --normalization)")
-  }
-  let state = isSafetensors ? try Safetensors.read(file).tensors : try TorchCheckpoint(path: file).stateDict()
-  return try buildNetwork(
-    arch: arch, state: state, source: file, normalization: options.normalization, classes: options.classes,
-    preprocessing: options.preprocessing, device: device)
-}
-
-/// An architecture filled with the given weights; class names default to CIFAR-10's for 10
-/// outputs and to "class k" otherwise.
-func buildNetwork(
-  arch: String, state: [(String, Tensor)], source: String, normalization: String?, classes: String?, preprocessing: String?,
-  device: Device
-) throws -> any Network {
-  let architecture = try Architecture.named(arch)
-  var names: [String]
-  if let classes {
-    names = try parseClassNames(classes)
-  } else {
-    let outputs = state.last { $0.1.rank == 2 }?.1.shape[0] ?? 10
-    names = outputs == 10 ? ModelInfo.cifar10Classes : (0..<outputs).map { "class \($0)" }
-  }
-  let network = try architecture.build(
-    classNames: names, normalization: normalization.flatMap(Normalization.init(parsing:)), device: device)
-  if let p = preprocessing.flatMap(Preprocessing.init(parsing:)) { network.info.preprocessing = p }
-  try network.load(stateDict: state, source: source)
-  return network
-}
-
-/// Class names from a file (one per line; a leading WordNet id such as `n01440764 ` is dropped)
-/// or a comma-separated list.
-func parseClassNames(_ text: String) throws -> [String] {
-  if FileManager.default.fileExists(atPath: text) {
-    let lines = try String(contentsOfFile: text, encoding: .utf8).split(separator: "\n").map { String($0).trimmingCharacters(in: .whitespaces) }
-      .filter { !$0.isEmpty }
-    return lines.map { line in
-      if line.count > 10, line.first == "n", line.dropFirst().prefix(8).allSatisfy(\.isNumber), line.dropFirst(9).first == " " {
-        return String(line.dropFirst(10))
-      }
-      return line
+  /// The model files as given (`default`: the embedded model), with the files that hold them.
+  func files() throws -> [ModelFile] {
+    try (models.isEmpty ? ["default"] : models).map {
+      ModelFile(
+        recordedPath: $0 == "default" ? $0 : absolutePath($0),
+        file: $0 == "default" ? try Resources.path("default-model.safetensors") : $0)
     }
   }
-  let names = text.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
-  guard !names.isEmpty else { throw ValidationFailure("--classes: no class names in '\(text)'") }
-  return names
+
+  /// Each model given, loaded.
+  func loadNetworks(device: Device) throws -> [any Network] {
+    let options = try fileOptions()
+    return try files().map { f in
+      do { return try ModelLoader.load(f.file, options: options, device: device) } catch let e as FileFormatError where e.path == f.file {
+        throw FileFormatError(f.file, e.message + " (--model)")
+      }
+    }
+  }
+
+  /// The model, or the ensemble (mean of logits) of the models given.
+  func load(device: Device) throws -> any Classifier {
+    let loaded = try loadNetworks(device: device)
+    return loaded.count == 1 ? loaded[0] : try Ensemble(loaded)
+  }
 }
 
 /// Files embedded in the build (the default model and sample images).

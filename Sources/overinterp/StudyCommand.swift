@@ -2,6 +2,7 @@ import ArgumentParser
 import Base
 import Datasets
 import Foundation
+import Models
 import SIS
 import Study
 import StudyServer
@@ -52,10 +53,6 @@ struct StudyCommand: AsyncParsableCommand {
       return f.count == fractions.split(separator: ",").count && f.allSatisfy({ $0 > 0 && $0 <= 1 }) && !f.isEmpty ? f : nil
     }
 
-    /// The colour of a masked pixel: the dataset mean the model normalizes with (0 after
-    /// normalization), as uint8.
-    static func maskColor(_ n: Normalization) -> [UInt8] { n.mean.map { UInt8(($0 * 255).rounded()) } }
-
     func validate() throws {
       if runs.isEmpty == (folder == nil) { throw ValidationError("give at least one --run, or a --folder of arrays (not both)") }
       if parsedFractions() == nil { throw ValidationError("--fractions must be comma-separated numbers in (0, 1], got '\(fractions)'") }
@@ -66,25 +63,24 @@ struct StudyCommand: AsyncParsableCommand {
     func run() throws {
       if let folder {
         let namesFile = folder + "/class_names.txt"
-        let names = FileManager.default.fileExists(atPath: namesFile) ? try parseClassNames(namesFile) : CIFAR10.classNames
+        let names = FileManager.default.fileExists(atPath: namesFile) ? try ModelLoader.classNames(parsing: namesFile) : CIFAR10.classNames
         let set = try StudySet.make(
           images: try NpyArray.read(folder + "/images.npy"), labels: try NpyArray.read(folder + "/labels.npy").integers(),
           masks: try NpyArray.read(folder + "/masks.npy"), fractions: parsedFractions() ?? [], classNames: names,
-          maskColor: Self.maskColor(.cifar10), source: folder, out: out)
+          maskColor: Normalization.cifar10.meanColor, source: folder, out: out)
         print("\(out): \(set.images.count) images (\(set.images.count / max(set.fractions.count, 1)) images x \(set.fractions.count) fractions)")
         return
       }
       var loaded: [(name: String, records: [ImageRecord], data: ImageDataset)] = []
-      var maskColor = Self.maskColor(.cifar10)
+      var maskColor = Normalization.cifar10.meanColor
       for r in runs {
         let store = RunStore(directory: r)
         let manifest = try store.readManifest()
-        loaded.append((r, try store.records(), try loadRunData(manifest)))
-        if let model = manifest.modelPaths.first {
-          let path = model == "default" ? try Resources.path("default-model.safetensors") : model
-          if let text = try? Safetensors.read(path).metadata["normalization"], let n = Normalization(parsing: text) {
-            maskColor = Self.maskColor(n)
-          }
+        loaded.append((r, try store.records(), try manifest.loadData(embeddedSample: try? Resources.path("sample"))))
+        if let model = manifest.modelPaths.first,
+          let n = ModelCheckpoint.recordedNormalization(model == "default" ? try Resources.path("default-model.safetensors") : model)
+        {
+          maskColor = n.meanColor
         }
       }
       let set = try StudySet.make(

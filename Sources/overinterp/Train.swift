@@ -116,14 +116,12 @@ struct Train: ParsableCommand {
       finals.append(final * 100)
       print("\(dir)/model.safetensors: held-out accuracy \(String(format: "%.2f%%", final * 100)) after \(trainer.finishedEpochs) epochs")
       if let test = testSet {
-        let probs = try predictProbabilities(trainer.network, on: test, batchSize: 500)
-        let acc = ClassificationReport(probabilities: probs, labels: test.labels, classNames: test.classNames).accuracy
+        let acc = try ModelEvaluation(networks: [(dir, trainer.network)], data: test, batchSize: 500, progress: false).entries[0].report.accuracy
         print("\(dir): test accuracy \(String(format: "%.2f%%", acc * 100)) on \(test.description)")
       }
     }
     if replicates > 1 {
-      let (m, s) = meanStd(finals)
-      print("replicates: held-out accuracy \(String(format: "%.2f ± %.2f", m, s)) % over \(replicates) models")
+      print("replicates: held-out accuracy \(replicateSummary(finals)) % over \(replicates) models")
     }
     print("evaluate on the test split with: overinterp eval --model \(out)\(replicates > 1 ? "/replicate-*" : "")/model.safetensors --data \(data) --split test")
   }

@@ -92,10 +92,11 @@ struct TinySetup {
       let store = RunStore(directory: dir + "/" + name)
       try store.writeManifest(
         RunManifest(
-          modelPaths: ["m"], modelSHA256: ["0"], architecture: "resnet20", dataPath: "tiny", dataLabels: nil, dataSplit: "test",
-          dataHoldout: 0, dataDescription: "tiny", selection: "indices 0..<2", positions: [0, 1], sourceIndices: [0, 1],
-          inputShape: [3, 8, 8], features: "pixel", featureCount: 64, maskValue: "zero", score: "prob", chunk: 16, group: 2,
-          shard: "0/1", overinterpVersion: "test", libtorchVersion: "test", device: "cpu"))
+          modelPaths: ["m"], modelSHA256: ["0"], architecture: "resnet20",
+          data: DataRecord(path: "tiny", split: .test, holdout: 0, description: "tiny"), selection: "indices 0..<2",
+          positions: [0, 1], sourceIndices: [0, 1], inputShape: [3, 8, 8], features: "pixel", featureCount: 64,
+          settings: SelectionSettings(score: .prob, chunk: 16, group: 2), overinterpVersion: "test", libtorchVersion: "test",
+          device: "cpu"))
       let values = (0..<64).map { Float(63 - $0) / 63 }
       let records = (0..<2).map {
         ImageRecord(

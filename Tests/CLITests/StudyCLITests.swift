@@ -21,10 +21,11 @@ import Testing
     let store = RunStore(directory: run)
     try store.writeManifest(
       RunManifest(
-        modelPaths: ["none"], modelSHA256: ["0"], architecture: "resnet20", dataPath: dir + "/images.npy", dataLabels: dir + "/labels.npy",
-        dataSplit: "test", dataHoldout: 0, dataDescription: "fake", selection: "all", positions: Array(0..<10), sourceIndices: Array(0..<10),
-        inputShape: [3, 8, 8], features: "pixel", featureCount: 64, maskValue: "zero", score: "logprob", chunk: 8, group: 10, shard: "0/1",
-        overinterpVersion: "test", libtorchVersion: "test", device: "cpu"))
+        modelPaths: ["none"], modelSHA256: ["0"], architecture: "resnet20",
+        data: DataRecord(path: dir + "/images.npy", labels: dir + "/labels.npy", split: .test, holdout: 0, description: "fake"),
+        selection: "all", positions: Array(0..<10), sourceIndices: Array(0..<10), inputShape: [3, 8, 8], features: "pixel",
+        featureCount: 64, settings: SelectionSettings(score: .logprob, chunk: 8, group: 10), overinterpVersion: "test",
+        libtorchVersion: "test", device: "cpu"))
     try store.writeShard(
       group: 0,
       records: (0..<10).map {

@@ -16,12 +16,16 @@ func tinyData(_ n: Int, size: Int = 6, seed: UInt64) -> ImageDataset {
   return ImageDataset(pixels: px, labels: (0..<n).map { $0 % 10 }, imageShape: [3, size, size], classNames: (0..<10).map { "c\($0)" }, description: "tiny")
 }
 
-func manifest(_ data: ImageDataset, positions: [Int], score: String, group: Int, shard: String = "0/1") -> RunManifest {
+func manifest(
+  _ data: ImageDataset, positions: [Int], score: SelectionScore, group: Int, method: SelectionMethod = .exact, k: Int? = nil,
+  hybrid: HybridSettings? = nil, shard: Shard = .whole
+) -> RunManifest {
   RunManifest(
-    modelPaths: ["m"], modelSHA256: ["0"], architecture: "resnet20", dataPath: "tiny", dataLabels: nil, dataSplit: "test",
-    dataHoldout: 0, dataDescription: "tiny", selection: "test", positions: positions, sourceIndices: positions,
-    inputShape: data.imageShape, features: "pixel", featureCount: data.imageShape[1] * data.imageShape[2], maskValue: "zero",
-    score: score, chunk: 16, group: group, shard: shard, overinterpVersion: "test", libtorchVersion: "test", device: "cpu")
+    modelPaths: ["m"], modelSHA256: ["0"], architecture: "resnet20",
+    data: DataRecord(path: "tiny", split: .test, holdout: 0, description: "tiny"), selection: "test", positions: positions,
+    sourceIndices: positions, inputShape: data.imageShape, features: "pixel", featureCount: data.imageShape[1] * data.imageShape[2],
+    settings: SelectionSettings(score: score, method: method, k: k, hybrid: hybrid, chunk: 16, group: group), shard: shard,
+    overinterpVersion: "test", libtorchVersion: "test", device: "cpu")
 }
 
 @Suite(.serialized) struct StoreTests {
@@ -33,14 +37,12 @@ func manifest(_ data: ImageDataset, positions: [Int], score: String, group: Int,
     try Runtime.manualSeed(1)
     let net = try Architecture.resnet20.build(inputSize: 6)
     let data = tinyData(4, seed: 5)
-    func timings(method: String, switchProbability: Double?) throws -> [Substring] {
+    func timings(method: SelectionMethod, switchProbability: Double?) throws -> [Substring] {
       let dir = NSTemporaryDirectory() + "/store-cost-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
       defer { try? FileManager.default.removeItem(atPath: dir) }
-      var m = manifest(data, positions: [0, 1, 2], score: "logprob", group: 3)
-      m.method = method
-      m.k = 8
-      m.switchProbability = switchProbability
-      m.exactLast = 0
+      let m = manifest(
+        data, positions: [0, 1, 2], score: .logprob, group: 3, method: method, k: 8,
+        hybrid: switchProbability.map { HybridSettings(switchAt: $0, exactLast: 0, onDip: .switch, switchCap: .none) })
       let runner = BackSelectRunner(
         classifier: net, dataset: data, manifest: m, store: RunStore(directory: dir), layout: .pixels([3, 6, 6]), maskValue: nil,
         device: .cpu)
@@ -48,10 +50,10 @@ func manifest(_ data: ImageDataset, positions: [Int], score: String, group: Int,
       try runner.run()
       return try String(contentsOfFile: dir + "/timings.jsonl", encoding: .utf8).split(separator: "\n")
     }
-    let gradient = try timings(method: "gradient", switchProbability: nil)
+    let gradient = try timings(method: .gradient, switchProbability: nil)
     #expect(gradient.count == 1)
     #expect(gradient[0].contains("\"forward_passes_per_image\": 1, \"gradient_passes_per_image\": 5"), "\(gradient)")
-    let hybrid = try timings(method: "hybrid", switchProbability: 1.0)
+    let hybrid = try timings(method: .hybrid, switchProbability: 1.0)
     #expect(hybrid.count == 1)
     #expect(hybrid[0].contains("\"forward_passes_per_image\": 666, \"gradient_passes_per_image\": 1"), "\(hybrid)")
   }
@@ -63,15 +65,13 @@ func manifest(_ data: ImageDataset, positions: [Int], score: String, group: Int,
     for (field, value, known) in [("method", "gradiant", "exact, gradient, hybrid"), ("score", "logit", "prob, logprob, margin"), ("onDip", "skip", "switch, set-aside"), ("switchCap", "half", "none, confidence")] {
       let dir = NSTemporaryDirectory() + "/store-bad-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
       defer { try? FileManager.default.removeItem(atPath: dir) }
-      var m = manifest(data, positions: [0], score: "logprob", group: 1)
-      switch field {
-      case "method": m.method = value
-      case "score": m.score = value
-      case "onDip": m.method = "hybrid"; m.onDip = value
-      default: m.method = "hybrid"; m.switchCap = value
-      }
+      // A valid hybrid manifest with one recorded value replaced by an unknown one.
+      let m = manifest(data, positions: [0], score: .logprob, group: 1, method: .hybrid, k: 8, hybrid: HybridSettings())
       let store = RunStore(directory: dir)
       try store.writeManifest(m)
+      var json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: store.manifestPath))) as? [String: Any])
+      json[field] = value
+      try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: store.manifestPath))
       #expect {
         try store.readManifest()
       } throws: { error in
@@ -87,7 +87,7 @@ func manifest(_ data: ImageDataset, positions: [Int], score: String, group: Int,
     let data = tinyData(5, seed: 3)
     let dir = NSTemporaryDirectory() + "/store-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
     defer { try? FileManager.default.removeItem(atPath: dir) }
-    let m = manifest(data, positions: [4, 0, 2], score: "logprob", group: 2)
+    let m = manifest(data, positions: [4, 0, 2], score: .logprob, group: 2)
     let runner = BackSelectRunner(
       classifier: net, dataset: data, manifest: m, store: RunStore(directory: dir), layout: .pixels([3, 6, 6]), maskValue: nil,
       device: .cpu)
@@ -145,8 +145,8 @@ func manifest(_ data: ImageDataset, positions: [Int], score: String, group: Int,
     let data = tinyData(2, seed: 4)
     let base = NSTemporaryDirectory() + "/merge-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
     defer { try? FileManager.default.removeItem(atPath: base) }
-    try RunStore(directory: base + "/a").writeManifest(manifest(data, positions: [0, 1], score: "prob", group: 1, shard: "0/2"))
-    try RunStore(directory: base + "/b").writeManifest(manifest(data, positions: [0, 1], score: "logprob", group: 1, shard: "1/2"))
+    try RunStore(directory: base + "/a").writeManifest(manifest(data, positions: [0, 1], score: .prob, group: 1, shard: Shard(index: 0, count: 2)))
+    try RunStore(directory: base + "/b").writeManifest(manifest(data, positions: [0, 1], score: .logprob, group: 1, shard: Shard(index: 1, count: 2)))
     do {
       _ = try RunStore.merge([RunStore(directory: base + "/a"), RunStore(directory: base + "/b")], into: RunStore(directory: base + "/out"))
       Issue.record("merged runs with different scores")

@@ -1,0 +1,86 @@
+import Base
+import Datasets
+import Foundation
+import Models
+import SIS
+import Torch
+
+/// A model file as a run records it: the name the user gave (`default` for the embedded model)
+/// and the file that holds it (hashed into the manifest).
+public struct ModelFile: Equatable, Sendable {
+  public var recordedPath: String
+  public var file: String
+
+  public init(recordedPath: String, file: String) {
+    self.recordedPath = recordedPath
+    self.file = file
+  }
+}
+
+/// A backward-selection run over selected images of a dataset: builds the run's manifest from
+/// typed settings, checks an existing run folder against it, and runs the pending groups of its
+/// shard, writing each finished group as it lands (`BackSelectRunner`, `RunStore`).
+public struct BackSelectJob {
+  public let manifest: RunManifest
+  public let store: RunStore
+  let runner: BackSelectRunner
+
+  public init(
+    classifier: any Classifier, models: [ModelFile], data: ImageDataset, dataRecord: DataRecord, positions: [Int],
+    selection: String, layout: FeatureLayout, maskValue: MaskValue, settings: SelectionSettings, shard: Shard = .whole,
+    device: Device, out: String, version: String
+  ) throws {
+    guard data.imageShape == classifier.info.inputShape else {
+      throw SISError.badArgument("the model takes images of shape \(classifier.info.inputShape), the data has \(data.imageShape)")
+    }
+    guard !positions.isEmpty else { throw SISError.badArgument("no image matches the selection (\(selection))") }
+    let problems = settings.problems()
+    guard problems.isEmpty else { throw SISError.badArgument(problems.joined(separator: "; ")) }
+    if settings.method != .exact, layout.description != "pixel" {
+      throw SISError.badArgument("the \(settings.method.rawValue) method works on pixel features, not \(layout.description)")
+    }
+    var record = dataRecord
+    record.description = data.description
+    record.preprocessing = classifier.info.preprocessing.description
+    record.numClasses = classifier.info.numClasses
+    manifest = RunManifest(
+      modelPaths: models.map(\.recordedPath), modelSHA256: try models.map { try SHA256.hex(file: $0.file) },
+      architecture: classifier.info.architecture, data: record, selection: selection, positions: positions,
+      sourceIndices: positions.map { data.sourceIndices[$0] }, inputShape: data.imageShape, features: layout.description,
+      featureCount: layout.count, maskValue: maskValue.recorded, settings: settings, shard: shard, overinterpVersion: version,
+      libtorchVersion: Runtime.libtorchVersion, device: device.description)
+    store = RunStore(directory: out)
+    runner = BackSelectRunner(
+      classifier: classifier, dataset: data, manifest: manifest, store: store, layout: layout, maskValue: maskValue.values,
+      device: device)
+  }
+
+  /// Creates the run folder, or checks that it holds this run (then `resume` must be set).
+  public func prepare(resume: Bool) throws { try runner.prepare(resume: resume) }
+
+  /// Images this shard still has to do.
+  public var pendingImages: Int { runner.pendingGroups.reduce(0) { $0 + manifest.positions(ofGroup: $1).count } }
+
+  /// Groups this shard still has to do.
+  public var pendingGroups: Int { runner.pendingGroups.count }
+
+  /// Candidates (progress units) per image: p for the gradient method (k per iteration), p(p+1)/2
+  /// for exact selection, and that upper bound for the hybrid, whose exact share is not known
+  /// in advance.
+  public var candidatesPerImage: Int {
+    let p = manifest.featureCount
+    return manifest.settings.method == .gradient ? p : p * (p + 1) / 2
+  }
+
+  /// Runs the pending groups; `onProgress(imagesDone, candidates)` after each step and group.
+  public func run(onProgress: ((_ imagesDone: Int, _ candidates: Int) -> Void)? = nil) throws {
+    try runner.run(onProgress: onProgress)
+  }
+
+  /// "12 of 20 image(s) done, 80.3 s per image".
+  public func summary() throws -> String {
+    let records = try store.records()
+    let perImage = records.isEmpty ? "" : ", \(fmt(mean(records.map { Double($0.seconds) }), digits: 1)) s per image"
+    return "\(store.directory): \(records.count) of \(manifest.positions.count) image(s) done\(perImage)"
+  }
+}

@@ -1,0 +1,82 @@
+import Base
+import Datasets
+import Foundation
+import Torch
+
+/// What to assume about a model file that does not describe itself (a PyTorch checkpoint, or a
+/// safetensors state dict without overinterp's metadata). Files made by overinterp carry all of
+/// this in their metadata and need none of it.
+public struct ModelFileOptions: Sendable {
+  /// The architecture the state dict belongs to (required for files without metadata).
+  public var architecture: Architecture?
+  /// Input normalization (default: the architecture's).
+  public var normalization: Normalization?
+  /// Class names (default: CIFAR-10's for 10 outputs, "class k" otherwise).
+  public var classNames: [String]?
+  /// Image-folder preprocessing (default: the architecture's).
+  public var preprocessing: Preprocessing?
+
+  public init(
+    architecture: Architecture? = nil, normalization: Normalization? = nil, classNames: [String]? = nil,
+    preprocessing: Preprocessing? = nil
+  ) {
+    self.architecture = architecture
+    self.normalization = normalization
+    self.classNames = classNames
+    self.preprocessing = preprocessing
+  }
+}
+
+/// Loads networks from files: overinterp's safetensors (self-describing), bare safetensors state
+/// dicts and PyTorch checkpoints (the last two with `ModelFileOptions.architecture`). PyTorch
+/// checkpoints go through the restricted pickle reader: no code from the file is run.
+public enum ModelLoader {
+  public static func load(_ file: String, options: ModelFileOptions = .init(), device: Device = .cpu) throws -> any Network {
+    guard FileManager.default.fileExists(atPath: file) else { throw FileFormatError(file, "no such model file") }
+    let isSafetensors = file.hasSuffix(".safetensors")
+    if isSafetensors, options.architecture == nil {
+      return try ModelCheckpoint.load(file, device: device).network
+    }
+    guard let architecture = options.architecture else {
+      throw ModelError.badCheckpoint(
+        path: file, message: "a PyTorch checkpoint does not say its architecture; pass --arch (and --normalization)")
+    }
+    let state = isSafetensors ? try Safetensors.read(file).tensors : try TorchCheckpoint(path: file).stateDict()
+    return try build(architecture, state: state, source: file, options: options, device: device)
+  }
+
+  /// `architecture` filled with the weights of `state` (named as PyTorch's state_dict).
+  public static func build(
+    _ architecture: Architecture, state: [(String, Tensor)], source: String, options: ModelFileOptions = .init(),
+    device: Device = .cpu
+  ) throws -> any Network {
+    let names =
+      options.classNames
+      ?? {
+        let outputs = state.last { $0.1.rank == 2 }?.1.shape[0] ?? 10
+        return outputs == 10 ? CIFAR10.classNames : (0..<outputs).map { "class \($0)" }
+      }()
+    let network = try architecture.build(classNames: names, normalization: options.normalization, device: device)
+    if let p = options.preprocessing { network.info.preprocessing = p }
+    try network.load(stateDict: state, source: source)
+    return network
+  }
+
+  /// Class names from a file (one per line; a leading WordNet id such as `n01440764 ` is
+  /// dropped) or from a comma-separated list.
+  public static func classNames(parsing text: String) throws -> [String] {
+    if FileManager.default.fileExists(atPath: text) {
+      let lines = try String(contentsOfFile: text, encoding: .utf8).split(separator: "\n")
+        .map { String($0).trimmingCharacters(in: .whitespaces) }
+        .filter { !$0.isEmpty }
+      guard !lines.isEmpty else { throw FileFormatError(text, "no class names (expected one per line)") }
+      return lines.map { line in
+        let isWordNetID = line.count > 10 && line.first == "n" && line.dropFirst().prefix(8).allSatisfy(\.isNumber)
+        return isWordNetID && line.dropFirst(9).first == " " ? String(line.dropFirst(10)) : line
+      }
+    }
+    let names = text.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    guard !names.isEmpty else { throw ModelError.badCheckpoint(path: "--classes", message: "no class names in '\(text)'") }
+    return names
+  }
+}

@@ -1,0 +1,323 @@
+import Base
+import Datasets
+import Foundation
+
+/// How BackSelect was run: the score, the method and its parameters, and the batch shape. Every
+/// field is typed; `RunManifest` stores them flat in `manifest.json` (see `docs/RUN-FORMAT.md`).
+public struct SelectionSettings: Equatable, Sendable {
+  public var score: SelectionScore
+  public var method: SelectionMethod
+  /// Gradient and hybrid: pixels masked per gradient block (nil for exact).
+  public var k: Int?
+  /// Hybrid only.
+  public var hybrid: HybridSettings?
+  /// Candidate images per forward pass.
+  public var chunk: Int
+  /// Images advanced in lockstep (the gradient method's mini-batch).
+  public var group: Int
+
+  public init(
+    score: SelectionScore = .logprob, method: SelectionMethod = .exact, k: Int? = nil, hybrid: HybridSettings? = nil,
+    chunk: Int = 128, group: Int = 4
+  ) {
+    self.score = score
+    self.method = method
+    self.k = method == .exact ? nil : k
+    self.hybrid = method == .hybrid ? hybrid : nil
+    self.chunk = chunk
+    self.group = group
+  }
+
+  /// What is missing for the method, if anything ("the gradient method needs a block size k").
+  public func problems() -> [String] {
+    var out: [String] = []
+    if method != .exact, (k ?? 0) < 1 { out.append("the \(method.rawValue) method needs a block size k >= 1") }
+    if method == .hybrid, hybrid == nil { out.append("the hybrid method needs its switch settings") }
+    if chunk < 1 { out.append("chunk must be at least 1") }
+    if group < 1 { out.append("group must be at least 1") }
+    return out
+  }
+
+  /// "exact, score logprob", "gradient k=8, score logprob",
+  /// "hybrid k=8 switch 0.9990 last 256 on dip set-aside cap confidence, score logprob".
+  public var label: String {
+    switch method {
+    case .exact: return "exact, score \(score.rawValue)"
+    case .gradient: return "gradient k=\(k ?? 0), score \(score.rawValue)"
+    case .hybrid:
+      let h = hybrid ?? HybridSettings()
+      return "hybrid k=\(k ?? 0) switch \(fmt(h.switchAt, digits: 4)) last \(h.exactLast)"
+        + (h.onDip == .switch ? "" : " on dip \(h.onDip.rawValue)") + (h.switchCap == .none ? "" : " cap \(h.switchCap.rawValue)")
+        + ", score \(score.rawValue)"
+    }
+  }
+
+  /// What one tie-counting step is: a feature for exact BackSelect, a block of k for the gradient
+  /// method (and both for the hybrid).
+  public func stepsDescription(featureCount p: Int) -> String {
+    switch method {
+    case .gradient:
+      let k = Swift.max(self.k ?? 1, 1)
+      return "\((p + k - 1) / k) gradient iterations"
+    case .hybrid: return "at most \(p) steps (gradient iterations, then exact steps)"
+    case .exact: return "\(p) steps"
+    }
+  }
+}
+
+/// The hybrid method's switch from gradient blocks to exact selection (`hybridBackSelect`).
+public struct HybridSettings: Equatable, Sendable {
+  /// Leave the gradient phase when a block takes the probability below this.
+  public var switchAt: Double
+  /// Also leave it once at most this many pixels are left.
+  public var exactLast: Int
+  public var onDip: DipPolicy
+  public var switchCap: SwitchCap
+
+  public init(switchAt: Double = 0.999, exactLast: Int = 256, onDip: DipPolicy = .setAside, switchCap: SwitchCap = .confidence) {
+    self.switchAt = switchAt
+    self.exactLast = exactLast
+    self.onDip = onDip
+    self.switchCap = switchCap
+  }
+}
+
+/// Which part of the run a folder holds: the lockstep groups g with g % count == index.
+public struct Shard: Equatable, Sendable, CustomStringConvertible {
+  public var index: Int
+  public var count: Int
+
+  public static let whole = Shard(index: 0, count: 1)
+
+  public init(index: Int, count: Int) {
+    self.index = index
+    self.count = count
+  }
+
+  /// "i/n" with 0 <= i < n.
+  public init?(parsing text: String) {
+    let parts = text.split(separator: "/", omittingEmptySubsequences: false).map { Int($0) }
+    guard parts.count == 2, let i = parts[0], let n = parts[1], n >= 1, i >= 0, i < n else { return nil }
+    self.init(index: i, count: n)
+  }
+
+  public var description: String { "\(index)/\(count)" }
+
+  public func contains(group: Int) -> Bool { group % count == index }
+}
+
+/// Where a run's images came from, enough to load them again (`RunManifest.loadData`).
+public struct DataRecord: Equatable, Sendable {
+  /// The `--data` path as given (absolute), or `EmbeddedSample.recordedPath`.
+  public var path: String
+  /// Labels file for an .npy of images.
+  public var labels: String?
+  public var split: Split
+  public var holdout: Int
+  public var description: String
+  /// The model's image-folder preprocessing and class count (to reload image folders).
+  public var preprocessing: String?
+  public var numClasses: Int?
+
+  public static let embeddedSamplePath = "embedded sample"
+
+  public init(
+    path: String, labels: String? = nil, split: Split = .test, holdout: Int = 5000, description: String,
+    preprocessing: String? = nil, numClasses: Int? = nil
+  ) {
+    self.path = path
+    self.labels = labels
+    self.split = split
+    self.holdout = holdout
+    self.description = description
+    self.preprocessing = preprocessing
+    self.numClasses = numClasses
+  }
+}
+
+/// Everything that determines the results of a backward-selection run. Two runs (or shards)
+/// whose manifests agree except for `shard` can be merged. Stored as flat JSON (`manifest.json`);
+/// manifests written by earlier versions load: a missing method means exact, a hybrid without
+/// `onDip` switched, one without `switchCap` had no cap.
+public struct RunManifest: Equatable, Sendable {
+  public static let format = "overinterp-backselect/1"
+
+  public var modelPaths: [String]
+  /// SHA-256 of each model file.
+  public var modelSHA256: [String]
+  public var architecture: String
+  public var data: DataRecord
+  /// How the images were chosen (e.g. "indices 0..<100", "confident >= 0.99").
+  public var selection: String
+  /// Positions of the selected images in the loaded dataset, in run order.
+  public var positions: [Int]
+  /// Their indices in the source (e.g. official test indices).
+  public var sourceIndices: [Int]
+  public var inputShape: [Int]
+  /// The feature layout (`FeatureLayout.description`: "pixel", "value", "patch4", ...).
+  public var features: String
+  public var featureCount: Int
+  /// "zero" (the dataset mean after normalization) or the path of the mask image.
+  public var maskValue: String
+  public var settings: SelectionSettings
+  public var shard: Shard
+  public var overinterpVersion: String
+  public var libtorchVersion: String
+  public var device: String
+
+  public init(
+    modelPaths: [String], modelSHA256: [String], architecture: String, data: DataRecord, selection: String, positions: [Int],
+    sourceIndices: [Int], inputShape: [Int], features: String, featureCount: Int, maskValue: String = "zero",
+    settings: SelectionSettings, shard: Shard = .whole, overinterpVersion: String, libtorchVersion: String, device: String
+  ) {
+    self.modelPaths = modelPaths
+    self.modelSHA256 = modelSHA256
+    self.architecture = architecture
+    self.data = data
+    self.selection = selection
+    self.positions = positions
+    self.sourceIndices = sourceIndices
+    self.inputShape = inputShape
+    self.features = features
+    self.featureCount = featureCount
+    self.maskValue = maskValue
+    self.settings = settings
+    self.shard = shard
+    self.overinterpVersion = overinterpVersion
+    self.libtorchVersion = libtorchVersion
+    self.device = device
+  }
+
+  /// The fields that differ between runs or shards that may be merged (the shard is not one).
+  public func differences(from other: RunManifest) -> [String] {
+    var a = self
+    var b = other
+    a.shard = .whole
+    b.shard = .whole
+    guard a != b else { return [] }
+    let ma = (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(a))) as? [String: Any] ?? [:]
+    let mb = (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(b))) as? [String: Any] ?? [:]
+    return Set(ma.keys).union(mb.keys).sorted().filter { "\(ma[$0] ?? "")" != "\(mb[$0] ?? "")" }
+  }
+
+  /// Number of lockstep groups over all positions.
+  public var groupCount: Int { (positions.count + settings.group - 1) / settings.group }
+
+  /// Positions of lockstep group `g`.
+  public func positions(ofGroup g: Int) -> ArraySlice<Int> {
+    let lo = Swift.min(g * settings.group, positions.count)
+    return positions[lo..<Swift.min(lo + settings.group, positions.count)]
+  }
+
+  /// The run's label, e.g. "exact, score logprob".
+  public var label: String { settings.label }
+
+  /// What one tie-counting step is in this run.
+  public var stepsDescription: String { settings.stepsDescription(featureCount: featureCount) }
+
+  /// The dataset the run was made from; `embeddedSample` is the folder of the embedded sample
+  /// (for runs on it).
+  public func loadData(embeddedSample: String?) throws -> ImageDataset {
+    if data.path == DataRecord.embeddedSamplePath {
+      guard let embeddedSample else { throw SISError.store("the run was made on the embedded sample, which this caller cannot load") }
+      return try EmbeddedSample.load(directory: embeddedSample)
+    }
+    let source = DataSource(path: data.path, split: data.split, holdout: data.holdout, labelsPath: data.labels)
+    return try source.load(
+      preprocessing: data.preprocessing.flatMap(Preprocessing.init(parsing:)) ?? .none,
+      classNames: data.numClasses.map { n in n == 10 ? CIFAR10.classNames : (0..<n).map { "class \($0)" } } ?? CIFAR10.classNames)
+  }
+}
+
+extension RunManifest: Codable {
+  enum Key: String, CodingKey {
+    case format, modelPaths, modelSHA256, architecture, dataPath, dataLabels, dataSplit, dataHoldout, dataDescription
+    case preprocessing, numClasses, selection, positions, sourceIndices, inputShape, features, featureCount, maskValue
+    case score, method, k, switchProbability, exactLast, onDip, switchCap, chunk, group, shard
+    case overinterpVersion, libtorchVersion, device
+  }
+
+  public init(from decoder: Decoder) throws {
+    let c = try decoder.container(keyedBy: Key.self)
+    let format = try c.decode(String.self, forKey: .format)
+    guard format == Self.format else { throw SISError.store("format '\(format)' is not \(Self.format)") }
+    /// A recorded option value as its enum; `absent` for a field the manifest does not have.
+    func recorded<T: RawRepresentable & CaseIterable>(_ key: Key, absent: T?) throws -> T where T.RawValue == String {
+      guard let value = try c.decodeIfPresent(String.self, forKey: key) else {
+        guard let absent else { throw SISError.store("manifest has no \(key.rawValue)") }
+        return absent
+      }
+      guard let parsed = T(rawValue: value) else {
+        throw SISError.store("manifest \(key.rawValue) '\(value)' is not one of \(T.allCases.map(\.rawValue).joined(separator: ", "))")
+      }
+      return parsed
+    }
+    let method: SelectionMethod = try recorded(.method, absent: .exact)
+    var hybrid: HybridSettings?
+    if method == .hybrid {
+      hybrid = HybridSettings(
+        switchAt: try c.decode(Double.self, forKey: .switchProbability), exactLast: try c.decodeIfPresent(Int.self, forKey: .exactLast) ?? 0,
+        onDip: try recorded(.onDip, absent: DipPolicy.switch), switchCap: try recorded(.switchCap, absent: SwitchCap.none))
+    }
+    let shardText = try c.decode(String.self, forKey: .shard)
+    guard let shard = Shard(parsing: shardText) else { throw SISError.store("manifest shard '\(shardText)' is not i/n") }
+    self.init(
+      modelPaths: try c.decode([String].self, forKey: .modelPaths), modelSHA256: try c.decode([String].self, forKey: .modelSHA256),
+      architecture: try c.decode(String.self, forKey: .architecture),
+      data: DataRecord(
+        path: try c.decode(String.self, forKey: .dataPath), labels: try c.decodeIfPresent(String.self, forKey: .dataLabels),
+        split: try recorded(.dataSplit, absent: Split.test), holdout: try c.decode(Int.self, forKey: .dataHoldout),
+        description: try c.decode(String.self, forKey: .dataDescription),
+        preprocessing: try c.decodeIfPresent(String.self, forKey: .preprocessing),
+        numClasses: try c.decodeIfPresent(Int.self, forKey: .numClasses)),
+      selection: try c.decode(String.self, forKey: .selection), positions: try c.decode([Int].self, forKey: .positions),
+      sourceIndices: try c.decode([Int].self, forKey: .sourceIndices), inputShape: try c.decode([Int].self, forKey: .inputShape),
+      features: try c.decode(String.self, forKey: .features), featureCount: try c.decode(Int.self, forKey: .featureCount),
+      maskValue: try c.decode(String.self, forKey: .maskValue),
+      settings: SelectionSettings(
+        score: try recorded(.score, absent: nil), method: method, k: try c.decodeIfPresent(Int.self, forKey: .k), hybrid: hybrid,
+        chunk: try c.decode(Int.self, forKey: .chunk), group: try c.decode(Int.self, forKey: .group)),
+      shard: shard, overinterpVersion: try c.decode(String.self, forKey: .overinterpVersion),
+      libtorchVersion: try c.decode(String.self, forKey: .libtorchVersion), device: try c.decode(String.self, forKey: .device))
+    let problems = settings.problems()
+    guard problems.isEmpty else { throw SISError.store("manifest settings: \(problems.joined(separator: "; "))") }
+    guard positions.count == sourceIndices.count else { throw SISError.store("manifest has \(positions.count) positions but \(sourceIndices.count) source indices") }
+  }
+
+  public func encode(to encoder: Encoder) throws {
+    var c = encoder.container(keyedBy: Key.self)
+    try c.encode(Self.format, forKey: .format)
+    try c.encode(modelPaths, forKey: .modelPaths)
+    try c.encode(modelSHA256, forKey: .modelSHA256)
+    try c.encode(architecture, forKey: .architecture)
+    try c.encode(data.path, forKey: .dataPath)
+    try c.encodeIfPresent(data.labels, forKey: .dataLabels)
+    try c.encode(data.split.rawValue, forKey: .dataSplit)
+    try c.encode(data.holdout, forKey: .dataHoldout)
+    try c.encode(data.description, forKey: .dataDescription)
+    try c.encodeIfPresent(data.preprocessing, forKey: .preprocessing)
+    try c.encodeIfPresent(data.numClasses, forKey: .numClasses)
+    try c.encode(selection, forKey: .selection)
+    try c.encode(positions, forKey: .positions)
+    try c.encode(sourceIndices, forKey: .sourceIndices)
+    try c.encode(inputShape, forKey: .inputShape)
+    try c.encode(features, forKey: .features)
+    try c.encode(featureCount, forKey: .featureCount)
+    try c.encode(maskValue, forKey: .maskValue)
+    try c.encode(settings.score.rawValue, forKey: .score)
+    try c.encode(settings.method.rawValue, forKey: .method)
+    try c.encodeIfPresent(settings.k, forKey: .k)
+    if let h = settings.hybrid {
+      try c.encode(h.switchAt, forKey: .switchProbability)
+      try c.encode(h.exactLast, forKey: .exactLast)
+      try c.encode(h.onDip.rawValue, forKey: .onDip)
+      try c.encode(h.switchCap.rawValue, forKey: .switchCap)
+    }
+    try c.encode(settings.chunk, forKey: .chunk)
+    try c.encode(settings.group, forKey: .group)
+    try c.encode(shard.description, forKey: .shard)
+    try c.encode(overinterpVersion, forKey: .overinterpVersion)
+    try c.encode(libtorchVersion, forKey: .libtorchVersion)
+    try c.encode(device, forKey: .device)
+  }
+}
