@@ -19,16 +19,25 @@ import Torch
 /// `maxIterations` stops early (for benchmarks): the results then hold only the blocks masked
 /// so far. `onCost` receives what the whole batch cost, once, at the end.
 public func gradientBackSelect(
+  evaluator: some MaskGradientEvaluator, k: Int, maxIterations: Int? = nil, onIteration: ((Int) -> Void)? = nil,
+  onCost: ((SelectionCost) -> Void)? = nil
+) throws -> [BackSelectResult] {
+  var phase = try GradientPhase(evaluator: evaluator, k: k, switchBelow: nil, capAtFullImage: false, exactLast: nil, setAside: false)
+  try phase.run(maxIterations: maxIterations, onIteration: onIteration)
+  onCost?(phase.cost)
+  return phase.results
+}
+
+/// `gradientBackSelect` on a classifier: `images` normalized (C x H x W float32 each), scored
+/// toward `classes`.
+public func gradientBackSelect(
   classifier: any Classifier, images: [[Float]], classes: [Int], inputShape: [Int], k: Int, maskValue: [Float]? = nil,
   score: SelectionScore, device: Device = .cpu, maxIterations: Int? = nil, onIteration: ((Int) -> Void)? = nil,
   onCost: ((SelectionCost) -> Void)? = nil
 ) throws -> [BackSelectResult] {
-  let phase = try gradientPhase(
-    classifier: classifier, images: images, classes: classes, inputShape: inputShape, k: k, maskValue: maskValue, score: score,
-    device: device, switchBelow: nil, capAtFullImage: false, exactLast: nil, setAside: false, maxIterations: maxIterations,
-    onIteration: onIteration)
-  onCost?(phase.cost)
-  return phase.results
+  let evaluator = try ClassifierMaskEvaluator(
+    classifier: classifier, images: images, classes: classes, inputShape: inputShape, maskValue: maskValue, score: score, device: device)
+  return try gradientBackSelect(evaluator: evaluator, k: k, maxIterations: maxIterations, onIteration: onIteration, onCost: onCost)
 }
 
 /// What a backward selection cost, summed over the images of a batch: image evaluations with a
@@ -70,164 +79,174 @@ public struct SelectionCost: Sendable, Equatable {
 /// probability, so the guarantee is the same for every threshold at which a SIS exists: any SIS
 /// at τ ≤ `switchProbability` comes from the exact phase.
 public func hybridBackSelect(
-  classifier: any Classifier, images: [[Float]], classes: [Int], inputShape: [Int], k: Int, switchProbability: Float,
-  capAtFullImage: Bool = false, exactLast: Int, setAside: Bool = false, maskValue: [Float]? = nil, score: SelectionScore,
-  chunk: Int, device: Device = .cpu,
-  onProgress: ((Int) -> Void)? = nil, onCost: ((SelectionCost) -> Void)? = nil
+  evaluator: some MaskGradientEvaluator, scorer: some CandidateScorer, k: Int, switchProbability: Float, capAtFullImage: Bool = false,
+  exactLast: Int, setAside: Bool = false, onProgress: ((Int) -> Void)? = nil, onCost: ((SelectionCost) -> Void)? = nil,
+  exactEvaluations: () -> Int = { 0 }
 ) throws -> [BackSelectResult] {
   guard switchProbability >= 0 && switchProbability <= 1 else {
     throw SISError.badArgument("the switch probability must be in [0, 1], got \(switchProbability)")
   }
-  let phase = try gradientPhase(
-    classifier: classifier, images: images, classes: classes, inputShape: inputShape, k: k, maskValue: maskValue, score: score,
-    device: device, switchBelow: switchProbability, capAtFullImage: capAtFullImage, exactLast: exactLast, setAside: setAside,
-    maxIterations: nil
-  ) { _ in onProgress?(k * images.count) }
-  let layout = FeatureLayout.pixels(inputShape)
-  let scorer = try ClassifierScorer(
-    classifier: classifier, images: images, classes: classes, layout: layout, maskValue: maskValue, score: score, chunk: chunk,
-    device: device)
-  let exact = try backSelect(problems: images.count, featureCount: layout.count, initiallyMasked: phase.masked, scorer: scorer) {
+  let n = evaluator.problemCount
+  var phase = try GradientPhase(
+    evaluator: evaluator, k: k, switchBelow: switchProbability, capAtFullImage: capAtFullImage, exactLast: exactLast,
+    setAside: setAside)
+  try phase.run(maxIterations: nil) { _ in onProgress?(k * n) }
+  let exact = try backSelect(problems: n, featureCount: evaluator.pixelCount, initiallyMasked: phase.masked, scorer: scorer) {
     onProgress?($0)
   }
-  onCost?(SelectionCost(gradientPasses: phase.cost.gradientPasses, forwardPasses: phase.cost.forwardPasses + scorer.evaluations))
-  var results: [BackSelectResult] = []
-  for (g, e) in zip(phase.results, exact) {
-    let order: [Int] = g.order + e.order
-    let values: [Float] = g.values + e.values
-    let scores: [Float] = g.scores + e.scores
-    results.append(
-      BackSelectResult(order: order, values: values, scores: scores, exactTies: g.exactTies + e.exactTies, nearTies: g.nearTies + e.nearTies))
+  onCost?(SelectionCost(gradientPasses: phase.cost.gradientPasses, forwardPasses: phase.cost.forwardPasses + exactEvaluations()))
+  return zip(phase.results, exact).map { g, e in
+    BackSelectResult(
+      order: g.order + e.order, values: g.values + e.values, scores: g.scores + e.scores, exactTies: g.exactTies + e.exactTies,
+      nearTies: g.nearTies + e.nearTies)
   }
-  return results
 }
 
-/// The gradient iterations. An image leaves the gradient phase when the probability after its
-/// last block is below `switchBelow` (that block is unmasked again and dropped from its result;
-/// with `setAside` the image stays and the block's pixels are no longer offered) or when at most
-/// `exactLast` pixels are left unmasked besides the set-aside ones. With `capAtFullImage` the
-/// level of an image is at most its probability on the full image, measured by the first pass.
-func gradientPhase(
-  classifier: any Classifier, images: [[Float]], classes: [Int], inputShape: [Int], k: Int, maskValue: [Float]?,
-  score: SelectionScore, device: Device, switchBelow: Float?, capAtFullImage: Bool, exactLast: Int?, setAside: Bool,
-  maxIterations: Int?, onIteration: ((Int) -> Void)?
-) throws -> (results: [BackSelectResult], masked: [[Bool]], cost: SelectionCost) {
-  guard k >= 1 else { throw SISError.badArgument("--k must be at least 1, got \(k)") }
-  let n = images.count
-  let (c, h, w) = (inputShape[0], inputShape[1], inputShape[2])
-  let p = h * w
-  let x = try Tensor(images.flatMap { $0 }, shape: [n, c, h, w]).to(device)
-  let fill = try Tensor(maskValue ?? [Float](repeating: 0, count: c * p), shape: [1, c, h, w]).to(device)
-  let target = try Tensor(classes.map { Int64($0) }, shape: [n, 1]).to(device)
-  var masked = [[Bool]](repeating: [Bool](repeating: false, count: p), count: n)
-  var results = [BackSelectResult](repeating: BackSelectResult(order: [], values: [], scores: [], exactTies: 0, nearTies: 0), count: n)
-  var pendingBlock = [[Int]](repeating: [], count: n)
-  var reserved = [[Bool]](repeating: [Bool](repeating: false, count: p), count: n)
+/// `hybridBackSelect` on a classifier (pixel features; `chunk` candidates per forward pass in
+/// the exact phase).
+public func hybridBackSelect(
+  classifier: any Classifier, images: [[Float]], classes: [Int], inputShape: [Int], k: Int, switchProbability: Float,
+  capAtFullImage: Bool = false, exactLast: Int, setAside: Bool = false, maskValue: [Float]? = nil, score: SelectionScore,
+  chunk: Int, device: Device = .cpu, onProgress: ((Int) -> Void)? = nil, onCost: ((SelectionCost) -> Void)? = nil
+) throws -> [BackSelectResult] {
+  let evaluator = try ClassifierMaskEvaluator(
+    classifier: classifier, images: images, classes: classes, inputShape: inputShape, maskValue: maskValue, score: score, device: device)
+  let scorer = try ClassifierScorer(
+    classifier: classifier, images: images, classes: classes, layout: .pixels(inputShape), maskValue: maskValue, score: score,
+    chunk: chunk, device: device)
+  return try hybridBackSelect(
+    evaluator: evaluator, scorer: scorer, k: k, switchProbability: switchProbability, capAtFullImage: capAtFullImage,
+    exactLast: exactLast, setAside: setAside, onProgress: onProgress, onCost: onCost, exactEvaluations: { scorer.evaluations })
+}
+
+/// The gradient iterations of `gradientBackSelect` and `hybridBackSelect`, one step at a time.
+/// Each iteration evaluates the images still in the phase with their gradients (`iterate`):
+/// for each image it first settles the block masked in the previous iteration (`settle`: keep
+/// it and record its value, or put it back when the probability fell below the image's switch
+/// level), then chooses the next block (`chooseBlock`). An image leaves the phase when a dip
+/// ends it (without `setAside`), or when at most `exactLast` pixels are left unmasked besides
+/// the set-aside ones. A last forward pass records the value of each image's final block
+/// (`closeLastBlocks`). With `capAtFullImage` the switch level of an image is at most its
+/// probability on the full image, measured by the first pass.
+struct GradientPhase<Evaluator: MaskGradientEvaluator> {
+  let evaluator: Evaluator
+  let k: Int
+  let switchBelow: Float?
+  let capAtFullImage: Bool
+  let exactLast: Int?
+  let setAside: Bool
+  let p: Int
+  /// Per image: masked pixels, pixels set aside for the exact phase, the block masked last
+  /// (value not yet measured), still in the phase, its switch level.
+  var masked: [[Bool]]
+  var reserved: [[Bool]]
+  var pendingBlock: [[Int]]
+  var active: [Bool]
+  var level: [Float?]
+  var results: [BackSelectResult]
+  var cost = SelectionCost()
+  var iteration = 0
+
+  init(evaluator: Evaluator, k: Int, switchBelow: Float?, capAtFullImage: Bool, exactLast: Int?, setAside: Bool) throws {
+    guard k >= 1 else { throw SISError.badArgument("--k must be at least 1, got \(k)") }
+    let n = evaluator.problemCount
+    self.evaluator = evaluator
+    self.k = k
+    self.switchBelow = switchBelow
+    self.capAtFullImage = capAtFullImage
+    self.exactLast = exactLast
+    self.setAside = setAside
+    p = evaluator.pixelCount
+    masked = [[Bool]](repeating: [Bool](repeating: false, count: p), count: n)
+    reserved = masked
+    pendingBlock = [[Int]](repeating: [], count: n)
+    active = [Bool](repeating: true, count: n)
+    level = [Float?](repeating: switchBelow, count: n)
+    results = [BackSelectResult](repeating: BackSelectResult(order: [], values: [], scores: [], exactTies: 0, nearTies: 0), count: n)
+  }
+
   /// Pixels of image `i` a gradient block may still take: unmasked and not set aside.
   func offered(_ i: Int) -> [Int] { (0..<p).filter { !masked[i][$0] && !reserved[i][$0] } }
-  let numClasses = classifier.info.numClasses
-  var hot = [Bool](repeating: false, count: n * numClasses)
-  for (i, c) in classes.enumerated() { hot[i * numClasses + c] = true }
-  let oneHot = try Tensor(hot, shape: [n, numClasses]).to(device)
 
-  /// Probabilities (and scores) of the current masked inputs of `rows` (in that order); with
-  /// gradients wrt the mask if asked (row-major, p values per row). Images that left the
-  /// gradient phase are not evaluated.
-  var cost = SelectionCost()
-  func evaluate(_ rows: [Int], _ withGradient: Bool) throws -> (probs: [Float], scores: [Float], gradient: [Float]?) {
-    let b = rows.count
-    if withGradient { cost.gradientPasses += b } else { cost.forwardPasses += b }
-    let all = b == n
-    let index = all ? nil : try Tensor(rows.map { Int64($0) }, shape: [b]).to(device)
-    let xs = try index.map { try x.indexSelect(dim: 0, $0) } ?? x
-    let targets = try index.map { try target.indexSelect(dim: 0, $0) } ?? target
-    let m = try Tensor(rows.flatMap { masked[$0].map { $0 ? Float(1) : 0 } }, shape: [b, 1, h, w]).to(device)
-    if withGradient { try m.setRequiresGrad(true) }
-    return try (withGradient ? withGrad : withNoGrad) {
-      let input = try xs * (try Tensor.ones([b, 1, h, w], device: device) - m) + fill * m
-      let logits = try classifier.logits(input)
-      let logp = try NN.logSoftmax(logits, dim: 1).gather(dim: 1, targets)
-      let probs = try logp.exp()
-      let s: Tensor
-      switch score {
-      case .prob: s = probs
-      case .logprob: s = logp
-      case .margin:
-        let own = try logits.gather(dim: 1, targets)
-        let hot = try index.map { try oneHot.indexSelect(dim: 0, $0) } ?? oneHot
-        let others = try logits.maskedFill(hot, -1e30).max(dims: [1], keepDim: true)
-        s = try own - others
-      }
-      var gradient: [Float]?
-      if withGradient {
-        gradient = try Autograd.gradients(of: try s.sum(), withRespectTo: [m])[0]?.floats()
-      }
-      return (try probs.detach().floats(), try s.detach().floats(), gradient)
+  mutating func run(maxIterations: Int?, onIteration: ((Int) -> Void)?) throws {
+    while iteration < (maxIterations ?? .max), try iterate() {
+      iteration += 1
+      onIteration?(iteration)
     }
+    try closeLastBlocks()
   }
 
-  var iteration = 0
-  var active = [Bool](repeating: true, count: n)
-  var level = [Float?](repeating: switchBelow, count: n)
-  while iteration < (maxIterations ?? .max) {
-    // Images still in the gradient phase: features left to mask, or a block whose value is pending.
-    let rows = (0..<n).filter { active[$0] && (masked[$0].contains(false) || !pendingBlock[$0].isEmpty) }
-    guard rows.contains(where: { masked[$0].contains(false) }) else { break }
-    let (probs, scores, gradient) = try evaluate(rows, true)
-    guard let g = gradient else { throw SISError.badArgument("the score does not depend on the mask") }
+  /// One gradient pass over the images still in the phase; false when none has pixels left.
+  mutating func iterate() throws -> Bool {
+    // Images still in the phase: pixels left to mask, or a block whose value is pending.
+    let rows = masked.indices.filter { active[$0] && (masked[$0].contains(false) || !pendingBlock[$0].isEmpty) }
+    guard rows.contains(where: { masked[$0].contains(false) }) else { return false }
+    let e = try evaluator.evaluate(rows, masks: rows.map { masked[$0] }, withGradient: true)
+    cost.gradientPasses += rows.count
+    guard let gradients = e.gradients else { throw SISError.badArgument("the evaluator returned no gradient") }
     for (r, i) in rows.enumerated() {
-      if iteration == 0, capAtFullImage, let l = level[i] { level[i] = min(l, probs[r]) }
-      if let switchBelow = level[i], probs[r] < switchBelow {
-        // The last block took the probability below the switch level: put it back. Without a
-        // block (the image as it stands is below the level) the gradient phase ends.
-        let block = pendingBlock[i]
-        for f in block { masked[i][f] = false }
-        results[i].order.removeLast(block.count)
-        pendingBlock[i] = []
-        if setAside && !block.isEmpty {
-          // Keep its pixels for the exact phase; the next pass chooses at the restored mask.
-          for f in block { reserved[i][f] = true }
-          if offered(i).count <= (exactLast ?? 0) { active[i] = false }
-        } else {
-          active[i] = false
-        }
-        continue
-      }
-      // Values of the previous block: f after it was masked, measured now.
-      for _ in pendingBlock[i] {
-        results[i].values.append(probs[r])
-        results[i].scores.append(scores[r])
-      }
+      if iteration == 0, capAtFullImage, let l = level[i] { level[i] = min(l, e.probabilities[r]) }
+      guard settle(i, probability: e.probabilities[r], score: e.scores[r]) else { continue }
+      chooseBlock(i, gradient: gradients[r])
+    }
+    return true
+  }
+
+  /// Settles image `i`'s pending block at the probability measured with it masked. Below the
+  /// image's switch level the block is put back (set aside, or the image leaves the phase);
+  /// otherwise its pixels get that value. Returns whether the image chooses another block.
+  mutating func settle(_ i: Int, probability: Float, score: Float) -> Bool {
+    if let l = level[i], probability < l {
+      // Without a block (the image as it stands is below the level) the phase ends for it.
+      let block = pendingBlock[i]
+      for f in block { masked[i][f] = false }
+      results[i].order.removeLast(block.count)
       pendingBlock[i] = []
-      let free = offered(i)
-      if let exactLast, free.count <= exactLast {
+      if setAside && !block.isEmpty {
+        // Keep its pixels for the exact phase; the next pass chooses at the restored mask.
+        for f in block { reserved[i][f] = true }
+        if offered(i).count <= (exactLast ?? 0) { active[i] = false }
+      } else {
         active[i] = false
-        continue
       }
-      let (block, bestLeftOut) = topK(free, k: k) { g[r * p + $0] }
-      if let last = block.last, let bestLeftOut {
-        if g[r * p + last] == bestLeftOut { results[i].exactTies += 1 }
-        if abs(g[r * p + last] - bestLeftOut) <= 1e-6 { results[i].nearTies += 1 }
-      }
-      for f in block { masked[i][f] = true }
-      results[i].order += block
-      pendingBlock[i] = block
+      return false
     }
-    iteration += 1
-    onIteration?(iteration)
-  }
-  // The fully masked input closes the last block.
-  let closing = (0..<n).filter { !pendingBlock[$0].isEmpty }
-  if !closing.isEmpty {
-    let (probs, scores, _) = try evaluate(closing, false)
-    for (r, i) in closing.enumerated() {
-      for _ in pendingBlock[i] {
-        results[i].values.append(probs[r])
-        results[i].scores.append(scores[r])
-      }
+    recordPending(i, probability: probability, score: score)
+    if let exactLast, offered(i).count <= exactLast {
+      active[i] = false
+      return false
     }
+    return true
   }
-  return (results, masked, cost)
+
+  /// The values of image `i`'s pending block: f after it was masked, measured now.
+  mutating func recordPending(_ i: Int, probability: Float, score: Float) {
+    results[i].values += [Float](repeating: probability, count: pendingBlock[i].count)
+    results[i].scores += [Float](repeating: score, count: pendingBlock[i].count)
+    pendingBlock[i] = []
+  }
+
+  /// Masks the `k` offered pixels of image `i` with the largest gradient (ties: lowest index)
+  /// and counts a tie when the k-th equals the best pixel left out.
+  mutating func chooseBlock(_ i: Int, gradient g: [Float]) {
+    let (block, bestLeftOut) = topK(offered(i), k: k) { g[$0] }
+    if let last = block.last, let bestLeftOut {
+      if g[last] == bestLeftOut { results[i].exactTies += 1 }
+      if abs(g[last] - bestLeftOut) <= 1e-6 { results[i].nearTies += 1 }
+    }
+    for f in block { masked[i][f] = true }
+    results[i].order += block
+    pendingBlock[i] = block
+  }
+
+  /// One forward pass records the value of each image's last block.
+  mutating func closeLastBlocks() throws {
+    let closing = pendingBlock.indices.filter { !pendingBlock[$0].isEmpty }
+    guard !closing.isEmpty else { return }
+    let e = try evaluator.evaluate(closing, masks: closing.map { masked[$0] }, withGradient: false)
+    cost.forwardPasses += closing.count
+    for (r, i) in closing.enumerated() { recordPending(i, probability: e.probabilities[r], score: e.scores[r]) }
+  }
 }
 
 /// The `k` features with the largest `value`, largest first, ties to the lowest index (`features`
