@@ -235,12 +235,6 @@ ot_tensor ot_tensor_randint(int64_t low, int64_t high, const int64_t* shape, int
   OT_CATCH(nullptr)
 }
 
-ot_tensor ot_tensor_randperm(int64_t n, int32_t device) {
-  OT_TRY
-  return wrap(at::randperm(n, opts(2, device)));
-  OT_CATCH(nullptr)
-}
-
 ot_tensor ot_tensor_arange(int64_t start, int64_t end, int64_t step, int32_t dtype, int32_t device) {
   OT_TRY
   return wrap(at::arange(start, end, step, opts(dtype, device)));
@@ -268,19 +262,6 @@ int ot_tensor_copy_to(ot_tensor t, void* dst, int64_t nbytes) {
     throw std::invalid_argument("copy_to: tensor has " + std::to_string(have) + " bytes, buffer " +
                                 std::to_string(nbytes));
   if (nbytes > 0) std::memcpy(dst, c.data_ptr(), nbytes);
-  return 0;
-  OT_CATCH(-1)
-}
-
-int ot_tensor_copy_from(ot_tensor t, const void* src, int64_t nbytes) {
-  OT_TRY
-  auto& d = T(t);
-  if (!d.is_cpu() || !d.is_contiguous()) throw std::invalid_argument("copy_from needs a contiguous CPU tensor");
-  int64_t have = d.numel() * d.element_size();
-  if (have != nbytes)
-    throw std::invalid_argument("copy_from: tensor has " + std::to_string(have) + " bytes, buffer " +
-                                std::to_string(nbytes));
-  if (nbytes > 0) std::memcpy(d.data_ptr(), src, nbytes);
   return 0;
   OT_CATCH(-1)
 }
@@ -361,18 +342,6 @@ ot_tensor ot_tensor_contiguous(ot_tensor t, int channels_last) {
   OT_CATCH(nullptr)
 }
 
-ot_tensor ot_tensor_clone(ot_tensor t) {
-  OT_TRY
-  return wrap(T(t).clone());
-  OT_CATCH(nullptr)
-}
-
-ot_tensor ot_tensor_shallow_clone(ot_tensor t) {
-  OT_TRY
-  return wrap(T(t));
-  OT_CATCH(nullptr)
-}
-
 ot_tensor ot_tensor_detach(ot_tensor t) {
   OT_TRY
   return wrap(T(t).detach());
@@ -400,27 +369,9 @@ ot_tensor ot_tensor_permute(ot_tensor t, const int64_t* dims, int32_t ndim) {
   OT_CATCH(nullptr)
 }
 
-ot_tensor ot_tensor_transpose(ot_tensor t, int64_t d0, int64_t d1) {
-  OT_TRY
-  return wrap(T(t).transpose(d0, d1));
-  OT_CATCH(nullptr)
-}
-
 ot_tensor ot_tensor_expand(ot_tensor t, const int64_t* shape, int32_t ndim) {
   OT_TRY
   return wrap(T(t).expand(ints(shape, ndim)));
-  OT_CATCH(nullptr)
-}
-
-ot_tensor ot_tensor_squeeze(ot_tensor t, int64_t dim) {
-  OT_TRY
-  return wrap(T(t).squeeze(dim));
-  OT_CATCH(nullptr)
-}
-
-ot_tensor ot_tensor_unsqueeze(ot_tensor t, int64_t dim) {
-  OT_TRY
-  return wrap(T(t).unsqueeze(dim));
   OT_CATCH(nullptr)
 }
 
@@ -445,12 +396,6 @@ ot_tensor ot_tensor_select(ot_tensor t, int64_t dim, int64_t index) {
 ot_tensor ot_tensor_index_select(ot_tensor t, int64_t dim, ot_tensor index) {
   OT_TRY
   return wrap(T(t).index_select(dim, T(index)));
-  OT_CATCH(nullptr)
-}
-
-ot_tensor ot_tensor_masked_select(ot_tensor t, ot_tensor mask) {
-  OT_TRY
-  return wrap(T(t).masked_select(T(mask)));
   OT_CATCH(nullptr)
 }
 
@@ -568,12 +513,6 @@ ot_tensor ot_tensor_unary(int32_t op, ot_tensor t) {
   OT_CATCH(nullptr)
 }
 
-ot_tensor ot_tensor_clamp(ot_tensor t, double lo, double hi) {
-  OT_TRY
-  return wrap(T(t).clamp(lo, hi));
-  OT_CATCH(nullptr)
-}
-
 int ot_tensor_add_(ot_tensor dst, ot_tensor src, double alpha) {
   OT_TRY
   auto& d = T(dst);
@@ -585,30 +524,9 @@ int ot_tensor_add_(ot_tensor dst, ot_tensor src, double alpha) {
   OT_CATCH(-1)
 }
 
-int ot_tensor_mul_scalar_(ot_tensor dst, double s) {
-  OT_TRY
-  T(dst).mul_(s);
-  return 0;
-  OT_CATCH(-1)
-}
-
 int ot_tensor_fill_(ot_tensor dst, double v) {
   OT_TRY
   T(dst).fill_(v);
-  return 0;
-  OT_CATCH(-1)
-}
-
-int ot_tensor_masked_fill_(ot_tensor dst, ot_tensor mask, double v) {
-  OT_TRY
-  T(dst).masked_fill_(T(mask), v);
-  return 0;
-  OT_CATCH(-1)
-}
-
-int ot_tensor_index_put_(ot_tensor dst, ot_tensor index, ot_tensor values) {
-  OT_TRY
-  T(dst).index_copy_(0, T(index), T(values));
   return 0;
   OT_CATCH(-1)
 }
@@ -758,15 +676,6 @@ ot_tensor ot_nn_cross_entropy(ot_tensor logits, ot_tensor targets, int32_t reduc
   OT_TRY
   if (reduction < 0 || reduction > 2) throw std::invalid_argument("unknown reduction " + std::to_string(reduction));
   return wrap(at::cross_entropy_loss(T(logits), T(targets), c10::nullopt, reduction, -100, label_smoothing));
-  OT_CATCH(nullptr)
-}
-
-ot_tensor ot_nn_interpolate_bilinear(ot_tensor x, int64_t oh, int64_t ow, int align_corners, int antialias) {
-  OT_TRY
-  const int64_t s[2] = {oh, ow};
-  if (antialias)
-    return wrap(at::_upsample_bilinear2d_aa(T(x), ints(s, 2), align_corners != 0, c10::nullopt, c10::nullopt));
-  return wrap(at::upsample_bilinear2d(T(x), ints(s, 2), align_corners != 0, c10::nullopt, c10::nullopt));
   OT_CATCH(nullptr)
 }
 

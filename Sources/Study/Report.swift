@@ -34,8 +34,7 @@ public struct StudyReport: Sendable {
         perParticipant[p] = Double(list.filter { $0.answer == $0.label }.count) / Double(list.count)
       }
       let values = Array(perParticipant.values)
-      let mean = values.isEmpty ? 0 : values.reduce(0, +) / Double(values.count)
-      let std = values.count > 1 ? (values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(values.count - 1)).squareRoot() : 0
+      let (mean, std) = meanStd(values)
       let perClass: [Double?] = study.classNames.indices.map { c in
         let list = here.filter { $0.label == c }
         return list.isEmpty ? nil : Double(list.filter { $0.answer == c }.count) / Double(list.count)

@@ -88,11 +88,4 @@ public enum NN {
     try owned(ot_nn_cross_entropy(logits.handle, targets.handle, reduction.rawValue, labelSmoothing))
   }
 
-  /// Bilinear resize of an NCHW float tensor; `antialias` matches PIL/torchvision's
-  /// antialiased downsampling.
-  public static func resizeBilinear(_ x: Tensor, height: Int, width: Int, alignCorners: Bool = false, antialias: Bool)
-    throws(TorchError) -> Tensor
-  {
-    try owned(ot_nn_interpolate_bilinear(x.handle, Int64(height), Int64(width), alignCorners ? 1 : 0, antialias ? 1 : 0))
-  }
 }

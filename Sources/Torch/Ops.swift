@@ -49,9 +49,6 @@ extension Tensor {
   public func pow(_ e: Double) throws(TorchError) -> Tensor { try binary(.pow, e) }
   public func maximum(_ other: Tensor) throws(TorchError) -> Tensor { try binary(.maximum, other) }
   public func minimum(_ other: Tensor) throws(TorchError) -> Tensor { try binary(.minimum, other) }
-  public func clamp(min lo: Double, max hi: Double) throws(TorchError) -> Tensor {
-    try owned(ot_tensor_clamp(handle, lo, hi))
-  }
 
   // MARK: comparisons (bool results)
 
@@ -149,11 +146,6 @@ extension Tensor {
     try owned(ot_tensor_contiguous(handle, channelsLast ? 1 : 0))
   }
 
-  public func clone() throws(TorchError) -> Tensor { try owned(ot_tensor_clone(handle)) }
-
-  /// A new handle to the same storage (writes through either are seen by both).
-  public func shallowClone() throws(TorchError) -> Tensor { try owned(ot_tensor_shallow_clone(handle)) }
-
   public func detach() throws(TorchError) -> Tensor { try owned(ot_tensor_detach(handle)) }
 
   // MARK: in place
@@ -165,14 +157,6 @@ extension Tensor {
   /// self += alpha * other
   public func add_(_ other: Tensor, alpha: Double = 1) throws(TorchError) {
     try checked(ot_tensor_add_(handle, other.handle, alpha))
-  }
-  public func mul_(_ s: Double) throws(TorchError) { try checked(ot_tensor_mul_scalar_(handle, s)) }
-  public func maskedFill_(_ mask: Tensor, _ value: Double) throws(TorchError) {
-    try checked(ot_tensor_masked_fill_(handle, mask.handle, value))
-  }
-  /// self[index[i]] = values[i] along dimension 0.
-  public func indexCopy_(_ index: Tensor, _ values: Tensor) throws(TorchError) {
-    try checked(ot_tensor_index_put_(handle, index.handle, values.handle))
   }
 
   // MARK: shape
@@ -187,17 +171,10 @@ extension Tensor {
     return try owned(ot_tensor_permute(handle, d, Int32(d.count)))
   }
 
-  public func transpose(_ d0: Int, _ d1: Int) throws(TorchError) -> Tensor {
-    try owned(ot_tensor_transpose(handle, Int64(d0), Int64(d1)))
-  }
-
   public func expand(_ shape: [Int]) throws(TorchError) -> Tensor {
     let d = shape.map(Int64.init)
     return try owned(ot_tensor_expand(handle, d, Int32(d.count)))
   }
-
-  public func squeeze(dim: Int) throws(TorchError) -> Tensor { try owned(ot_tensor_squeeze(handle, Int64(dim))) }
-  public func unsqueeze(dim: Int) throws(TorchError) -> Tensor { try owned(ot_tensor_unsqueeze(handle, Int64(dim))) }
 
   public func flatten(from start: Int = 0, to end: Int = -1) throws(TorchError) -> Tensor {
     try owned(ot_tensor_flatten(handle, Int64(start), Int64(end)))
@@ -219,10 +196,6 @@ extension Tensor {
 
   public func gather(dim: Int, _ index: Tensor) throws(TorchError) -> Tensor {
     try owned(ot_tensor_gather(handle, Int64(dim), index.handle))
-  }
-
-  public func maskedSelect(_ mask: Tensor) throws(TorchError) -> Tensor {
-    try owned(ot_tensor_masked_select(handle, mask.handle))
   }
 
   public func maskedFill(_ mask: Tensor, _ value: Double) throws(TorchError) -> Tensor {

@@ -90,10 +90,6 @@ public final class Tensor: @unchecked Sendable {
     return try owned(ot_tensor_randint(Int64(low), Int64(high), dims, Int32(dims.count), device.code))
   }
 
-  public static func randperm(_ n: Int, device: Device = .cpu) throws(TorchError) -> Tensor {
-    try owned(ot_tensor_randperm(Int64(n), device.code))
-  }
-
   public static func arange(_ start: Int, _ end: Int, step: Int = 1, dtype: DType = .int64, device: Device = .cpu)
     throws(TorchError) -> Tensor
   {
@@ -176,13 +172,6 @@ public final class Tensor: @unchecked Sendable {
       throw TorchError(message)
     }
     return v
-  }
-
-  /// Overwrites the contents of a contiguous CPU tensor with `values` (same count and dtype).
-  public func assign<T: TensorScalar>(_ values: [T]) throws(TorchError) {
-    guard T.dtype == dtype else { throw TorchError("tensor is \(dtype), values are \(T.dtype)") }
-    let status = values.withUnsafeBytes { ot_tensor_copy_from(handle, $0.baseAddress, Int64($0.count)) }
-    try checked(status)
   }
 
   /// Borrowed pointer to the storage of a contiguous CPU tensor, valid inside `body`.

@@ -50,14 +50,11 @@ ot_tensor ot_tensor_full(const int64_t* shape, int32_t ndim, double value, int32
 ot_tensor ot_tensor_randn(const int64_t* shape, int32_t ndim, int32_t dtype, int32_t device);
 ot_tensor ot_tensor_rand(const int64_t* shape, int32_t ndim, int32_t dtype, int32_t device);
 ot_tensor ot_tensor_randint(int64_t low, int64_t high, const int64_t* shape, int32_t ndim, int32_t device);
-ot_tensor ot_tensor_randperm(int64_t n, int32_t device);
 ot_tensor ot_tensor_arange(int64_t start, int64_t end, int64_t step, int32_t dtype, int32_t device);
 ot_tensor ot_tensor_scalar(double value, int32_t dtype);
 void ot_tensor_free(ot_tensor t);
 // Copies the tensor (made contiguous, on CPU) into dst, which must hold nbytes bytes exactly.
 int ot_tensor_copy_to(ot_tensor t, void* dst, int64_t nbytes);
-// Copies nbytes from src into the (contiguous, CPU) tensor's storage.
-int ot_tensor_copy_from(ot_tensor t, const void* src, int64_t nbytes);
 // Pointer to the data of a contiguous CPU tensor (borrowed; valid while the tensor lives).
 void* ot_tensor_data_ptr(ot_tensor t);
 
@@ -74,23 +71,17 @@ double ot_tensor_item(ot_tensor t);   // NaN with an error set on failure; check
 // ---- conversion, layout -------------------------------------------------------------------------
 ot_tensor ot_tensor_to(ot_tensor t, int32_t dtype, int32_t device);
 ot_tensor ot_tensor_contiguous(ot_tensor t, int channels_last);
-ot_tensor ot_tensor_clone(ot_tensor t);
-ot_tensor ot_tensor_shallow_clone(ot_tensor t);
 ot_tensor ot_tensor_detach(ot_tensor t);
 int ot_tensor_copy_(ot_tensor dst, ot_tensor src);
 
 // ---- shape --------------------------------------------------------------------------------------
 ot_tensor ot_tensor_reshape(ot_tensor t, const int64_t* shape, int32_t ndim);
 ot_tensor ot_tensor_permute(ot_tensor t, const int64_t* dims, int32_t ndim);
-ot_tensor ot_tensor_transpose(ot_tensor t, int64_t d0, int64_t d1);
 ot_tensor ot_tensor_expand(ot_tensor t, const int64_t* shape, int32_t ndim);
-ot_tensor ot_tensor_squeeze(ot_tensor t, int64_t dim);
-ot_tensor ot_tensor_unsqueeze(ot_tensor t, int64_t dim);
 ot_tensor ot_tensor_flatten(ot_tensor t, int64_t start, int64_t end);
 ot_tensor ot_tensor_slice(ot_tensor t, int64_t dim, int64_t start, int64_t end, int64_t step);
 ot_tensor ot_tensor_select(ot_tensor t, int64_t dim, int64_t index);
 ot_tensor ot_tensor_index_select(ot_tensor t, int64_t dim, ot_tensor index);
-ot_tensor ot_tensor_masked_select(ot_tensor t, ot_tensor mask);
 ot_tensor ot_tensor_masked_fill(ot_tensor t, ot_tensor mask, double value);
 ot_tensor ot_tensor_where(ot_tensor cond, ot_tensor a, ot_tensor b);
 ot_tensor ot_tensor_gather(ot_tensor t, int64_t dim, ot_tensor index);
@@ -107,13 +98,9 @@ ot_tensor ot_tensor_binary_scalar(int32_t op, ot_tensor a, double b);
 // unary op codes: 0 neg, 1 exp, 2 log, 3 sqrt, 4 abs, 5 relu, 6 sigmoid, 7 tanh, 8 isnan,
 //                 9 logical_not, 10 relu6, 11 floor, 12 round, 13 sign, 14 reciprocal, 15 isfinite
 ot_tensor ot_tensor_unary(int32_t op, ot_tensor t);
-ot_tensor ot_tensor_clamp(ot_tensor t, double lo, double hi);
 // In place: dst = dst + alpha * src; dst = dst * s; dst.fill_(v); dst.zero_()
 int ot_tensor_add_(ot_tensor dst, ot_tensor src, double alpha);
-int ot_tensor_mul_scalar_(ot_tensor dst, double s);
 int ot_tensor_fill_(ot_tensor dst, double v);
-int ot_tensor_masked_fill_(ot_tensor dst, ot_tensor mask, double v);
-int ot_tensor_index_put_(ot_tensor dst, ot_tensor index, ot_tensor values);  // dst[index] = values (dim 0)
 
 // ---- reductions ---------------------------------------------------------------------------------
 // reduction codes: 0 sum, 1 mean, 2 max, 3 min, 4 prod, 5 std (unbiased), 6 var (unbiased)
@@ -141,7 +128,6 @@ ot_tensor ot_nn_softmax(ot_tensor x, int64_t dim);
 ot_tensor ot_nn_log_softmax(ot_tensor x, int64_t dim);
 // reduction: 0 none, 1 mean, 2 sum. targets are int64 class indices.
 ot_tensor ot_nn_cross_entropy(ot_tensor logits, ot_tensor targets, int32_t reduction, double label_smoothing);
-ot_tensor ot_nn_interpolate_bilinear(ot_tensor x, int64_t oh, int64_t ow, int align_corners, int antialias);
 
 // ---- autograd -----------------------------------------------------------------------------------
 int ot_tensor_set_requires_grad(ot_tensor t, int requires_grad);
