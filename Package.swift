@@ -61,11 +61,12 @@ let package = Package(
       ]),
     .target(name: "Analysis", dependencies: ["Base", "Torch", "Datasets", "Models", "SIS"]),
     .target(name: "Audit", dependencies: ["Base", "Torch", "Datasets", "Models", "SIS", "Analysis"]),
+    .target(name: "Benchmarks", dependencies: ["Base", "Torch", "Datasets", "Models", "SIS"]),
     .target(name: "Training", dependencies: ["Base", "Torch", "Datasets", "Models", "Analysis"]),
     .executableTarget(
       name: "overinterp",
       dependencies: [
-        "Base", "Torch", "Datasets", "Models", "SIS", "Analysis", "Audit", "Training", "Corruptions", "Study", "StudyServer",
+        "Base", "Torch", "Datasets", "Models", "SIS", "Analysis", "Audit", "Benchmarks", "Training", "Corruptions", "Study", "StudyServer",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       resources: [.copy("Resources")]),

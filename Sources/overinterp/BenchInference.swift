@@ -1,4 +1,5 @@
 import ArgumentParser
+import Benchmarks
 import Base
 import Datasets
 import Foundation
@@ -28,60 +29,8 @@ struct BenchInference: ParsableCommand {
   var script: String = "bench/inference.py"
 
   func run() throws {
-    let threadCount = baseline.threadCount
-    try Runtime.configureAllocator()
-    try Runtime.setThreads(threadCount)
-    let sizes = batches.split(separator: ",").compactMap { Int($0) }
-    guard !sizes.isEmpty, sizes.allSatisfy({ $0 > 0 }) else { throw ValidationError("--batches must list positive integers") }
-    try Runtime.manualSeed(0)
-    let net = try ResNetCIFAR(depth: .resnet20)
-    let fused = try net.optimizedForInference(channelsLast: false)
-    let fusedCL = try net.optimizedForInference(channelsLast: true)
-    var results: [String: [Int: Double]] = [:]
-    try withInferenceMode {
-      for b in sizes {
-        let x = try Tensor.randn([b, 3, 32, 32])
-        let xl = try x.contiguous(channelsLast: true)
-        results["overinterp-bn-folded", default: [:]][b] = Double(b) * (try measure { _ = try fused.logits(x) })
-        results["overinterp-bn-folded-cl", default: [:]][b] = Double(b) * (try measure { _ = try fusedCL.logits(xl) })
-        results["overinterp-eager", default: [:]][b] = Double(b) * (try measure { _ = try net.logits(x) })
-        results["overinterp-channels-last", default: [:]][b] = Double(b) * (try measure { _ = try net.logits(xl) })
-      }
-    }
-    let lines = try runPythonBaseline(baseline.python, [script, String(threadCount), sizes.map(String.init).joined(separator: ","), String(seconds)])
-    for obj in lines {
-      guard let v = obj["variant"] as? String, let b = obj["batch"] as? Int, let r = obj["images_per_s"] as? Double else { continue }
-      results[v, default: [:]][b] = r
-    }
-    let variants = results.keys.sorted()
-    print("ResNet20 forward, eval mode, random input, \(threadCount) thread(s), libtorch \(Runtime.libtorchVersion); images/s")
-    print(pad("variant", 28) + sizes.map { pad("b=\($0)", 10, left: true) }.joined())
-    for v in variants {
-      print(pad(v, 28) + sizes.map { b in pad(results[v]?[b].map { fmt($0, digits: 0) } ?? "-", 10, left: true) }.joined())
-    }
-    let ours = variants.filter { $0.hasPrefix("overinterp") }
-    let theirs = variants.filter { $0.hasPrefix("python") }
-    if !theirs.isEmpty {
-      let ratios = sizes.map { b -> String in
-        let best = ours.compactMap { results[$0]?[b] }.max() ?? 0
-        let base = theirs.compactMap { results[$0]?[b] }.max() ?? 0
-        return pad(base > 0 ? fmt(best / base) + "x" : "-", 10, left: true)
-      }
-      print(pad("best overinterp / best python", 28) + ratios.joined())
-    }
-  }
-
-  /// Calls per second.
-  func measure(_ body: () throws -> Void) throws -> Double {
-    for _ in 0..<3 { try body() }
-    var n = 0
-    let start = Progress.now()
-    var elapsed = 0.0
-    repeat {
-      try body()
-      n += 1
-      elapsed = Progress.now() - start
-    } while elapsed < seconds || n < 3
-    return Double(n) / elapsed
+    let bench = InferenceBenchmark(
+      batches: batches, seconds: seconds, threadCount: baseline.threadCount, python: baseline.python, script: script)
+    for line in try bench.run() { print(line) }
   }
 }
