@@ -1,0 +1,88 @@
+import ArgumentParser
+import Base
+import Datasets
+import Foundation
+import Models
+import SIS
+import Study
+import StudyServer
+import Torch
+
+extension StudyCommand {
+  struct Make: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Pick test images from backselect runs and write them at each fraction of kept pixels.",
+      discussion: """
+        As the paper: images the run's model classified correctly with confidence >= --confidence, \
+        --per-class per class, spread over the given runs (models); each image is written at every \
+        fraction with the last fraction of its backward-selection order kept and the other pixels \
+        at the dataset mean (the mask value).
+        """)
+
+    @Option(name: .customLong("run"), help: "Backselect run folders (repeat for several models).")
+    var runs: [String] = []
+
+    @Option(
+      help: ArgumentHelp(
+        "Instead of runs: a folder with images.npy (N,H,W,C uint8), labels.npy (N) and masks.npy (N,F,H,W; nonzero = kept, one mask per fraction), and optionally class_names.txt (one per line; default CIFAR-10's).",
+        valueName: "dir"))
+    var folder: String?
+
+    @Option(help: "Comma-separated fractions of pixels kept.")
+    var fractions: String = "0.05,0.3,0.5"
+
+    @Option(help: "Images per class (with --run; --folder uses every image).")
+    var perClass: Int = 10
+
+    @Option(help: "Minimum confidence of the model on the full image (with --run).")
+    var confidence: Double = 0.99
+
+    @Option(help: "Seed of the image draw (with --run).")
+    var seed: UInt64 = 0
+
+    @Option(help: "Study folder to write.")
+    var out: String
+
+    func parsedFractions() -> [Double]? {
+      let f = fractions.split(separator: ",").compactMap { Double($0) }
+      return f.count == fractions.split(separator: ",").count && f.allSatisfy({ $0 > 0 && $0 <= 1 }) && !f.isEmpty ? f : nil
+    }
+
+    func validate() throws {
+      if runs.isEmpty == (folder == nil) { throw ValidationError("give at least one --run, or a --folder of arrays (not both)") }
+      if parsedFractions() == nil { throw ValidationError("--fractions must be comma-separated numbers in (0, 1], got '\(fractions)'") }
+      if perClass < 1 { throw ValidationError("--per-class must be at least 1") }
+      if !(confidence >= 0 && confidence <= 1) { throw ValidationError("--confidence must be in [0, 1]") }
+    }
+
+    func run() throws {
+      if let folder {
+        let namesFile = folder + "/class_names.txt"
+        let names = FileManager.default.fileExists(atPath: namesFile) ? try ModelLoader.classNames(parsing: namesFile) : CIFAR10.classNames
+        let set = try StudySet.make(
+          images: try NpyArray.read(folder + "/images.npy"), labels: try NpyArray.read(folder + "/labels.npy").integers(),
+          masks: try NpyArray.read(folder + "/masks.npy"), fractions: parsedFractions() ?? [], classNames: names,
+          maskColor: Normalization.cifar10.meanColor, source: folder, out: out)
+        print("\(out): \(set.images.count) images (\(set.images.count / max(set.fractions.count, 1)) images x \(set.fractions.count) fractions)")
+        return
+      }
+      var loaded: [(name: String, records: [ImageRecord], data: ImageDataset)] = []
+      var maskColor = Normalization.cifar10.meanColor
+      for r in runs {
+        let store = RunStore(directory: r)
+        let manifest = try store.readManifest()
+        loaded.append((r, try store.records(), try manifest.loadData(embeddedSample: try? Resources.path("sample"))))
+        if let model = manifest.modelPaths.first,
+          let n = ModelCheckpoint.recordedNormalization(model == "default" ? try Resources.path("default-model.safetensors") : model)
+        {
+          maskColor = n.meanColor
+        }
+      }
+      let set = try StudySet.make(
+        runs: loaded, fractions: parsedFractions() ?? [], perClass: perClass, confidence: confidence, seed: seed, maskColor: maskColor,
+        out: out)
+      print("\(out): \(set.images.count) images (\(set.images.count / max(set.fractions.count, 1)) test images x \(set.fractions.count) fractions)")
+      print("serve it with: overinterp study serve \(out)   (or analyse answers with: overinterp study report --study \(out) --db DB)")
+    }
+  }
+}

@@ -1,0 +1,42 @@
+import ArgumentParser
+import Base
+import Datasets
+import Foundation
+import Models
+import SIS
+import Study
+import StudyServer
+import Torch
+
+extension StudyCommand {
+  struct Report: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Table 2 (accuracy per fraction, mean ± std over participants), per-class accuracy, R² of accuracy vs kept pixels, CSV, figure, contact sheets.")
+
+    @Option(help: "The study folder.")
+    var study: String
+
+    @Option(help: "The answers database.")
+    var db: String
+
+    @Option(help: "Folder for report.txt, answers.csv, accuracy.svg and contact sheets.")
+    var out: String
+
+    func run() throws {
+      let set = try StudySet.load(study)
+      guard FileManager.default.fileExists(atPath: db) else { throw FileFormatError(db, "no such database (--db)") }
+      let rows = try AnswerStore(path: db).allAnswers()
+      let report = StudyReport(study: set, answers: rows)
+      try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+      let text = report.text(classNames: set.classNames)
+      try writeFileAtomically(Array(text.utf8), to: out + "/report.txt")
+      try writeFileAtomically(Array(answersCSV(rows).utf8), to: out + "/answers.csv")
+      try writeFileAtomically(Array(report.svg().utf8), to: out + "/accuracy.svg")
+      for f in set.fractions {
+        try contactSheet(set, folder: study, fraction: f, to: out + "/contact-sheet-\(Int((f * 100).rounded()))pct.png")
+      }
+      print(text, terminator: "")
+      print("wrote \(out)/report.txt, answers.csv, accuracy.svg and contact sheets")
+    }
+  }
+}

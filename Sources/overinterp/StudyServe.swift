@@ -1,0 +1,62 @@
+import ArgumentParser
+import Base
+import Datasets
+import Foundation
+import Models
+import SIS
+import Study
+import StudyServer
+import Torch
+
+extension StudyCommand {
+  struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Serve the study to participants over HTTP (the paper's human benchmark as a web app).",
+      discussion: """
+        Participants open http://HOST:PORT/ in a browser, get an anonymous participant code and \
+        classify every image of the study: all images of the smallest fraction first, then the next \
+        fraction, shuffled per participant. Each answer is stored in the SQLite database at once; a \
+        participant who closes the tab continues where they stopped. Results: GET /admin/report and \
+        /admin/answers.csv (with the admin token if one is set), or `overinterp study report`. \
+        Listens on loopback by default: put a TLS reverse proxy in front to serve beyond this machine.
+        """)
+
+    @Argument(help: "The study folder (made by `overinterp study make`).")
+    var study: String
+
+    @Option(help: "Address to listen on.")
+    var host: String = "127.0.0.1"
+
+    @Option(help: "Port to listen on (0 picks a free one).")
+    var port: Int = 8080
+
+    @Option(help: "Answers database (SQLite, created if missing; default STUDY/answers.sqlite).")
+    var db: String?
+
+    @Option(
+      help: ArgumentHelp(
+        "Token required by /admin/report and /admin/answers.csv (default: the OVERINTERP_ADMIN_TOKEN environment variable; without one they are open).",
+        valueName: "token"))
+    var adminToken: String?
+
+    func validate() throws {
+      if !(0...65535).contains(port) { throw ValidationError("--port must be in 0...65535, got \(port)") }
+      if let adminToken, adminToken.count < 8 { throw ValidationError("--admin-token must have at least 8 characters") }
+    }
+
+    func run() async throws {
+      let database = db ?? study + "/answers.sqlite"
+      let service = try StudyService(studyFolder: study, database: database)
+      let token = resolvedAdminToken(adminToken)
+      let images = service.study.images.count
+      let host = self.host
+      let app = StudyApp(service: service, adminToken: token).application(host: host, port: port) { bound in
+        // Unbuffered, so that scripts waiting for this line (tests, the load check) see it at once.
+        var line = "serving \(images) images to participants at http://\(host):\(bound)/ (answers in \(database))\n"
+        if token == nil { line += "no admin token: /admin/report and /admin/answers.csv are open to anyone who can reach this port\n" }
+        FileHandle.standardOutput.write(Data(line.utf8))
+      }
+      try await app.runService()
+    }
+  }
+}
