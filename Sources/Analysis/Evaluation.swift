@@ -57,8 +57,7 @@ public struct ClassificationReport: Sendable {
         let above = p.indices.filter { $0 != y && (p[$0] > p[y] || (p[$0] == p[y] && $0 < y)) }.count
         if above < 5 { top5 += 1 }
       }
-      var best = 0
-      for k in p.indices where p[k] > p[best] { best = k }
+      let best = argmax(p) ?? 0
       predictions.append(best)
       confidences.append(p[best])
       confidenceSum += Double(p[best])

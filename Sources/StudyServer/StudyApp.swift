@@ -208,6 +208,12 @@ struct SecurityHeaders<Context: RequestContext>: RouterMiddleware {
 }
 
 extension HTTPField.Name {
-  static let xContentTypeOptions = Self("X-Content-Type-Options")!
-  static let referrerPolicy = Self("Referrer-Policy")!
+  static let xContentTypeOptions = known("X-Content-Type-Options")
+  static let referrerPolicy = known("Referrer-Policy")
+
+  /// A header name written in the source (valid by construction; checked once at start).
+  static func known(_ name: String) -> Self {
+    guard let n = Self(name) else { preconditionFailure("invalid HTTP header name '\(name)'") }
+    return n
+  }
 }

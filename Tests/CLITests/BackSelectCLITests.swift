@@ -190,9 +190,19 @@ struct TinySetup {
     let uncapped = try CLI.run(
       t.backselect(t.dir + "/uncapped", ["--all", "--group", "2", "--method", "hybrid", "--k", "4", "--switch-cap", "none", "--on-dip", "switch"]))
     #expect(uncapped.status == 0, "\(uncapped.stderr)")
-    // The behaviour of runs made before set-aside and the cap: manifests without either field.
     let uncappedManifest = try String(contentsOfFile: t.dir + "/uncapped/manifest.json", encoding: .utf8)
-    #expect(!uncappedManifest.contains("switchCap") && !uncappedManifest.contains("onDip"), "\(uncappedManifest)")
+    #expect(uncappedManifest.contains("\"onDip\" : \"switch\"") && uncappedManifest.contains("\"switchCap\" : \"none\""), "\(uncappedManifest)")
+    // A manifest from before set-aside and the cap (neither field) means switch and none: such a
+    // run resumes under those flags.
+    let path = t.dir + "/uncapped/manifest.json"
+    var old = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
+    old["onDip"] = nil
+    old["switchCap"] = nil
+    try JSONSerialization.data(withJSONObject: old).write(to: URL(fileURLWithPath: path))
+    let resumed = try CLI.run(
+      t.backselect(
+        t.dir + "/uncapped", ["--all", "--group", "2", "--method", "hybrid", "--k", "4", "--switch-cap", "none", "--on-dip", "switch", "--resume"]))
+    #expect(resumed.status == 0 && resumed.stderr.contains("0 image(s) to do"), "\(resumed.stderr)")
     let badCap = try CLI.run(t.backselect(t.dir + "/bad-cap", ["--all", "--method", "hybrid", "--switch-cap", "half"]))
     #expect(badCap.status != 0 && badCap.stderr.contains("--switch-cap"), "\(badCap.stderr)")
   }

@@ -131,7 +131,8 @@ func tempDir(_ name: String) -> String { NSTemporaryDirectory() + "/train-\(getp
   func render(_ set: TrainingSet, cropX: Int, cropY: Int, flip: Bool) -> [Float] {
     var out = [Float](repeating: .nan, count: 3 * 32 * 32)
     out.withUnsafeMutableBufferPointer { buf in
-      renderImage(set, 0, normalization: .cifar10, cropX: cropX, cropY: cropY, flip: flip, pad: 4, into: buf.baseAddress!)
+      guard let base = buf.baseAddress else { return }
+      renderImage(set, 0, normalization: .cifar10, cropX: cropX, cropY: cropY, flip: flip, pad: 4, into: base)
     }
     return out
   }
