@@ -55,7 +55,8 @@ let package = Package(
     .target(name: "Study", dependencies: ["CSQLite", "Base", "Datasets", "SIS"]),
     .target(
       name: "StudyServer",
-      dependencies: ["Study", "Base", "Datasets", .product(name: "Hummingbird", package: "hummingbird"),
+      dependencies: [
+        "Study", "Base", "Datasets", .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "HTTPTypes", package: "swift-http-types"),
         .product(name: "Logging", package: "swift-log"),
       ]),
@@ -66,7 +67,8 @@ let package = Package(
     .executableTarget(
       name: "overinterp",
       dependencies: [
-        "Base", "Torch", "Datasets", "Models", "SIS", "Analysis", "Audit", "Benchmarks", "Training", "Corruptions", "Study", "StudyServer",
+        "Base", "Torch", "Datasets", "Models", "SIS", "Analysis", "Audit", "Benchmarks", "Training", "Corruptions", "Study",
+        "StudyServer",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       resources: [.copy("Resources")]),
@@ -74,13 +76,16 @@ let package = Package(
     .testTarget(name: "TorchTests", dependencies: ["Base", "Torch"], exclude: ["Fixtures"]),
     .testTarget(name: "DatasetsTests", dependencies: ["Base", "Datasets", "Torch"]),
     .testTarget(name: "ModelsTests", dependencies: ["Models", "Datasets", "Analysis", "Torch"], exclude: ["Fixtures"]),
-    .testTarget(name: "SISTests", dependencies: ["Base", "SIS", "Analysis", "Models", "Datasets", "Torch"], exclude: ["Fixtures"]),
+    .testTarget(
+      name: "SISTests", dependencies: ["Base", "SIS", "Analysis", "Models", "Datasets", "Torch"], exclude: ["Fixtures"]),
     .testTarget(name: "CorruptionsTests", dependencies: ["Corruptions", "Datasets"], exclude: ["Fixtures"]),
     .testTarget(name: "StudyTests", dependencies: ["Study", "Datasets"]),
     .target(name: "TestSupport", path: "Tests/TestSupport"),
     .testTarget(name: "StudyServerTests", dependencies: ["overinterp", "StudyServer", "Study", "Datasets", "TestSupport"]),
     .testTarget(name: "TrainingTests", dependencies: ["Base", "Training", "Models", "Datasets", "Torch"]),
-    .testTarget(name: "CLITests", dependencies: ["overinterp", "Models", "Datasets", "Torch", "SIS", "Study", "TestSupport"], exclude: ["Fixtures"]),
+    .testTarget(
+      name: "CLITests", dependencies: ["overinterp", "Models", "Datasets", "Torch", "SIS", "Study", "TestSupport"],
+      exclude: ["Fixtures"]),
   ],
   swiftLanguageModes: [.v6],
   cxxLanguageStandard: .cxx17

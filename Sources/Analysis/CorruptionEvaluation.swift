@@ -37,7 +37,8 @@ public struct CorruptionEvaluation: Sendable {
     let files = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
     if let file = files.first(where: { $0.hasPrefix("sample_") && $0.hasSuffix("_data.npy") }) {
       let base = folder + "/" + String(file.dropLast("_data.npy".count))
-      let data = try DataSource.loadNpyImages(images: base + "_data.npy", labels: base + "_labels.npy", indices: nil, description: base)
+      let data = try DataSource.loadNpyImages(
+        images: base + "_data.npy", labels: base + "_labels.npy", indices: nil, description: base)
       sampleAccuracy = try accuracyOn(data, label: nil)
     } else {
       sampleAccuracy = nil
@@ -58,7 +59,9 @@ public struct CorruptionEvaluation: Sendable {
   /// The table `eval --cifar10c` prints (percentages).
   public var lines: [String] {
     func cells(_ row: [Double]) -> String { row.map { pad(fmt($0 * 100, digits: 1), 8, left: true) }.joined() }
-    var out = ["CIFAR-10-C accuracy (%) of \(architecture) on \(folder)\(limit.map { ", first \($0) images per severity" } ?? "")"]
+    var out = [
+      "CIFAR-10-C accuracy (%) of \(architecture) on \(folder)\(limit.map { ", first \($0) images per severity" } ?? "")"
+    ]
     out.append(pad("corruption", 20) + (1...5).map { pad("s\($0)", 8, left: true) }.joined() + pad("mean", 8, left: true))
     for name in names {
       let row = accuracy[name] ?? []

@@ -104,7 +104,8 @@ public struct RasterVerdict: Sendable {
   public var artifactIn: Int?
   public var text: String
 
-  public init(labels: [String], rasterCorrelations: [Double], summaries: [PositionSummary], fraction: Double, featureCount p: Int) {
+  public init(labels: [String], rasterCorrelations: [Double], summaries: [PositionSummary], fraction: Double, featureCount p: Int)
+  {
     let bottom = summaries.map { $0.quadrants[2] + $0.quadrants[3] }
     func pct(_ x: Double) -> String { String(format: "%.1f%%", x * 100) }
     let rasterLike = rasterCorrelations.map { $0 > 0.5 }
@@ -116,13 +117,17 @@ public struct RasterVerdict: Sendable {
     for (a, b) in [(0, 1), (1, 0)] where rasterLike[a] && !rasterLike[b] {
       if bottom[a] > bottom[b] + 0.05 {
         artifactIn = a
-        text = "the raster-order artifact shows under \(labels[a]): its removal order is largely raster order and its subsets are pulled toward the bottom rows; " + evidence
+        text =
+          "the raster-order artifact shows under \(labels[a]): its removal order is largely raster order and its subsets are pulled toward the bottom rows; "
+          + evidence
       } else {
         text = "\(labels[a]) follows raster order in many steps, but its subsets are not pulled toward the bottom; " + evidence
       }
       return
     }
-    text = (rasterLike[0] && rasterLike[1] ? "both runs follow raster order in many steps; " : "no raster-order artifact is visible; ") + evidence
+    text =
+      (rasterLike[0] && rasterLike[1] ? "both runs follow raster order in many steps; " : "no raster-order artifact is visible; ")
+      + evidence
   }
 }
 

@@ -21,7 +21,8 @@ public struct ModelEvaluation {
     func evaluate(_ name: String, _ classifier: any Classifier) throws {
       let probs = try predictProbabilities(
         classifier, on: data, batchSize: batchSize, device: device, progressLabel: progress ? "eval \(name)" : nil)
-      entries.append((name, ClassificationReport(probabilities: probs, labels: data.labels, classNames: classifier.info.classNames)))
+      entries.append(
+        (name, ClassificationReport(probabilities: probs, labels: data.labels, classNames: classifier.info.classNames)))
     }
     for (name, net) in networks { try evaluate(name, net) }
     if networks.count > 1 { try evaluate("ensemble", try Ensemble(networks.map(\.network))) }

@@ -31,7 +31,9 @@ public struct RunComparison {
     var lines: [String] = []
     lines.append("comparison of \(stores[0].directory) (\(labels[0])) and \(stores[1].directory) (\(labels[1]))")
     lines.append("model \(manifests[0].architecture), \(common.count) image(s) of \(manifests[0].data.description)")
-    let summaries = zip(recordSets, manifests).map { SISSummary(records: $0, manifest: $1, threshold: threshold, fraction: fraction) }
+    let summaries = zip(recordSets, manifests).map {
+      SISSummary(records: $0, manifest: $1, threshold: threshold, fraction: fraction)
+    }
     let positions = summaries.map { PositionSummary($0.subsets, height: h, width: w) }
     let rasterCorrelations = summaries.map { $0.rasterCorrelation ?? 0 }
     for k in 0..<2 {
@@ -43,7 +45,8 @@ public struct RunComparison {
           + "correlation of the order with raster order \(fmt(rasterCorrelations[k], digits: 2)); "
           + "SIS at \(threshold): \(s.sizes.count) image(s), mean size \(fmt(mean(s.sizes.map(Double.init)), digits: 1)); "
           + "\(fmt(fraction * 100))% subsets: mean position row \(fmt(pos.meanRow)) col \(fmt(pos.meanColumn)), "
-          + "quadrants TL/TR/BL/BR \(pos.quadrants.map { fmt($0 * 100, digits: 1) + "%" }.joined(separator: "/")), \(pos.borderText)")
+          + "quadrants TL/TR/BL/BR \(pos.quadrants.map { fmt($0 * 100, digits: 1) + "%" }.joined(separator: "/")), \(pos.borderText)"
+      )
     }
     // SIS present in both runs.
     let both = zip(summaries[0].sis, summaries[1].sis).compactMap { a, b -> ([Int], [Int])? in
@@ -52,7 +55,8 @@ public struct RunComparison {
     }
     let identical = both.filter { Set($0.0) == Set($0.1) }.count
     lines.append(
-      "SIS overlap (Jaccard) mean \(fmt(mean(both.map { jaccard($0.0, $0.1) }), digits: 3)) over \(both.count) image(s); identical SIS in \(identical)")
+      "SIS overlap (Jaccard) mean \(fmt(mean(both.map { jaccard($0.0, $0.1) }), digits: 3)) over \(both.count) image(s); identical SIS in \(identical)"
+    )
     if !both.isEmpty {
       // Containment, against what chance gives: a random subset of the second SIS's size holds
       // |S2|/p of the first SIS's pixels on average.
@@ -104,7 +108,8 @@ public struct RunComparison {
     func describe(_ k: Int) -> String {
       let known = counted.compactMap { costs[k][$0] }
       let gradient = mean(known.map(\.gradient))
-      return "\(fmt(mean(known.map(\.forward)), digits: 0)) forward" + (gradient > 0 ? " + \(fmt(gradient, digits: 0)) gradient" : "")
+      return "\(fmt(mean(known.map(\.forward)), digits: 0)) forward"
+        + (gradient > 0 ? " + \(fmt(gradient, digits: 0)) gradient" : "")
     }
     return "model passes per image: \(describe(0)) and \(describe(1)) over the \(counted.count) image(s) both runs counted "
       + "(a gradient pass is a forward and a backward pass)"
@@ -115,9 +120,10 @@ public struct RunComparison {
   public func write(to folder: String) throws -> String {
     try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
     let top = try writeHeatmapRow(frequencies, height: height, width: width, to: folder + "/heatmaps.png")
-    let all = lines + [
-      "heatmaps (left: \(labels[0]), right: \(labels[1]), common colour scale, max \(fmt(top, digits: 3))): \(folder)/heatmaps.png"
-    ]
+    let all =
+      lines + [
+        "heatmaps (left: \(labels[0]), right: \(labels[1]), common colour scale, max \(fmt(top, digits: 3))): \(folder)/heatmaps.png"
+      ]
     let report = all.joined(separator: "\n") + "\n"
     try writeFileAtomically(Array(report.utf8), to: folder + "/report.txt")
     return report

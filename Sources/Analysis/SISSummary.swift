@@ -78,11 +78,14 @@ public struct SISSummary: Sendable {
     }
     out.append(
       "ties per image (best candidate equal to the runner-up): exact mean \(fmt(mean(exactTies.map(Double.init)))), "
-        + "within 1e-6 mean \(fmt(mean(nearTies.map(Double.init)))) of \(steps); \(exactTies.filter { $0 > 0 }.count) image(s) with at least one exact tie")
+        + "within 1e-6 mean \(fmt(mean(nearTies.map(Double.init)))) of \(steps); \(exactTies.filter { $0 > 0 }.count) image(s) with at least one exact tie"
+    )
     if let rho = rasterCorrelation {
       out.append(
         "correlation of the removal order with raster order: mean \(fmt(rho, digits: 2)) (1: raster order; about 0 for an order unrelated to position)"
-          + (rho > 0.5 ? "; ties to the lowest index decided much of the order: compare with a --score logprob run (overinterp compare)" : ""))
+          + (rho > 0.5
+            ? "; ties to the lowest index decided much of the order: compare with a --score logprob run (overinterp compare)"
+            : ""))
     }
     if let fraction {
       let k = subsets.first?.count ?? 0

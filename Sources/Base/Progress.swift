@@ -39,7 +39,8 @@ public final class Progress {
     lastDraw = t
     let rate = Double(done) / Swift.max(t - start, 1e-9)
     let eta = rate > 0 ? Double(total - done) / rate : 0
-    let line = "\r\(label) \(done)/\(total) \(unit)  \(Self.format(rate))/s  ETA \(Self.duration(eta))\(extra.isEmpty ? "" : "  " + extra)"
+    let line =
+      "\r\(label) \(done)/\(total) \(unit)  \(Self.format(rate))/s  ETA \(Self.duration(eta))\(extra.isEmpty ? "" : "  " + extra)"
     printError(line + "\u{1b}[K", newline: false)
   }
 

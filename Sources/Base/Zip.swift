@@ -86,7 +86,8 @@ public struct ZipArchive {
       }
       c.offset = extraEnd + commentLength
       entries.append(
-        Entry(name: name, method: method, compressedSize: compressed, uncompressedSize: uncompressed,
+        Entry(
+          name: name, method: method, compressedSize: compressed, uncompressedSize: uncompressed,
           localHeaderOffset: localOffset))
     }
     self.entries = entries

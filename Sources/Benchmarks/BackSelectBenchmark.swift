@@ -57,7 +57,9 @@ public struct BackSelectBenchmark {
       var v: [[Float]] = []
       var total = 0.0
       for k in 0..<list.count {
-        let scorer = try ClassifierScorer(classifier: classifier, images: [inputs[k]], classes: [classes[k]], layout: .pixels([3, 32, 32]), score: .prob, chunk: chunk)
+        let scorer = try ClassifierScorer(
+          classifier: classifier, images: [inputs[k]], classes: [classes[k]], layout: .pixels([3, 32, 32]), score: .prob,
+          chunk: chunk)
         let start = Progress.now()
         let r = try backSelect(problems: 1, featureCount: 1024, initiallyMasked: [initial], scorer: scorer, probe: probe)[0]
         total += Progress.now() - start
@@ -73,8 +75,12 @@ public struct BackSelectBenchmark {
       var o: [[Int]] = []
       var v: [[Float]] = []
       var total = 0.0
-      for obj in try runPythonBaseline(python, ["bench/backselect.py", shared, String(threadCount), String(window)] + list.map(String.init)) {
-        guard let s = obj["seconds"] as? Double, let order = obj["order"] as? [Int], let vals = obj["values"] as? [Double] else { continue }
+      for obj in try runPythonBaseline(
+        python, ["bench/backselect.py", shared, String(threadCount), String(window)] + list.map(String.init))
+      {
+        guard let s = obj["seconds"] as? Double, let order = obj["order"] as? [Int], let vals = obj["values"] as? [Double] else {
+          continue
+        }
         total += s
         o.append(order)
         v.append(vals.map(Float.init))
@@ -88,7 +94,9 @@ public struct BackSelectBenchmark {
       }
     }
     let p = window * window
-    out.append("exact BackSelect, ResNet20 (akamaster), \(list.count) CIFAR-10 test image(s) \(list), \(window)x\(window) free pixels (\(p * (p + 1) / 2) forward passes each), \(threadCount) thread(s), score prob")
+    out.append(
+      "exact BackSelect, ResNet20 (akamaster), \(list.count) CIFAR-10 test image(s) \(list), \(window)x\(window) free pixels (\(p * (p + 1) / 2) forward passes each), \(threadCount) thread(s), score prob"
+    )
     let base = seconds["python-reference-batch128"]
     let reference = orders["python-reference-batch128"] ?? orders["overinterp-eager-chunk128-full-steps"] ?? []
     let refValues = values["python-reference-batch128"] ?? values["overinterp-eager-chunk128-full-steps"] ?? []
@@ -100,7 +108,9 @@ public struct BackSelectBenchmark {
         while i < mine.count && i < ro.count && mine[i] == ro[i] { i += 1 }
         return i == ro.count ? "same order" : "same for \(i) steps (ref value there \(rv[i]))"
       }
-      out.append("\(pad(name, 40)) \(pad(fmt(s), 9, left: true)) s/image  \(base.map { "speedup " + fmt($0 / s) + "x" } ?? "")  \(agree.joined(separator: "; "))")
+      out.append(
+        "\(pad(name, 40)) \(pad(fmt(s), 9, left: true)) s/image  \(base.map { "speedup " + fmt($0 / s) + "x" } ?? "")  \(agree.joined(separator: "; "))"
+      )
     }
     return out
   }

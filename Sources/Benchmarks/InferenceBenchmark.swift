@@ -41,13 +41,17 @@ public struct InferenceBenchmark {
         results["overinterp-channels-last", default: [:]][b] = Double(b) * (try measure { _ = try net.logits(xl) })
       }
     }
-    let lines = try runPythonBaseline(python, [script, String(threadCount), sizes.map(String.init).joined(separator: ","), String(seconds)])
+    let lines = try runPythonBaseline(
+      python, [script, String(threadCount), sizes.map(String.init).joined(separator: ","), String(seconds)])
     for obj in lines {
-      guard let v = obj["variant"] as? String, let b = obj["batch"] as? Int, let r = obj["images_per_s"] as? Double else { continue }
+      guard let v = obj["variant"] as? String, let b = obj["batch"] as? Int, let r = obj["images_per_s"] as? Double else {
+        continue
+      }
       results[v, default: [:]][b] = r
     }
     let variants = results.keys.sorted()
-    out.append("ResNet20 forward, eval mode, random input, \(threadCount) thread(s), libtorch \(Runtime.libtorchVersion); images/s")
+    out.append(
+      "ResNet20 forward, eval mode, random input, \(threadCount) thread(s), libtorch \(Runtime.libtorchVersion); images/s")
     out.append(pad("variant", 28) + sizes.map { pad("b=\($0)", 10, left: true) }.joined())
     for v in variants {
       out.append(pad(v, 28) + sizes.map { b in pad(results[v]?[b].map { fmt($0, digits: 0) } ?? "-", 10, left: true) }.joined())

@@ -43,7 +43,9 @@ public struct TrainBenchmark {
     let ours = Double(n * batchSize) / (Progress.now() - start)
     let theirs = try runPythonBaseline(python, ["bench/train.py", String(threadCount), String(seconds), String(batchSize)])
       .compactMap { $0["images_per_s"] as? Double }.last
-    out.append("ResNet20 training steps, batch \(batchSize), SGD Nesterov + weight decay, \(threadCount) thread(s), libtorch \(Runtime.libtorchVersion)")
+    out.append(
+      "ResNet20 training steps, batch \(batchSize), SGD Nesterov + weight decay, \(threadCount) thread(s), libtorch \(Runtime.libtorchVersion)"
+    )
     out.append("overinterp     \(fmt(ours, digits: 0)) images/s")
     if let theirs {
       out.append("python-eager   \(fmt(theirs, digits: 0)) images/s")

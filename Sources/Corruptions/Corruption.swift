@@ -35,9 +35,11 @@ public enum Corruption: String, CaseIterable, Sendable {
   public var fidelity: String {
     switch self {
     case .frost:
-      return "not identical to the original: the original blends photographs of frost that are not available; a procedural frost texture stands in"
+      return
+        "not identical to the original: the original blends photographs of frost that are not available; a procedural frost texture stands in"
     case .motionBlur, .snow:
-      return "not identical to the original: ImageMagick's MotionBlurImage is re-implemented (same kernel construction), not called"
+      return
+        "not identical to the original: ImageMagick's MotionBlurImage is re-implemented (same kernel construction), not called"
     case .spatter:
       return "not identical to the original: OpenCV's Canny, distance transform and histogram equalization are re-implemented"
     case .jpegCompression:
@@ -165,7 +167,8 @@ public enum Corruption: String, CaseIterable, Sendable {
     case .pixelate:
       let c = [0.95, 0.9, 0.85, 0.75, 0.65][s]
       let small = Int(Double(x.width) * c)
-      let down = boxResize(FloatImage(uint8: x.uint8(), height: x.height, width: x.width, channels: x.channels), to: small).rounded8()
+      let down = boxResize(FloatImage(uint8: x.uint8(), height: x.height, width: x.width, channels: x.channels), to: small)
+        .rounded8()
       return boxResize(down, to: x.width).rounded8()
     case .jpegCompression:
       let q = [80, 65, 58, 50, 40][s]

@@ -45,7 +45,9 @@ public struct CorruptionSet {
     try Self.check(data)
     let n = data.count
     let total = Corruption.alphabetical.count * 5 * n
-    guard count >= 1, count <= total else { throw FileFormatError(folder, "a sample of \(count) does not fit the \(total) images of the full set") }
+    guard count >= 1, count <= total else {
+      throw FileFormatError(folder, "a sample of \(count) does not fit the \(total) images of the full set")
+    }
     try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
     var rs = NumpyRandomState(seed: seed)
     var pixels: [UInt8] = []
@@ -99,6 +101,7 @@ public struct CorruptionSet {
       rows.append(row.pixels)
       width = row.width
     }
-    try ImageIO.writePNG(rows.flatMap { $0 }, width: width, height: rows.count * 132, channels: 3, to: folder + "/contact-sheet.png")
+    try ImageIO.writePNG(
+      rows.flatMap { $0 }, width: width, height: rows.count * 132, channels: 3, to: folder + "/contact-sheet.png")
   }
 }

@@ -263,7 +263,9 @@ func affineFromPoints(from p: [(Double, Double)], to q: [(Double, Double)]) -> [
   func solve(_ v: [Double]) -> (Double, Double, Double) {
     let a = (v[0] * (p[1].1 - p[2].1) - p[0].1 * (v[1] - v[2]) + (v[1] * p[2].1 - v[2] * p[1].1)) / det
     let b = (p[0].0 * (v[1] - v[2]) - v[0] * (p[1].0 - p[2].0) + (p[1].0 * v[2] - p[2].0 * v[1])) / det
-    let c = (p[0].0 * (p[1].1 * v[2] - p[2].1 * v[1]) - p[0].1 * (p[1].0 * v[2] - p[2].0 * v[1]) + v[0] * (p[1].0 * p[2].1 - p[2].0 * p[1].1)) / det
+    let c =
+      (p[0].0 * (p[1].1 * v[2] - p[2].1 * v[1]) - p[0].1 * (p[1].0 * v[2] - p[2].0 * v[1]) + v[0]
+        * (p[1].0 * p[2].1 - p[2].0 * p[1].1)) / det
     return (a, b, c)
   }
   let (a, b, c) = solve(q.map { $0.0 })

@@ -11,7 +11,9 @@ public enum CorruptionEngine {
   }
 
   /// Corrupts image `index` of `data` (uint8 CHW) and returns uint8 HWC pixels.
-  public static func corrupt(_ data: ImageDataset, index: Int, corruption: Corruption, severity: Int, seed: UInt64) throws -> [UInt8] {
+  public static func corrupt(_ data: ImageDataset, index: Int, corruption: Corruption, severity: Int, seed: UInt64) throws
+    -> [UInt8]
+  {
     let (c, h, w) = (data.imageShape[0], data.imageShape[1], data.imageShape[2])
     let hwc = ImageIO.hwc(fromCHW: data.image(index), channels: c, height: h, width: w)
     var random = CorruptionRandom(seed: seed, stream: stream(corruption, severity: severity, image: data.sourceIndices[index]))

@@ -3,8 +3,10 @@ import Foundation
 extension Corruption {
   /// Water drops (severities 1-3) or mud (4-5), as the original generator draws them.
   func makeSpatter(_ x: FloatImage, _ s: Int, _ r: inout CorruptionRandom) -> FloatImage {
-    let c = [(0.62, 0.1, 0.7, 0.7, 0.5, 0), (0.65, 0.1, 0.8, 0.7, 0.5, 0), (0.65, 0.3, 1.0, 0.69, 0.5, 0),
-      (0.65, 0.1, 0.7, 0.69, 0.6, 1), (0.65, 0.1, 0.5, 0.68, 0.6, 1)][s]
+    let c = [
+      (0.62, 0.1, 0.7, 0.7, 0.5, 0), (0.65, 0.1, 0.8, 0.7, 0.5, 0), (0.65, 0.3, 1.0, 0.69, 0.5, 0),
+      (0.65, 0.1, 0.7, 0.69, 0.6, 1), (0.65, 0.1, 0.5, 0.68, 0.6, 1),
+    ][s]
     let (h, w) = (x.height, x.width)
     var liquid = FloatImage(height: h, width: w, channels: 1)
     for i in liquid.data.indices { liquid.data[i] = r.normal(mean: c.0, std: c.1) }
@@ -50,8 +52,10 @@ func canny(_ img: [Double], height h: Int, width w: Int, low: Double, high: Doub
   var gy = gx
   for y in 0..<h {
     for x in 0..<w {
-      gx[y * w + x] = (at(y - 1, x + 1) + 2 * at(y, x + 1) + at(y + 1, x + 1)) - (at(y - 1, x - 1) + 2 * at(y, x - 1) + at(y + 1, x - 1))
-      gy[y * w + x] = (at(y + 1, x - 1) + 2 * at(y + 1, x) + at(y + 1, x + 1)) - (at(y - 1, x - 1) + 2 * at(y - 1, x) + at(y - 1, x + 1))
+      gx[y * w + x] =
+        (at(y - 1, x + 1) + 2 * at(y, x + 1) + at(y + 1, x + 1)) - (at(y - 1, x - 1) + 2 * at(y, x - 1) + at(y + 1, x - 1))
+      gy[y * w + x] =
+        (at(y + 1, x - 1) + 2 * at(y + 1, x) + at(y + 1, x + 1)) - (at(y - 1, x - 1) + 2 * at(y - 1, x) + at(y - 1, x + 1))
     }
   }
   let mag = zip(gx, gy).map { abs($0) + abs($1) }
@@ -105,7 +109,9 @@ func distanceToZero(_ img: [Double], height h: Int, width w: Int) -> [Double] {
   let a = 1.0
   let b = 1.4
   let c = 2.1969
-  let forward: [(Int, Int, Double)] = [(-2, -1, c), (-2, 1, c), (-1, -2, c), (-1, -1, b), (-1, 0, a), (-1, 1, b), (-1, 2, c), (0, -1, a)]
+  let forward: [(Int, Int, Double)] = [
+    (-2, -1, c), (-2, 1, c), (-1, -2, c), (-1, -1, b), (-1, 0, a), (-1, 1, b), (-1, 2, c), (0, -1, a),
+  ]
   let backward = forward.map { (-$0.0, -$0.1, $0.2) }
   func pass(_ offsets: [(Int, Int, Double)], _ ys: [Int], _ xs: [Int]) {
     for y in ys {

@@ -20,7 +20,8 @@ public enum CIFAR10 {
     guard !bytes.isEmpty, bytes.count % recordSize == 0 else {
       throw FileFormatError(
         path,
-        "truncated or not a CIFAR-10 binary batch: \(bytes.count) bytes is not a multiple of the \(recordSize)-byte record (official files hold 10,000 records, 30,730,000 bytes)")
+        "truncated or not a CIFAR-10 binary batch: \(bytes.count) bytes is not a multiple of the \(recordSize)-byte record (official files hold 10,000 records, 30,730,000 bytes)"
+      )
     }
     let n = bytes.count / recordSize
     var labels = [Int](repeating: 0, count: n)

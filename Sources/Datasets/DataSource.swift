@@ -32,9 +32,10 @@ public struct DataSource: Sendable {
   /// Class names for `.npy` images (labels must lie in 0..<count).
   public var classNames: [String] = CIFAR10.classNames
 
-  public init(path: String, split: Split = .test, holdout: Int = 5000, labelsPath: String? = nil, corruption: String? = nil,
-    severity: Int? = nil)
-  {
+  public init(
+    path: String, split: Split = .test, holdout: Int = 5000, labelsPath: String? = nil, corruption: String? = nil,
+    severity: Int? = nil
+  ) {
     self.path = path
     self.split = split
     self.holdout = holdout
@@ -45,8 +46,11 @@ public struct DataSource: Sendable {
 
   /// Corruption files (`<name>.npy` beside `labels.npy`) of a CIFAR-10-C folder, official or generated.
   public static func corruptionFiles(in folder: String) -> [String] {
-    guard exists(folder + "/labels.npy"), let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return [] }
-    return names.filter { $0.hasSuffix(".npy") && $0 != "labels.npy" && !$0.hasPrefix("sample_") }.map { String($0.dropLast(4)) }.sorted()
+    guard exists(folder + "/labels.npy"), let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else {
+      return []
+    }
+    return names.filter { $0.hasSuffix(".npy") && $0 != "labels.npy" && !$0.hasPrefix("sample_") }.map { String($0.dropLast(4)) }
+      .sorted()
   }
 
   /// One severity of one corruption file of a CIFAR-10-C folder (severities stacked in order,
@@ -54,12 +58,14 @@ public struct DataSource: Sendable {
   public static func loadCorruption(folder: String, name: String, severity: Int) throws -> ImageDataset {
     let file = folder + "/" + name + ".npy"
     guard exists(file) else {
-      throw FileFormatError(file, "no such corruption file; the folder has \(corruptionFiles(in: folder).joined(separator: ", "))")
+      throw FileFormatError(
+        file, "no such corruption file; the folder has \(corruptionFiles(in: folder).joined(separator: ", "))")
     }
     let img = try NpyArray.read(file)
     let labels = try NpyArray.read(folder + "/labels.npy").integers()
     guard img.kind == .uint8, img.shape.count == 4, img.shape[0] % 5 == 0 || img.shape[0] == labels.count else {
-      throw FileFormatError(file, "expected uint8 images (N, H, W, C) with severities stacked, got \(img.kind.rawValue) \(img.shape)")
+      throw FileFormatError(
+        file, "expected uint8 images (N, H, W, C) with severities stacked, got \(img.kind.rawValue) \(img.shape)")
     }
     guard img.shape[0] == labels.count else {
       throw FileFormatError(folder + "/labels.npy", "\(labels.count) labels for \(img.shape[0]) images in \(file)")
@@ -103,17 +109,22 @@ public struct DataSource: Sendable {
       if !Self.corruptionFiles(in: path).isEmpty {
         guard let corruption, let severity else {
           throw FileFormatError(
-            path, "a CIFAR-10-C folder: choose --corruption (\(Self.corruptionFiles(in: path).joined(separator: ", "))) and --severity 1-5, or use `eval --cifar10c`")
+            path,
+            "a CIFAR-10-C folder: choose --corruption (\(Self.corruptionFiles(in: path).joined(separator: ", "))) and --severity 1-5, or use `eval --cifar10c`"
+          )
         }
         return try Self.loadCorruption(folder: path, name: corruption, severity: severity)
       }
       if Self.exists(path + "/cifar10.1_v6_labels.npy") {
         throw FileFormatError(
-          path, "CIFAR-10.1 labels found but not the images (cifar10.1_v6_data.npy); fetch them with `overinterp data download cifar10.1`")
+          path,
+          "CIFAR-10.1 labels found but not the images (cifar10.1_v6_data.npy); fetch them with `overinterp data download cifar10.1`"
+        )
       }
       throw FileFormatError(
         path,
-        "unrecognised dataset folder: expected CIFAR-10 binary batches (data_batch_1.bin, test_batch.bin), the lossless test subset, or CIFAR-10.1 .npy files")
+        "unrecognised dataset folder: expected CIFAR-10 binary batches (data_batch_1.bin, test_batch.bin), the lossless test subset, or CIFAR-10.1 .npy files"
+      )
     }
     if path.hasSuffix(".bin") { return try CIFAR10.readBatch(path) }
     if path.hasSuffix(".npy") {

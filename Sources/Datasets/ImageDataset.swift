@@ -13,9 +13,10 @@ public struct ImageDataset: Sendable {
   /// Human-readable provenance, shown in every report (e.g. which split, and whether pixels are lossy).
   public var description: String
 
-  public init(pixels: [UInt8], labels: [Int], imageShape: [Int], classNames: [String], sourceIndices: [Int]? = nil,
-    description: String)
-  {
+  public init(
+    pixels: [UInt8], labels: [Int], imageShape: [Int], classNames: [String], sourceIndices: [Int]? = nil,
+    description: String
+  ) {
     precondition(pixels.count == labels.count * imageShape.reduce(1, *), "pixel count does not match labels and shape")
     self.pixels = pixels
     self.labels = labels

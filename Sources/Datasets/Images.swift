@@ -7,7 +7,8 @@ public enum ImageIO {
   /// Writes 8-bit HWC pixels (1, 3 or 4 channels) as PNG, atomically.
   public static func writePNG(_ pixels: [UInt8], width: Int, height: Int, channels: Int, to path: String) throws {
     guard pixels.count == width * height * channels else {
-      throw FileFormatError(path, "PNG needs \(width * height * channels) bytes for \(width)x\(height)x\(channels), got \(pixels.count)")
+      throw FileFormatError(
+        path, "PNG needs \(width * height * channels) bytes for \(width)x\(height)x\(channels), got \(pixels.count)")
     }
     let tmp = path + ".tmp-\(getpid()).png"
     var err = [CChar](repeating: 0, count: 256)
@@ -86,7 +87,9 @@ public enum ImageIO {
   }
 
   /// Places HWC tiles of equal size side by side with a `gap`-pixel white border.
-  public static func row(_ tiles: [[UInt8]], width: Int, height: Int, channels: Int, gap: Int = 2) -> (pixels: [UInt8], width: Int) {
+  public static func row(_ tiles: [[UInt8]], width: Int, height: Int, channels: Int, gap: Int = 2) -> (
+    pixels: [UInt8], width: Int
+  ) {
     let total = tiles.count * width + (tiles.count + 1) * gap
     let th = height + 2 * gap
     var out = [UInt8](repeating: 255, count: total * th * channels)

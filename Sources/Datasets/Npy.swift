@@ -137,9 +137,13 @@ public struct NpyArray: Sendable {
     let header = String(decoding: bytes[headerStart..<(headerStart + headerLength)], as: UTF8.self)
     guard let descr = field(header, "descr") else { throw FileFormatError(path, "npy header without 'descr': \(header)") }
     let descrText = descr.trimming(chars: "'\" ")
-    let normalized = descrText == "<u1" || descrText == "u1" ? "|u1" : (descrText == "?" || descrText == "<b1" ? "|b1" : descrText)
+    let normalized =
+      descrText == "<u1" || descrText == "u1" ? "|u1" : (descrText == "?" || descrText == "<b1" ? "|b1" : descrText)
     guard let kind = Kind(rawValue: normalized) else {
-      throw FileFormatError(path, "unsupported npy dtype '\(descrText)' (supported: uint8, bool, uint16, int32, int64, float16, float32, float64, little-endian)")
+      throw FileFormatError(
+        path,
+        "unsupported npy dtype '\(descrText)' (supported: uint8, bool, uint16, int32, int64, float16, float32, float64, little-endian)"
+      )
     }
     if let fortran = field(header, "fortran_order"), fortran.contains("True") {
       throw FileFormatError(path, "Fortran-ordered arrays are not supported; save with np.ascontiguousarray")

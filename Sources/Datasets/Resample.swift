@@ -127,11 +127,13 @@ public enum Preprocessing: Equatable, Sendable, CustomStringConvertible {
     case .centralCrop(let f, let s):
       let top = Int((Double(height) - f * Double(height)) / 2)
       let left = Int((Double(width) - f * Double(width)) / 2)
-      let cropped = PILResample.crop(px, width: width, channels: 3, top: top, left: left, bottom: height - top, right: width - left)
+      let cropped = PILResample.crop(
+        px, width: width, channels: 3, top: top, left: left, bottom: height - top, right: width - left)
       let r = PILResample.resize(cropped, width: width - 2 * left, height: height - 2 * top, channels: 3, toWidth: s, toHeight: s)
       return (r, s, s)
     case .resizeCenterCrop(let size, let s):
-      let (nw, nh) = width <= height
+      let (nw, nh) =
+        width <= height
         ? (size, Int(Double(size) * Double(height) / Double(width)))
         : (Int(Double(size) * Double(width) / Double(height)), size)
       let r = PILResample.resize(px, width: width, height: height, channels: 3, toWidth: nw, toHeight: nh)
@@ -171,14 +173,18 @@ public enum ImageFolder {
       let decoded: (pixels: [UInt8], width: Int, height: Int)
       if name.lowercased().hasSuffix(".png") {
         let p = try ImageIO.readPNG(path)
-        let rgb = p.channels == 4 ? stride(from: 0, to: p.pixels.count, by: 4).flatMap { Array(p.pixels[$0..<($0 + 3)]) } : p.pixels
+        let rgb =
+          p.channels == 4 ? stride(from: 0, to: p.pixels.count, by: 4).flatMap { Array(p.pixels[$0..<($0 + 3)]) } : p.pixels
         decoded = (rgb, p.width, p.height)
       } else {
         decoded = try ImageIO.decodeJPEG(try readFile(path), path: path)
       }
       let out = preprocessing.apply(decoded.pixels, width: decoded.width, height: decoded.height)
       if let size, size != (out.width, out.height) {
-        throw FileFormatError(path, "is \(out.width)x\(out.height) after preprocessing, others are \(size.0)x\(size.1); choose a preprocessing that fixes the size")
+        throw FileFormatError(
+          path,
+          "is \(out.width)x\(out.height) after preprocessing, others are \(size.0)x\(size.1); choose a preprocessing that fixes the size"
+        )
       }
       size = (out.width, out.height)
       pixels += ImageDataset.fromHWC(out.pixels, count: 1, height: out.height, width: out.width, channels: 3)

@@ -37,21 +37,24 @@ public enum Architecture: String, CaseIterable, Sendable {
     }
   }
 
-  public func build(classNames: [String] = CIFAR10.classNames, normalization: Normalization? = nil,
-    inputSize: Int? = nil, device: Device = .cpu) throws -> any Network
-  {
+  public func build(
+    classNames: [String] = CIFAR10.classNames, normalization: Normalization? = nil,
+    inputSize: Int? = nil, device: Device = .cpu
+  ) throws -> any Network {
     let inputSize = inputSize ?? defaultInputSize
     let normalization = normalization ?? defaultNormalization
     if inputSize != defaultInputSize && (self == .resnet18 || self == .vgg16 || self == .inceptionV3) {
       throw ModelError.badCheckpoint(
-        path: rawValue, message: "\(rawValue) takes \(defaultInputSize)x\(defaultInputSize) images only, not \(inputSize)x\(inputSize)")
+        path: rawValue,
+        message: "\(rawValue) takes \(defaultInputSize)x\(defaultInputSize) images only, not \(inputSize)x\(inputSize)")
     }
     guard inputSize >= 4 else { throw ModelError.badCheckpoint(path: rawValue, message: "input size must be at least 4") }
     switch self {
     case .resnet20, .resnet32, .resnet44, .resnet56, .resnet110:
       // Every ResNetCIFAR depth shares its raw value with an Architecture case.
       guard let depth = ResNetCIFAR.Depth(rawValue: rawValue) else { throw ModelError.unknownArchitecture(rawValue, known: []) }
-      return try ResNetCIFAR(depth: depth, classNames: classNames, normalization: normalization, inputSize: inputSize, device: device)
+      return try ResNetCIFAR(
+        depth: depth, classNames: classNames, normalization: normalization, inputSize: inputSize, device: device)
     case .resnet18:
       return try PreActResNet18(classNames: classNames, normalization: normalization, device: device)
     case .vgg16:
@@ -60,7 +63,8 @@ public enum Architecture: String, CaseIterable, Sendable {
       return try InceptionV3(classNames: classNames, normalization: normalization, device: device)
     case .mobilenetV2, .mobilenetV2TFSame:
       return try MobileNetV2(
-        classNames: classNames, normalization: normalization, tfSamePadding: self == .mobilenetV2TFSame, inputSize: inputSize, device: device)
+        classNames: classNames, normalization: normalization, tfSamePadding: self == .mobilenetV2TFSame, inputSize: inputSize,
+        device: device)
     }
   }
 

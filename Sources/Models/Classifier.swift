@@ -12,9 +12,10 @@ public struct ModelInfo: Equatable, Sendable {
   /// How images of other sizes (image folders) are cropped and resized first.
   public var preprocessing: Preprocessing
 
-  public init(architecture: String, classNames: [String], inputShape: [Int], normalization: Normalization,
-    preprocessing: Preprocessing = .none)
-  {
+  public init(
+    architecture: String, classNames: [String], inputShape: [Int], normalization: Normalization,
+    preprocessing: Preprocessing = .none
+  ) {
     self.architecture = architecture
     self.classNames = classNames
     self.inputShape = inputShape
@@ -54,7 +55,9 @@ public final class Ensemble: Classifier {
   public let info: ModelInfo
 
   public init(_ members: [any Classifier]) throws {
-    guard let first = members.first else { throw ModelError.badCheckpoint(path: "ensemble", message: "an ensemble needs at least one member") }
+    guard let first = members.first else {
+      throw ModelError.badCheckpoint(path: "ensemble", message: "an ensemble needs at least one member")
+    }
     for m in members.dropFirst() {
       guard m.info.inputShape == first.info.inputShape, m.info.normalization == first.info.normalization,
         m.info.classNames == first.info.classNames

@@ -133,6 +133,8 @@ extension VGG16: InferenceOptimizable {
 /// ensembles of such twins, and the classifier itself otherwise.
 public func optimizedForInference(_ classifier: any Classifier, channelsLast: Bool = true) throws -> any Classifier {
   if let n = classifier as? any InferenceOptimizable { return try n.optimizedForInference(channelsLast: channelsLast) }
-  if let e = classifier as? Ensemble { return try Ensemble(try e.members.map { try optimizedForInference($0, channelsLast: channelsLast) }) }
+  if let e = classifier as? Ensemble {
+    return try Ensemble(try e.members.map { try optimizedForInference($0, channelsLast: channelsLast) })
+  }
   return classifier
 }

@@ -14,7 +14,8 @@ final class BasicConv: Module {
   let bn: BatchNorm2d
 
   init(_ i: Int, _ o: Int, kernel: Int, stride: Int = 1, padding: Int = 0, device: Device) throws {
-    conv = try Conv2d(i, o, kernel: kernel, stride: stride, padding: padding, bias: false, initializer: .normal(0.1), device: device)
+    conv = try Conv2d(
+      i, o, kernel: kernel, stride: stride, padding: padding, bias: false, initializer: .normal(0.1), device: device)
     bn = try BatchNorm2d(o, eps: 0.001, device: device)
   }
 
@@ -90,14 +91,20 @@ public final class InceptionV3: Network {
       InceptionBlock([
         B(convs: [("branch1x1", try c(i, 64, 1))]),
         B(convs: [("branch5x5_1", try c(i, 48, 1)), ("branch5x5_2", try c(48, 64, 5, p: 2))]),
-        B(convs: [("branch3x3dbl_1", try c(i, 64, 1)), ("branch3x3dbl_2", try c(64, 96, 3, p: 1)), ("branch3x3dbl_3", try c(96, 96, 3, p: 1))]),
+        B(convs: [
+          ("branch3x3dbl_1", try c(i, 64, 1)), ("branch3x3dbl_2", try c(64, 96, 3, p: 1)),
+          ("branch3x3dbl_3", try c(96, 96, 3, p: 1)),
+        ]),
         B(pool: .avg3, convs: [("branch_pool", try c(i, pool, 1))]),
       ])
     }
     func b(_ i: Int) throws -> InceptionBlock {
       InceptionBlock([
         B(convs: [("branch3x3", try c(i, 384, 3, s: 2))]),
-        B(convs: [("branch3x3dbl_1", try c(i, 64, 1)), ("branch3x3dbl_2", try c(64, 96, 3, p: 1)), ("branch3x3dbl_3", try c(96, 96, 3, s: 2))]),
+        B(convs: [
+          ("branch3x3dbl_1", try c(i, 64, 1)), ("branch3x3dbl_2", try c(64, 96, 3, p: 1)),
+          ("branch3x3dbl_3", try c(96, 96, 3, s: 2)),
+        ]),
         B(pool: .max3s2, convs: []),
       ])
     }
@@ -125,7 +132,9 @@ public final class InceptionV3: Network {
     func e(_ i: Int) throws -> InceptionBlock {
       InceptionBlock([
         B(convs: [("branch1x1", try c(i, 320, 1))]),
-        B(convs: [("branch3x3_1", try c(i, 384, 1))], split: [("branch3x3_2a", try r(384, 384, 1, 3)), ("branch3x3_2b", try r(384, 384, 3, 1))]),
+        B(
+          convs: [("branch3x3_1", try c(i, 384, 1))],
+          split: [("branch3x3_2a", try r(384, 384, 1, 3)), ("branch3x3_2b", try r(384, 384, 3, 1))]),
         B(
           convs: [("branch3x3dbl_1", try c(i, 448, 1)), ("branch3x3dbl_2", try c(448, 384, 3, p: 1))],
           split: [("branch3x3dbl_3a", try r(384, 384, 1, 3)), ("branch3x3dbl_3b", try r(384, 384, 3, 1))]),

@@ -12,9 +12,12 @@ final class ConvBN: Module {
   let bn: BatchNorm2d
   let relu: Bool
 
-  init(_ inC: Int, _ outC: Int, kernel: Int, stride: Int = 1, groups: Int = 1, relu: Bool = true, tfSame: Bool, device: Device) throws {
+  init(_ inC: Int, _ outC: Int, kernel: Int, stride: Int = 1, groups: Int = 1, relu: Bool = true, tfSame: Bool, device: Device)
+    throws
+  {
     conv = try Conv2d(
-      inC, outC, kernel: kernel, stride: stride, padding: (kernel - 1) / 2, groups: groups, bias: false, initializer: .kaimingNormalFanOut,
+      inC, outC, kernel: kernel, stride: stride, padding: (kernel - 1) / 2, groups: groups, bias: false,
+      initializer: .kaimingNormalFanOut,
       tfSamePadding: tfSame && stride > 1, device: device)
     bn = try BatchNorm2d(outC, device: device)
     self.relu = relu
@@ -63,7 +66,9 @@ final class InvertedResidual: Module {
 
 public final class MobileNetV2: Network {
   /// (expansion t, channels c, repeats n, first stride s) per stage, from the paper's Table 2.
-  static let settings = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)]
+  static let settings = [
+    (1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1),
+  ]
 
   let stem: ConvBN
   let blocks: [InvertedResidual]
@@ -71,9 +76,10 @@ public final class MobileNetV2: Network {
   let classifier: Linear
   public var info: ModelInfo
 
-  public init(classNames: [String], normalization: Normalization = .minusOneToOne, tfSamePadding: Bool, inputSize: Int = 224,
-    device: Device = .cpu) throws
-  {
+  public init(
+    classNames: [String], normalization: Normalization = .minusOneToOne, tfSamePadding: Bool, inputSize: Int = 224,
+    device: Device = .cpu
+  ) throws {
     stem = try ConvBN(3, 32, kernel: 3, stride: 2, tfSame: tfSamePadding, device: device)
     var blocks: [InvertedResidual] = []
     var inC = 32

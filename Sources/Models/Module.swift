@@ -78,7 +78,8 @@ public enum ModelError: Error, CustomStringConvertible {
   public var description: String {
     switch self {
     case .stateDictMismatch(let source, let problems):
-      return "\(source): the weights do not fit the architecture (\(problems.count) problem\(problems.count == 1 ? "" : "s")):\n  "
+      return
+        "\(source): the weights do not fit the architecture (\(problems.count) problem\(problems.count == 1 ? "" : "s")):\n  "
         + problems.joined(separator: "\n  ")
     case .unknownArchitecture(let name, let known):
       return "unknown architecture '\(name)'; known: \(known.joined(separator: ", "))"

@@ -17,7 +17,8 @@ final class BasicBlock: Module {
   let stride: Int
 
   init(_ inPlanes: Int, _ planes: Int, stride: Int, device: Device) throws {
-    conv1 = try Conv2d(inPlanes, planes, kernel: 3, stride: stride, padding: 1, bias: false, initializer: .kaimingNormalFanIn, device: device)
+    conv1 = try Conv2d(
+      inPlanes, planes, kernel: 3, stride: stride, padding: 1, bias: false, initializer: .kaimingNormalFanIn, device: device)
     bn1 = try BatchNorm2d(planes, device: device)
     conv2 = try Conv2d(planes, planes, kernel: 3, padding: 1, bias: false, initializer: .kaimingNormalFanIn, device: device)
     bn2 = try BatchNorm2d(planes, device: device)
@@ -63,9 +64,10 @@ public final class ResNetCIFAR: Network {
 
   /// `inputSize` is the image height and width; the network is fully convolutional up to a
   /// global average pool, so any size of at least 4x4 works (32 for CIFAR-10).
-  public init(depth: Depth, classNames: [String] = CIFAR10.classNames, normalization: Normalization = .cifar10,
-    inputSize: Int = 32, device: Device = .cpu) throws
-  {
+  public init(
+    depth: Depth, classNames: [String] = CIFAR10.classNames, normalization: Normalization = .cifar10,
+    inputSize: Int = 32, device: Device = .cpu
+  ) throws {
     conv1 = try Conv2d(3, 16, kernel: 3, padding: 1, bias: false, initializer: .kaimingNormalFanIn, device: device)
     bn1 = try BatchNorm2d(16, device: device)
     var inPlanes = 16
@@ -81,7 +83,8 @@ public final class ResNetCIFAR: Network {
     }
     self.stages = stages
     linear = try Linear(64, classNames.count, initializer: .kaimingNormalFanIn, device: device)
-    info = ModelInfo(architecture: depth.rawValue, classNames: classNames, inputShape: [3, inputSize, inputSize], normalization: normalization)
+    info = ModelInfo(
+      architecture: depth.rawValue, classNames: classNames, inputShape: [3, inputSize, inputSize], normalization: normalization)
   }
 
   public var children: [(String, any Module)] {

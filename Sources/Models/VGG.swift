@@ -26,7 +26,8 @@ public final class VGG16: Network {
       if v == 0 {
         layers.append(.pool)
       } else {
-        let conv = try Conv2d(inChannels, v, kernel: 3, padding: 1, initializer: .kaimingNormalFanOut, zeroBias: true, device: device)
+        let conv = try Conv2d(
+          inChannels, v, kernel: 3, padding: 1, initializer: .kaimingNormalFanOut, zeroBias: true, device: device)
         layers.append(.conv(conv, try BatchNorm2d(v, device: device)))
         inChannels = v
       }

@@ -136,13 +136,18 @@ public func backSelect(
     let probing = active.map { ceiling != nil && atCeiling[$0] && remaining[$0].count > probe }
     var evaluations = try scorer.evaluate(
       active.enumerated().map { k, problem in
-        CandidateRequest(problem: problem, masked: masked[problem], candidates: probing[k] ? Array(remaining[problem].prefix(probe)) : remaining[problem])
+        CandidateRequest(
+          problem: problem, masked: masked[problem],
+          candidates: probing[k] ? Array(remaining[problem].prefix(probe)) : remaining[problem])
       })
     if let ceiling {
       let rest = active.indices.filter { probing[$0] && evaluations[$0].lazy.filter { $0.score >= ceiling }.count < 2 }
       if !rest.isEmpty {
         let more = try scorer.evaluate(
-          rest.map { CandidateRequest(problem: active[$0], masked: masked[active[$0]], candidates: Array(remaining[active[$0]].dropFirst(probe))) })
+          rest.map {
+            CandidateRequest(
+              problem: active[$0], masked: masked[active[$0]], candidates: Array(remaining[active[$0]].dropFirst(probe)))
+          })
         for (k, e) in zip(rest, more) { evaluations[k] += e }
       }
     }
@@ -223,8 +228,10 @@ public func sisCollection(
     // Compared in float32, as FindSIS compares the recorded values: a probability equal to τ
     // reaches it in both.
     guard Float(start.probability) >= threshold else { break }
-    let bs = try backSelect(problems: 1, featureCount: featureCount, initiallyMasked: [masked], scorer: SingleProblem(scorer, problem))[0]
-    guard case .sis(let sis) = findSIS(order: bs.order, values: bs.values, fullInput: Float(start.probability), threshold: threshold)
+    let bs = try backSelect(
+      problems: 1, featureCount: featureCount, initiallyMasked: [masked], scorer: SingleProblem(scorer, problem))[0]
+    guard
+      case .sis(let sis) = findSIS(order: bs.order, values: bs.values, fullInput: Float(start.probability), threshold: threshold)
     else { break }
     out.append((sis, bs))
     if sis.isEmpty { break }  // the fully masked remainder already reaches τ: nothing more to find
@@ -242,7 +249,10 @@ struct SingleProblem<S: CandidateScorer>: CandidateScorer {
     self.id = id
   }
   func evaluate(_ requests: [CandidateRequest]) throws -> [[Evaluation]] {
-    try base.evaluate(requests.map { var r = $0; r.problem = id; return r })
+    try base.evaluate(
+      requests.map {
+        var r = $0; r.problem = id; return r
+      })
   }
   var scoreCeiling: Double? { base.scoreCeiling }
 }

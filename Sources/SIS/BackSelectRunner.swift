@@ -36,7 +36,8 @@ public struct BackSelectRunner {
       let d = existing.differences(from: manifest)
       guard d.isEmpty, existing.shard == manifest.shard else {
         throw SISError.store(
-          "\(store.directory) holds a different run (differs in \(d.isEmpty ? "shard" : d.joined(separator: ", "))); use another --out")
+          "\(store.directory) holds a different run (differs in \(d.isEmpty ? "shard" : d.joined(separator: ", "))); use another --out"
+        )
       }
       guard resume else {
         throw SISError.store("\(store.directory) already holds this run; pass --resume to continue it")

@@ -98,7 +98,9 @@ public final class ClassifierScorer: CandidateScorer {
         }
         let x = try (n == chunk ? buffer : buffer.slice(dim: 0, 0, n)).to(device)
         let logits = try classifier.logits(x)
-        let classesInChunk = try Tensor((0..<n).map { Int64(classes[requests[jobs[start + $0].request].problem]) }, shape: [n, 1]).to(device)
+        let classesInChunk = try Tensor(
+          (0..<n).map { Int64(classes[requests[jobs[start + $0].request].problem]) }, shape: [n, 1]
+        ).to(device)
         let probs = try NN.softmax(logits, dim: 1).gather(dim: 1, classesInChunk).floats()
         let scores: [Float]
         switch score {

@@ -32,7 +32,8 @@ public struct FeatureLayout: Equatable, Sendable, CustomStringConvertible {
     for ch in 0..<c {
       for y in 0..<h {
         for x in 0..<w {
-          let m = (maskShape[0] == 1 ? 0 : ch) * maskShape[1] * maskShape[2] + (maskShape[1] == 1 ? 0 : y) * maskShape[2]
+          let m =
+            (maskShape[0] == 1 ? 0 : ch) * maskShape[1] * maskShape[2] + (maskShape[1] == 1 ? 0 : y) * maskShape[2]
             + (maskShape[2] == 1 ? 0 : x)
           elements[m].append(ch * h * w + y * w + x)
         }
@@ -119,7 +120,8 @@ public enum MaskValue: Equatable, Sendable {
     let a = try NpyArray.read(text)
     guard a.kind == .uint8, a.shape == [shape[1], shape[2], shape[0]] else {
       throw SISError.badArgument(
-        "--mask-value \(text): expected a uint8 image of shape (\(shape[1]), \(shape[2]), \(shape[0])), got \(a.kind.rawValue) \(a.shape)")
+        "--mask-value \(text): expected a uint8 image of shape (\(shape[1]), \(shape[2]), \(shape[0])), got \(a.kind.rawValue) \(a.shape)"
+      )
     }
     let chw = ImageDataset.fromHWC(a.data, count: 1, height: shape[1], width: shape[2], channels: shape[0])
     let plane = shape[1] * shape[2]

@@ -42,7 +42,8 @@ public struct FunctionScorer: CandidateScorer {
       let p = probability(problem, masked)
       guard p >= 0 && p <= 1 else {
         throw SISError.badArgument(
-          "FunctionScorer(score:probability:) got \(p) for problem \(problem), not a probability in [0, 1]; use FunctionScorer { ... } for other functions")
+          "FunctionScorer(score:probability:) got \(p) for problem \(problem), not a probability in [0, 1]; use FunctionScorer { ... } for other functions"
+        )
       }
       switch score {
       case .prob: return Evaluation(score: p, probability: p)

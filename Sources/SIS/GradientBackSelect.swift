@@ -22,7 +22,8 @@ public func gradientBackSelect(
   evaluator: some MaskGradientEvaluator, k: Int, maxIterations: Int? = nil, onIteration: ((Int) -> Void)? = nil,
   onCost: ((SelectionCost) -> Void)? = nil
 ) throws -> [BackSelectResult] {
-  var phase = try GradientPhase(evaluator: evaluator, k: k, switchBelow: nil, capAtFullImage: false, exactLast: nil, setAside: false)
+  var phase = try GradientPhase(
+    evaluator: evaluator, k: k, switchBelow: nil, capAtFullImage: false, exactLast: nil, setAside: false)
   try phase.run(maxIterations: maxIterations, onIteration: onIteration)
   onCost?(phase.cost)
   return phase.results
@@ -36,8 +37,10 @@ public func gradientBackSelect(
   onCost: ((SelectionCost) -> Void)? = nil
 ) throws -> [BackSelectResult] {
   let evaluator = try ClassifierMaskEvaluator(
-    classifier: classifier, images: images, classes: classes, inputShape: inputShape, maskValue: maskValue, score: score, device: device)
-  return try gradientBackSelect(evaluator: evaluator, k: k, maxIterations: maxIterations, onIteration: onIteration, onCost: onCost)
+    classifier: classifier, images: images, classes: classes, inputShape: inputShape, maskValue: maskValue, score: score,
+    device: device)
+  return try gradientBackSelect(
+    evaluator: evaluator, k: k, maxIterations: maxIterations, onIteration: onIteration, onCost: onCost)
 }
 
 /// What a backward selection cost, summed over the images of a batch: image evaluations with a
@@ -79,7 +82,8 @@ public struct SelectionCost: Sendable, Equatable {
 /// probability, so the guarantee is the same for every threshold at which a SIS exists: any SIS
 /// at τ ≤ `switchProbability` comes from the exact phase.
 public func hybridBackSelect(
-  evaluator: some MaskGradientEvaluator, scorer: some CandidateScorer, k: Int, switchProbability: Float, capAtFullImage: Bool = false,
+  evaluator: some MaskGradientEvaluator, scorer: some CandidateScorer, k: Int, switchProbability: Float,
+  capAtFullImage: Bool = false,
   exactLast: Int, setAside: Bool = false, onProgress: ((Int) -> Void)? = nil, onCost: ((SelectionCost) -> Void)? = nil,
   exactEvaluations: () -> Int = { 0 }
 ) throws -> [BackSelectResult] {
@@ -110,7 +114,8 @@ public func hybridBackSelect(
   chunk: Int, device: Device = .cpu, onProgress: ((Int) -> Void)? = nil, onCost: ((SelectionCost) -> Void)? = nil
 ) throws -> [BackSelectResult] {
   let evaluator = try ClassifierMaskEvaluator(
-    classifier: classifier, images: images, classes: classes, inputShape: inputShape, maskValue: maskValue, score: score, device: device)
+    classifier: classifier, images: images, classes: classes, inputShape: inputShape, maskValue: maskValue, score: score,
+    device: device)
   let scorer = try ClassifierScorer(
     classifier: classifier, images: images, classes: classes, layout: .pixels(inputShape), maskValue: maskValue, score: score,
     chunk: chunk, device: device)
@@ -162,7 +167,8 @@ struct GradientPhase<Evaluator: MaskGradientEvaluator> {
     pendingBlock = [[Int]](repeating: [], count: n)
     active = [Bool](repeating: true, count: n)
     level = [Float?](repeating: switchBelow, count: n)
-    results = [BackSelectResult](repeating: BackSelectResult(order: [], values: [], scores: [], exactTies: 0, nearTies: 0), count: n)
+    results = [BackSelectResult](
+      repeating: BackSelectResult(order: [], values: [], scores: [], exactTies: 0, nearTies: 0), count: n)
   }
 
   /// Pixels of image `i` a gradient block may still take: unmasked and not set aside.

@@ -120,7 +120,8 @@ public struct FunctionMaskEvaluator: MaskGradientEvaluator {
   let f: (_ problem: Int, _ mask: [Float]) -> (probability: Float, score: Float, gradient: [Float])
 
   public init(
-    problems: Int, pixels: Int, _ f: @escaping (_ problem: Int, _ mask: [Float]) -> (probability: Float, score: Float, gradient: [Float])
+    problems: Int, pixels: Int,
+    _ f: @escaping (_ problem: Int, _ mask: [Float]) -> (probability: Float, score: Float, gradient: [Float])
   ) {
     problemCount = problems
     pixelCount = pixels

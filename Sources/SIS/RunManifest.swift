@@ -219,7 +219,9 @@ public struct RunManifest: Equatable, Sendable {
   /// (for runs on it).
   public func loadData(embeddedSample: String?) throws -> ImageDataset {
     if data.path == DataRecord.embeddedSamplePath {
-      guard let embeddedSample else { throw SISError.store("the run was made on the embedded sample, which this caller cannot load") }
+      guard let embeddedSample else {
+        throw SISError.store("the run was made on the embedded sample, which this caller cannot load")
+      }
       return try EmbeddedSample.load(directory: embeddedSample)
     }
     let source = DataSource(path: data.path, split: data.split, holdout: data.holdout, labelsPath: data.labels)
@@ -248,7 +250,8 @@ extension RunManifest: Codable {
         return absent
       }
       guard let parsed = T(rawValue: value) else {
-        throw SISError.store("manifest \(key.rawValue) '\(value)' is not one of \(T.allCases.map(\.rawValue).joined(separator: ", "))")
+        throw SISError.store(
+          "manifest \(key.rawValue) '\(value)' is not one of \(T.allCases.map(\.rawValue).joined(separator: ", "))")
       }
       return parsed
     }
@@ -256,13 +259,15 @@ extension RunManifest: Codable {
     var hybrid: HybridSettings?
     if method == .hybrid {
       hybrid = HybridSettings(
-        switchAt: try c.decode(Double.self, forKey: .switchProbability), exactLast: try c.decodeIfPresent(Int.self, forKey: .exactLast) ?? 0,
+        switchAt: try c.decode(Double.self, forKey: .switchProbability),
+        exactLast: try c.decodeIfPresent(Int.self, forKey: .exactLast) ?? 0,
         onDip: try recorded(.onDip, absent: DipPolicy.switch), switchCap: try recorded(.switchCap, absent: SwitchCap.none))
     }
     let shardText = try c.decode(String.self, forKey: .shard)
     guard let shard = Shard(parsing: shardText) else { throw SISError.store("manifest shard '\(shardText)' is not i/n") }
     self.init(
-      modelPaths: try c.decode([String].self, forKey: .modelPaths), modelSHA256: try c.decode([String].self, forKey: .modelSHA256),
+      modelPaths: try c.decode([String].self, forKey: .modelPaths),
+      modelSHA256: try c.decode([String].self, forKey: .modelSHA256),
       architecture: try c.decode(String.self, forKey: .architecture),
       data: DataRecord(
         path: try c.decode(String.self, forKey: .dataPath), labels: try c.decodeIfPresent(String.self, forKey: .dataLabels),
@@ -281,7 +286,9 @@ extension RunManifest: Codable {
       libtorchVersion: try c.decode(String.self, forKey: .libtorchVersion), device: try c.decode(String.self, forKey: .device))
     let problems = settings.problems()
     guard problems.isEmpty else { throw SISError.store("manifest settings: \(problems.joined(separator: "; "))") }
-    guard positions.count == sourceIndices.count else { throw SISError.store("manifest has \(positions.count) positions but \(sourceIndices.count) source indices") }
+    guard positions.count == sourceIndices.count else {
+      throw SISError.store("manifest has \(positions.count) positions but \(sourceIndices.count) source indices")
+    }
   }
 
   public func encode(to encoder: Encoder) throws {

@@ -19,7 +19,8 @@ public struct ImageRecord: Sendable, Equatable {
   public var seconds: Float
 
   public init(
-    position: Int, sourceIndex: Int, label: Int, predicted: Int, confidence: Float, order: [Int], values: [Float], scores: [Float],
+    position: Int, sourceIndex: Int, label: Int, predicted: Int, confidence: Float, order: [Int], values: [Float],
+    scores: [Float],
     exactTies: Int, nearTies: Int, seconds: Float
   ) {
     self.position = position
@@ -76,10 +77,11 @@ public struct RunStore {
   /// Groups whose shard file exists.
   public func finishedGroups() -> Set<Int> {
     let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-    return Set(names.compactMap { n -> Int? in
-      guard n.hasPrefix("shard-"), n.hasSuffix(".npz") else { return nil }
-      return Int(n.dropFirst(6).dropLast(4))
-    })
+    return Set(
+      names.compactMap { n -> Int? in
+        guard n.hasPrefix("shard-"), n.hasSuffix(".npz") else { return nil }
+        return Int(n.dropFirst(6).dropLast(4))
+      })
   }
 
   /// `cost`: what BackSelect spent on the group, written to `timings.jsonl` per image as
@@ -132,8 +134,11 @@ public struct RunStore {
     let exact = try need("exact_ties").integers()
     let near = try need("near_ties").integers()
     let seconds = timings()
-    guard order.count == n * p, values.count == n * p, scores.count == n * p, [sources.count, labels.count, predicted.count,
-      confidence.count, exact.count, near.count].allSatisfy({ $0 == n })
+    guard order.count == n * p, values.count == n * p, scores.count == n * p,
+      [
+        sources.count, labels.count, predicted.count,
+        confidence.count, exact.count, near.count,
+      ].allSatisfy({ $0 == n })
     else { throw SISError.store("\(path): arrays of inconsistent sizes") }
     return (0..<n).map { i in
       ImageRecord(

@@ -19,7 +19,9 @@ public final class AnswerStore: @unchecked Sendable {
   }
 
   public func addParticipant(id: String, seed: UInt64) throws {
-    try db.execute("INSERT INTO participants (id, seed, created) VALUES (?, ?, ?)", [.text(id), .int(Int(seed & 0x7fff_ffff_ffff_ffff)), .double(Date().timeIntervalSince1970)])
+    try db.execute(
+      "INSERT INTO participants (id, seed, created) VALUES (?, ?, ?)",
+      [.text(id), .int(Int(seed & 0x7fff_ffff_ffff_ffff)), .double(Date().timeIntervalSince1970)])
   }
 
   public func participantSeed(_ id: String) throws -> UInt64? {
@@ -31,8 +33,10 @@ public final class AnswerStore: @unchecked Sendable {
     do {
       try db.execute(
         "INSERT INTO answers (participant, image, fraction, label, answer, milliseconds, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [.text(participant), .text(image.id), .double(image.fraction), .int(image.label), .int(answer), .int(milliseconds),
-         .double(Date().timeIntervalSince1970)])
+        [
+          .text(participant), .text(image.id), .double(image.fraction), .int(image.label), .int(answer), .int(milliseconds),
+          .double(Date().timeIntervalSince1970),
+        ])
       return true
     } catch let e as Database.Failure where e.code == 19 {  // SQLITE_CONSTRAINT: already answered
       return false
@@ -53,10 +57,11 @@ public final class AnswerStore: @unchecked Sendable {
   }
 
   public func allAnswers() throws -> [Row] {
-    try db.execute("SELECT participant, image, fraction, label, answer, milliseconds FROM answers ORDER BY participant, created").map {
-      Row(
-        participant: $0[0].text ?? "", image: $0[1].text ?? "", fraction: $0[2].double ?? 0, label: $0[3].int ?? -1,
-        answer: $0[4].int ?? -1, milliseconds: $0[5].int ?? 0)
-    }
+    try db.execute("SELECT participant, image, fraction, label, answer, milliseconds FROM answers ORDER BY participant, created")
+      .map {
+        Row(
+          participant: $0[0].text ?? "", image: $0[1].text ?? "", fraction: $0[2].double ?? 0, label: $0[3].int ?? -1,
+          answer: $0[4].int ?? -1, milliseconds: $0[5].int ?? 0)
+      }
   }
 }

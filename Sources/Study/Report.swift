@@ -74,12 +74,17 @@ public struct StudyReport: Sendable {
     var lines = ["\(participants) participant(s), \(answers) answer(s)", "", "fraction   human accuracy (%) mean ± std   paper"]
     for r in rows {
       let paper = Self.paper.first { abs($0.0 - r.fraction) < 1e-9 }.map { String(format: "%.1f ± %.1f", $0.1, $0.2) } ?? "-"
-      lines.append(String(format: "%5.0f%%     %6.1f ± %4.1f  (n = %d)        ", r.fraction * 100, r.mean * 100, r.std * 100, r.perParticipant.count) + paper)
+      lines.append(
+        String(
+          format: "%5.0f%%     %6.1f ± %4.1f  (n = %d)        ", r.fraction * 100, r.mean * 100, r.std * 100,
+          r.perParticipant.count) + paper)
     }
     lines.append("")
     lines.append("per class (%): " + classNames.joined(separator: ", "))
     for r in rows {
-      lines.append(String(format: "%5.0f%%  ", r.fraction * 100) + r.perClass.map { $0.map { String(format: "%5.1f", $0 * 100) } ?? "    -" }.joined(separator: " "))
+      lines.append(
+        String(format: "%5.0f%%  ", r.fraction * 100)
+          + r.perClass.map { $0.map { String(format: "%5.1f", $0 * 100) } ?? "    -" }.joined(separator: " "))
     }
     lines.append("")
     lines.append(String(format: "R² between kept pixels and per-image human accuracy: %.3f", rSquared))
@@ -91,9 +96,11 @@ public struct StudyReport: Sendable {
     let (w, h, left, bottom) = (480.0, 320.0, 60.0, 40.0)
     func x(_ f: Double) -> Double { left + f * (w - left - 20) }
     func y(_ a: Double) -> Double { h - bottom - a / 100 * (h - bottom - 20) }
-    var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(w))\" height=\"\(Int(h))\" font-family=\"sans-serif\" font-size=\"12\">\n"
+    var s =
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(w))\" height=\"\(Int(h))\" font-family=\"sans-serif\" font-size=\"12\">\n"
     s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
-    s += "<line x1=\"\(left)\" y1=\"\(y(0))\" x2=\"\(x(1))\" y2=\"\(y(0))\" stroke=\"black\"/><line x1=\"\(left)\" y1=\"\(y(0))\" x2=\"\(left)\" y2=\"\(y(100))\" stroke=\"black\"/>\n"
+    s +=
+      "<line x1=\"\(left)\" y1=\"\(y(0))\" x2=\"\(x(1))\" y2=\"\(y(0))\" stroke=\"black\"/><line x1=\"\(left)\" y1=\"\(y(0))\" x2=\"\(left)\" y2=\"\(y(100))\" stroke=\"black\"/>\n"
     for a in stride(from: 0, through: 100, by: 20) {
       s += "<text x=\"\(left - 8)\" y=\"\(y(Double(a)) + 4)\" text-anchor=\"end\">\(a)</text>\n"
     }
@@ -103,13 +110,16 @@ public struct StudyReport: Sendable {
     s += "<text x=\"\(w / 2)\" y=\"\(h - 4)\" text-anchor=\"middle\">pixels kept</text>\n"
     s += "<text x=\"14\" y=\"\(h / 2)\" transform=\"rotate(-90 14 \(h / 2))\" text-anchor=\"middle\">human accuracy (%)</text>\n"
     for (f, m, sd) in Self.paper {
-      s += "<line x1=\"\(x(f) + 4)\" y1=\"\(y(m - sd))\" x2=\"\(x(f) + 4)\" y2=\"\(y(m + sd))\" stroke=\"gray\"/><circle cx=\"\(x(f) + 4)\" cy=\"\(y(m))\" r=\"4\" fill=\"gray\"/>\n"
+      s +=
+        "<line x1=\"\(x(f) + 4)\" y1=\"\(y(m - sd))\" x2=\"\(x(f) + 4)\" y2=\"\(y(m + sd))\" stroke=\"gray\"/><circle cx=\"\(x(f) + 4)\" cy=\"\(y(m))\" r=\"4\" fill=\"gray\"/>\n"
     }
     for r in rows {
-      s += "<line x1=\"\(x(r.fraction) - 4)\" y1=\"\(y((r.mean - r.std) * 100))\" x2=\"\(x(r.fraction) - 4)\" y2=\"\(y((r.mean + r.std) * 100))\" stroke=\"#1f77b4\"/><circle cx=\"\(x(r.fraction) - 4)\" cy=\"\(y(r.mean * 100))\" r=\"4\" fill=\"#1f77b4\"/>\n"
+      s +=
+        "<line x1=\"\(x(r.fraction) - 4)\" y1=\"\(y((r.mean - r.std) * 100))\" x2=\"\(x(r.fraction) - 4)\" y2=\"\(y((r.mean + r.std) * 100))\" stroke=\"#1f77b4\"/><circle cx=\"\(x(r.fraction) - 4)\" cy=\"\(y(r.mean * 100))\" r=\"4\" fill=\"#1f77b4\"/>\n"
     }
     s += "<circle cx=\"\(left + 20)\" cy=\"20\" r=\"4\" fill=\"#1f77b4\"/><text x=\"\(left + 30)\" y=\"24\">this study</text>\n"
-    s += "<circle cx=\"\(left + 120)\" cy=\"20\" r=\"4\" fill=\"gray\"/><text x=\"\(left + 130)\" y=\"24\">paper (Table 2)</text>\n"
+    s +=
+      "<circle cx=\"\(left + 120)\" cy=\"20\" r=\"4\" fill=\"gray\"/><text x=\"\(left + 130)\" y=\"24\">paper (Table 2)</text>\n"
     return s + "</svg>\n"
   }
 }
@@ -136,7 +146,8 @@ public func contactSheet(_ study: StudySet, folder: String, fraction: Double, to
   var canvas = [UInt8](repeating: 255, count: width * height * 3)
   for (k, image) in images.enumerated() {
     let png = try ImageIO.readPNG(folder + "/" + image.file)
-    let rgb = png.channels == 4 ? stride(from: 0, to: png.pixels.count, by: 4).flatMap { Array(png.pixels[$0..<($0 + 3)]) } : png.pixels
+    let rgb =
+      png.channels == 4 ? stride(from: 0, to: png.pixels.count, by: 4).flatMap { Array(png.pixels[$0..<($0 + 3)]) } : png.pixels
     let big = ImageIO.upscale(rgb, width: png.width, height: png.height, channels: 3, factor: tile / max(png.width, 1))
     let x0 = gap + (k % columns) * (tile + gap)
     let y0 = gap + (k / columns) * (tile + gap)

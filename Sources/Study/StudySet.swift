@@ -76,7 +76,9 @@ public struct StudySet: Codable, Equatable, Sendable {
       }
       if taken < perClass {
         throw FileFormatError(
-          folder, "class \(classNames[c]): only \(taken) image(s) classified correctly with confidence >= \(confidence) in the runs; \(perClass) needed")
+          folder,
+          "class \(classNames[c]): only \(taken) image(s) classified correctly with confidence >= \(confidence) in the runs; \(perClass) needed"
+        )
       }
     }
     try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
@@ -94,7 +96,9 @@ public struct StudySet: Codable, Equatable, Sendable {
             sourceIndex: record.sourceIndex, label: record.label, run: runs[runIndex].name, fraction: f, folder: folder))
       }
     }
-    let set = StudySet(classNames: classNames, fractions: fractions.sorted(), perClass: perClass, seed: seed, confidence: confidence, images: images)
+    let set = StudySet(
+      classNames: classNames, fractions: fractions.sorted(), perClass: perClass, seed: seed, confidence: confidence,
+      images: images)
     try set.save(folder)
     return set
   }
@@ -103,7 +107,8 @@ public struct StudySet: Codable, Equatable, Sendable {
   /// (N), and `masks` (N, F, H, W), nonzero where a pixel is kept, one mask per fraction (in the
   /// order of `fractions`). Every image is used; `confidence` is recorded as not applicable (0).
   public static func make(
-    images: NpyArray, labels: [Int], masks: NpyArray, fractions: [Double], classNames: [String], maskColor: [UInt8], source: String,
+    images: NpyArray, labels: [Int], masks: NpyArray, fractions: [Double], classNames: [String], maskColor: [UInt8],
+    source: String,
     out folder: String
   ) throws -> StudySet {
     guard images.shape.count == 4 else {
@@ -114,7 +119,9 @@ public struct StudySet: Codable, Equatable, Sendable {
       throw FileFormatError(source, "labels.npy must hold \(n) class indices in 0..<\(classNames.count)")
     }
     guard masks.shape == [n, fractions.count, h, w] else {
-      throw FileFormatError(source, "masks.npy must have shape (\(n), \(fractions.count), \(h), \(w)) (image, fraction, row, column), got \(masks.shape)")
+      throw FileFormatError(
+        source,
+        "masks.npy must have shape (\(n), \(fractions.count), \(h), \(w)) (image, fraction, row, column), got \(masks.shape)")
     }
     guard maskColor.count == c else { throw FileFormatError(source, "mask colour has \(maskColor.count) channels, images \(c)") }
     guard images.kind == .uint8 else { throw FileFormatError(source, "images.npy must be uint8, got \(images.kind)") }
@@ -130,7 +137,8 @@ public struct StudySet: Codable, Equatable, Sendable {
         written.append(
           try writeMasked(
             hwc, width: w, height: h, channels: c, kept: kept[base..<(base + h * w)].map { $0 != 0 }, maskColor: maskColor,
-            id: "i\(i)-f\(Int((f * 1000).rounded()))", sourceIndex: i, label: labels[i], run: source, fraction: f, folder: folder))
+            id: "i\(i)-f\(Int((f * 1000).rounded()))", sourceIndex: i, label: labels[i], run: source, fraction: f, folder: folder)
+        )
       }
     }
     let perClass = classNames.indices.map { c in labels.count { $0 == c } }.max() ?? 0
@@ -150,7 +158,8 @@ public struct StudySet: Codable, Equatable, Sendable {
     }
     try ImageIO.writePNG(px, width: w, height: h, channels: c, to: folder + "/\(id).png")
     return StudyImage(
-      id: id, file: "\(id).png", sourceIndex: sourceIndex, label: label, run: run, fraction: fraction, keptPixels: kept.count { $0 })
+      id: id, file: "\(id).png", sourceIndex: sourceIndex, label: label, run: run, fraction: fraction,
+      keptPixels: kept.count { $0 })
   }
 
   /// The order one participant sees: all images of the smallest fraction first, then the next

@@ -66,7 +66,9 @@ public struct StudyClient: Sendable {
   /// Starts a participant; returns its id (from the cookie) and state.
   public func start() async throws -> (String, StudyService.State) {
     let reply = try await send("POST", "/api/participants")
-    guard reply.status == 201 || reply.status == 200 else { throw LoadFailure("POST /api/participants answered \(reply.status): \(reply.text)") }
+    guard reply.status == 201 || reply.status == 200 else {
+      throw LoadFailure("POST /api/participants answered \(reply.status): \(reply.text)")
+    }
     let state = try reply.json(StudyService.State.self)
     return (state.participant, state)
   }
@@ -119,7 +121,8 @@ public struct LoadCheck: Sendable {
           %d participants, %d requests in %.1f s (%.0f requests/s)
           answers acknowledged %d, in the export %d: lost %d, duplicated %d; unexpected responses %d
           response time ms: p50 %.1f, p90 %.1f, p99 %.1f, max %.1f
-          """, participantsStarted, requests, seconds, Double(requests) / max(seconds, 1e-9), acknowledged, exported, lost, duplicated,
+          """, participantsStarted, requests, seconds, Double(requests) / max(seconds, 1e-9), acknowledged, exported, lost,
+        duplicated,
         unexpected, percentile(0.5) * 1000, percentile(0.9) * 1000, percentile(0.99) * 1000, (latencies.max() ?? 0) * 1000)
     }
   }
@@ -157,7 +160,9 @@ public struct LoadCheck: Sendable {
               let png = try await timed { try await client.send("GET", "/images/\(image).png", cookie: id) }
               if png.status != 200 { worker.unexpected += 1 }
               let reply = try await timed {
-                try await client.answer(id, image: image, answer: Int(rng.next() % UInt64(state.classNames.count)), milliseconds: 500 + Int(rng.next() % 3000))
+                try await client.answer(
+                  id, image: image, answer: Int(rng.next() % UInt64(state.classNames.count)),
+                  milliseconds: 500 + Int(rng.next() % 3000))
               }
               guard reply.status == 201 else {
                 worker.unexpected += 1

@@ -74,7 +74,9 @@ public struct StudyApp: Sendable {
       let body = try await Self.decodeBody(AnswerBody.self, request: request, expected: AnswerBody.expected)
       let participant = try Self.participant(request)
       return try Self.json(
-        try Self.call { try service.submit(participant: participant, image: body.image, answer: body.answer, milliseconds: body.milliseconds) },
+        try Self.call {
+          try service.submit(participant: participant, image: body.image, answer: body.answer, milliseconds: body.milliseconds)
+        },
         status: .created)
     }
 

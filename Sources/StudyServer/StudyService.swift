@@ -61,7 +61,9 @@ public final class StudyService: @unchecked Sendable {
     var images: [String: StudyImage] = [:]
     var pngs: [String: [UInt8]] = [:]
     for image in study.images {
-      guard images[image.id] == nil else { throw FileFormatError(studyFolder + "/study.json", "image id '\(image.id)' appears twice") }
+      guard images[image.id] == nil else {
+        throw FileFormatError(studyFolder + "/study.json", "image id '\(image.id)' appears twice")
+      }
       images[image.id] = image
       let path = studyFolder + "/" + image.file
       guard let data = FileManager.default.contents(atPath: path), data.starts(with: [0x89, 0x50, 0x4e, 0x47]) else {
@@ -94,7 +96,9 @@ public final class StudyService: @unchecked Sendable {
   }
 
   private func order(_ participant: String) throws -> [StudyImage] {
-    guard Self.plausibleID(participant), let seed = try store.participantSeed(participant) else { throw Failure.unknownParticipant }
+    guard Self.plausibleID(participant), let seed = try store.participantSeed(participant) else {
+      throw Failure.unknownParticipant
+    }
     return study.order(participantSeed: seed)
   }
 
@@ -107,7 +111,8 @@ public final class StudyService: @unchecked Sendable {
     let current = current(order, answered: answered)
     let part = current.map { c in (study.fractions.firstIndex(of: c.fraction) ?? 0) + 1 } ?? study.fractions.count
     return State(
-      participant: participant, total: order.count, answered: order.count(where: { answered.contains($0.id) }), done: current == nil,
+      participant: participant, total: order.count, answered: order.count(where: { answered.contains($0.id) }),
+      done: current == nil,
       image: current?.id, part: part, parts: study.fractions.count, classNames: study.classNames)
   }
 
@@ -146,7 +151,9 @@ public final class StudyService: @unchecked Sendable {
     let order = try order(participant)
     guard let bytes = pngs[image] else { throw Failure.unknownImage(image) }
     let answered = try store.answeredImages(participant)
-    guard answered.contains(image) || current(order, answered: answered)?.id == image else { throw Failure.notCurrent(image: image) }
+    guard answered.contains(image) || current(order, answered: answered)?.id == image else {
+      throw Failure.notCurrent(image: image)
+    }
     return bytes
   }
 }

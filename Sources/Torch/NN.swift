@@ -14,7 +14,8 @@ public enum NN {
     groups: Int = 1
   ) throws(TorchError) -> Tensor {
     try conv2d(
-      x, weight: weight, bias: bias, stride: (stride, stride), padding: (padding, padding), dilation: (dilation, dilation), groups: groups)
+      x, weight: weight, bias: bias, stride: (stride, stride), padding: (padding, padding), dilation: (dilation, dilation),
+      groups: groups)
   }
 
   /// 2-D convolution with separate height and width for stride, padding and dilation.

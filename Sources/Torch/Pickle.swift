@@ -260,7 +260,9 @@ public struct PickleReader {
         if case .dict(let d) = state, d.isEmpty { break }
         throw fail("refusing BUILD with state \(state): only tensors, storages and plain containers are allowed")
       case 0x69, 0x6f, 0x81, 0x92:  // INST, OBJ, NEWOBJ, NEWOBJ_EX
-        throw fail("refusing to construct an arbitrary object (pickle opcode 0x\(String(op, radix: 16))): only tensors, storages and plain containers are allowed")
+        throw fail(
+          "refusing to construct an arbitrary object (pickle opcode 0x\(String(op, radix: 16))): only tensors, storages and plain containers are allowed"
+        )
       default:
         throw fail("unsupported or unsafe pickle opcode 0x\(String(op, radix: 16)) at byte \(reader.offset - 1)")
       }
@@ -281,7 +283,8 @@ public struct PickleReader {
     let full = "\(module).\(name)"
     if Self.allowedCallables.contains(full) || Self.storageTypes[full] != nil { return .global(full) }
     throw fail(
-      "refusing to load global '\(full)': this reader accepts only tensors, storages and plain containers, and never runs code from a file")
+      "refusing to load global '\(full)': this reader accepts only tensors, storages and plain containers, and never runs code from a file"
+    )
   }
 
   func persistentStorage(_ pid: PickleValue) throws -> StorageRef {

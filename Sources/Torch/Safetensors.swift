@@ -54,7 +54,8 @@ public enum Safetensors {
     var tensors: [(String, Tensor)] = []
     for (name, dtype, shape, begin, end) in entries {
       let t = try bytes.withUnsafeBytes { buf in
-        try Tensor(bytes: UnsafeRawBufferPointer(rebasing: buf[(dataStart + begin)..<(dataStart + end)]), shape: shape, dtype: dtype)
+        try Tensor(
+          bytes: UnsafeRawBufferPointer(rebasing: buf[(dataStart + begin)..<(dataStart + end)]), shape: shape, dtype: dtype)
       }
       tensors.append((name, t))
     }

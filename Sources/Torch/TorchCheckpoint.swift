@@ -131,7 +131,8 @@ public struct TorchCheckpoint {
       }
     }
     guard let dict = candidate?.dictItems else {
-      throw FileFormatError(path, "no state dict found (looked at the root and its state_dict/model_state_dict/model/net entries)")
+      throw FileFormatError(
+        path, "no state dict found (looked at the root and its state_dict/model_state_dict/model/net entries)")
     }
     let allPrefixed = dict.allSatisfy { $0.0.string?.hasPrefix("module.") == true }
     var out: [(String, Tensor)] = []

@@ -83,9 +83,13 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     if !(momentum >= 0 && momentum < 1) { p.append("--momentum must be in [0, 1), got \(momentum)") }
     if nesterov && momentum == 0 { p.append("--nesterov needs --momentum > 0") }
     if !(weightDecay >= 0 && weightDecay.isFinite) { p.append("--weight-decay must be >= 0, got \(weightDecay)") }
-    if !["step", "cosine", "onecycle"].contains(schedule) { p.append("--schedule must be step, cosine or onecycle, got \(schedule)") }
+    if !["step", "cosine", "onecycle"].contains(schedule) {
+      p.append("--schedule must be step, cosine or onecycle, got \(schedule)")
+    }
     if !(gamma > 0 && gamma <= 1) { p.append("--gamma must be in (0, 1], got \(gamma)") }
-    if !(warmupEpochs >= 0 && warmupEpochs < Double(epochs)) { p.append("--warmup-epochs must be in [0, epochs), got \(warmupEpochs)") }
+    if !(warmupEpochs >= 0 && warmupEpochs < Double(epochs)) {
+      p.append("--warmup-epochs must be in [0, epochs), got \(warmupEpochs)")
+    }
     if holdout < 0 || holdout >= 50_000 { p.append("--holdout must be in 0..<50000, got \(holdout)") }
     if threads < 1 { p.append("--threads must be at least 1, got \(threads)") }
     return p

@@ -80,11 +80,13 @@ public final class Trainer {
     mismatch.threads = config.threads
     guard mismatch == config else {
       throw TrainingError(
-        "\(checkpointPath) was written with different settings (\(try saved.json())); resume with the same flags or start a new --out")
+        "\(checkpointPath) was written with different settings (\(try saved.json())); resume with the same flags or start a new --out"
+      )
     }
     let prefix = "optimizer.momentum_buffer."
     try network.load(stateDict: tensors.filter { !$0.0.hasPrefix(prefix) }, source: checkpointPath)
-    let buffers = Dictionary(tensors.filter { $0.0.hasPrefix(prefix) }.map { (String($0.0.dropFirst(prefix.count)), $0.1) },
+    let buffers = Dictionary(
+      tensors.filter { $0.0.hasPrefix(prefix) }.map { (String($0.0.dropFirst(prefix.count)), $0.1) },
       uniquingKeysWith: { a, _ in a })
     for ((name, _), buf) in zip(network.namedParameters(), optimizer.momentumBuffers) {
       guard let saved = buffers[name] else { throw TrainingError("\(checkpointPath): no momentum buffer for \(name)") }
@@ -152,14 +154,16 @@ public final class Trainer {
         correct += try withNoGrad { try logits.argmax(dim: 1).eq(y).sum().item() }.asInt
         seen += batch.count
         step += 1
-        progress.advance(by: batch.count, extra: "loss \(String(format: "%.3f", lossSum / Double(seen))) lr \(String(format: "%.4f", lr))")
+        progress.advance(
+          by: batch.count, extra: "loss \(String(format: "%.3f", lossSum / Double(seen))) lr \(String(format: "%.4f", lr))")
       }
       progress.finish()
       let trainSeconds = Progress.now() - start
       var validationAccuracy: Double?
       if let validation, validation.count > 0 {
         let probs = try predictProbabilities(network, on: validation, batchSize: 500, device: device)
-        validationAccuracy = ClassificationReport(probabilities: probs, labels: validation.labels, classNames: network.info.classNames).accuracy
+        validationAccuracy =
+          ClassificationReport(probabilities: probs, labels: validation.labels, classNames: network.info.classNames).accuracy
       }
       let entry = EpochLog(
         epoch: epoch + 1, trainLoss: lossSum / Double(max(seen, 1)), trainAccuracy: Double(correct) / Double(max(seen, 1)),

@@ -42,35 +42,48 @@ struct BackSelectCommand: ParsableCommand {
   @Option(help: "Process the groups g with g % n == i: i/n (e.g. 0/4 on the first of four machines).")
   var shard: String = "0/1"
 
-  @Option(help: "What BackSelect maximises: prob (the reference), logprob (default: still ordered where the softmax saturates), margin.")
+  @Option(
+    help: "What BackSelect maximises: prob (the reference), logprob (default: still ordered where the softmax saturates), margin."
+  )
   var score: SelectionScore = .logprob
 
   @Option(help: "Features: pixel (all channels of a pixel; the paper's), value, row, column, channel, patchK.")
   var features: String = "pixel"
 
-  @Option(help: "Masked value: zero (the dataset mean after normalization), or an .npy of one uint8 image (H, W, C) normalized like the inputs.")
+  @Option(
+    help:
+      "Masked value: zero (the dataset mean after normalization), or an .npy of one uint8 image (H, W, C) normalized like the inputs."
+  )
   var maskValue: String = "zero"
 
   @Option(
-    help: "exact (BackSelect over every candidate), gradient (the paper's Batched Gradient BackSelect, S5), or hybrid (gradient blocks, then exact selection for the last part).")
+    help:
+      "exact (BackSelect over every candidate), gradient (the paper's Batched Gradient BackSelect, S5), or hybrid (gradient blocks, then exact selection for the last part)."
+  )
   var method: SelectionMethod = .exact
 
   @Option(help: "With --method gradient or hybrid: pixels masked per gradient iteration (the paper: 100).")
   var k: Int = 100
 
   @Option(
-    help: "With --method hybrid: leave the gradient phase when a block takes the class probability below this (the block is put back); any SIS at a threshold up to this value then comes from the exact phase.")
+    help:
+      "With --method hybrid: leave the gradient phase when a block takes the class probability below this (the block is put back); any SIS at a threshold up to this value then comes from the exact phase."
+  )
   var switchAt: Double = 0.999
 
   @Option(help: "With --method hybrid: also leave the gradient phase once this many pixels are left.")
   var exactLast: Int = 256
 
   @Option(
-    help: "With --method hybrid: what a block that takes the probability below --switch-at does: set-aside (put it back, keep its pixels for the exact phase, go on with gradient blocks) or switch (start the exact phase).")
+    help:
+      "With --method hybrid: what a block that takes the probability below --switch-at does: set-aside (put it back, keep its pixels for the exact phase, go on with gradient blocks) or switch (start the exact phase)."
+  )
   var onDip: DipPolicy = .setAside
 
   @Option(
-    help: "With --method hybrid: the switch level of an image whose confidence is below --switch-at: confidence (its own confidence; every SIS at a threshold it reaches still comes from the exact phase) or none (the image goes straight to exact selection).")
+    help:
+      "With --method hybrid: the switch level of an image whose confidence is below --switch-at: confidence (its own confidence; every SIS at a threshold it reaches still comes from the exact phase) or none (the image goes straight to exact selection)."
+  )
   var switchCap: SwitchCap = .confidence
 
   @Option(help: "Candidate images per forward pass.")
@@ -93,7 +106,8 @@ struct BackSelectCommand: ParsableCommand {
   var settings: SelectionSettings {
     SelectionSettings(
       score: score, method: method, k: k,
-      hybrid: HybridSettings(switchAt: switchAt, exactLast: exactLast, onDip: onDip, switchCap: switchCap), chunk: chunk, group: group)
+      hybrid: HybridSettings(switchAt: switchAt, exactLast: exactLast, onDip: onDip, switchCap: switchCap), chunk: chunk,
+      group: group)
   }
 
   func run() throws {
@@ -111,7 +125,8 @@ struct BackSelectCommand: ParsableCommand {
     try job.prepare(resume: resume)
     let imageCount = job.pendingImages
     printError(
-      "backselect: \(imageCount) image(s) to do in \(job.pendingGroups) group(s) of \(positions.count) selected (\(description)); data: \(data.description)")
+      "backselect: \(imageCount) image(s) to do in \(job.pendingGroups) group(s) of \(positions.count) selected (\(description)); data: \(data.description)"
+    )
     let progress = Progress(total: imageCount * job.candidatesPerImage, label: "backselect", unit: "candidates")
     var imagesDone = 0
     try job.run { images, candidates in

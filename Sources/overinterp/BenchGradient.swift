@@ -10,7 +10,8 @@ import Torch
 struct BenchGradient: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "gradient",
-    abstract: "Batched Gradient BackSelect of MobileNetV2 on ImageNet images against the same algorithm in eager PyTorch, in the same run.",
+    abstract:
+      "Batched Gradient BackSelect of MobileNetV2 on ImageNet images against the same algorithm in eager PyTorch, in the same run.",
     discussion: """
       Times --iterations iterations of gradientBackSelect (k pixels masked per iteration, score \
       logprob) on a batch of --batch ImageNet images (the shared validation images, repeated if \

@@ -9,7 +9,9 @@ struct BenchTrain: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "train",
     abstract: "ResNet20 training throughput (batch 128, the paper's SGD) against eager PyTorch in Python, in the same run.",
-    discussion: "Random inputs of CIFAR-10 shape on both sides, so the model, loss, backward pass and optimizer are what is timed; bench/train.py is the baseline.")
+    discussion:
+      "Random inputs of CIFAR-10 shape on both sides, so the model, loss, backward pass and optimizer are what is timed; bench/train.py is the baseline."
+  )
 
   @Option(help: "Seconds to measure each side.")
   var seconds: Double = 20

@@ -6,7 +6,8 @@ struct CompareRuns: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "compare",
     abstract:
-      "Compare two backselect runs of the same images (e.g. --score prob vs logprob, or exact vs gradient/hybrid): ties, SIS, subsets, time, heatmaps.")
+      "Compare two backselect runs of the same images (e.g. --score prob vs logprob, or exact vs gradient/hybrid): ties, SIS, subsets, time, heatmaps."
+  )
 
   @Argument(help: "Two run folders.")
   var runs: [String]

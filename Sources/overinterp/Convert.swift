@@ -25,18 +25,28 @@ struct Convert: ParsableCommand {
   @Option(help: "Architecture: \(Architecture.allCases.map(\.rawValue).joined(separator: ", ")).")
   var arch: String
 
-  @Option(help: "Input normalization the weights were trained with: \(Normalization.presets.map(\.0).joined(separator: ", ")), or m1,m2,m3/s1,s2,s3 (default: the architecture's: cifar10; minus-one-to-one for mobilenet_v2_tfsame; imagenet for mobilenet_v2).")
+  @Option(
+    help:
+      "Input normalization the weights were trained with: \(Normalization.presets.map(\.0).joined(separator: ", ")), or m1,m2,m3/s1,s2,s3 (default: the architecture's: cifar10; minus-one-to-one for mobilenet_v2_tfsame; imagenet for mobilenet_v2)."
+  )
   var normalization: String?
 
-  @Option(help: "Class names: a file with one per line (a leading WordNet id is dropped) or a comma-separated list (default: CIFAR-10's for 10 outputs).")
+  @Option(
+    help:
+      "Class names: a file with one per line (a leading WordNet id is dropped) or a comma-separated list (default: CIFAR-10's for 10 outputs)."
+  )
   var classes: String?
 
-  @Option(help: "Image-folder preprocessing: none, central-crop:FRACTION:SIZE, resize-center-crop:RESIZE:SIZE (default: the architecture's).")
+  @Option(
+    help:
+      "Image-folder preprocessing: none, central-crop:FRACTION:SIZE, resize-center-crop:RESIZE:SIZE (default: the architecture's)."
+  )
   var preprocessing: String?
 
   func validate() throws {
     if Architecture(rawValue: arch) == nil {
-      throw ValidationError("--arch must be one of \(Architecture.allCases.map(\.rawValue).joined(separator: ", ")), got '\(arch)'")
+      throw ValidationError(
+        "--arch must be one of \(Architecture.allCases.map(\.rawValue).joined(separator: ", ")), got '\(arch)'")
     }
     if let normalization, Normalization(parsing: normalization) == nil {
       throw ValidationError("--normalization must be a preset or m1,m2,m3/s1,s2,s3, got '\(normalization)'")
@@ -48,12 +58,15 @@ struct Convert: ParsableCommand {
     try Runtime.configureAllocator()
     let options = ModelFileOptions(
       architecture: try Architecture.named(arch), normalization: normalization.flatMap(Normalization.init(parsing:)),
-      classNames: try classes.map(ModelLoader.classNames(parsing:)), preprocessing: preprocessing.flatMap(Preprocessing.init(parsing:)))
+      classNames: try classes.map(ModelLoader.classNames(parsing:)),
+      preprocessing: preprocessing.flatMap(Preprocessing.init(parsing:)))
     let network = try ModelLoader.load(input, options: options)
     let classNames = network.info.classNames
     let hash = try SHA256.hex(file: input)
     try ModelCheckpoint.save(
       network, to: output, source: "\(URL(fileURLWithPath: input).lastPathComponent) sha256:\(hash)")
-    print("wrote \(output): \(arch), \(network.parameterCount) parameters, \(classNames.count) classes, normalization \(network.info.normalization.name)")
+    print(
+      "wrote \(output): \(arch), \(network.parameterCount) parameters, \(classNames.count) classes, normalization \(network.info.normalization.name)"
+    )
   }
 }

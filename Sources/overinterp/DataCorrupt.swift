@@ -43,7 +43,8 @@ struct DataCorrupt: ParsableCommand {
     if corruptions == "all" { return Corruption.alphabetical }
     return try corruptions.split(separator: ",").map { name in
       guard let c = Corruption(rawValue: String(name)) else {
-        throw ValidationError("--corruptions: unknown '\(name)'; choose from \(Corruption.alphabetical.map(\.rawValue).joined(separator: ", "))")
+        throw ValidationError(
+          "--corruptions: unknown '\(name)'; choose from \(Corruption.alphabetical.map(\.rawValue).joined(separator: ", "))")
       }
       return c
     }
@@ -51,7 +52,9 @@ struct DataCorrupt: ParsableCommand {
 
   func parsedSeverities() throws -> [Int] {
     let list: [Int]
-    if let r = severities.range(of: "-"), let a = Int(severities[..<r.lowerBound]), let b = Int(severities[r.upperBound...]), a <= b {
+    if let r = severities.range(of: "-"), let a = Int(severities[..<r.lowerBound]), let b = Int(severities[r.upperBound...]),
+      a <= b
+    {
       list = Array(a...b)
     } else {
       list = severities.split(separator: ",").compactMap { Int($0) }

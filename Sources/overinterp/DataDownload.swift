@@ -18,7 +18,8 @@ extension DataCommand {
 
     func validate() throws {
       if Downloads.catalog[dataset] == nil {
-        throw ValidationError("unknown dataset '\(dataset)'; choose one of \(Downloads.catalog.keys.sorted().joined(separator: ", "))")
+        throw ValidationError(
+          "unknown dataset '\(dataset)'; choose one of \(Downloads.catalog.keys.sorted().joined(separator: ", "))")
       }
     }
 

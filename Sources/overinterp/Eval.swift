@@ -27,7 +27,10 @@ struct Eval: ParsableCommand {
   @Flag(help: "Also print the confusion matrix.")
   var confusion = false
 
-  @Option(help: "A CIFAR-10-C folder (official or from `data corrupt`): accuracy per corruption and severity, means, and the paper's sample if present.")
+  @Option(
+    help:
+      "A CIFAR-10-C folder (official or from `data corrupt`): accuracy per corruption and severity, means, and the paper's sample if present."
+  )
   var cifar10c: String?
 
   func validate() throws {

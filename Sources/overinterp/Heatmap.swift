@@ -24,14 +24,18 @@ struct Heatmap: ParsableCommand {
 
   func validate() throws {
     if !(fraction > 0 && fraction <= 1) { throw ValidationError("--fraction must be in (0, 1], got \(fraction)") }
-    if let threshold, !(threshold >= 0 && threshold <= 1) { throw ValidationError("--threshold must be in [0, 1], got \(threshold)") }
+    if let threshold, !(threshold >= 0 && threshold <= 1) {
+      throw ValidationError("--threshold must be in [0, 1], got \(threshold)")
+    }
     if !out.hasSuffix(".png") { throw ValidationError("--out must end in .png") }
   }
 
   func run() throws {
     let store = RunStore(directory: runFolder)
     let manifest = try store.readManifest()
-    guard manifest.features == "pixel" else { throw ValidationFailure("\(runFolder): heatmaps need pixel features, the run used \(manifest.features)") }
+    guard manifest.features == "pixel" else {
+      throw ValidationFailure("\(runFolder): heatmaps need pixel features, the run used \(manifest.features)")
+    }
     let records = try store.records()
     let (h, w) = (manifest.inputShape[1], manifest.inputShape[2])
     let subsets = subsetsOf(records, fraction: fraction, threshold: threshold)
@@ -39,7 +43,9 @@ struct Heatmap: ParsableCommand {
     try writeHeatmap(freq, height: h, width: w, to: out)
     try NpyArray(freq, shape: [h, w]).write(to: String(out.dropLast(4)) + ".npy")
     let pos = PositionSummary(subsets, height: h, width: w)
-    print("\(out): \(subsets.count) subsets (\(threshold.map { "SIS at threshold \($0)" } ?? "last \(fmt(fraction * 100))% of each order")), max frequency \(fmt(freq.max() ?? 0, digits: 3))")
+    print(
+      "\(out): \(subsets.count) subsets (\(threshold.map { "SIS at threshold \($0)" } ?? "last \(fmt(fraction * 100))% of each order")), max frequency \(fmt(freq.max() ?? 0, digits: 3))"
+    )
     print(pos.text(centre: Double(h - 1) / 2))
   }
 }

@@ -30,14 +30,18 @@ struct RuntimeOptions: ParsableArguments {
     try Runtime.setThreads(threads ?? ProcessInfo.processInfo.activeProcessorCount)
     if case .cuda(let i) = resolvedDevice, i >= Runtime.cudaDeviceCount {
       throw ValidationFailure(
-        "--device \(device): this libtorch sees \(Runtime.cudaDeviceCount) CUDA device(s); build with LIBTORCH pointing at a CUDA libtorch")
+        "--device \(device): this libtorch sees \(Runtime.cudaDeviceCount) CUDA device(s); build with LIBTORCH pointing at a CUDA libtorch"
+      )
     }
   }
 }
 
 /// Where the images come from.
 struct DataOptions: ParsableArguments {
-  @Option(help: "Dataset: a CIFAR-10 binary folder, the lossless test subset folder, a CIFAR-10.1 folder, a .bin batch or an .npy of images (default: the embedded sample).")
+  @Option(
+    help:
+      "Dataset: a CIFAR-10 binary folder, the lossless test subset folder, a CIFAR-10.1 folder, a .bin batch or an .npy of images (default: the embedded sample)."
+  )
   var data: String?
 
   @Option(help: "Split of a CIFAR-10 binary folder: \(Split.allCases.map(\.rawValue).joined(separator: ", ")).")
@@ -68,7 +72,8 @@ struct DataOptions: ParsableArguments {
   func load(for model: ModelInfo? = nil) throws -> ImageDataset {
     var d: ImageDataset
     if let data {
-      let source = DataSource(path: data, split: split, holdout: holdout, labelsPath: labels, corruption: corruption, severity: severity)
+      let source = DataSource(
+        path: data, split: split, holdout: holdout, labelsPath: labels, corruption: corruption, severity: severity)
       if ImageFolder.isImageFolder(data) {
         guard let model else { throw ValidationFailure("\(data): an image folder needs a model to know its preprocessing") }
         d = try source.load(preprocessing: model.preprocessing, classNames: model.classNames)
@@ -85,23 +90,33 @@ struct DataOptions: ParsableArguments {
   /// How a run records this data (the description is the loaded dataset's).
   func record(_ loaded: ImageDataset) -> DataRecord {
     DataRecord(
-      path: data.map(absolutePath) ?? DataRecord.embeddedSamplePath, labels: labels.map(absolutePath), split: split, holdout: holdout,
+      path: data.map(absolutePath) ?? DataRecord.embeddedSamplePath, labels: labels.map(absolutePath), split: split,
+      holdout: holdout,
       description: loaded.description)
   }
 }
 
 /// One model or several (an ensemble: mean of logits).
 struct ModelOptions: ParsableArguments {
-  @Option(name: .customLong("model"), help: "Model file (.safetensors from overinterp, or a PyTorch .pt/.th with --arch); repeat for an ensemble; `default` is the embedded model.")
+  @Option(
+    name: .customLong("model"),
+    help:
+      "Model file (.safetensors from overinterp, or a PyTorch .pt/.th with --arch); repeat for an ensemble; `default` is the embedded model."
+  )
   var models: [String] = []
 
-  @Option(help: "Architecture of PyTorch files or of safetensors without overinterp metadata: \(Architecture.allCases.map(\.rawValue).joined(separator: ", ")).")
+  @Option(
+    help:
+      "Architecture of PyTorch files or of safetensors without overinterp metadata: \(Architecture.allCases.map(\.rawValue).joined(separator: ", "))."
+  )
   var arch: String?
 
-  @Option(help: "Input normalization for such files: \(Normalization.presets.map(\.0).joined(separator: ", ")), or m1,m2,m3/s1,s2,s3.")
+  @Option(
+    help: "Input normalization for such files: \(Normalization.presets.map(\.0).joined(separator: ", ")), or m1,m2,m3/s1,s2,s3.")
   var normalization: String?
 
-  @Option(help: "Class names for such files: a file with one per line (a leading WordNet id is dropped) or a comma-separated list.")
+  @Option(
+    help: "Class names for such files: a file with one per line (a leading WordNet id is dropped) or a comma-separated list.")
   var classes: String?
 
   @Option(help: "Image-folder preprocessing for such files: none, central-crop:FRACTION:SIZE, resize-center-crop:RESIZE:SIZE.")
@@ -109,13 +124,17 @@ struct ModelOptions: ParsableArguments {
 
   func validate() throws {
     if let arch, Architecture(rawValue: arch) == nil {
-      throw ValidationError("--arch must be one of \(Architecture.allCases.map(\.rawValue).joined(separator: ", ")), got '\(arch)'")
+      throw ValidationError(
+        "--arch must be one of \(Architecture.allCases.map(\.rawValue).joined(separator: ", ")), got '\(arch)'")
     }
     if let preprocessing, Preprocessing(parsing: preprocessing) == nil {
-      throw ValidationError("--preprocessing must be none, central-crop:FRACTION:SIZE or resize-center-crop:RESIZE:SIZE, got '\(preprocessing)'")
+      throw ValidationError(
+        "--preprocessing must be none, central-crop:FRACTION:SIZE or resize-center-crop:RESIZE:SIZE, got '\(preprocessing)'")
     }
     if let normalization, Normalization(parsing: normalization) == nil {
-      throw ValidationError("--normalization must be a preset (\(Normalization.presets.map(\.0).joined(separator: ", "))) or m1,m2,m3/s1,s2,s3, got '\(normalization)'")
+      throw ValidationError(
+        "--normalization must be a preset (\(Normalization.presets.map(\.0).joined(separator: ", "))) or m1,m2,m3/s1,s2,s3, got '\(normalization)'"
+      )
     }
   }
 
@@ -123,7 +142,8 @@ struct ModelOptions: ParsableArguments {
   func fileOptions() throws -> ModelFileOptions {
     ModelFileOptions(
       architecture: try arch.map(Architecture.named), normalization: normalization.flatMap(Normalization.init(parsing:)),
-      classNames: try classes.map(ModelLoader.classNames(parsing:)), preprocessing: preprocessing.flatMap(Preprocessing.init(parsing:)))
+      classNames: try classes.map(ModelLoader.classNames(parsing:)),
+      preprocessing: preprocessing.flatMap(Preprocessing.init(parsing:)))
   }
 
   /// The model files as given (`default`: the embedded model), with the files that hold them.
@@ -139,7 +159,9 @@ struct ModelOptions: ParsableArguments {
   func loadNetworks(device: Device) throws -> [any Network] {
     let options = try fileOptions()
     return try files().map { f in
-      do { return try ModelLoader.load(f.file, options: options, device: device) } catch let e as FileFormatError where e.path == f.file {
+      do { return try ModelLoader.load(f.file, options: options, device: device) } catch let e as FileFormatError
+        where e.path == f.file
+      {
         throw FileFormatError(f.file, e.message + " (--model)")
       }
     }
@@ -221,6 +243,7 @@ enum Resources {
     ].compactMap { $0 }
     for c in candidates where FileManager.default.fileExists(atPath: c) { return c }
     throw ValidationFailure(
-      "embedded resource '\(name)' not found (looked in \(candidates.joined(separator: ", "))); set OVERINTERP_RESOURCES to the Resources folder")
+      "embedded resource '\(name)' not found (looked in \(candidates.joined(separator: ", "))); set OVERINTERP_RESOURCES to the Resources folder"
+    )
   }
 }

@@ -14,7 +14,10 @@ struct Overinterp: AsyncParsableCommand {
       to evaluate the embedded model on the embedded sample of CIFAR-10 test images.
       """,
     version: "0.1.0",
-    subcommands: [Eval.self, Train.self, BackSelectCommand.self, SISCommand.self, Heatmap.self, CompareRuns.self, Merge.self, StudyCommand.self, Convert.self, DataCommand.self, Bench.self]
+    subcommands: [
+      Eval.self, Train.self, BackSelectCommand.self, SISCommand.self, Heatmap.self, CompareRuns.self, Merge.self,
+      StudyCommand.self, Convert.self, DataCommand.self, Bench.self,
+    ]
   )
 
   static func main() async {

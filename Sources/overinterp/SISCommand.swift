@@ -64,9 +64,13 @@ struct SISCommand: ParsableCommand {
     if !(threshold >= 0 && threshold <= 1) { throw ValidationError("--threshold must be in [0, 1], got \(threshold)") }
     if let fraction, !(fraction > 0 && fraction <= 1) { throw ValidationError("--fraction must be in (0, 1], got \(fraction)") }
     if collection { try selection.requireOne() }
-    if (runFolder == nil) == !collection { throw ValidationError("give either --run RUN or --collection (with --model/--data and a selection)") }
+    if (runFolder == nil) == !collection {
+      throw ValidationError("give either --run RUN or --collection (with --model/--data and a selection)")
+    }
     if show < 0 { throw ValidationError("--show must be >= 0") }
-    if let pngPositions, parseIndexList(pngPositions) == nil { throw ValidationError("--png-positions must list positions, got '\(pngPositions)'") }
+    if let pngPositions, parseIndexList(pngPositions) == nil {
+      throw ValidationError("--png-positions must list positions, got '\(pngPositions)'")
+    }
   }
 
   func run() throws {
@@ -90,7 +94,9 @@ struct SISCommand: ParsableCommand {
             + "f(x) \(fmt(Double(r.confidence), digits: 4)): \(text); ties \(r.exactTies) exact, \(r.nearTies) within 1e-6")
       }
     }
-    print("run: \(run) (\(manifest.architecture), score \(manifest.settings.score.rawValue), \(manifest.features) features, \(records.count) images)")
+    print(
+      "run: \(run) (\(manifest.architecture), score \(manifest.settings.score.rawValue), \(manifest.features) features, \(records.count) images)"
+    )
     print("data: \(manifest.data.description)")
     for line in summary.lines { print(line) }
     if let save {
@@ -105,7 +111,8 @@ struct SISCommand: ParsableCommand {
       try FileManager.default.createDirectory(atPath: png, withIntermediateDirectories: true)
       for pos in chosen {
         guard let entry = byPosition[pos] else { throw ValidationFailure("--png-positions: position \(pos) is not in the run") }
-        try drawSIS(data: data, position: pos, features: entry ?? [], layout: layout, to: png + "/position-\(pos)-tau-\(threshold).png")
+        try drawSIS(
+          data: data, position: pos, features: entry ?? [], layout: layout, to: png + "/position-\(pos)-tau-\(threshold).png")
       }
       print("wrote \(chosen.count) PNG(s) to \(png)")
     }
@@ -118,10 +125,13 @@ struct SISCommand: ParsableCommand {
     let data = try dataOptions.load(for: classifier.info)
     let layout = try FeatureLayout(parsing: features, inputShape: data.imageShape)
     let (positions, description) = try selection.select(data, classifier: classifier, device: device)
-    print("SIS collections at threshold \(threshold), score \(score.rawValue), \(layout.description) features; \(positions.count) image(s) (\(description)); data: \(data.description)")
+    print(
+      "SIS collections at threshold \(threshold), score \(score.rawValue), \(layout.description) features; \(positions.count) image(s) (\(description)); data: \(data.description)"
+    )
     for pos in positions {
       let (c, confidence, found) = try sisCollection(
-        classifier: classifier, data: data, position: pos, layout: layout, threshold: threshold, score: score, chunk: chunk, device: device)
+        classifier: classifier, data: data, position: pos, layout: layout, threshold: threshold, score: score, chunk: chunk,
+        device: device)
       print(
         "position \(pos) (source index \(data.sourceIndices[pos])) label \(data.labels[pos]) predicted \(c) "
           + "f(x) \(fmt(Double(confidence), digits: 4)): \(found.count) SIS, sizes \(found.map { $0.sis.count })")

@@ -38,7 +38,9 @@ extension StudyCommand {
     func validate() throws {
       if participants < 1 { throw ValidationError("--participants must be at least 1") }
       if !(duration > 0 && duration.isFinite) { throw ValidationError("--duration must be a positive number of seconds") }
-      if URL(string: url)?.host == nil { throw ValidationError("--url must be an http URL such as http://127.0.0.1:8080/, got '\(url)'") }
+      if URL(string: url)?.host == nil {
+        throw ValidationError("--url must be an http URL such as http://127.0.0.1:8080/, got '\(url)'")
+      }
     }
 
     func run() async throws {

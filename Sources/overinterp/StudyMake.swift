@@ -50,7 +50,9 @@ extension StudyCommand {
 
     func validate() throws {
       if runs.isEmpty == (folder == nil) { throw ValidationError("give at least one --run, or a --folder of arrays (not both)") }
-      if parsedFractions() == nil { throw ValidationError("--fractions must be comma-separated numbers in (0, 1], got '\(fractions)'") }
+      if parsedFractions() == nil {
+        throw ValidationError("--fractions must be comma-separated numbers in (0, 1], got '\(fractions)'")
+      }
       if perClass < 1 { throw ValidationError("--per-class must be at least 1") }
       if !(confidence >= 0 && confidence <= 1) { throw ValidationError("--confidence must be in [0, 1]") }
     }
@@ -58,12 +60,15 @@ extension StudyCommand {
     func run() throws {
       if let folder {
         let namesFile = folder + "/class_names.txt"
-        let names = FileManager.default.fileExists(atPath: namesFile) ? try ModelLoader.classNames(parsing: namesFile) : CIFAR10.classNames
+        let names =
+          FileManager.default.fileExists(atPath: namesFile) ? try ModelLoader.classNames(parsing: namesFile) : CIFAR10.classNames
         let set = try StudySet.make(
           images: try NpyArray.read(folder + "/images.npy"), labels: try NpyArray.read(folder + "/labels.npy").integers(),
           masks: try NpyArray.read(folder + "/masks.npy"), fractions: parsedFractions() ?? [], classNames: names,
           maskColor: Normalization.cifar10.meanColor, source: folder, out: out)
-        print("\(out): \(set.images.count) images (\(set.images.count / max(set.fractions.count, 1)) images x \(set.fractions.count) fractions)")
+        print(
+          "\(out): \(set.images.count) images (\(set.images.count / max(set.fractions.count, 1)) images x \(set.fractions.count) fractions)"
+        )
         return
       }
       var loaded: [(name: String, records: [ImageRecord], data: ImageDataset)] = []
@@ -73,16 +78,22 @@ extension StudyCommand {
         let manifest = try store.readManifest()
         loaded.append((r, try store.records(), try manifest.loadData(embeddedSample: try? Resources.path("sample"))))
         if let model = manifest.modelPaths.first,
-          let n = ModelCheckpoint.recordedNormalization(model == "default" ? try Resources.path("default-model.safetensors") : model)
+          let n = ModelCheckpoint.recordedNormalization(
+            model == "default" ? try Resources.path("default-model.safetensors") : model)
         {
           maskColor = n.meanColor
         }
       }
       let set = try StudySet.make(
-        runs: loaded, fractions: parsedFractions() ?? [], perClass: perClass, confidence: confidence, seed: seed, maskColor: maskColor,
+        runs: loaded, fractions: parsedFractions() ?? [], perClass: perClass, confidence: confidence, seed: seed,
+        maskColor: maskColor,
         out: out)
-      print("\(out): \(set.images.count) images (\(set.images.count / max(set.fractions.count, 1)) test images x \(set.fractions.count) fractions)")
-      print("serve it with: overinterp study serve \(out)   (or analyse answers with: overinterp study report --study \(out) --db DB)")
+      print(
+        "\(out): \(set.images.count) images (\(set.images.count / max(set.fractions.count, 1)) test images x \(set.fractions.count) fractions)"
+      )
+      print(
+        "serve it with: overinterp study serve \(out)   (or analyse answers with: overinterp study report --study \(out) --db DB)"
+      )
     }
   }
 }

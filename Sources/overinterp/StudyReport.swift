@@ -11,7 +11,9 @@ import Torch
 extension StudyCommand {
   struct Report: ParsableCommand {
     static let configuration = CommandConfiguration(
-      abstract: "Table 2 (accuracy per fraction, mean ± std over participants), per-class accuracy, R² of accuracy vs kept pixels, CSV, figure, contact sheets.")
+      abstract:
+        "Table 2 (accuracy per fraction, mean ± std over participants), per-class accuracy, R² of accuracy vs kept pixels, CSV, figure, contact sheets."
+    )
 
     @Option(help: "The study folder.")
     var study: String

@@ -53,7 +53,9 @@ extension StudyCommand {
       let app = StudyApp(service: service, adminToken: token).application(host: host, port: port) { bound in
         // Unbuffered, so that scripts waiting for this line (tests, the load check) see it at once.
         var line = "serving \(images) images to participants at http://\(host):\(bound)/ (answers in \(database))\n"
-        if token == nil { line += "no admin token: /admin/report and /admin/answers.csv are open to anyone who can reach this port\n" }
+        if token == nil {
+          line += "no admin token: /admin/report and /admin/answers.csv are open to anyone who can reach this port\n"
+        }
         FileHandle.standardOutput.write(Data(line.utf8))
       }
       try await app.runService()

@@ -41,9 +41,11 @@ struct Train: ParsableCommand {
   @Option(help: "Comma-separated epochs after which a step schedule multiplies the rate by --gamma.") var milestones: String?
   @Option(help: "Factor applied at each milestone.") var gamma: Double?
   @Option(help: "Warm-up epochs (onecycle).") var warmupEpochs: Double?
-  @Flag(inversion: .prefixedNo, help: "Random crop and horizontal flip (--no-augment for pixel-subset datasets).") var augment: Bool?
+  @Flag(inversion: .prefixedNo, help: "Random crop and horizontal flip (--no-augment for pixel-subset datasets).") var augment:
+    Bool?
   @Option(help: "Training images held out for validation.") var holdout: Int?
-  @Option(help: "Input normalization: \(Normalization.presets.map(\.0).joined(separator: ", ")) or mean/std.") var normalization: String?
+  @Option(help: "Input normalization: \(Normalization.presets.map(\.0).joined(separator: ", ")) or mean/std.") var normalization:
+    String?
   @Option(help: "Seed of the first replicate; replicate i uses seed + i.") var seed: UInt64 = 0
   @Option(help: "Independent replicates to train.") var replicates: Int = 1
   @Option(help: "Threads libtorch may use (default: all cores).") var threads: Int?
@@ -79,7 +81,8 @@ struct Train: ParsableCommand {
 
   func validate() throws {
     if Architecture(rawValue: arch) == nil {
-      throw ValidationError("--arch must be one of \(Architecture.allCases.map(\.rawValue).joined(separator: ", ")), got '\(arch)'")
+      throw ValidationError(
+        "--arch must be one of \(Architecture.allCases.map(\.rawValue).joined(separator: ", ")), got '\(arch)'")
     }
     if replicates < 1 { throw ValidationError("--replicates must be at least 1, got \(replicates)") }
     let c = try resolvedConfig()
@@ -96,7 +99,8 @@ struct Train: ParsableCommand {
     let trainSet = try DataSource(path: data, split: .train, holdout: base.holdout).load()
     let validation = base.holdout > 0 ? try DataSource(path: data, split: .holdout, holdout: base.holdout).load() : nil
     let testSet = try? DataSource(path: data, split: .test).load()
-    printError("training on \(trainSet.description), \(trainSet.count) images; validating on \(validation?.count ?? 0) held-out images")
+    printError(
+      "training on \(trainSet.description), \(trainSet.count) images; validating on \(validation?.count ?? 0) held-out images")
     var finals: [Double] = []
     for r in 0..<replicates {
       var config = base
@@ -114,15 +118,20 @@ struct Train: ParsableCommand {
       try trainer.train(on: TrainingSet(images: trainSet), validation: validation)
       let final = trainer.history.last?.validationAccuracy ?? 0
       finals.append(final * 100)
-      print("\(dir)/model.safetensors: held-out accuracy \(String(format: "%.2f%%", final * 100)) after \(trainer.finishedEpochs) epochs")
+      print(
+        "\(dir)/model.safetensors: held-out accuracy \(String(format: "%.2f%%", final * 100)) after \(trainer.finishedEpochs) epochs"
+      )
       if let test = testSet {
-        let acc = try ModelEvaluation(networks: [(dir, trainer.network)], data: test, batchSize: 500, progress: false).entries[0].report.accuracy
+        let acc = try ModelEvaluation(networks: [(dir, trainer.network)], data: test, batchSize: 500, progress: false).entries[0]
+          .report.accuracy
         print("\(dir): test accuracy \(String(format: "%.2f%%", acc * 100)) on \(test.description)")
       }
     }
     if replicates > 1 {
       print("replicates: held-out accuracy \(replicateSummary(finals)) % over \(replicates) models")
     }
-    print("evaluate on the test split with: overinterp eval --model \(out)\(replicates > 1 ? "/replicate-*" : "")/model.safetensors --data \(data) --split test")
+    print(
+      "evaluate on the test split with: overinterp eval --model \(out)\(replicates > 1 ? "/replicate-*" : "")/model.safetensors --data \(data) --split test"
+    )
   }
 }

@@ -62,18 +62,24 @@ struct TinySetup {
     p.waitUntilExit()
     let partial = (try FileManager.default.contentsOfDirectory(atPath: killed)).filter { $0.hasSuffix(".npz") }
     #expect(partial.count >= 1 && partial.count < 3, "\(partial)")
-    #expect(!(try FileManager.default.contentsOfDirectory(atPath: killed)).contains { $0.contains(".tmp") && $0.hasSuffix(".npz") })
+    #expect(
+      !(try FileManager.default.contentsOfDirectory(atPath: killed)).contains { $0.contains(".tmp") && $0.hasSuffix(".npz") })
     let again = try CLI.run(t.backselect(killed, ["--indices", "0..<6", "--group", "2", "--chunk", "32"]))
     #expect(again.status != 0, "an existing run needs --resume")
     #expect(again.stderr.contains("--resume"))
     let resumed = try CLI.run(t.backselect(killed, ["--indices", "0..<6", "--group", "2", "--chunk", "32", "--resume"]))
     #expect(resumed.status == 0, "\(resumed.stderr)")
     for s in shards {
-      #expect(FileManager.default.contents(atPath: straight + "/" + s) == FileManager.default.contents(atPath: killed + "/" + s), "\(s) differs")
+      #expect(
+        FileManager.default.contents(atPath: straight + "/" + s) == FileManager.default.contents(atPath: killed + "/" + s),
+        "\(s) differs")
     }
 
     // SIS derived from the store.
-    let sis = try CLI.run(["sis", "--run", straight, "--threshold", "0.3", "--fraction", "0.05", "--save", t.dir + "/sis.npz", "--png", t.dir + "/png", "--show", "2"])
+    let sis = try CLI.run([
+      "sis", "--run", straight, "--threshold", "0.3", "--fraction", "0.05", "--save", t.dir + "/sis.npz", "--png", t.dir + "/png",
+      "--show", "2",
+    ])
     #expect(sis.status == 0, "\(sis.stderr)")
     #expect(sis.stdout.contains("threshold 0.3"))
     #expect(sis.stdout.contains("5.00% subsets (4 features each)"), "\(sis.stdout)")
@@ -110,7 +116,9 @@ struct TinySetup {
     #expect(raster.stdout.contains("correlation of the removal order with raster order: mean 1.00"), "\(raster.stdout)")
     #expect(raster.stdout.contains("compare with a --score logprob run"), "\(raster.stdout)")
     let reversed = try CLI.run(["sis", "--run", dir + "/reversed", "--threshold", "0.5"])
-    #expect(reversed.stdout.contains("raster order: mean -1.00") && !reversed.stdout.contains("--score logprob run"), "\(reversed.stdout)")
+    #expect(
+      reversed.stdout.contains("raster order: mean -1.00") && !reversed.stdout.contains("--score logprob run"),
+      "\(reversed.stdout)")
   }
 
   @Test func shardsMergeAndMismatchedRunsAreRefused() throws {
@@ -127,7 +135,8 @@ struct TinySetup {
     #expect(m.stdout.contains("4 image(s)"))
     for g in 0..<4 {
       let name = String(format: "/shard-%06d.npz", g)
-      #expect(FileManager.default.contents(atPath: whole + name) == FileManager.default.contents(atPath: t.dir + "/merged" + name))
+      #expect(
+        FileManager.default.contents(atPath: whole + name) == FileManager.default.contents(atPath: t.dir + "/merged" + name))
     }
     let other = try CLI.run(t.backselect(t.dir + "/prob", ["--all", "--group", "1", "--shard", "1/2", "--score", "prob"]))
     #expect(other.status == 0)
@@ -165,13 +174,20 @@ struct TinySetup {
     let exact = try CLI.run(t.backselect(t.dir + "/exact", ["--all", "--group", "2"]))
     #expect(exact.status == 0, "\(exact.stderr)")
     let hybrid = try CLI.run(
-      t.backselect(t.dir + "/hybrid", ["--all", "--group", "2", "--method", "hybrid", "--k", "4", "--switch-at", "0.5", "--exact-last", "10"]))
+      t.backselect(
+        t.dir + "/hybrid",
+        ["--all", "--group", "2", "--method", "hybrid", "--k", "4", "--switch-at", "0.5", "--exact-last", "10"]))
     #expect(hybrid.status == 0, "\(hybrid.stderr)")
     let manifest = try String(contentsOfFile: t.dir + "/hybrid/manifest.json", encoding: .utf8)
-    #expect(manifest.contains("\"method\" : \"hybrid\"") && manifest.contains("\"exactLast\" : 10") && manifest.contains("\"switchProbability\" : 0.5"))
+    #expect(
+      manifest.contains("\"method\" : \"hybrid\"") && manifest.contains("\"exactLast\" : 10")
+        && manifest.contains("\"switchProbability\" : 0.5"))
     let cmp = try CLI.run(["compare", t.dir + "/exact", t.dir + "/hybrid", "--threshold", "0.2", "--out", t.dir + "/cmp"])
     #expect(cmp.status == 0, "\(cmp.stderr)")
-    #expect(cmp.stdout.contains("(exact, score logprob) and") && cmp.stdout.contains("hybrid k=4 switch 0.5000 last 10 on dip set-aside cap confidence, score logprob"), "\(cmp.stdout)")
+    #expect(
+      cmp.stdout.contains("(exact, score logprob) and")
+        && cmp.stdout.contains("hybrid k=4 switch 0.5000 last 10 on dip set-aside cap confidence, score logprob"), "\(cmp.stdout)"
+    )
     #expect(cmp.stdout.contains("seconds per image:") && cmp.stdout.contains("SIS size of the second run / the first"))
     // Exact selection on 8x8 images: 64 * 65 / 2 forward passes each; the hybrid took at least one gradient pass.
     #expect(cmp.stdout.contains("model passes per image: 2080 forward and "), "\(cmp.stdout)")
@@ -188,10 +204,14 @@ struct TinySetup {
     #expect(setAsideManifest.contains("\"onDip\" : \"set-aside\""), "\(setAsideManifest)")
     #expect(setAsideManifest.contains("\"switchCap\" : \"confidence\""), "\(setAsideManifest)")
     let uncapped = try CLI.run(
-      t.backselect(t.dir + "/uncapped", ["--all", "--group", "2", "--method", "hybrid", "--k", "4", "--switch-cap", "none", "--on-dip", "switch"]))
+      t.backselect(
+        t.dir + "/uncapped",
+        ["--all", "--group", "2", "--method", "hybrid", "--k", "4", "--switch-cap", "none", "--on-dip", "switch"]))
     #expect(uncapped.status == 0, "\(uncapped.stderr)")
     let uncappedManifest = try String(contentsOfFile: t.dir + "/uncapped/manifest.json", encoding: .utf8)
-    #expect(uncappedManifest.contains("\"onDip\" : \"switch\"") && uncappedManifest.contains("\"switchCap\" : \"none\""), "\(uncappedManifest)")
+    #expect(
+      uncappedManifest.contains("\"onDip\" : \"switch\"") && uncappedManifest.contains("\"switchCap\" : \"none\""),
+      "\(uncappedManifest)")
     // A manifest from before set-aside and the cap (neither field) means switch and none: such a
     // run resumes under those flags.
     let path = t.dir + "/uncapped/manifest.json"
@@ -201,7 +221,8 @@ struct TinySetup {
     try JSONSerialization.data(withJSONObject: old).write(to: URL(fileURLWithPath: path))
     let resumed = try CLI.run(
       t.backselect(
-        t.dir + "/uncapped", ["--all", "--group", "2", "--method", "hybrid", "--k", "4", "--switch-cap", "none", "--on-dip", "switch", "--resume"]))
+        t.dir + "/uncapped",
+        ["--all", "--group", "2", "--method", "hybrid", "--k", "4", "--switch-cap", "none", "--on-dip", "switch", "--resume"]))
     #expect(resumed.status == 0 && resumed.stderr.contains("0 image(s) to do"), "\(resumed.stderr)")
     let badCap = try CLI.run(t.backselect(t.dir + "/bad-cap", ["--all", "--method", "hybrid", "--switch-cap", "half"]))
     #expect(badCap.status != 0 && badCap.stderr.contains("--switch-cap"), "\(badCap.stderr)")
@@ -235,7 +256,9 @@ struct TinySetup {
     let out = tempPath("c10c")
     defer { try? FileManager.default.removeItem(atPath: out) }
     let lossless = sharedData + "/cifar-10-test-lossless-subset"
-    let g = try CLI.run(["data", "corrupt", "--data", lossless, "--limit", "4", "--corruptions", "gaussian_noise,fog", "--out", out])
+    let g = try CLI.run([
+      "data", "corrupt", "--data", lossless, "--limit", "4", "--corruptions", "gaussian_noise,fog", "--out", out,
+    ])
     #expect(g.status == 0, "\(g.stderr)")
     let noise = try NpyArray.read(out + "/gaussian_noise.npy")
     #expect(noise.shape == [20, 32, 32, 3])
@@ -247,7 +270,9 @@ struct TinySetup {
     let again = tempPath("c10c-again")
     defer { try? FileManager.default.removeItem(atPath: again) }
     _ = try CLI.run(["data", "corrupt", "--data", lossless, "--limit", "4", "--corruptions", "gaussian_noise", "--out", again])
-    #expect(FileManager.default.contents(atPath: out + "/gaussian_noise.npy") == FileManager.default.contents(atPath: again + "/gaussian_noise.npy"))
+    #expect(
+      FileManager.default.contents(atPath: out + "/gaussian_noise.npy")
+        == FileManager.default.contents(atPath: again + "/gaussian_noise.npy"))
     let s = try CLI.run(["data", "corrupt", "--data", lossless, "--limit", "4", "--sample", "10", "--out", out])
     #expect(s.status == 0, "\(s.stderr)")
     let e = try CLI.run(["eval", "--cifar10c", out, "--json", "--threads", "1"])

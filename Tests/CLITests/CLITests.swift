@@ -27,15 +27,19 @@ struct CLI {
     let o = out.fileHandleForReading.readDataToEndOfFile()
     let e = err.fileHandleForReading.readDataToEndOfFile()
     p.waitUntilExit()
-    return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    return Result(
+      status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
   }
 }
 
-let sharedData = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../../shared/data").standardized.path
+let sharedData = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../../shared/data")
+  .standardized.path
 let haveSharedData = FileManager.default.fileExists(atPath: sharedData + "/cifar-10-batches-bin/test_batch.bin")
 let cliFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures").path
 
-func tempPath(_ name: String) -> String { NSTemporaryDirectory() + "/cli-\(getpid())-\(UInt32.random(in: 0...UInt32.max))-\(name)" }
+func tempPath(_ name: String) -> String {
+  NSTemporaryDirectory() + "/cli-\(getpid())-\(UInt32.random(in: 0...UInt32.max))-\(name)"
+}
 
 @Suite(.serialized) struct CLITests {
   @Test func evalOnEmbeddedDefaultsIsConsistent() throws {
@@ -51,7 +55,9 @@ func tempPath(_ name: String) -> String { NSTemporaryDirectory() + "/cli-\(getpi
     #expect(confusion.allSatisfy { $0.reduce(0, +) == 10 })
   }
 
-  @Test(.enabled(if: haveSharedData), arguments: [("resnet20-12fca82f.th", "resnet20", "0.8103"), ("resnet32-d509ac18.th", "resnet32", "0.8256")])
+  @Test(
+    .enabled(if: haveSharedData),
+    arguments: [("resnet20-12fca82f.th", "resnet20", "0.8103"), ("resnet32-d509ac18.th", "resnet32", "0.8256")])
   func convertedAkamasterModelsReachTheReferenceAccuracy(file: String, arch: String, accuracy: String) throws {
     let out = tempPath("\(arch).safetensors")
     defer { unlink(out) }
@@ -101,7 +107,9 @@ func tempPath(_ name: String) -> String { NSTemporaryDirectory() + "/cli-\(getpi
   }
 
   @Test(arguments: ["evil.pkl", "evil_zip.pt"]) func maliciousCheckpointIsRefused(file: String) throws {
-    let evil = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../TorchTests/Fixtures/" + file).standardized.path
+    let evil = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+      "../TorchTests/Fixtures/" + file
+    ).standardized.path
     let r = try CLI.run(["convert", evil, tempPath("e.safetensors"), "--arch", "resnet20"])
     #expect(r.status != 0)
     #expect(r.stderr.contains("refusing to load global 'posix.system'"), "\(r.stderr)")

@@ -12,9 +12,12 @@ final class Chromium {
 
   /// The browser executable: $CHROMIUM, or chromium / chromium-browser / google-chrome on PATH.
   static let executable: String? = {
-    if let path = ProcessInfo.processInfo.environment["CHROMIUM"], FileManager.default.isExecutableFile(atPath: path) { return path }
+    if let path = ProcessInfo.processInfo.environment["CHROMIUM"], FileManager.default.isExecutableFile(atPath: path) {
+      return path
+    }
     for name in ["chromium", "chromium-browser", "google-chrome"] {
-      for dir in ["/usr/bin", "/usr/local/bin", "/snap/bin"] where FileManager.default.isExecutableFile(atPath: "\(dir)/\(name)") {
+      for dir in ["/usr/bin", "/usr/local/bin", "/snap/bin"] where FileManager.default.isExecutableFile(atPath: "\(dir)/\(name)")
+      {
         return "\(dir)/\(name)"
       }
     }
@@ -47,7 +50,8 @@ final class Chromium {
     posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
     let args = [
       executable, "--headless=new", "--remote-debugging-pipe", "--no-sandbox", "--disable-gpu", "--no-first-run",
-      "--no-default-browser-check", "--disable-extensions", "--disable-dev-shm-usage", "--user-data-dir=\(profile)", "about:blank",
+      "--no-default-browser-check", "--disable-extensions", "--disable-dev-shm-usage", "--user-data-dir=\(profile)",
+      "about:blank",
     ]
     let argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
     defer { argv.forEach { free($0) } }
@@ -73,7 +77,8 @@ final class Chromium {
   /// Sends one command (to the attached page unless `browser`) and returns its `result`,
   /// skipping events; throws on a protocol error or after `timeout` seconds.
   @discardableResult
-  func send(_ method: String, _ params: [String: Any] = [:], browser: Bool = false, timeout: Double = 90) throws -> [String: Any] {
+  func send(_ method: String, _ params: [String: Any] = [:], browser: Bool = false, timeout: Double = 90) throws -> [String: Any]
+  {
     let id = nextID
     nextID += 1
     var message: [String: Any] = ["id": id, "method": method, "params": params]
@@ -91,7 +96,9 @@ final class Chromium {
       while let end = buffer.firstIndex(of: 0) {
         let data = Data(buffer[..<end])
         buffer.removeSubrange(...end)
-        guard let reply = try JSONSerialization.jsonObject(with: data) as? [String: Any], reply["id"] as? Int == id else { continue }
+        guard let reply = try JSONSerialization.jsonObject(with: data) as? [String: Any], reply["id"] as? Int == id else {
+          continue
+        }
         if let error = reply["error"] { throw Failure(description: "\(method): \(error)") }
         return reply["result"] as? [String: Any] ?? [:]
       }
@@ -135,7 +142,9 @@ final class Chromium {
   /// Presses and releases a key on the keyboard, as a user would (through the browser's input
   /// pipeline, so the page's keydown handler sees a trusted event).
   func press(_ key: String, code: String, keyCode: Int, text: String? = nil) throws {
-    try send("Input.dispatchKeyEvent", ["type": "keyDown", "key": key, "code": code, "text": text ?? key, "windowsVirtualKeyCode": keyCode])
+    try send(
+      "Input.dispatchKeyEvent",
+      ["type": "keyDown", "key": key, "code": code, "text": text ?? key, "windowsVirtualKeyCode": keyCode])
     try send("Input.dispatchKeyEvent", ["type": "keyUp", "key": key, "code": code, "windowsVirtualKeyCode": keyCode])
   }
 }

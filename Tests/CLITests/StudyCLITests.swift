@@ -30,7 +30,8 @@ import Testing
       group: 0,
       records: (0..<10).map {
         ImageRecord(
-          position: $0, sourceIndex: $0, label: $0, predicted: $0, confidence: 1, order: Array(0..<64), values: [Float](repeating: 1, count: 64),
+          position: $0, sourceIndex: $0, label: $0, predicted: $0, confidence: 1, order: Array(0..<64),
+          values: [Float](repeating: 1, count: 64),
           scores: [Float](repeating: 0, count: 64), exactTies: 0, nearTies: 0, seconds: 0)
       })
     return run
@@ -40,7 +41,9 @@ import Testing
     let dir = tempPath("study")
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let run = try fakeRun(dir)
-    let make = try CLI.run(["study", "make", "--run", run, "--per-class", "1", "--fractions", "0.05,0.5", "--out", dir + "/study"])
+    let make = try CLI.run([
+      "study", "make", "--run", run, "--per-class", "1", "--fractions", "0.05,0.5", "--out", dir + "/study",
+    ])
     #expect(make.status == 0, "\(make.stderr)")
     let study = try StudySet.load(dir + "/study")
     #expect(study.images.count == 20)
@@ -54,9 +57,12 @@ import Testing
     let store = try AnswerStore(path: dir + "/answers.sqlite")
     try store.addParticipant(id: "p", seed: 4)
     for image in study.order(participantSeed: 4) {
-      _ = try store.addAnswer(participant: "p", image: image, answer: image.fraction > 0.1 ? image.label : (image.label + 1) % 10, milliseconds: 900)
+      _ = try store.addAnswer(
+        participant: "p", image: image, answer: image.fraction > 0.1 ? image.label : (image.label + 1) % 10, milliseconds: 900)
     }
-    let report = try CLI.run(["study", "report", "--study", dir + "/study", "--db", dir + "/answers.sqlite", "--out", dir + "/report"])
+    let report = try CLI.run([
+      "study", "report", "--study", dir + "/study", "--db", dir + "/answers.sqlite", "--out", dir + "/report",
+    ])
     #expect(report.status == 0, "\(report.stderr)")
     #expect(report.stdout.contains("    5%        0.0 ±  0.0"), "\(report.stdout)")
     #expect(report.stdout.contains("   50%      100.0 ±  0.0"))
@@ -99,7 +105,9 @@ import Testing
     let dir = tempPath("serve")
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let run = try fakeRun(dir)
-    let make = try CLI.run(["study", "make", "--run", run, "--per-class", "1", "--fractions", "0.05,0.5", "--out", dir + "/study"])
+    let make = try CLI.run([
+      "study", "make", "--run", run, "--per-class", "1", "--fractions", "0.05,0.5", "--out", dir + "/study",
+    ])
     #expect(make.status == 0, "\(make.stderr)")
 
     let server = try ServedStudy(study: dir + "/study", database: dir + "/answers.sqlite", adminToken: "admin-token-123")
@@ -115,19 +123,22 @@ import Testing
       for k in [3, 1, 4] {
         let image = try #require(try browser.evaluate("document.getElementById('image').dataset.image") as? String)
         try browser.press("\(k)", code: "Digit\(k)", keyCode: 48 + k)
-        try browser.wait(for: "document.body.dataset.ready === '1' && document.getElementById('image').dataset.image !== '\(image)'")
+        try browser.wait(
+          for: "document.body.dataset.ready === '1' && document.getElementById('image').dataset.image !== '\(image)'")
         expected.append((image, k))
       }
       let progress = try browser.evaluate("document.getElementById('progress').textContent") as? String
       #expect(progress?.contains("photo 4 of 20") == true, "\(progress ?? "nil")")
       // Reloading the page (or coming back later) continues at the same photo.
       try browser.send("Page.reload")
-      try browser.wait(for: "document.body.dataset.ready === '1' && document.getElementById('progress').textContent.includes('photo 4 of 20')")
+      try browser.wait(
+        for: "document.body.dataset.ready === '1' && document.getElementById('progress').textContent.includes('photo 4 of 20')")
       // The image really is drawn enlarged with nearest-neighbour scaling.
       #expect(try browser.evaluate("getComputedStyle(document.getElementById('image')).imageRendering") as? String == "pixelated")
       #expect(try browser.evaluate("document.getElementById('image').naturalWidth") as? Int == 8)
     } else if ProcessInfo.processInfo.environment["OVERINTERP_SKIP_BROWSER"] != "1" {
-      Issue.record("no Chromium found: install it (scripts/install-deps.sh --tests), point CHROMIUM at it, or set OVERINTERP_SKIP_BROWSER=1")
+      Issue.record(
+        "no Chromium found: install it (scripts/install-deps.sh --tests), point CHROMIUM at it, or set OVERINTERP_SKIP_BROWSER=1")
     }
 
     // Ctrl-C stops the server cleanly.

@@ -55,7 +55,8 @@ func meanAbsDiff(_ a: FloatImage, _ b: FloatImage) -> Double {
     let clean = gray(0.5)
     var diffs: [Double] = []
     for _ in 0..<4 {
-      let out = FloatImage(uint8: try Corruption.gaussianNoise.apply(clean, severity: severity, random: &r).uint8(), height: 32, width: 32)
+      let out = FloatImage(
+        uint8: try Corruption.gaussianNoise.apply(clean, severity: severity, random: &r).uint8(), height: 32, width: 32)
       diffs += zip(out.data, clean.data).map { $0 - $1 }
     }
     let s = std(diffs)
@@ -107,7 +108,10 @@ func meanAbsDiff(_ a: FloatImage, _ b: FloatImage) -> Double {
     #expect(meanAbsDiff(q40, img) > meanAbsDiff(q80, img))
   }
 
-  @Test(arguments: [Corruption.gaussianNoise, .shotNoise, .impulseNoise, .speckleNoise, .gaussianBlur, .defocusBlur, .zoomBlur, .motionBlur, .glassBlur])
+  @Test(arguments: [
+    Corruption.gaussianNoise, .shotNoise, .impulseNoise, .speckleNoise, .gaussianBlur, .defocusBlur, .zoomBlur, .motionBlur,
+    .glassBlur,
+  ])
   func damageGrowsWithSeverity(corruption: Corruption) throws {
     let img = testImage()
     var damage: [Double] = []

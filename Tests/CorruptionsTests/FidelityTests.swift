@@ -139,7 +139,8 @@ import Testing
   /// truncating to uint8 by 1.5-4% at severities 2-4.
   @Test func glassBlurDamageMatchesTheReferenceProcedure() throws {
     let data = try Data(contentsOf: URL(fileURLWithPath: corruptionFixtures + "/glass_blur_damage.json"))
-    let expected = try #require((try JSONSerialization.jsonObject(with: data) as? [String: Any])?["meanAbsoluteChange"] as? [Double])
+    let expected = try #require(
+      (try JSONSerialization.jsonObject(with: data) as? [String: Any])?["meanAbsoluteChange"] as? [Double])
     let img = testImage()
     for severity in 1...5 {
       var total = 0.0

@@ -8,7 +8,8 @@ import Testing
 
 let modelFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures").path
 /// ../shared/data beside the checkout, when present (tests that need it are skipped otherwise).
-let sharedData = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../../shared/data").standardized.path
+let sharedData = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../../shared/data")
+  .standardized.path
 let haveSharedData = FileManager.default.fileExists(atPath: sharedData + "/cifar-10-batches-bin/test_batch.bin")
 
 func assertClose(_ a: [Float], _ b: [Float], atol: Float, sourceLocation: SourceLocation = #_sourceLocation) {
@@ -197,7 +198,9 @@ func formulaInputs(_ n: Int) throws -> Tensor {
     }
     let first = verdict(raster, random)
     #expect(first.artifactIn == 0 && first.text.contains("shows under A"), "\(first.text)")
-    #expect(first.text.contains("raster order: 1.00 and") && first.text.contains("bottom half of the image: 100.0% and"), "\(first.text)")
+    #expect(
+      first.text.contains("raster order: 1.00 and") && first.text.contains("bottom half of the image: 100.0% and"),
+      "\(first.text)")
     #expect(verdict(random, raster).artifactIn == 1)
     let neither = verdict(random, randomToo)
     #expect(neither.artifactIn == nil && neither.text.hasPrefix("no raster-order artifact"), "\(neither.text)")
@@ -224,8 +227,10 @@ let haveImageNet = FileManager.default.fileExists(atPath: sharedData + "/imagene
     let net = try Architecture.inceptionV3.build(classNames: (0..<1000).map { "c\($0)" })
     #expect(net.parameterCount == 27_161_264)
     let names = Set(net.stateDict().map(\.0))
-    for n in ["Conv2d_1a_3x3.conv.weight", "Mixed_5b.branch_pool.bn.running_mean", "Mixed_6e.branch7x7dbl_5.conv.weight",
-      "Mixed_7c.branch3x3dbl_3b.bn.bias", "AuxLogits.conv1.conv.weight", "AuxLogits.fc.bias", "fc.weight"] {
+    for n in [
+      "Conv2d_1a_3x3.conv.weight", "Mixed_5b.branch_pool.bn.running_mean", "Mixed_6e.branch7x7dbl_5.conv.weight",
+      "Mixed_7c.branch3x3dbl_3b.bn.bias", "AuxLogits.conv1.conv.weight", "AuxLogits.fc.bias", "fc.weight",
+    ] {
       #expect(names.contains(n), "missing \(n)")
     }
   }
@@ -248,7 +253,8 @@ let haveImageNet = FileManager.default.fileExists(atPath: sharedData + "/imagene
     let rows = csv.dropFirst().prefix(4)
     for r in rows {
       let name = String(r.split(separator: ",")[0])
-      try FileManager.default.createSymbolicLink(atPath: folder + "/" + name, withDestinationPath: sharedData + "/imagenet/val_samples/" + name)
+      try FileManager.default.createSymbolicLink(
+        atPath: folder + "/" + name, withDestinationPath: sharedData + "/imagenet/val_samples/" + name)
     }
     try (rows.joined(separator: "\n") + "\n").write(toFile: folder + "/labels.csv", atomically: true, encoding: .utf8)
     let classes = (0..<1000).map { "c\($0)" }
@@ -263,7 +269,9 @@ let haveImageNet = FileManager.default.fileExists(atPath: sharedData + "/imagene
     #expect(worst <= 1 && differing < pilCHW.count / 100, "\(differing) bytes differ from Pillow, by up to \(worst)")
 
     let net = try Architecture.mobilenetV2TFSame.build(classNames: classes)
-    try net.load(stateDict: try Safetensors.read(sharedData + "/models/imagenet_mobilenet_v2/mobilenet_v2_1.0_224.safetensors").tensors, source: "mnv2")
+    try net.load(
+      stateDict: try Safetensors.read(sharedData + "/models/imagenet_mobilenet_v2/mobilenet_v2_1.0_224.safetensors").tensors,
+      source: "mnv2")
     // On Pillow's pixels the two implementations agree to float noise.
     let x = try net.info.normalization.apply(try Tensor(pil.data, shape: [2, 224, 224, 3]).permute([0, 3, 1, 2]).contiguous())
     let y = try withNoGrad { try net.logits(x) }.floats()

@@ -82,8 +82,12 @@ func weighted(_ w: [Double]) -> FunctionScorer {
       return Swift.min(1, 2 * zip(w, masked).reduce(0) { $0 + ($1.1 ? 0 : $1.0) } / w.reduce(0, +))
     }
     var calls = (early: 0, full: 0)
-    let early = FunctionScorer(ceiling: 1) { p, m in calls.early += 1; return Evaluation(score: f(p, m), probability: f(p, m)) }
-    let full = FunctionScorer(ceiling: nil) { p, m in calls.full += 1; return Evaluation(score: f(p, m), probability: f(p, m)) }
+    let early = FunctionScorer(ceiling: 1) { p, m in
+      calls.early += 1; return Evaluation(score: f(p, m), probability: f(p, m))
+    }
+    let full = FunctionScorer(ceiling: nil) { p, m in
+      calls.full += 1; return Evaluation(score: f(p, m), probability: f(p, m))
+    }
     for probe in [2, 3, 4] {
       calls = (0, 0)
       let a = try backSelect(problems: 3, featureCount: 7, scorer: early, probe: probe)

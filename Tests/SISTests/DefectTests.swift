@@ -57,10 +57,12 @@ import Testing
         scores: values, exactTies: 0, nearTies: 0, seconds: 0)
     }
     let m = RunManifest(
-      modelPaths: ["m"], modelSHA256: ["0"], architecture: "resnet20", data: DataRecord(path: "t", description: "t"), selection: "all",
+      modelPaths: ["m"], modelSHA256: ["0"], architecture: "resnet20", data: DataRecord(path: "t", description: "t"),
+      selection: "all",
       positions: [0, 1], sourceIndices: [0, 1], inputShape: [3, 8, 8], features: "pixel", featureCount: 64,
       settings: SelectionSettings(), overinterpVersion: "t", libtorchVersion: "t", device: "cpu")
-    let summary = SISSummary(records: [record(0, sisSize: 13), record(1, sisSize: 31)], manifest: m, threshold: 0.5, fraction: nil)
+    let summary = SISSummary(
+      records: [record(0, sisSize: 13), record(1, sisSize: 31)], manifest: m, threshold: 0.5, fraction: nil)
     #expect(summary.sizes == [13, 31])
     #expect(summary.lines.contains { $0.contains("median 22,") }, "\(summary.lines)")
   }

@@ -10,7 +10,8 @@ import Torch
 /// model where masking pixel j (value 0) lowers the class-0 logit by exactly w_j x_j.
 final class LinearClassifier: Classifier {
   let weights: [Float]
-  let info = ModelInfo(architecture: "linear", classNames: (0..<10).map { "c\($0)" }, inputShape: [1, 4, 4], normalization: .unit)
+  let info = ModelInfo(
+    architecture: "linear", classNames: (0..<10).map { "c\($0)" }, inputShape: [1, 4, 4], normalization: .unit)
 
   init(weights: [Float]) { self.weights = weights }
 
@@ -76,7 +77,8 @@ final class InteractionClassifier: Classifier {
   @Test func blocksOfKAndEverySISIsSufficient() throws {
     let net = LinearClassifier(weights: weights)
     let images = [image, image.enumerated().map { Float($0.offset % 3) * 0.5 }]
-    let results = try gradientBackSelect(classifier: net, images: images, classes: [0, 0], inputShape: [1, 4, 4], k: 3, score: .logprob)
+    let results = try gradientBackSelect(
+      classifier: net, images: images, classes: [0, 0], inputShape: [1, 4, 4], k: 3, score: .logprob)
     for (i, r) in results.enumerated() {
       #expect(r.order.count == 16 && Set(r.order).count == 16)
       // Values are constant within each block of 3 (the last block has 1 pixel).
@@ -121,7 +123,8 @@ final class InteractionClassifier: Classifier {
     let hybrid = try hybridBackSelect(
       classifier: net, images: images, classes: [0, 0], inputShape: [1, 4, 4], k: 4, switchProbability: switchAt, exactLast: 0,
       score: .logprob, chunk: 7)
-    let gradient = try gradientBackSelect(classifier: net, images: images, classes: [0, 0], inputShape: [1, 4, 4], k: 4, score: .logprob)
+    let gradient = try gradientBackSelect(
+      classifier: net, images: images, classes: [0, 0], inputShape: [1, 4, 4], k: 4, score: .logprob)
     for (i, r) in hybrid.enumerated() {
       #expect(r.order.count == 16 && Set(r.order).count == 16 && r.values.count == 16)
       // The gradient phase: whole blocks of the gradient run, each leaving f >= the switch level.
@@ -133,7 +136,8 @@ final class InteractionClassifier: Classifier {
       // The rest: exact BackSelect over the pixels the gradient phase left.
       var masked = [Bool](repeating: false, count: 16)
       for f in r.order[..<gradientPart] { masked[f] = true }
-      let scorer = try ClassifierScorer(classifier: net, images: [images[i]], classes: [0], layout: .pixels([1, 4, 4]), score: .logprob)
+      let scorer = try ClassifierScorer(
+        classifier: net, images: [images[i]], classes: [0], layout: .pixels([1, 4, 4]), score: .logprob)
       let exact = try backSelect(problems: 1, featureCount: 16, initiallyMasked: [masked], scorer: scorer)[0]
       #expect(Array(r.order[gradientPart...]) == exact.order)
       // Any SIS at a threshold up to the switch level is sufficient and lies in the exact part.
@@ -147,15 +151,19 @@ final class InteractionClassifier: Classifier {
     }
     // Switching at once (level above f(x)) is exact BackSelect; never switching is the gradient method.
     let allExact = try hybridBackSelect(
-      classifier: net, images: [image], classes: [0], inputShape: [1, 4, 4], k: 4, switchProbability: 1, exactLast: 0, score: .logprob, chunk: 16)[0]
-    let scorer = try ClassifierScorer(classifier: net, images: [image], classes: [0], layout: .pixels([1, 4, 4]), score: .logprob)
+      classifier: net, images: [image], classes: [0], inputShape: [1, 4, 4], k: 4, switchProbability: 1, exactLast: 0,
+      score: .logprob, chunk: 16)[0]
+    let scorer = try ClassifierScorer(
+      classifier: net, images: [image], classes: [0], layout: .pixels([1, 4, 4]), score: .logprob)
     #expect(allExact.order == (try backSelect(problems: 1, featureCount: 16, scorer: scorer)[0]).order)
     let never = try hybridBackSelect(
-      classifier: net, images: [image], classes: [0], inputShape: [1, 4, 4], k: 4, switchProbability: 0, exactLast: 0, score: .logprob, chunk: 16)[0]
+      classifier: net, images: [image], classes: [0], inputShape: [1, 4, 4], k: 4, switchProbability: 0, exactLast: 0,
+      score: .logprob, chunk: 16)[0]
     #expect(never.order == gradient[0].order)
     // exactLast: the exact phase orders the last 6 pixels whatever the probability.
     let last = try hybridBackSelect(
-      classifier: net, images: [image], classes: [0], inputShape: [1, 4, 4], k: 4, switchProbability: 0, exactLast: 6, score: .logprob, chunk: 16)[0]
+      classifier: net, images: [image], classes: [0], inputShape: [1, 4, 4], k: 4, switchProbability: 0, exactLast: 6,
+      score: .logprob, chunk: 16)[0]
     #expect(Array(last.order[..<12]) == Array(gradient[0].order[..<12]))
   }
 
@@ -174,7 +182,8 @@ final class InteractionClassifier: Classifier {
       classifier: switchNet, images: [ones], classes: [0], inputShape: [1, 4, 4], k: 2, switchProbability: 0.9, exactLast: 4,
       score: .logprob, chunk: 16)[0]
     let exactScorer = try ClassifierScorer(
-      classifier: InteractionClassifier(weights: w, penalty: 10), images: [ones], classes: [0], layout: .pixels([1, 4, 4]), score: .logprob)
+      classifier: InteractionClassifier(weights: w, penalty: 10), images: [ones], classes: [0], layout: .pixels([1, 4, 4]),
+      score: .logprob)
     #expect(switched.order == (try backSelect(problems: 1, featureCount: 16, scorer: exactScorer)[0]).order)
 
     let setAsideNet = InteractionClassifier(weights: w, penalty: 10)
@@ -188,7 +197,8 @@ final class InteractionClassifier: Classifier {
     var masked = [Bool](repeating: false, count: 16)
     for f in 2...11 { masked[f] = true }
     let restScorer = try ClassifierScorer(
-      classifier: InteractionClassifier(weights: w, penalty: 10), images: [ones], classes: [0], layout: .pixels([1, 4, 4]), score: .logprob)
+      classifier: InteractionClassifier(weights: w, penalty: 10), images: [ones], classes: [0], layout: .pixels([1, 4, 4]),
+      score: .logprob)
     let rest = try backSelect(problems: 1, featureCount: 16, initiallyMasked: [masked], scorer: restScorer)[0]
     #expect(Array(kept.order[10...]) == rest.order)
     #expect(Set(kept.order[10...]) == [0, 1, 12, 13, 14, 15])
@@ -223,7 +233,8 @@ final class InteractionClassifier: Classifier {
     func run(cap: Bool) throws -> (BackSelectResult, SelectionCost) {
       var cost = SelectionCost()
       let r = try hybridBackSelect(
-        classifier: LinearClassifier(weights: w), images: [ones], classes: [0], inputShape: [1, 4, 4], k: 2, switchProbability: 0.999,
+        classifier: LinearClassifier(weights: w), images: [ones], classes: [0], inputShape: [1, 4, 4], k: 2,
+        switchProbability: 0.999,
         capAtFullImage: cap, exactLast: 0, score: .logprob, chunk: 16, onCost: { cost = $0 })[0]
       return (r, cost)
     }
@@ -242,7 +253,8 @@ final class InteractionClassifier: Classifier {
       #expect(Set(sis).isSubset(of: exactPart))
       var x = [Float](repeating: 0, count: 16)
       for f in sis { x[f] = 1 }
-      #expect(try NN.softmax(try LinearClassifier(weights: w).logits(try Tensor(x, shape: [1, 1, 4, 4])), dim: 1).floats()[0] >= 0.99)
+      #expect(
+        try NN.softmax(try LinearClassifier(weights: w).logits(try Tensor(x, shape: [1, 1, 4, 4])), dim: 1).floats()[0] >= 0.99)
     }
   }
 
@@ -277,7 +289,8 @@ final class InteractionClassifier: Classifier {
     let images = (0..<3).map { i in (0..<192).map { Float(sin(Double($0 * (i + 1)) * 0.1)) } }
     let x = try Tensor(images.flatMap { $0 }, shape: [3, 3, 8, 8])
     let classes = try withNoGrad { try net.logits(x).argmax(dim: 1).ints() }
-    let results = try gradientBackSelect(classifier: net, images: images, classes: classes, inputShape: [3, 8, 8], k: 10, score: .logprob)
+    let results = try gradientBackSelect(
+      classifier: net, images: images, classes: classes, inputShape: [3, 8, 8], k: 10, score: .logprob)
     #expect(results.allSatisfy { Set($0.order) == Set(0..<64) })
   }
 }

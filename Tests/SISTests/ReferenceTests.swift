@@ -7,7 +7,8 @@ import Torch
 @testable import SIS
 
 let sisFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures").path
-let sharedData = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../../shared/data").standardized.path
+let sharedData = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../../shared/data")
+  .standardized.path
 let haveSharedData = FileManager.default.fileExists(atPath: sharedData + "/cifar-10-batches-bin/test_batch.bin")
 
 @Suite struct ReferenceTests {
@@ -42,7 +43,8 @@ let haveSharedData = FileManager.default.fileExists(atPath: sharedData + "/cifar
     let scorer = try ClassifierScorer(
       classifier: net, images: inputs, classes: classes, layout: .pixels([3, 32, 32]), score: .prob, chunk: 128)
     let results = try backSelect(
-      problems: images.count, featureCount: 1024, initiallyMasked: [[Bool]](repeating: initial, count: images.count), scorer: scorer)
+      problems: images.count, featureCount: 1024, initiallyMasked: [[Bool]](repeating: initial, count: images.count),
+      scorer: scorer)
     for (k, r) in results.enumerated() {
       let ro = Array(refOrder[(k * p)..<((k + 1) * p)])
       let rv = Array(refValues[(k * p)..<((k + 1) * p)])
@@ -54,7 +56,9 @@ let haveSharedData = FileManager.default.fileExists(atPath: sharedData + "/cifar
       }
       if i < p {
         // A divergence is only acceptable at a near-tie: both choices score within float noise.
-        #expect(Swift.abs(r.values[i] - rv[i]) <= floatNoise, "image \(images[k]) diverges at step \(i) without a tie: \(r.values[i]) vs \(rv[i])")
+        #expect(
+          Swift.abs(r.values[i] - rv[i]) <= floatNoise,
+          "image \(images[k]) diverges at step \(i) without a tie: \(r.values[i]) vs \(rv[i])")
       }
       let worst = zip(r.values[..<i], rv[..<i]).map { Swift.abs($0 - $1) }.max() ?? 0
       print("image \(images[k]): identical for \(i) of \(p) steps, values within \(worst)")
@@ -64,13 +68,15 @@ let haveSharedData = FileManager.default.fileExists(atPath: sharedData + "/cifar
     let logScorer = try ClassifierScorer(
       classifier: net, images: inputs, classes: classes, layout: .pixels([3, 32, 32]), score: .logprob, chunk: 128)
     let logResults = try backSelect(
-      problems: images.count, featureCount: 1024, initiallyMasked: [[Bool]](repeating: initial, count: images.count), scorer: logScorer)
+      problems: images.count, featureCount: 1024, initiallyMasked: [[Bool]](repeating: initial, count: images.count),
+      scorer: logScorer)
     let start = try scorer.evaluateMasked((0..<images.count).map { ($0, initial) })
     print("prob vs logprob compared on \(results.filter { $0.nearTies == 0 }.count) tie-free image(s)")
     for k in 0..<images.count where results[k].nearTies == 0 {
       let tau = Float(start[k].probability) * 0.9
       let a = findSIS(order: results[k].order, values: results[k].values, fullInput: Float(start[k].probability), threshold: tau)
-      let b = findSIS(order: logResults[k].order, values: logResults[k].values, fullInput: Float(start[k].probability), threshold: tau)
+      let b = findSIS(
+        order: logResults[k].order, values: logResults[k].values, fullInput: Float(start[k].probability), threshold: tau)
       #expect(a == b, "image \(images[k]): SIS under prob and logprob differ")
     }
   }

@@ -10,7 +10,8 @@ import Torch
 /// most of the evidence is gone: the saturation issue 8 describes. Runs through libtorch's softmax.
 final class SaturatingClassifier: Classifier {
   let weights: [Float]
-  let info = ModelInfo(architecture: "saturating", classNames: (0..<10).map { "c\($0)" }, inputShape: [1, 4, 4], normalization: .unit)
+  let info = ModelInfo(
+    architecture: "saturating", classNames: (0..<10).map { "c\($0)" }, inputShape: [1, 4, 4], normalization: .unit)
 
   init(weights: [Float]) { self.weights = weights }
 
@@ -30,7 +31,8 @@ final class SaturatingClassifier: Classifier {
   func run(_ score: SelectionScore) throws -> BackSelectResult {
     let net = SaturatingClassifier(weights: weights)
     let scorer = try ClassifierScorer(
-      classifier: net, images: [[Float](repeating: 1, count: 16)], classes: [0], layout: .pixels([1, 4, 4]), score: score, chunk: 7)
+      classifier: net, images: [[Float](repeating: 1, count: 16)], classes: [0], layout: .pixels([1, 4, 4]), score: score,
+      chunk: 7)
     return try backSelect(problems: 1, featureCount: 16, scorer: scorer)[0]
   }
 
@@ -79,7 +81,8 @@ final class SaturatingClassifier: Classifier {
     let net = SaturatingClassifier(weights: weights)
     func scorer(_ score: SelectionScore) throws -> ClassifierScorer {
       try ClassifierScorer(
-        classifier: net, images: [[Float](repeating: 1, count: 16)], classes: [0], layout: .pixels([1, 4, 4]), score: score, chunk: 7)
+        classifier: net, images: [[Float](repeating: 1, count: 16)], classes: [0], layout: .pixels([1, 4, 4]), score: score,
+        chunk: 7)
     }
     for score in [SelectionScore.prob, .logprob] {
       let early = try scorer(score)

@@ -13,7 +13,9 @@ func tinyData(_ n: Int, size: Int = 6, seed: UInt64) -> ImageDataset {
     state = state &* 6364136223846793005 &+ 1442695040888963407
     return UInt8(truncatingIfNeeded: state >> 56)
   }
-  return ImageDataset(pixels: px, labels: (0..<n).map { $0 % 10 }, imageShape: [3, size, size], classNames: (0..<10).map { "c\($0)" }, description: "tiny")
+  return ImageDataset(
+    pixels: px, labels: (0..<n).map { $0 % 10 }, imageShape: [3, size, size], classNames: (0..<10).map { "c\($0)" },
+    description: "tiny")
 }
 
 func manifest(
@@ -23,7 +25,8 @@ func manifest(
   RunManifest(
     modelPaths: ["m"], modelSHA256: ["0"], architecture: "resnet20",
     data: DataRecord(path: "tiny", split: .test, holdout: 0, description: "tiny"), selection: "test", positions: positions,
-    sourceIndices: positions, inputShape: data.imageShape, features: "pixel", featureCount: data.imageShape[1] * data.imageShape[2],
+    sourceIndices: positions, inputShape: data.imageShape, features: "pixel",
+    featureCount: data.imageShape[1] * data.imageShape[2],
     settings: SelectionSettings(score: score, method: method, k: k, hybrid: hybrid, chunk: 16, group: group), shard: shard,
     overinterpVersion: "test", libtorchVersion: "test", device: "cpu")
 }
@@ -62,14 +65,18 @@ func manifest(
   /// read, with the file and the values it knows (an unknown method once ran as exact).
   @Test func manifestWithAnUnknownMethodIsRefused() throws {
     let data = tinyData(1, seed: 2)
-    for (field, value, known) in [("method", "gradiant", "exact, gradient, hybrid"), ("score", "logit", "prob, logprob, margin"), ("onDip", "skip", "switch, set-aside"), ("switchCap", "half", "none, confidence")] {
+    for (field, value, known) in [
+      ("method", "gradiant", "exact, gradient, hybrid"), ("score", "logit", "prob, logprob, margin"),
+      ("onDip", "skip", "switch, set-aside"), ("switchCap", "half", "none, confidence"),
+    ] {
       let dir = NSTemporaryDirectory() + "/store-bad-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
       defer { try? FileManager.default.removeItem(atPath: dir) }
       // A valid hybrid manifest with one recorded value replaced by an unknown one.
       let m = manifest(data, positions: [0], score: .logprob, group: 1, method: .hybrid, k: 8, hybrid: HybridSettings())
       let store = RunStore(directory: dir)
       try store.writeManifest(m)
-      var json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: store.manifestPath))) as? [String: Any])
+      var json = try #require(
+        try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: store.manifestPath))) as? [String: Any])
       json[field] = value
       try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: store.manifestPath))
       #expect {
@@ -108,7 +115,8 @@ func manifest(
       let c = probs.indices.max { probs[$0] < probs[$1] } ?? 0
       #expect(c == r.predicted)
       #expect(Swift.abs(probs[c] - r.confidence) < 1e-6)
-      let scorer = try ClassifierScorer(classifier: net, images: [try x.floats()], classes: [c], layout: .pixels([3, 6, 6]), score: .logprob, chunk: 16)
+      let scorer = try ClassifierScorer(
+        classifier: net, images: [try x.floats()], classes: [c], layout: .pixels([3, 6, 6]), score: .logprob, chunk: 16)
       let direct = try backSelect(problems: 1, featureCount: 36, scorer: scorer)[0]
       #expect(direct.order == r.order)
       for tau: Float in [0.1, 0.2, 0.3] {
@@ -129,7 +137,8 @@ func manifest(
     let flat = try x.floats()
     let images = [Array(flat[0..<108]), Array(flat[108..<216])]
     let classes = try withNoGrad { try ensemble.logits(x).argmax(dim: 1).ints() }
-    let scorer = try ClassifierScorer(classifier: ensemble, images: images, classes: classes, layout: .pixels([3, 6, 6]), score: .prob, chunk: 10)
+    let scorer = try ClassifierScorer(
+      classifier: ensemble, images: images, classes: classes, layout: .pixels([3, 6, 6]), score: .prob, chunk: 10)
     let results = try backSelect(problems: 2, featureCount: 36, scorer: scorer)
     // The last recorded value is f on the fully masked image: the ensemble's softmax of the mean logits.
     let blank = try Tensor.zeros([1, 3, 6, 6])
@@ -145,10 +154,13 @@ func manifest(
     let data = tinyData(2, seed: 4)
     let base = NSTemporaryDirectory() + "/merge-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
     defer { try? FileManager.default.removeItem(atPath: base) }
-    try RunStore(directory: base + "/a").writeManifest(manifest(data, positions: [0, 1], score: .prob, group: 1, shard: Shard(index: 0, count: 2)))
-    try RunStore(directory: base + "/b").writeManifest(manifest(data, positions: [0, 1], score: .logprob, group: 1, shard: Shard(index: 1, count: 2)))
+    try RunStore(directory: base + "/a").writeManifest(
+      manifest(data, positions: [0, 1], score: .prob, group: 1, shard: Shard(index: 0, count: 2)))
+    try RunStore(directory: base + "/b").writeManifest(
+      manifest(data, positions: [0, 1], score: .logprob, group: 1, shard: Shard(index: 1, count: 2)))
     do {
-      _ = try RunStore.merge([RunStore(directory: base + "/a"), RunStore(directory: base + "/b")], into: RunStore(directory: base + "/out"))
+      _ = try RunStore.merge(
+        [RunStore(directory: base + "/a"), RunStore(directory: base + "/b")], into: RunStore(directory: base + "/out"))
       Issue.record("merged runs with different scores")
     } catch let e as SISError {
       #expect(e.description.contains("score"))

@@ -19,8 +19,10 @@ func makeStudyFolder() throws -> String {
   for (k, f) in [0.05, 0.3].enumerated() {
     for i in 0..<4 {
       let id = "i\(i)-f\(k)"
-      try ImageIO.writePNG([UInt8](repeating: UInt8(40 * i + k), count: 4 * 4 * 3), width: 4, height: 4, channels: 3, to: folder + "/\(id).png")
-      images.append(StudyImage(id: id, file: id + ".png", sourceIndex: i, label: i, run: "r", fraction: f, keptPixels: [1, 5][k]))
+      try ImageIO.writePNG(
+        [UInt8](repeating: UInt8(40 * i + k), count: 4 * 4 * 3), width: 4, height: 4, channels: 3, to: folder + "/\(id).png")
+      images.append(
+        StudyImage(id: id, file: id + ".png", sourceIndex: i, label: i, run: "r", fraction: f, keptPixels: [1, 5][k]))
     }
   }
   let names = ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"]
@@ -83,7 +85,8 @@ func json(_ object: [String: Any]) throws -> Data { try JSONSerialization.data(w
       let (id, first) = try await client.start()
       var state = first
       for k in 0..<3 {
-        state = try await client.answer(id, image: try #require(state.image), answer: k, milliseconds: 10).json(StudyService.State.self)
+        state = try await client.answer(id, image: try #require(state.image), answer: k, milliseconds: 10).json(
+          StudyService.State.self)
       }
       // A new connection (a new client, as after closing the tab) with the same cookie.
       let again = StudyClient(base: client.base)
@@ -141,13 +144,20 @@ func json(_ object: [String: Any]) throws -> Data { try JSONSerialization.data(w
       // Malformed bodies.
       let bad = try await client.send("POST", "/api/answers", cookie: id, body: Data("{\"image\": 3".utf8))
       #expect(bad.status == 400 && bad.text.contains("malformed"))
-      #expect(try await client.send("POST", "/api/answers", cookie: id, body: try json(["image": current, "answer": "cat", "milliseconds": 1])).status == 400)
-      #expect(try await client.send("POST", "/api/answers", cookie: id, body: Data("image=x".utf8), contentType: "application/x-www-form-urlencoded").status == 415)
+      #expect(
+        try await client.send(
+          "POST", "/api/answers", cookie: id, body: try json(["image": current, "answer": "cat", "milliseconds": 1])
+        ).status == 400)
+      #expect(
+        try await client.send(
+          "POST", "/api/answers", cookie: id, body: Data("image=x".utf8), contentType: "application/x-www-form-urlencoded"
+        ).status == 415)
       let huge = try json(["image": current, "answer": 1, "milliseconds": 1, "pad": String(repeating: "x", count: 10_000)])
       #expect(try await client.send("POST", "/api/answers", cookie: id, body: huge).status == 413)
       // No participant, or a forged one.
       #expect(try await client.answer("", image: current, answer: 1, milliseconds: 5).status == 401)
-      #expect(try await client.answer(String(repeating: "a", count: 32), image: current, answer: 1, milliseconds: 5).status == 401)
+      #expect(
+        try await client.answer(String(repeating: "a", count: 32), image: current, answer: 1, milliseconds: 5).status == 401)
       #expect(try await client.send("GET", "/api/state").status == 401)
       #expect(try await client.send("GET", "/api/state", cookie: "'; DROP TABLE answers; --").status == 401)
       // None of that stored anything.

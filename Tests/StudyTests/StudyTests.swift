@@ -4,14 +4,18 @@ import Testing
 
 @testable import Study
 
-func tempStudyDir(_ n: String) -> String { NSTemporaryDirectory() + "/study-\(getpid())-\(UInt32.random(in: 0...UInt32.max))-\(n)" }
+func tempStudyDir(_ n: String) -> String {
+  NSTemporaryDirectory() + "/study-\(getpid())-\(UInt32.random(in: 0...UInt32.max))-\(n)"
+}
 
 func syntheticStudy() -> StudySet {
   var images: [StudyImage] = []
   for (k, f) in [0.05, 0.3].enumerated() {
     for i in 0..<4 {
       images.append(
-        StudyImage(id: "i\(i)-f\(k)", file: "i\(i)-f\(k).png", sourceIndex: i, label: i % 2, run: "r", fraction: f, keptPixels: [52, 308][k]))
+        StudyImage(
+          id: "i\(i)-f\(k)", file: "i\(i)-f\(k).png", sourceIndex: i, label: i % 2, run: "r", fraction: f,
+          keptPixels: [52, 308][k]))
     }
   }
   return StudySet(classNames: ["a", "b"], fractions: [0.05, 0.3], perClass: 2, seed: 0, confidence: 0.99, images: images)
@@ -45,7 +49,8 @@ func syntheticStudy() -> StudySet {
     ]
     for (p, id, right) in answers {
       let image = try #require(byID[id])
-      #expect(try store.addAnswer(participant: p, image: image, answer: right ? image.label : 1 - image.label, milliseconds: 1000))
+      #expect(
+        try store.addAnswer(participant: p, image: image, answer: right ? image.label : 1 - image.label, milliseconds: 1000))
     }
     // A second answer to the same image is refused and changes nothing.
     let first = try #require(byID["i0-f0"])

@@ -11,7 +11,8 @@ public let overinterpBinary: String = {
     let p = candidate.appendingPathComponent("overinterp").path
     if FileManager.default.isExecutableFile(atPath: p) { return p }
   }
-  return URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../.build/debug/overinterp").standardized.path
+  return URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../.build/debug/overinterp")
+    .standardized.path
 }()
 
 /// `overinterp study serve` running in its own process on a free loopback port, for tests that
@@ -27,7 +28,8 @@ public final class ServedStudy {
 
   public init(study: String, database: String, adminToken: String?) throws {
     process.executableURL = URL(fileURLWithPath: overinterpBinary)
-    process.arguments = ["study", "serve", study, "--port", "0", "--db", database] + (adminToken.map { ["--admin-token", $0] } ?? [])
+    process.arguments =
+      ["study", "serve", study, "--port", "0", "--db", database] + (adminToken.map { ["--admin-token", $0] } ?? [])
     let out = Pipe()
     process.standardOutput = out
     process.standardError = FileHandle.nullDevice

@@ -4,7 +4,9 @@ import Testing
 @testable import Torch
 
 /// Checks shapes first, then every element within atol + rtol * |expected|.
-func assertClose(_ a: Tensor, _ b: Tensor, rtol: Float = 1e-5, atol: Float = 1e-6, sourceLocation: SourceLocation = #_sourceLocation) throws {
+func assertClose(
+  _ a: Tensor, _ b: Tensor, rtol: Float = 1e-5, atol: Float = 1e-6, sourceLocation: SourceLocation = #_sourceLocation
+) throws {
   #expect(a.shape == b.shape, "shapes differ", sourceLocation: sourceLocation)
   guard a.shape == b.shape else { return }
   let x = try a.floats()

@@ -23,7 +23,8 @@ func tinyDataset(_ n: Int, seed: UInt64) -> ImageDataset {
       }
     }
   }
-  return ImageDataset(pixels: pixels, labels: labels, imageShape: [3, 32, 32], classNames: ["left", "right"], description: "tiny")
+  return ImageDataset(
+    pixels: pixels, labels: labels, imageShape: [3, 32, 32], classNames: ["left", "right"], description: "tiny")
 }
 
 func tinyConfig() -> TrainConfig {
@@ -38,7 +39,9 @@ func tinyConfig() -> TrainConfig {
   return c
 }
 
-func tempDir(_ name: String) -> String { NSTemporaryDirectory() + "/train-\(getpid())-\(UInt32.random(in: 0...UInt32.max))-\(name)" }
+func tempDir(_ name: String) -> String {
+  NSTemporaryDirectory() + "/train-\(getpid())-\(UInt32.random(in: 0...UInt32.max))-\(name)"
+}
 
 @Suite(.serialized) struct TrainingTests {
   @Test func lossFallsOnATinyProblem() throws {
@@ -95,7 +98,8 @@ func tempDir(_ name: String) -> String { NSTemporaryDirectory() + "/train-\(getp
     defer { try? FileManager.default.removeItem(atPath: dir) }
     var config = tinyConfig()
     config.epochs = 1
-    try Trainer(config: config, directory: dir, classNames: data.classNames, resume: false).train(on: TrainingSet(images: data), validation: nil)
+    try Trainer(config: config, directory: dir, classNames: data.classNames, resume: false).train(
+      on: TrainingSet(images: data), validation: nil)
     config.learningRate = 0.2
     #expect(throws: TrainingError.self) { try Trainer(config: config, directory: dir, classNames: data.classNames, resume: true) }
   }
