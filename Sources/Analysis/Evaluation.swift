@@ -21,7 +21,7 @@ public func predictProbabilities(
     var start = 0
     while start < data.count {
       let end = Swift.min(start + batchSize, data.count)
-      let x = try classifier.info.normalization.apply(try data.batch(start..<end).to(device))
+      let x = try data.normalized(start..<end, classifier.info.normalization, device: device)
       let p = try classifier.probabilities(x).floats()
       for i in 0..<(end - start) { out.append(Array(p[(i * classes)..<((i + 1) * classes)])) }
       progress?.advance(by: end - start)

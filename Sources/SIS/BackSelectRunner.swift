@@ -56,7 +56,7 @@ public struct BackSelectRunner {
   /// Normalized images (C*H*W floats each) and the predicted class and its probability.
   func prepareImages(_ positions: [Int]) throws -> (images: [[Float]], predicted: [Int], confidence: [Float]) {
     let sub = dataset.subset(positions)
-    let x = try classifier.info.normalization.apply(try sub.batch(0..<sub.count))
+    let x = try sub.normalized(0..<sub.count, classifier.info.normalization)
     let flat = try x.floats()
     let size = sub.imageSize
     let images = (0..<sub.count).map { Array(flat[($0 * size)..<(($0 + 1) * size)]) }

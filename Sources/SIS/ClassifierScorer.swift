@@ -157,7 +157,7 @@ public func sisCollection(
   classifier: any Classifier, data: ImageDataset, position: Int, layout: FeatureLayout, threshold: Double,
   score: SelectionScore, chunk: Int = 128, device: Device = .cpu
 ) throws -> (predicted: Int, confidence: Float, collection: [(sis: [Int], backSelect: BackSelectResult)]) {
-  let x = try classifier.info.normalization.apply(try data.subset([position]).batch(0..<1))
+  let x = try data.subset([position]).normalized(0..<1, classifier.info.normalization)
   let probs = try withInferenceMode { try classifier.probabilities(try x.to(device)).floats() }
   guard let c = argmax(probs) else { throw SISError.badArgument("the classifier returned no probabilities") }
   let scorer = try ClassifierScorer(

@@ -17,7 +17,9 @@ public struct TrainingSet: Sendable {
   public var images: ImageDataset
   public var masks: [UInt8]?
 
+  /// `masks` default to the dataset's own (a pixel-subset dataset's).
   public init(images: ImageDataset, masks: [UInt8]? = nil) {
+    let masks = masks ?? images.masks
     if let masks {
       precondition(masks.count == images.count * images.imageShape[1] * images.imageShape[2], "one H*W mask per image")
     }
