@@ -9,8 +9,6 @@ extension ImageRecord {
     findSIS(order: order, values: values, fullInput: confidence, threshold: Float(threshold))
   }
 
-  /// The last `fraction` of the removal order (the paper's k% backward-selection subset).
-  public func subset(fraction: Double) -> [Int] { backSelectSubset(order: order, fraction: fraction) }
 
   /// f on the k% subset alone: the value recorded just before its first feature was masked (the
   /// full image's confidence when the subset is the whole order).
@@ -116,13 +114,6 @@ public struct SISSummary: Sendable {
     }
     try Npz.write(arrays, to: path)
   }
-}
-
-/// A feature list as a 0/1 byte mask over `p` features.
-public func maskBytes(_ features: [Int], _ p: Int) -> [UInt8] {
-  var m = [UInt8](repeating: 0, count: p)
-  for f in features where f < p { m[f] = 1 }
-  return m
 }
 
 /// A count that may be a half (the median of an even number of counts): "22" or "22.5".

@@ -92,6 +92,7 @@ public struct DataSource: Sendable {
   public func load() throws -> ImageDataset {
     guard Self.exists(path) else { throw FileFormatError(path, "no such file or folder (--data)") }
     if Self.isDirectory(path) {
+      if PixelSubsets.isSubsetFolder(path) { return try PixelSubsets.load(path) }
       if Self.exists(path + "/" + CIFAR10.testFile) || Self.exists(path + "/data_batch_1.bin") {
         return try loadCIFAR10Binary()
       }

@@ -37,6 +37,11 @@ public struct ImageRecord: Sendable, Equatable {
   }
 }
 
+extension ImageRecord {
+  /// The last `fraction` of the removal order (the paper's k% backward-selection subset).
+  public func subset(fraction: Double) -> [Int] { backSelectSubset(order: order, fraction: fraction) }
+}
+
 /// A run folder: `manifest.json` plus one `shard-GGGGGG.npz` per finished group of images. Each
 /// shard holds numpy arrays `position`, `source_index`, `label`, `predicted` (int64),
 /// `confidence` (float32), `order` (uint16, images x features), `values` and `scores` (float32,

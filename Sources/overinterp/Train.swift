@@ -22,7 +22,7 @@ struct Train: ParsableCommand {
   @Option(help: "Architecture: \(Architecture.allCases.map(\.rawValue).joined(separator: ", ")).")
   var arch: String = "resnet20"
 
-  @Option(help: "Data: a CIFAR-10 binary folder (training images and test batch).")
+  @Option(help: "Data: a CIFAR-10 binary folder (training images and test batch), or a pixel-subset folder from `overinterp subsets`.")
   var data: String
 
   @Option(help: "Output folder (one sub-folder per replicate when --replicates > 1).")
@@ -43,7 +43,10 @@ struct Train: ParsableCommand {
   @Option(help: "Warm-up epochs (onecycle).") var warmupEpochs: Double?
   @Flag(inversion: .prefixedNo, help: "Random crop and horizontal flip (--no-augment for pixel-subset datasets).") var augment:
     Bool?
-  @Option(help: "Training images held out for validation.") var holdout: Int?
+  @Option(help: "Training images held out for validation (CIFAR-10 binary data).") var holdout: Int?
+  @Option(help: "Validation data (any --data path, e.g. the pixel subsets of held-out images); default: the held-out images of a CIFAR-10 folder.")
+  var validation: String?
+  @Option(help: "Test data evaluated at the end (any --data path); default: the test batch of a CIFAR-10 folder.") var test: String?
   @Option(help: "Input normalization: \(Normalization.presets.map(\.0).joined(separator: ", ")) or mean/std.") var normalization:
     String?
   @Option(help: "Seed of the first replicate; replicate i uses seed + i.") var seed: UInt64 = 0
@@ -96,9 +99,13 @@ struct Train: ParsableCommand {
     let base = try resolvedConfig()
     try Runtime.configureAllocator()
     try Runtime.setThreads(base.threads)
+    // A pixel-subset folder is all training data; validation and test data then come from flags.
+    let subsets = PixelSubsets.isSubsetFolder(data)
     let trainSet = try DataSource(path: data, split: .train, holdout: base.holdout).load()
-    let validation = base.holdout > 0 ? try DataSource(path: data, split: .holdout, holdout: base.holdout).load() : nil
-    let testSet = try? DataSource(path: data, split: .test).load()
+    let validation =
+      try validation.map { try DataSource(path: $0, split: .holdout, holdout: base.holdout).load() }
+      ?? (base.holdout > 0 && !subsets ? try DataSource(path: data, split: .holdout, holdout: base.holdout).load() : nil)
+    let testSet = try test.map { try DataSource(path: $0).load() } ?? (subsets ? nil : try? DataSource(path: data, split: .test).load())
     printError(
       "training on \(trainSet.description), \(trainSet.count) images; validating on \(validation?.count ?? 0) held-out images")
     var finals: [Double] = []

@@ -1,0 +1,217 @@
+import Base
+import Foundation
+import Torch
+
+/// A pixel-subset dataset (the paper's sections 4.1-4.2): for each image of a source dataset, the
+/// k% of its pixels that are kept, everything else masked to 0 after normalization (the dataset
+/// mean). Kept pixels come from a backward-selection run (the last k% of each removal order) or
+/// are drawn uniformly at random (the control).
+///
+/// A folder holds:
+/// - `subsets.json`: `PixelSubsets.Info` (format `overinterp-subsets/1`): where every image came
+///   from (the source data and, for backward-selection subsets, the run and its model), the kind,
+///   fraction and seed, and the mask colour;
+/// - `kept.npy`: (N, k) uint16 kept pixel indices (y * W + x); `labels.npy`, `predicted.npy`,
+///   `source_index.npy`, `position.npy`: (N) int64 (true label, the run model's prediction on the
+///   full image, index in the source, position in the source dataset as loaded);
+/// - optionally `images.npy` (N, H, W, C) uint8 with masked pixels at the mask colour and
+///   `masks.npy` (N, H, W) uint8, 1 = kept, for numpy users. Without them the images are rebuilt
+///   from the source data named in `subsets.json`.
+///
+/// Loaded (`PixelSubsets.load`, or any `--data` path through `DataSource`), it is an
+/// `ImageDataset` with masks: `normalized` and training set masked pixels to exactly 0 after
+/// normalization, so a model sees what SIS showed the original model.
+public enum PixelSubsets {
+  public static let format = "overinterp-subsets/1"
+
+  /// How the kept pixels were chosen.
+  public enum Kind: String, Codable, Sendable, CaseIterable {
+    /// The last k% of each image's backward-selection removal order.
+    case backselect
+    /// k% of the pixels, uniformly at random (seeded per image by its source index).
+    case random
+  }
+
+  public struct Info: Codable, Equatable, Sendable {
+    public var format = PixelSubsets.format
+    public var kind: Kind
+    public var fraction: Double
+    /// Random subsets: the seed (each image's draw is `SplitMix64(seed, stream: source index)`).
+    public var seed: UInt64?
+    public var count: Int
+    public var keptPerImage: Int
+    public var imageShape: [Int]
+    public var classNames: [String]
+    /// The source data, as `DataSource` takes it.
+    public var sourcePath: String
+    public var sourceSplit: String
+    public var sourceHoldout: Int
+    public var sourceLabels: String?
+    public var sourceDescription: String
+    /// Backward-selection subsets (and random ones drawn for a run's images): the run folder,
+    /// its method label, and its model files and their SHA-256.
+    public var run: String?
+    public var runLabel: String?
+    public var modelPaths: [String]?
+    public var modelSHA256: [String]?
+    /// The dataset mean as uint8 RGB: the colour of masked pixels in `images.npy`.
+    public var maskColor: [UInt8]
+    public var overinterpVersion: String
+
+    public init(
+      kind: Kind, fraction: Double, seed: UInt64?, count: Int, keptPerImage: Int, imageShape: [Int], classNames: [String],
+      sourcePath: String, sourceSplit: String, sourceHoldout: Int, sourceLabels: String?, sourceDescription: String,
+      run: String?, runLabel: String?, modelPaths: [String]?, modelSHA256: [String]?, maskColor: [UInt8], overinterpVersion: String
+    ) {
+      self.kind = kind
+      self.fraction = fraction
+      self.seed = seed
+      self.count = count
+      self.keptPerImage = keptPerImage
+      self.imageShape = imageShape
+      self.classNames = classNames
+      self.sourcePath = sourcePath
+      self.sourceSplit = sourceSplit
+      self.sourceHoldout = sourceHoldout
+      self.sourceLabels = sourceLabels
+      self.sourceDescription = sourceDescription
+      self.run = run
+      self.runLabel = runLabel
+      self.modelPaths = modelPaths
+      self.modelSHA256 = modelSHA256
+      self.maskColor = maskColor
+      self.overinterpVersion = overinterpVersion
+    }
+
+    /// "5% backward-selection subsets (run R, hybrid k=8 ...) of <source>".
+    public var description: String {
+      let what = kind == .backselect ? "backward-selection" : "random (seed \(seed ?? 0))"
+      let from = run.map { " (run \($0)\(runLabel.map { ", \($0)" } ?? ""))" } ?? ""
+      return "\(fmt(fraction * 100, digits: fraction * 100 == (fraction * 100).rounded() ? 0 : 1))% \(what) pixel subsets\(from) of \(sourceDescription)"
+    }
+  }
+
+  /// Whether `path` is a pixel-subset folder.
+  public static func isSubsetFolder(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path + "/subsets.json") }
+
+  /// k uniformly random pixels of p for the image with `sourceIndex` (sorted).
+  public static func randomPixels(count k: Int, of p: Int, seed: UInt64, sourceIndex: Int) -> [Int] {
+    var rng = SplitMix64(seed: seed, stream: UInt64(sourceIndex))
+    var all = Array(0..<p)
+    for i in 0..<Swift.min(k, p) {
+      let j = i + rng.below(p - i)
+      all.swapAt(i, j)
+    }
+    return all.prefix(k).sorted()
+  }
+
+  /// Writes a subset folder: the source images at `positions` of `source` with only `kept[i]`
+  /// kept. `withImages` also writes `images.npy` and `masks.npy`. Every file is written to a
+  /// temporary name and renamed; `subsets.json` last, so a folder with it is complete.
+  public static func write(
+    info: Info, source: ImageDataset, positions: [Int], kept: [[Int]], predicted: [Int], withImages: Bool, to folder: String
+  ) throws {
+    let n = positions.count
+    guard kept.count == n, predicted.count == n else { throw FileFormatError(folder, "one kept list and prediction per image") }
+    let k = info.keptPerImage
+    let p = source.plane
+    guard kept.allSatisfy({ $0.count == k && $0.allSatisfy { (0..<p).contains($0) } }) else {
+      throw FileFormatError(folder, "every image must keep \(k) pixels in 0..<\(p)")
+    }
+    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    try? FileManager.default.removeItem(atPath: folder + "/subsets.json")
+    try NpyArray(kept.flatMap { $0.map { UInt16($0) } }, shape: [n, k]).write(to: folder + "/kept.npy")
+    try NpyArray(positions.map { Int64(source.labels[$0]) }, shape: [n]).write(to: folder + "/labels.npy")
+    try NpyArray(predicted.map { Int64($0) }, shape: [n]).write(to: folder + "/predicted.npy")
+    try NpyArray(positions.map { Int64(source.sourceIndices[$0]) }, shape: [n]).write(to: folder + "/source_index.npy")
+    try NpyArray(positions.map { Int64($0) }, shape: [n]).write(to: folder + "/position.npy")
+    if withImages {
+      let masks = kept.flatMap { maskBytes($0, p) }
+      let (c, h, w) = (source.imageShape[0], source.imageShape[1], source.imageShape[2])
+      var hwc = [UInt8](repeating: 0, count: n * p * c)
+      for (i, pos) in positions.enumerated() {
+        let img = source.image(pos)
+        let base = img.startIndex
+        for q in 0..<p {
+          let keep = masks[i * p + q] != 0
+          for ch in 0..<c { hwc[(i * p + q) * c + ch] = keep ? img[base + ch * p + q] : info.maskColor[Swift.min(ch, info.maskColor.count - 1)] }
+        }
+      }
+      try NpyArray(hwc, shape: [n, h, w, c]).write(to: folder + "/images.npy")
+      try NpyArray(masks, shape: [n, h, w]).write(to: folder + "/masks.npy")
+    } else {
+      for f in ["images.npy", "masks.npy"] { try? FileManager.default.removeItem(atPath: folder + "/" + f) }
+    }
+    let e = JSONEncoder()
+    e.outputFormatting = [.prettyPrinted, .sortedKeys]
+    try writeFileAtomically(Array(try e.encode(info)) + [0x0a], to: folder + "/subsets.json")
+  }
+
+  public static func readInfo(_ folder: String) throws -> Info {
+    let path = folder + "/subsets.json"
+    let bytes = try readFile(path)
+    let info: Info
+    do { info = try JSONDecoder().decode(Info.self, from: Data(bytes)) } catch {
+      throw FileFormatError(path, "not a pixel-subset description (\(error))")
+    }
+    guard info.format == format else { throw FileFormatError(path, "format '\(info.format)' is not \(format)") }
+    return info
+  }
+
+  /// The subset dataset as images with masks. `sourceOverride` replaces the recorded source path
+  /// (for folders moved to another machine) when `images.npy` is absent.
+  public static func load(_ folder: String, sourceOverride: String? = nil) throws -> ImageDataset {
+    let info = try readInfo(folder)
+    let kept = try NpyArray.read(folder + "/kept.npy")
+    let n = info.count
+    let k = info.keptPerImage
+    guard kept.shape == [n, k] else {
+      throw FileFormatError(folder + "/kept.npy", "expected shape (\(n), \(k)) as subsets.json says, got \(kept.shape)")
+    }
+    let keptPixels = try kept.integers()
+    let labels = try NpyArray.read(folder + "/labels.npy").integers()
+    let sources = try NpyArray.read(folder + "/source_index.npy").integers()
+    guard labels.count == n, sources.count == n else {
+      throw FileFormatError(folder, "labels.npy and source_index.npy must have \(n) entries as subsets.json says")
+    }
+    let (c, h, w) = (info.imageShape[0], info.imageShape[1], info.imageShape[2])
+    let p = h * w
+    guard keptPixels.allSatisfy({ (0..<p).contains($0) }) else {
+      throw FileFormatError(folder + "/kept.npy", "pixel indices must lie in 0..<\(p)")
+    }
+    var masks = [UInt8](repeating: 0, count: n * p)
+    for i in 0..<n { for j in 0..<k { masks[i * p + keptPixels[i * k + j]] = 1 } }
+    let pixels: [UInt8]
+    let imagesPath = folder + "/images.npy"
+    if FileManager.default.fileExists(atPath: imagesPath) {
+      let images = try NpyArray.read(imagesPath)
+      guard images.kind == .uint8, images.shape == [n, h, w, c] else {
+        throw FileFormatError(imagesPath, "expected uint8 images of shape (\(n), \(h), \(w), \(c)), got \(images.kind.rawValue) \(images.shape)")
+      }
+      pixels = ImageDataset.fromHWC(images.data, count: n, height: h, width: w, channels: c)
+    } else {
+      let positions = try NpyArray.read(folder + "/position.npy").integers()
+      let source = DataSource(
+        path: sourceOverride ?? info.sourcePath, split: Split(rawValue: info.sourceSplit) ?? .test, holdout: info.sourceHoldout,
+        labelsPath: info.sourceLabels)
+      let data = try source.load()
+      guard positions.count == n, positions.allSatisfy({ (0..<data.count).contains($0) }) else {
+        throw FileFormatError(folder + "/position.npy", "positions do not fit the source \(data.description) (\(data.count) images)")
+      }
+      guard positions.enumerated().allSatisfy({ data.sourceIndices[$0.element] == sources[$0.offset] }) else {
+        throw FileFormatError(folder, "the source \(data.description) is not the data these subsets were made from (source indices differ)")
+      }
+      pixels = data.subset(positions).pixels
+    }
+    return ImageDataset(
+      pixels: pixels, labels: labels, imageShape: info.imageShape, classNames: info.classNames, sourceIndices: sources,
+      description: info.description, masks: masks)
+  }
+}
+
+/// A feature list as a 0/1 byte mask over `p` features.
+public func maskBytes(_ features: [Int], _ p: Int) -> [UInt8] {
+  var m = [UInt8](repeating: 0, count: p)
+  for f in features where f >= 0 && f < p { m[f] = 1 }
+  return m
+}

@@ -1,0 +1,63 @@
+import Analysis
+import ArgumentParser
+import Base
+import Datasets
+import Models
+
+struct Table1: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "table1",
+    abstract: "Accuracy of groups of models on several datasets, mean ± std per group: the paper's Table 1 and its transfer matrix.",
+    discussion: """
+      Rows are model groups ("trained on"), columns datasets ("evaluated on"). Table 1: \
+      --model full=r20-a.safetensors --model full=r20-b.safetensors --model bs=r20-bs.safetensors \
+      --model random=r20-rand.safetensors --data full=HELDOUT --data bs=BS-SUBSETS --data random=RANDOM-SUBSETS. \
+      Transfer: each model as its own group, each model's subsets as a column. Writes table.txt, \
+      table.csv (one row per model and dataset) and table.json.
+      """)
+
+  @Option(name: .customLong("model"), help: "GROUP=FILE (repeat; `default` is the embedded model).")
+  var models: [String] = []
+
+  @Option(name: .customLong("data"), help: "LABEL=PATH (repeat; any --data path, e.g. a pixel-subset folder).")
+  var data: [String] = []
+
+  @Option(help: "CIFAR-10 binary folders: the split to read (the held-out images are clean).")
+  var split: Split = .holdout
+
+  @Option(help: "Output folder.")
+  var out: String
+
+  @OptionGroup var runtime: RuntimeOptions
+
+  static func pair(_ text: String, flag: String) throws -> (String, String) {
+    guard let eq = text.firstIndex(of: "="), eq != text.startIndex, text.index(after: eq) != text.endIndex else {
+      throw ValidationError("\(flag) must be LABEL=PATH, got '\(text)'")
+    }
+    return (String(text[..<eq]), String(text[text.index(after: eq)...]))
+  }
+
+  func validate() throws {
+    if models.isEmpty || data.isEmpty { throw ValidationError("give at least one --model GROUP=FILE and one --data LABEL=PATH") }
+    for m in models { _ = try Self.pair(m, flag: "--model") }
+    for d in data { _ = try Self.pair(d, flag: "--data") }
+  }
+
+  func run() throws {
+    try runtime.apply()
+    let device = runtime.resolvedDevice
+    let networks = try models.map { text -> (group: String, name: String, network: any Network) in
+      let (group, path) = try Self.pair(text, flag: "--model")
+      let file = path == "default" ? try Resources.path("default-model.safetensors") : path
+      return (group, path, try ModelLoader.load(file, device: device))
+    }
+    let datasets = try data.map { text -> (label: String, dataset: ImageDataset) in
+      let (label, path) = try Self.pair(text, flag: "--data")
+      return (label, try DataSource(path: path, split: split).load())
+    }
+    let matrix = try AccuracyMatrix(models: networks, data: datasets, device: device)
+    try matrix.write(to: out)
+    print(matrix.text, terminator: "")
+    print("wrote \(out)/table.txt, table.csv, table.json")
+  }
+}
