@@ -82,6 +82,8 @@ let package = Package(
     .testTarget(name: "StudyTests", dependencies: ["Study", "Datasets"]),
     .target(name: "TestSupport", path: "Tests/TestSupport"),
     .testTarget(name: "StudyServerTests", dependencies: ["overinterp", "StudyServer", "Study", "Datasets", "TestSupport"]),
+    .testTarget(
+      name: "AuditTests", dependencies: ["Audit", "Analysis", "Base", "Datasets", "Models", "SIS", "Torch", "Training"]),
     .testTarget(name: "TrainingTests", dependencies: ["Base", "Training", "Models", "Datasets", "Torch"]),
     .testTarget(
       name: "CLITests", dependencies: ["overinterp", "Models", "Datasets", "Torch", "SIS", "Study", "TestSupport"],

@@ -38,7 +38,8 @@ public struct AccuracyMatrix {
           m.network, on: dataset, batchSize: batchSize, device: device, progressLabel: "\(m.name) on \(label)")
         let r = ClassificationReport(probabilities: probs, labels: dataset.labels, classNames: m.network.info.classNames)
         cells.append(
-          Cell(group: m.group, model: m.name, data: label, accuracy: r.accuracy, meanConfidence: r.meanConfidence, count: r.count))
+          Cell(group: m.group, model: m.name, data: label, accuracy: r.accuracy, meanConfidence: r.meanConfidence, count: r.count)
+        )
       }
     }
     self.cells = cells
@@ -85,7 +86,9 @@ public struct AccuracyMatrix {
 
   /// One row per (model, dataset).
   public var csv: String {
-    func quote(_ s: String) -> String { s.contains(",") || s.contains("\"") ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s }
+    func quote(_ s: String) -> String {
+      s.contains(",") || s.contains("\"") ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+    }
     return "group,model,data,accuracy,mean_confidence,images\n"
       + cells.map { "\(quote($0.group)),\(quote($0.model)),\(quote($0.data)),\($0.accuracy),\($0.meanConfidence),\($0.count)" }
       .joined(separator: "\n") + "\n"
@@ -95,7 +98,10 @@ public struct AccuracyMatrix {
     [
       "groups": groups, "datasets": datasets, "descriptions": descriptions,
       "cells": cells.map {
-        ["group": $0.group, "model": $0.model, "data": $0.data, "accuracy": $0.accuracy, "mean_confidence": $0.meanConfidence, "images": $0.count]
+        [
+          "group": $0.group, "model": $0.model, "data": $0.data, "accuracy": $0.accuracy, "mean_confidence": $0.meanConfidence,
+          "images": $0.count,
+        ]
           as [String: Any]
       },
       "summary": groups.map { g in

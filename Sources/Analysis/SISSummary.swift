@@ -9,7 +9,6 @@ extension ImageRecord {
     findSIS(order: order, values: values, fullInput: confidence, threshold: Float(threshold))
   }
 
-
   /// f on the k% subset alone: the value recorded just before its first feature was masked (the
   /// full image's confidence when the subset is the whole order).
   public func confidenceOnSubset(fraction: Double) -> Double {

@@ -27,7 +27,8 @@ public struct SubsetsJob {
   public func write(to folder: String, embeddedSample: String?, maskColor: [UInt8], version: String) throws -> PixelSubsets.Info {
     let manifest = try store.readManifest()
     guard manifest.features == "pixel" else {
-      throw SISError.badArgument("\(store.directory): pixel subsets need a run over pixel features, this one used \(manifest.features)")
+      throw SISError.badArgument(
+        "\(store.directory): pixel subsets need a run over pixel features, this one used \(manifest.features)")
     }
     guard fraction > 0, fraction <= 1 else { throw SISError.badArgument("the fraction must be in (0, 1], got \(fraction)") }
     let records = try store.records()
@@ -48,7 +49,8 @@ public struct SubsetsJob {
       kind: kind, fraction: fraction, seed: kind == .random ? seed : nil, count: records.count, keptPerImage: k,
       imageShape: manifest.inputShape, classNames: data.classNames, sourcePath: manifest.data.path,
       sourceSplit: manifest.data.split.rawValue, sourceHoldout: manifest.data.holdout, sourceLabels: manifest.data.labels,
-      sourceDescription: manifest.data.description, run: store.directory, runLabel: manifest.label, modelPaths: manifest.modelPaths,
+      sourceDescription: manifest.data.description, run: store.directory, runLabel: manifest.label,
+      modelPaths: manifest.modelPaths,
       modelSHA256: manifest.modelSHA256, maskColor: maskColor, overinterpVersion: version)
     try PixelSubsets.write(
       info: info, source: data, positions: records.map(\.position), kept: kept, predicted: records.map(\.predicted),

@@ -61,7 +61,8 @@ public enum PixelSubsets {
     public init(
       kind: Kind, fraction: Double, seed: UInt64?, count: Int, keptPerImage: Int, imageShape: [Int], classNames: [String],
       sourcePath: String, sourceSplit: String, sourceHoldout: Int, sourceLabels: String?, sourceDescription: String,
-      run: String?, runLabel: String?, modelPaths: [String]?, modelSHA256: [String]?, maskColor: [UInt8], overinterpVersion: String
+      run: String?, runLabel: String?, modelPaths: [String]?, modelSHA256: [String]?, maskColor: [UInt8],
+      overinterpVersion: String
     ) {
       self.kind = kind
       self.fraction = fraction
@@ -87,7 +88,8 @@ public enum PixelSubsets {
     public var description: String {
       let what = kind == .backselect ? "backward-selection" : "random (seed \(seed ?? 0))"
       let from = run.map { " (run \($0)\(runLabel.map { ", \($0)" } ?? ""))" } ?? ""
-      return "\(fmt(fraction * 100, digits: fraction * 100 == (fraction * 100).rounded() ? 0 : 1))% \(what) pixel subsets\(from) of \(sourceDescription)"
+      return
+        "\(fmt(fraction * 100, digits: fraction * 100 == (fraction * 100).rounded() ? 0 : 1))% \(what) pixel subsets\(from) of \(sourceDescription)"
     }
   }
 
@@ -134,7 +136,9 @@ public enum PixelSubsets {
         let base = img.startIndex
         for q in 0..<p {
           let keep = masks[i * p + q] != 0
-          for ch in 0..<c { hwc[(i * p + q) * c + ch] = keep ? img[base + ch * p + q] : info.maskColor[Swift.min(ch, info.maskColor.count - 1)] }
+          for ch in 0..<c {
+            hwc[(i * p + q) * c + ch] = keep ? img[base + ch * p + q] : info.maskColor[Swift.min(ch, info.maskColor.count - 1)]
+          }
         }
       }
       try NpyArray(hwc, shape: [n, h, w, c]).write(to: folder + "/images.npy")
@@ -186,7 +190,8 @@ public enum PixelSubsets {
     if FileManager.default.fileExists(atPath: imagesPath) {
       let images = try NpyArray.read(imagesPath)
       guard images.kind == .uint8, images.shape == [n, h, w, c] else {
-        throw FileFormatError(imagesPath, "expected uint8 images of shape (\(n), \(h), \(w), \(c)), got \(images.kind.rawValue) \(images.shape)")
+        throw FileFormatError(
+          imagesPath, "expected uint8 images of shape (\(n), \(h), \(w), \(c)), got \(images.kind.rawValue) \(images.shape)")
       }
       pixels = ImageDataset.fromHWC(images.data, count: n, height: h, width: w, channels: c)
     } else {
@@ -196,10 +201,12 @@ public enum PixelSubsets {
         labelsPath: info.sourceLabels)
       let data = try source.load()
       guard positions.count == n, positions.allSatisfy({ (0..<data.count).contains($0) }) else {
-        throw FileFormatError(folder + "/position.npy", "positions do not fit the source \(data.description) (\(data.count) images)")
+        throw FileFormatError(
+          folder + "/position.npy", "positions do not fit the source \(data.description) (\(data.count) images)")
       }
       guard positions.enumerated().allSatisfy({ data.sourceIndices[$0.element] == sources[$0.offset] }) else {
-        throw FileFormatError(folder, "the source \(data.description) is not the data these subsets were made from (source indices differ)")
+        throw FileFormatError(
+          folder, "the source \(data.description) is not the data these subsets were made from (source indices differ)")
       }
       pixels = data.subset(positions).pixels
     }

@@ -45,7 +45,10 @@ public final class Trainer {
   public var modelPath: String { directory + "/model.safetensors" }
   public var logPath: String { directory + "/log.jsonl" }
 
-  public init(config: TrainConfig, directory: String, classNames: [String], device: Device = .cpu, resume: Bool) throws {
+  /// `inputSize`: the side of the (square) training images, when it is not the architecture's.
+  public init(
+    config: TrainConfig, directory: String, classNames: [String], inputSize: Int? = nil, device: Device = .cpu, resume: Bool
+  ) throws {
     let problems = config.problems()
     guard problems.isEmpty else { throw TrainingError(problems.joined(separator: "; ")) }
     guard let normalization = Normalization(parsing: config.normalization) else {
@@ -56,7 +59,8 @@ public final class Trainer {
     self.device = device
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     try Runtime.manualSeed(config.seed)
-    network = try Architecture.named(config.arch).build(classNames: classNames, normalization: normalization, device: device)
+    network = try Architecture.named(config.arch).build(
+      classNames: classNames, normalization: normalization, inputSize: inputSize, device: device)
     optimizer = try SGD(
       parameters: network.parameters(), learningRate: config.learningRate, momentum: config.momentum,
       weightDecay: config.weightDecay, nesterov: config.nesterov)

@@ -9,7 +9,8 @@ extension PixelSubsets.Kind: ExpressibleByArgument {}
 
 struct Subsets: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Write the k% pixel subsets of a backselect run as a dataset (paper sections 4.1-4.2), or random subsets of the same images.",
+    abstract:
+      "Write the k% pixel subsets of a backselect run as a dataset (paper sections 4.1-4.2), or random subsets of the same images.",
     discussion: """
       Backward-selection subsets keep the last k% of each image's removal order (5% of 1,024 \
       pixels = 52); --kind random keeps k% of the pixels drawn uniformly at random, seeded per \
@@ -47,7 +48,8 @@ struct Subsets: ParsableCommand {
     let model = manifest.modelPaths.first.map { $0 == "default" ? (try? Resources.path("default-model.safetensors")) ?? $0 : $0 }
     let maskColor = (model.flatMap(ModelCheckpoint.recordedNormalization) ?? .cifar10).meanColor
     let info = try SubsetsJob(run: runFolder, fraction: fraction, kind: kind, seed: seed, withImages: images)
-      .write(to: out, embeddedSample: try? Resources.path("sample"), maskColor: maskColor, version: Overinterp.configuration.version)
+      .write(
+        to: out, embeddedSample: try? Resources.path("sample"), maskColor: maskColor, version: Overinterp.configuration.version)
     print("\(out): \(info.count) images, \(info.keptPerImage) pixels kept each; \(info.description)")
     print("evaluate with: overinterp eval --model MODEL --data \(out)")
   }

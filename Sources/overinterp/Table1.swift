@@ -7,7 +7,8 @@ import Models
 struct Table1: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "table1",
-    abstract: "Accuracy of groups of models on several datasets, mean ± std per group: the paper's Table 1 and its transfer matrix.",
+    abstract:
+      "Accuracy of groups of models on several datasets, mean ± std per group: the paper's Table 1 and its transfer matrix.",
     discussion: """
       Rows are model groups ("trained on"), columns datasets ("evaluated on"). Table 1: \
       --model full=r20-a.safetensors --model full=r20-b.safetensors --model bs=r20-bs.safetensors \

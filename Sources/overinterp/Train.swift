@@ -22,7 +22,8 @@ struct Train: ParsableCommand {
   @Option(help: "Architecture: \(Architecture.allCases.map(\.rawValue).joined(separator: ", ")).")
   var arch: String = "resnet20"
 
-  @Option(help: "Data: a CIFAR-10 binary folder (training images and test batch), or a pixel-subset folder from `overinterp subsets`.")
+  @Option(
+    help: "Data: a CIFAR-10 binary folder (training images and test batch), or a pixel-subset folder from `overinterp subsets`.")
   var data: String
 
   @Option(help: "Output folder (one sub-folder per replicate when --replicates > 1).")
@@ -44,9 +45,13 @@ struct Train: ParsableCommand {
   @Flag(inversion: .prefixedNo, help: "Random crop and horizontal flip (--no-augment for pixel-subset datasets).") var augment:
     Bool?
   @Option(help: "Training images held out for validation (CIFAR-10 binary data).") var holdout: Int?
-  @Option(help: "Validation data (any --data path, e.g. the pixel subsets of held-out images); default: the held-out images of a CIFAR-10 folder.")
+  @Option(
+    help:
+      "Validation data (any --data path, e.g. the pixel subsets of held-out images); default: the held-out images of a CIFAR-10 folder."
+  )
   var validation: String?
-  @Option(help: "Test data evaluated at the end (any --data path); default: the test batch of a CIFAR-10 folder.") var test: String?
+  @Option(help: "Test data evaluated at the end (any --data path); default: the test batch of a CIFAR-10 folder.") var test:
+    String?
   @Option(help: "Input normalization: \(Normalization.presets.map(\.0).joined(separator: ", ")) or mean/std.") var normalization:
     String?
   @Option(help: "Seed of the first replicate; replicate i uses seed + i.") var seed: UInt64 = 0
@@ -105,7 +110,8 @@ struct Train: ParsableCommand {
     let validation =
       try validation.map { try DataSource(path: $0, split: .holdout, holdout: base.holdout).load() }
       ?? (base.holdout > 0 && !subsets ? try DataSource(path: data, split: .holdout, holdout: base.holdout).load() : nil)
-    let testSet = try test.map { try DataSource(path: $0).load() } ?? (subsets ? nil : try? DataSource(path: data, split: .test).load())
+    let testSet =
+      try test.map { try DataSource(path: $0).load() } ?? (subsets ? nil : try? DataSource(path: data, split: .test).load())
     printError(
       "training on \(trainSet.description), \(trainSet.count) images; validating on \(validation?.count ?? 0) held-out images")
     var finals: [Double] = []
@@ -113,7 +119,8 @@ struct Train: ParsableCommand {
       var config = base
       config.seed = seed + UInt64(r)
       let dir = replicates == 1 ? out : out + "/replicate-\(r)"
-      let trainer = try Trainer(config: config, directory: dir, classNames: trainSet.classNames, resume: resume)
+      let trainer = try Trainer(
+        config: config, directory: dir, classNames: trainSet.classNames, inputSize: trainSet.imageShape[1], resume: resume)
       if trainer.finishedEpochs > 0 { printError("\(dir): resuming after epoch \(trainer.finishedEpochs)") }
       trainer.onEpoch = { e in
         let v = e.validationAccuracy.map { String(format: "%.2f%%", $0 * 100) } ?? "-"

@@ -228,6 +228,45 @@ struct TinySetup {
     #expect(badCap.status != 0 && badCap.stderr.contains("--switch-cap"), "\(badCap.stderr)")
   }
 
+  /// `subsets` writes backward-selection and random subsets of a run, `eval` and `table1` read
+  /// them, and the model sees each subset as SIS did: its probability of the image's class on its
+  /// own 10% subset is the value the exact run recorded before the subset's first pixel was masked.
+  @Test func subsetsAndTable1FromTheCLI() throws {
+    let t = try TinySetup(count: 6)
+    defer { t.remove() }
+    let run = t.dir + "/run"
+    let r = try CLI.run(t.backselect(run, ["--all", "--group", "6"]))
+    #expect(r.status == 0, "\(r.stderr)")
+    let bs = try CLI.run(["subsets", "--run", run, "--fraction", "0.1", "--out", t.dir + "/bs"])
+    #expect(bs.status == 0 && bs.stdout.contains("6 images, 7 pixels kept each"), "\(bs.stdout)\(bs.stderr)")
+    let random = try CLI.run([
+      "subsets", "--run", run, "--fraction", "0.1", "--kind", "random", "--seed", "3", "--out", t.dir + "/random",
+    ])
+    #expect(random.status == 0 && random.stdout.contains("random (seed 3)"), "\(random.stdout)\(random.stderr)")
+    let kept = try NpyArray.read(t.dir + "/bs/kept.npy")
+    #expect(kept.shape == [6, 7])
+    let records = try RunStore(directory: run).records()
+    #expect(try kept.integers() == records.flatMap { Array($0.order.suffix(7)) })
+    let subsets = try DataSource(path: t.dir + "/bs").load()
+    let (net, _) = try ModelCheckpoint.load(t.model)
+    let probs = try withInferenceMode { try net.probabilities(try subsets.normalized(0..<6, net.info.normalization)).floats() }
+    for (i, rec) in records.enumerated() {
+      #expect(Swift.abs(probs[i * 10 + rec.predicted] - rec.values[64 - 7 - 1]) < 1e-5, "image \(i)")
+    }
+    let eval = try CLI.run(["eval", "--model", t.model, "--data", t.dir + "/bs", "--threads", "1"])
+    #expect(eval.status == 0 && eval.stdout.contains("backward-selection pixel subsets"), "\(eval.stdout)\(eval.stderr)")
+    let table = try CLI.run([
+      "table1", "--model", "orig=\(t.model)", "--model", "orig=\(t.model)", "--data", "bs=\(t.dir)/bs", "--data",
+      "random=\(t.dir)/random", "--out", t.dir + "/table", "--threads", "1",
+    ])
+    #expect(table.status == 0, "\(table.stderr)")
+    #expect(table.stdout.contains("orig (1)") && table.stdout.contains("± 0.00"), "\(table.stdout)")
+    let csv = try String(contentsOfFile: t.dir + "/table/table.csv", encoding: .utf8).split(separator: "\n")
+    #expect(csv.count == 5 && csv[0] == "group,model,data,accuracy,mean_confidence,images")
+    let bad = try CLI.run(["table1", "--model", "orig", "--data", "bs=x", "--out", t.dir + "/t2"])
+    #expect(bad.status != 0 && bad.stderr.contains("--model must be LABEL=PATH"), "\(bad.stderr)")
+  }
+
   @Test func collectionFromTheCLI() throws {
     let t = try TinySetup(count: 2)
     defer { t.remove() }

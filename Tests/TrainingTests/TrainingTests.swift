@@ -170,6 +170,26 @@ func tempDir(_ name: String) -> String {
     }
   }
 
+  /// Augmentation moves the mask with the image: a masked source pixel is 0 wherever the crop and
+  /// flip put it, and the pixel now at its old place is not.
+  @Test func masksMoveWithTheImageUnderAugmentation() throws {
+    let data = tinyDataset(1, seed: 8)
+    var mask = [UInt8](repeating: 1, count: 1024)
+    mask[10 * 32 + 10] = 0
+    let set = TrainingSet(images: data, masks: mask)
+    // Crop offsets (6, 5) with padding 4: output (y, x) shows source (y + 1, x + 2).
+    let shifted = render(set, cropX: 6, cropY: 5, flip: false)
+    let flipped = render(set, cropX: 6, cropY: 5, flip: true)
+    for c in 0..<3 {
+      #expect(shifted[c * 1024 + 9 * 32 + 8] == 0)
+      #expect(shifted[c * 1024 + 10 * 32 + 10] != 0)
+      // Flipped: output column x shows source column (31 - x) + 2, so source column 10 lands at 23.
+      #expect(flipped[c * 1024 + 9 * 32 + 23] == 0)
+      #expect(flipped[c * 1024 + 9 * 32 + 8] != 0)
+    }
+    #expect(shifted.filter { $0 == 0 }.count == 3)
+  }
+
   @Test func loaderWithoutAugmentationIsTheNormalizedData() throws {
     let data = tinyDataset(10, seed: 7)
     let loader = BatchLoader(
