@@ -60,6 +60,38 @@ public struct AccuracyMatrix {
     mean(cells.filter { $0.group == group && $0.data == data }.map { $0.meanConfidence * 100 })
   }
 
+  /// Dataset labels written EVALUATED-ON@BENCHMARK (e.g. `5% BS@CIFAR-10 test`) give the paper's
+  /// layout: one row per (model group, evaluated on), one column per benchmark.
+  public var hasPaperLayout: Bool { datasets.contains { $0.contains("@") } }
+
+  static func split(_ label: String) -> (kind: String, benchmark: String) {
+    guard let at = label.lastIndex(of: "@") else { return (label, "") }
+    return (String(label[..<at]), String(label[label.index(after: at)...]))
+  }
+
+  /// The paper's Table 1 layout (see `hasPaperLayout`).
+  public var paperText: String {
+    let kinds = datasets.map { Self.split($0).kind }.reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+    let benchmarks = datasets.map { Self.split($0).benchmark }.reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+    let width = Swift.max(18, (benchmarks.map(\.count).max() ?? 0) + 2)
+    var lines = ["accuracy (%), mean ± std over the models of each group (the paper's Table 1 layout)"]
+    lines.append(
+      pad("trained on (models)", 24) + pad("evaluated on", 18) + benchmarks.map { pad($0, width, left: true) }.joined())
+    for g in groups {
+      let n = Set(cells.filter { $0.group == g }.map(\.model)).count
+      for (i, kind) in kinds.enumerated() {
+        let row = benchmarks.map { b -> String in
+          let label = datasets.first { Self.split($0) == (kind, b) }
+          guard let label else { return pad("-", width, left: true) }
+          let s = summary(group: g, data: label)
+          return pad(s.models > 1 ? "\(fmt(s.mean)) ± \(fmt(s.std))" : fmt(s.mean), width, left: true)
+        }
+        lines.append(pad(i == 0 ? "\(g) (\(n))" : "", 24) + pad(kind, 18) + row.joined())
+      }
+    }
+    return lines.joined(separator: "\n") + "\n"
+  }
+
   /// The table as text: rows = groups ("trained on"), columns = datasets ("evaluated on").
   public var text: String {
     let width = Swift.max(18, (datasets.map(\.count).max() ?? 0) + 2)
@@ -81,7 +113,7 @@ public struct AccuracyMatrix {
     }
     lines.append("")
     for d in datasets { lines.append("\(d): \(descriptions[d] ?? "") (\(cells.first { $0.data == d }?.count ?? 0) images)") }
-    return lines.joined(separator: "\n") + "\n"
+    return (hasPaperLayout ? paperText + "\n" : "") + lines.joined(separator: "\n") + "\n"
   }
 
   /// One row per (model, dataset).

@@ -22,15 +22,26 @@ public struct RunComparison {
     let common = Set(recordSets[0].map(\.position)).intersection(recordSets[1].map(\.position))
     recordSets = recordSets.map { $0.filter { common.contains($0.position) }.sorted { $0.position < $1.position } }
     guard !common.isEmpty else { throw SISError.badArgument("the runs share no finished image") }
-    guard manifests[0].modelSHA256 == manifests[1].modelSHA256, manifests[0].data.description == manifests[1].data.description,
-      manifests[0].features == "pixel", manifests[1].features == "pixel"
-    else { throw SISError.badArgument("the runs must use the same model, data and pixel features") }
+    guard manifests[0].data.description == manifests[1].data.description, manifests[0].features == "pixel",
+      manifests[1].features == "pixel"
+    else { throw SISError.badArgument("the runs must use the same data and pixel features") }
     let (h, w) = (manifests[0].inputShape[1], manifests[0].inputShape[2])
     let p = h * w
     let labels = manifests.map(\.label)
     var lines: [String] = []
     lines.append("comparison of \(stores[0].directory) (\(labels[0])) and \(stores[1].directory) (\(labels[1]))")
-    lines.append("model \(manifests[0].architecture), \(common.count) image(s) of \(manifests[0].data.description)")
+    if manifests[0].modelSHA256 == manifests[1].modelSHA256 {
+      lines.append("model \(manifests[0].architecture), \(common.count) image(s) of \(manifests[0].data.description)")
+    } else {
+      // E.g. an ensemble against one of its members (section 4.6): the same images, other models.
+      let models = manifests.map { m in
+        m.modelPaths.count > 1
+          ? "ensemble of \(m.modelPaths.count) (\(m.architecture))" : "\(m.modelPaths.first ?? "?") (\(m.architecture))"
+      }
+      lines.append(
+        "models differ: \(models[0]) and \(models[1]); \(common.count) image(s) of \(manifests[0].data.description) "
+          + "(each run's SIS are for its own model's prediction)")
+    }
     let summaries = zip(recordSets, manifests).map {
       SISSummary(records: $0, manifest: $1, threshold: threshold, fraction: fraction)
     }

@@ -267,6 +267,26 @@ struct TinySetup {
     #expect(bad.status != 0 && bad.stderr.contains("--model must be LABEL=PATH"), "\(bad.stderr)")
   }
 
+  /// Section 4.6: BackSelect on an ensemble (mean of logits) and on one of its members, on the
+  /// same images, compared side by side (SIS sizes, overlap), although the models differ.
+  @Test func ensembleAgainstAMemberFromTheCLI() throws {
+    let t = try TinySetup(count: 4)
+    defer { t.remove() }
+    try Runtime.manualSeed(77)
+    let second = t.dir + "/second.safetensors"
+    try ModelCheckpoint.save(try Architecture.resnet20.build(inputSize: 8), to: second)
+    let member = try CLI.run(t.backselect(t.dir + "/member", ["--all", "--group", "4"]))
+    #expect(member.status == 0, "\(member.stderr)")
+    let ensemble = try CLI.run(t.backselect(t.dir + "/ensemble", ["--all", "--group", "4", "--model", second]))
+    #expect(ensemble.status == 0, "\(ensemble.stderr)")
+    let manifest = try RunStore(directory: t.dir + "/ensemble").readManifest()
+    #expect(manifest.modelPaths.count == 2)
+    let cmp = try CLI.run(["compare", t.dir + "/member", t.dir + "/ensemble", "--threshold", "0.1", "--out", t.dir + "/cmp"])
+    #expect(cmp.status == 0, "\(cmp.stderr)")
+    #expect(cmp.stdout.contains("models differ") && cmp.stdout.contains("ensemble of 2"), "\(cmp.stdout)")
+    #expect(cmp.stdout.contains("SIS size of the second run / the first"), "\(cmp.stdout)")
+  }
+
   @Test func collectionFromTheCLI() throws {
     let t = try TinySetup(count: 2)
     defer { t.remove() }
