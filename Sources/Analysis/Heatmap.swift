@@ -164,3 +164,38 @@ public func subsetsOf(_ records: [ImageRecord], fraction: Double, threshold: Dou
   if let threshold { return records.compactMap { $0.sis(at: threshold).features } }
   return records.map { $0.subset(fraction: fraction) }
 }
+
+/// The pixel-frequency heatmap of a run's k% subsets or of its SIS at a threshold (the paper's
+/// Figures 2 and 4), with where the pixels sit.
+public struct SubsetHeatmap {
+  public let subsets: [[Int]]
+  public let frequency: [Double]
+  public let height: Int
+  public let width: Int
+  public let fraction: Double
+  public let threshold: Double?
+
+  public init(manifest: RunManifest, records: [ImageRecord], fraction: Double, threshold: Double?) throws {
+    guard manifest.features == "pixel" else {
+      throw SISError.badArgument("heatmaps need pixel features, the run used \(manifest.features)")
+    }
+    height = manifest.inputShape[1]
+    width = manifest.inputShape[2]
+    subsets = subsetsOf(records, fraction: fraction, threshold: threshold)
+    frequency = pixelFrequency(subsets, height: height, width: width)
+    self.fraction = fraction
+    self.threshold = threshold
+  }
+
+  /// Writes the PNG and the frequencies beside it (same name, `.npy`); returns the summary lines.
+  public func write(png path: String) throws -> [String] {
+    try writeHeatmap(frequency, height: height, width: width, to: path)
+    let npy = (path.hasSuffix(".png") ? String(path.dropLast(4)) : path) + ".npy"
+    try NpyArray(frequency, shape: [height, width]).write(to: npy)
+    let what = threshold.map { "SIS at threshold \($0)" } ?? "last \(fmt(fraction * 100))% of each order"
+    return [
+      "\(path): \(subsets.count) subsets (\(what)), max frequency \(fmt(frequency.max() ?? 0, digits: 3))",
+      PositionSummary(subsets, height: height, width: width).text(centre: Double(height - 1) / 2),
+    ]
+  }
+}

@@ -61,6 +61,17 @@ public struct SISSummary: Sendable {
     }
   }
 
+  /// One line per record: its SIS size (or why it has none) and ties.
+  public func perImageLines(_ records: [ImageRecord]) -> [String] {
+    zip(records, sis).map { r, s in
+      let text =
+        s.map { "SIS size \($0.count) (\(fmt(100 * Double($0.count) / Double(featureCount)))% of features)" }
+        ?? "no SIS (f(x) = \(r.confidence) < \(threshold))"
+      return "position \(r.position) (source index \(r.sourceIndex)) label \(r.label) predicted \(r.predicted) "
+        + "f(x) \(fmt(Double(r.confidence), digits: 4)): \(text); ties \(r.exactTies) exact, \(r.nearTies) within 1e-6"
+    }
+  }
+
   /// The lines `overinterp sis` prints after its header.
   public var lines: [String] {
     let n = sis.count

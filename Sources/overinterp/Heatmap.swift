@@ -32,20 +32,8 @@ struct Heatmap: ParsableCommand {
 
   func run() throws {
     let store = RunStore(directory: runFolder)
-    let manifest = try store.readManifest()
-    guard manifest.features == "pixel" else {
-      throw ValidationFailure("\(runFolder): heatmaps need pixel features, the run used \(manifest.features)")
-    }
-    let records = try store.records()
-    let (h, w) = (manifest.inputShape[1], manifest.inputShape[2])
-    let subsets = subsetsOf(records, fraction: fraction, threshold: threshold)
-    let freq = pixelFrequency(subsets, height: h, width: w)
-    try writeHeatmap(freq, height: h, width: w, to: out)
-    try NpyArray(freq, shape: [h, w]).write(to: String(out.dropLast(4)) + ".npy")
-    let pos = PositionSummary(subsets, height: h, width: w)
-    print(
-      "\(out): \(subsets.count) subsets (\(threshold.map { "SIS at threshold \($0)" } ?? "last \(fmt(fraction * 100))% of each order")), max frequency \(fmt(freq.max() ?? 0, digits: 3))"
-    )
-    print(pos.text(centre: Double(h - 1) / 2))
+    let heatmap = try SubsetHeatmap(
+      manifest: try store.readManifest(), records: try store.records(), fraction: fraction, threshold: threshold)
+    for line in try heatmap.write(png: out) { print(line) }
   }
 }

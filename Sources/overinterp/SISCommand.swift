@@ -85,14 +85,7 @@ struct SISCommand: ParsableCommand {
     guard !records.isEmpty else { throw ValidationFailure("\(run): no finished images yet") }
     let summary = SISSummary(records: records, manifest: manifest, threshold: threshold, fraction: fraction)
     if perImage {
-      for (r, sis) in zip(records, summary.sis) {
-        let text =
-          sis.map { "SIS size \($0.count) (\(fmt(100 * Double($0.count) / Double(manifest.featureCount)))% of features)" }
-          ?? "no SIS (f(x) = \(r.confidence) < \(threshold))"
-        print(
-          "position \(r.position) (source index \(r.sourceIndex)) label \(r.label) predicted \(r.predicted) "
-            + "f(x) \(fmt(Double(r.confidence), digits: 4)): \(text); ties \(r.exactTies) exact, \(r.nearTies) within 1e-6")
-      }
+      for line in summary.perImageLines(records) { print(line) }
     }
     print(
       "run: \(run) (\(manifest.architecture), score \(manifest.settings.score.rawValue), \(manifest.features) features, \(records.count) images)"
