@@ -1,0 +1,70 @@
+import Analysis
+import Base
+import SIS
+import Testing
+
+/// The audit's statistics against hand computations.
+@Suite struct AuditStatisticsTests {
+  /// Student's t quantiles against the published table (two-sided 95%: the 0.975 quantile).
+  @Test func tQuantilesMatchTheTable() {
+    for (df, t) in [(1.0, 12.7062), (2, 4.3027), (4, 2.7764), (10, 2.2281), (30, 2.0423), (1000, 1.9623)] {
+      #expect(Swift.abs(studentTQuantile(0.975, degreesOfFreedom: df) - t) < 1e-3, "df \(df)")
+    }
+    #expect(Swift.abs(studentTCDF(0, degreesOfFreedom: 5) - 0.5) < 1e-12)
+    #expect(Swift.abs(studentTCDF(2.0150, degreesOfFreedom: 5) - 0.95) < 1e-4)
+  }
+
+  /// {2, 4, 6, 8}: mean 5, s = √(20/3), t(0.975, 3) = 3.1824: 5 ± 3.1824 · 2.5820 / 2 = 5 ± 4.1084.
+  @Test func meanIntervalByHand() throws {
+    let i = try #require(meanInterval([2, 4, 6, 8]))
+    #expect(i.estimate == 5)
+    #expect(Swift.abs(i.halfWidth - 4.1084) < 1e-3, "\(i)")
+    #expect(meanInterval([3]) == nil)
+  }
+
+  /// Welch: a = {10, 12, 14} (mean 12, s² 4), b = {5, 7, 9, 11} (mean 8, s² 20/3): difference 4,
+  /// SE² = 4/3 + 5/3 = 3, ν = 9 / ((16/9)/2 + (25/9)/3) = 243/49 = 4.9592, t(0.975, 4.96) ≈ 2.5769
+  /// (between the table's 2.7764 at 4 and 2.5706 at 5), half-width √3 · 2.5769 = 4.4634.
+  @Test func welchIntervalByHand() throws {
+    let d = try #require(differenceInterval([10, 12, 14], [5, 7, 9, 11]))
+    #expect(Swift.abs(d.estimate - 4) < 1e-12)
+    let df = 9 / ((16.0 / 9) / 2 + (25.0 / 9) / 3)
+    #expect(Swift.abs(df - 243.0 / 49) < 1e-12)
+    let expected = studentTQuantile(0.975, degreesOfFreedom: df) * 3.0.squareRoot()
+    #expect(Swift.abs(d.halfWidth - expected) < 1e-9)
+    #expect(Swift.abs(d.halfWidth - 4.4634) < 2e-3, "\(d)")
+    #expect(d.halfWidth > 2.5706 * 3.0.squareRoot() && d.halfWidth < 2.7764 * 3.0.squareRoot())
+  }
+
+  /// Records whose removal values fall below τ = 0.5 only for their last `size` steps have a SIS
+  /// of exactly `size` features at 0.5.
+  func record(size: Int, label: Int, predicted: Int, confidence: Float = 0.99) -> ImageRecord {
+    let values = (0..<16).map { Float($0 < 16 - size ? 0.9 : 0.1) }
+    return ImageRecord(
+      position: 0, sourceIndex: 0, label: label, predicted: predicted, confidence: confidence, order: Array(0..<16),
+      values: values,
+      scores: values, exactTies: 0, nearTies: 0, seconds: 0)
+  }
+
+  @Test func curveAndCorrectIncorrectByHand() throws {
+    let records = [
+      record(size: 4, label: 1, predicted: 1), record(size: 6, label: 2, predicted: 2), record(size: 8, label: 3, predicted: 3),
+      record(size: 2, label: 1, predicted: 0, confidence: 0.8), record(size: 3, label: 2, predicted: 0, confidence: 0.6),
+    ]
+    // At 0.5 every image has a SIS; at 0.7 the one with f(x) = 0.6 has none, at 1.0 none has.
+    let curve = sisSizeCurve(records, thresholds: [0.5, 0.7, 1.0])
+    #expect(curve.map(\.images) == [5, 4, 0])
+    #expect(curve[0].mean == 23.0 / 5)
+    #expect(curve[2].mean == nil && curve[2].interval == nil)
+    let point = try #require(correctIncorrect(records, thresholds: [0.5]).first)
+    #expect(point.correct == 3 && point.incorrect == 2)
+    #expect(point.correctMeanSize == 6 && point.incorrectMeanSize == 2.5)
+    // (6 - 2.5) / 2.5 = 140% larger for the correctly classified images.
+    #expect(Swift.abs((point.percentIncrease ?? 0) - 140) < 1e-9)
+    let diff = try #require(differenceInterval([4, 6, 8], [2, 3]))
+    #expect(point.difference == diff)
+    #expect(Swift.abs((point.percentIncreaseInterval?.lower ?? 0) - 100 * diff.lower / 2.5) < 1e-9)
+    #expect(Swift.abs((point.correctConfidence?.estimate ?? 0) - 0.99) < 1e-6)
+    #expect(Swift.abs((point.incorrectConfidence?.estimate ?? 0) - 0.7) < 1e-6)
+  }
+}
