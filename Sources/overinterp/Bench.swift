@@ -19,4 +19,6 @@ struct BaselineOptions: ParsableArguments {
   var python: String = "/usr/bin/python3"
 
   var threadCount: Int { threads ?? ProcessInfo.processInfo.activeProcessorCount }
+
+  var settings: Baseline { Baseline(threadCount: threadCount, python: python) }
 }

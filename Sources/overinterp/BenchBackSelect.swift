@@ -36,8 +36,8 @@ struct BenchBackSelect: ParsableCommand {
   var chunks: String = "64,128"
 
   func run() throws {
-    let bench = BackSelectBenchmark(
-      shared: shared, images: images, window: window, chunks: chunks, threadCount: baseline.threadCount, python: baseline.python)
-    for line in try bench.run() { print(line) }
+    let lines = try backSelectBenchmark(
+      shared: shared, images: images, window: window, chunks: chunks, baseline: baseline.settings)
+    for line in lines { print(line) }
   }
 }

@@ -40,8 +40,7 @@ struct BenchGradient: ParsableCommand {
   }
 
   func run() throws {
-    let bench = GradientBenchmark(
-      shared: shared, batch: batch, k: k, iterations: iterations, threadCount: baseline.threadCount, python: baseline.python)
-    for line in try bench.run() { print(line) }
+    let lines = try gradientBenchmark(shared: shared, batch: batch, k: k, iterations: iterations, baseline: baseline.settings)
+    for line in lines { print(line) }
   }
 }

@@ -29,8 +29,8 @@ struct BenchInference: ParsableCommand {
   var script: String = "bench/inference.py"
 
   func run() throws {
-    let bench = InferenceBenchmark(
-      batches: batches, seconds: seconds, threadCount: baseline.threadCount, python: baseline.python, script: script)
-    for line in try bench.run() { print(line) }
+    for line in try inferenceBenchmark(batches: batches, seconds: seconds, script: script, baseline: baseline.settings) {
+      print(line)
+    }
   }
 }

@@ -22,7 +22,6 @@ struct BenchTrain: ParsableCommand {
   @OptionGroup var baseline: BaselineOptions
 
   func run() throws {
-    let bench = TrainBenchmark(seconds: seconds, batchSize: batchSize, threadCount: baseline.threadCount, python: baseline.python)
-    for line in try bench.run() { print(line) }
+    for line in try trainBenchmark(seconds: seconds, batchSize: batchSize, baseline: baseline.settings) { print(line) }
   }
 }
