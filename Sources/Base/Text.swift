@@ -28,3 +28,14 @@ public func parseIndexList(_ text: String) -> [Int]? {
   guard !parts.isEmpty, parts.allSatisfy({ $0 != nil }) else { return nil }
   return parts.compactMap { $0 }
 }
+
+/// "AMD EPYC (2 cores), Linux 6.1": the CPU model from /proc/cpuinfo, the core count and the
+/// kernel, for reports that state where they were measured.
+public func machineDescription() -> String {
+  let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+  let model =
+    info.split(separator: "\n").first { $0.hasPrefix("model name") }.flatMap { $0.split(separator: ":", maxSplits: 1).last }
+    .map { $0.trimmingCharacters(in: .whitespaces) } ?? "unknown CPU"
+  let os = ProcessInfo.processInfo.operatingSystemVersionString
+  return "\(model) (\(ProcessInfo.processInfo.activeProcessorCount) cores), \(os)"
+}

@@ -1,0 +1,331 @@
+import Analysis
+import Base
+import Datasets
+import Foundation
+import Models
+import SIS
+import Torch
+
+/// Everything that determines an audit's results, stored as `audit.json` in the audit folder. An
+/// audit folder refuses a command whose settings differ (use another `--out`).
+public struct AuditSettings: Codable, Equatable, Sendable {
+  public var format = "overinterp-audit/1"
+  public var modelPaths: [String]
+  public var modelSHA256: [String]
+  public var dataPath: String
+  public var dataSplit: String
+  public var dataHoldout: Int
+  public var dataLabels: String?
+  /// Images whose predicted class has probability at least this are audited (the lowest
+  /// threshold of the grid by default, so every threshold has its images).
+  public var minConfidence: Double
+  public var correctOnly: Bool
+  /// A seeded random sample of this many of the selected images (nil: all of them).
+  public var sample: Int?
+  public var seed: UInt64
+  public var method: String
+  public var score: String
+  public var k: Int?
+  public var thresholds: [Double]
+  public var fraction: Double
+
+  public init(
+    modelPaths: [String], modelSHA256: [String], dataPath: String, dataSplit: String, dataHoldout: Int, dataLabels: String?,
+    minConfidence: Double, correctOnly: Bool, sample: Int?, seed: UInt64, method: String, score: String, k: Int?,
+    thresholds: [Double], fraction: Double
+  ) {
+    self.modelPaths = modelPaths
+    self.modelSHA256 = modelSHA256
+    self.dataPath = dataPath
+    self.dataSplit = dataSplit
+    self.dataHoldout = dataHoldout
+    self.dataLabels = dataLabels
+    self.minConfidence = minConfidence
+    self.correctOnly = correctOnly
+    self.sample = sample
+    self.seed = seed
+    self.method = method
+    self.score = score
+    self.k = k
+    self.thresholds = thresholds
+    self.fraction = fraction
+  }
+}
+
+/// The audit pipeline (the paper's sections 4.1, 4.4 and 4.6 in one command), in stages that each
+/// write into one folder and are skipped when their output exists, so re-running the same
+/// command continues where it stopped:
+///
+/// 1. `selection.json`: predict every image, keep those predicted with confidence at least
+///    `minConfidence` (and correctly, if asked), then a seeded random sample;
+/// 2. `run/`: backward selection of the selected images (`BackSelectJob`, resumable and shardable);
+/// 3. `results/`: SIS size against threshold with 95% intervals, correctly against incorrectly
+///    classified images, accuracy and confidence on full images and on k% backward-selection and
+///    random subsets with the confidence drop, pixel-frequency heatmaps, an SIS gallery;
+/// 4. `report.html`: one self-contained page with every figure and table.
+///
+/// Stages 3 and 4 read the stored run: rendering a finished audit runs the model only for the
+/// subset evaluation (three forward passes per image).
+public struct Audit {
+  public let folder: String
+  public let settings: AuditSettings
+  public let selectionSettings: SelectionSettings
+
+  public init(folder: String, settings: AuditSettings, selection: SelectionSettings) throws {
+    guard !settings.thresholds.isEmpty, settings.thresholds.allSatisfy({ $0 >= 0 && $0 <= 1 }) else {
+      throw SISError.badArgument("--thresholds must be probabilities in [0, 1], got \(settings.thresholds)")
+    }
+    guard settings.fraction > 0, settings.fraction <= 1 else {
+      throw SISError.badArgument("--fraction must be in (0, 1], got \(settings.fraction)")
+    }
+    self.folder = folder
+    self.settings = settings
+    selectionSettings = selection
+  }
+
+  public var settingsPath: String { folder + "/audit.json" }
+  public var selectionPath: String { folder + "/selection.json" }
+  public var runFolder: String { folder + "/run" }
+  public var resultsFolder: String { folder + "/results" }
+  public var reportPath: String { folder + "/report.html" }
+
+  /// Creates the folder and `audit.json`, or checks that the folder holds this audit.
+  public func prepare() throws {
+    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    let e = JSONEncoder()
+    e.outputFormatting = [.prettyPrinted, .sortedKeys]
+    if FileManager.default.fileExists(atPath: settingsPath) {
+      let existing: AuditSettings
+      do { existing = try JSONDecoder().decode(AuditSettings.self, from: Data(try readFile(settingsPath))) } catch {
+        throw SISError.store("\(settingsPath): unreadable audit settings (\(error))")
+      }
+      guard existing == settings else {
+        let a = (try? JSONSerialization.jsonObject(with: e.encode(existing))) as? [String: Any] ?? [:]
+        let b = (try? JSONSerialization.jsonObject(with: e.encode(settings))) as? [String: Any] ?? [:]
+        let differing = Set(a.keys).union(b.keys).sorted().filter { "\(a[$0] ?? "")" != "\(b[$0] ?? "")" }
+        throw SISError.store(
+          "\(folder) holds an audit with other settings (\(differing.joined(separator: ", "))); use another --out")
+      }
+      return
+    }
+    try writeFileAtomically(Array(try e.encode(settings)) + [0x0a], to: settingsPath)
+  }
+
+  /// Stage 1's result.
+  public struct Selection: Codable, Sendable {
+    public var positions: [Int]
+    public var description: String
+    /// Images predicted before selection, and how many passed the confidence rule.
+    public var predicted: Int
+    public var confident: Int
+  }
+
+  /// Stage 1: the audited images (read back when `selection.json` exists).
+  public func select(classifier: any Classifier, data: ImageDataset, device: Device) throws -> Selection {
+    if FileManager.default.fileExists(atPath: selectionPath) {
+      return try JSONDecoder().decode(Selection.self, from: Data(try readFile(selectionPath)))
+    }
+    let rule = ImageSelection(.confident(threshold: settings.minConfidence, correctOnly: settings.correctOnly))
+    let (confident, description) = try rule.select(data, classifier: classifier, device: device)
+    var positions = confident
+    var text = description
+    if let n = settings.sample, n < positions.count {
+      var rng = SplitMix64(seed: settings.seed)
+      positions.shuffle(using: &rng)
+      positions = Array(positions.prefix(n)).sorted()
+      text += ", a random sample of \(n) (seed \(settings.seed))"
+    }
+    let selection = Selection(positions: positions, description: text, predicted: data.count, confident: confident.count)
+    try writeFileAtomically(Array(try JSONEncoder().encode(selection)), to: selectionPath)
+    return selection
+  }
+
+  /// Model passes per image of the chosen method on images of `pixels` pixels (upper bound for
+  /// the hybrid's exact phase: `exactLast` pixels), for the cost estimate printed before a run.
+  public static func passesPerImage(_ s: SelectionSettings, pixels p: Int) -> (forward: Int, gradient: Int) {
+    switch s.method {
+    case .exact: return (1 + p * (p + 1) / 2, 0)
+    case .gradient:
+      let k = Swift.max(s.k ?? 1, 1)
+      return (1, (p + k - 1) / k)
+    case .hybrid:
+      let k = Swift.max(s.k ?? 1, 1)
+      let r = s.hybrid?.exactLast ?? 256
+      return (1 + r * (r + 1) / 2, (p + k - 1) / k)
+    }
+  }
+}
+
+/// Stage 3's numbers, as written to `results/`.
+public struct AuditResults: Codable, Sendable {
+  public struct CurvePoint: Codable, Sendable {
+    public var threshold: Double
+    public var images: Int
+    public var meanSize: Double?
+    public var lower: Double?
+    public var upper: Double?
+  }
+
+  public struct GroupPoint: Codable, Sendable {
+    public var threshold: Double
+    public var correct: Int
+    public var incorrect: Int
+    public var correctMeanSize: Double?
+    public var incorrectMeanSize: Double?
+    public var percentIncrease: Double?
+    public var percentIncreaseLower: Double?
+    public var percentIncreaseUpper: Double?
+    public var correctConfidence: Double?
+    public var correctConfidenceLower: Double?
+    public var correctConfidenceUpper: Double?
+    public var incorrectConfidence: Double?
+    public var incorrectConfidenceLower: Double?
+    public var incorrectConfidenceUpper: Double?
+  }
+
+  public var images: Int
+  public var featureCount: Int
+  public var accuracyOnAudited: Double
+  public var sisSize: [CurvePoint]
+  public var correctIncorrect: [GroupPoint]
+  public var subsets: SubsetEvaluation
+  public var heatmapSubsets: PositionText
+  public var heatmapSIS: PositionText
+
+  public struct PositionText: Codable, Sendable {
+    public var what: String
+    public var subsets: Int
+    public var text: String
+  }
+}
+
+extension Audit {
+  /// Stage 3: the analyses of the stored run, written to `results/` (JSON, CSV, PNG, SVG).
+  @discardableResult
+  public func analyse(classifier: any Classifier, data: ImageDataset, device: Device) throws -> AuditResults {
+    let store = RunStore(directory: runFolder)
+    let manifest = try store.readManifest()
+    let records = try store.records()
+    guard !records.isEmpty else { throw SISError.badArgument("\(runFolder): no finished images yet") }
+    try FileManager.default.createDirectory(atPath: resultsFolder, withIntermediateDirectories: true)
+    let curve = sisSizeCurve(records, thresholds: settings.thresholds).map {
+      AuditResults.CurvePoint(
+        threshold: $0.threshold, images: $0.images, meanSize: $0.mean, lower: $0.interval?.lower, upper: $0.interval?.upper)
+    }
+    let groups = correctIncorrect(records, thresholds: settings.thresholds).map {
+      AuditResults.GroupPoint(
+        threshold: $0.threshold, correct: $0.correct, incorrect: $0.incorrect, correctMeanSize: $0.correctMeanSize,
+        incorrectMeanSize: $0.incorrectMeanSize, percentIncrease: $0.percentIncrease,
+        percentIncreaseLower: $0.percentIncreaseInterval?.lower, percentIncreaseUpper: $0.percentIncreaseInterval?.upper,
+        correctConfidence: $0.correctConfidence?.estimate, correctConfidenceLower: $0.correctConfidence?.lower,
+        correctConfidenceUpper: $0.correctConfidence?.upper, incorrectConfidence: $0.incorrectConfidence?.estimate,
+        incorrectConfidenceLower: $0.incorrectConfidence?.lower, incorrectConfidenceUpper: $0.incorrectConfidence?.upper)
+    }
+    let subsets = try SubsetEvaluation(
+      classifier: classifier, data: data, records: records, fraction: settings.fraction, randomSeed: settings.seed, device: device
+    )
+    var texts: [AuditResults.PositionText] = []
+    let highest = settings.thresholds.max() ?? 0.99
+    if manifest.features == "pixel" {
+      for (name, threshold) in [("heatmap-subsets", nil), ("heatmap-sis", Optional(highest))] {
+        let heatmap = try SubsetHeatmap(manifest: manifest, records: records, fraction: settings.fraction, threshold: threshold)
+        let lines = try heatmap.write(png: resultsFolder + "/\(name).png")
+        let what = threshold.map { "SIS at τ = \($0)" } ?? "\(fmt(settings.fraction * 100))% backward-selection subsets"
+        texts.append(.init(what: what, subsets: heatmap.subsets.count, text: lines.last ?? ""))
+      }
+      try writeGallery(records: records, data: data, manifest: manifest, threshold: highest)
+    }
+    let results = AuditResults(
+      images: records.count, featureCount: manifest.featureCount,
+      accuracyOnAudited: mean(records.map { $0.predicted == $0.label ? 1 : 0 }), sisSize: curve, correctIncorrect: groups,
+      subsets: subsets, heatmapSubsets: texts.first ?? .init(what: "-", subsets: 0, text: ""),
+      heatmapSIS: texts.dropFirst().first ?? .init(what: "-", subsets: 0, text: ""))
+    let e = JSONEncoder()
+    e.outputFormatting = [.prettyPrinted, .sortedKeys]
+    try writeFileAtomically(Array(try e.encode(results)) + [0x0a], to: resultsFolder + "/results.json")
+    try writeFileAtomically(Array(curveCSV(curve).utf8), to: resultsFolder + "/sis-size-vs-threshold.csv")
+    try writeFileAtomically(Array(groupCSV(groups).utf8), to: resultsFolder + "/correct-vs-incorrect.csv")
+    try writeFileAtomically(Array(subsets.csv.utf8), to: resultsFolder + "/subset-accuracy.csv")
+    try writeFileAtomically(Array(charts(results).sisSize.utf8), to: resultsFolder + "/sis-size-vs-threshold.svg")
+    try writeFileAtomically(Array(charts(results).correctIncorrect.utf8), to: resultsFolder + "/correct-vs-incorrect.svg")
+    try writeFileAtomically(Array(charts(results).confidence.utf8), to: resultsFolder + "/confidence-correct-vs-incorrect.svg")
+    return results
+  }
+
+  /// A seeded sample of up to two images per class: image | SIS at τ | the SIS alone (Figure 1).
+  func writeGallery(records: [ImageRecord], data: ImageDataset, manifest: RunManifest, threshold: Double) throws {
+    let layout = try FeatureLayout(parsing: manifest.features, inputShape: manifest.inputShape)
+    var rng = SplitMix64(seed: settings.seed, stream: 1)
+    var byClass: [Int: [ImageRecord]] = [:]
+    for r in records where r.sis(at: threshold).features != nil { byClass[r.predicted, default: []].append(r) }
+    for c in byClass.keys.sorted() {
+      var list = byClass[c] ?? []
+      list.shuffle(using: &rng)
+      for r in list.prefix(2) {
+        try drawSIS(
+          data: data, position: r.position, features: r.sis(at: threshold).features ?? [], layout: layout,
+          to: resultsFolder + "/gallery-class\(c)-position\(r.position).png")
+      }
+    }
+  }
+
+  func curveCSV(_ c: [AuditResults.CurvePoint]) -> String {
+    func v(_ x: Double?) -> String { x.map { String($0) } ?? "" }
+    return "threshold,images,mean_sis_size,ci95_lower,ci95_upper\n"
+      + c.map { "\($0.threshold),\($0.images),\(v($0.meanSize)),\(v($0.lower)),\(v($0.upper))" }.joined(separator: "\n") + "\n"
+  }
+
+  func groupCSV(_ g: [AuditResults.GroupPoint]) -> String {
+    func v(_ x: Double?) -> String { x.map { String($0) } ?? "" }
+    return
+      "threshold,correct,incorrect,correct_mean_size,incorrect_mean_size,percent_increase,percent_increase_ci95_lower,percent_increase_ci95_upper,correct_confidence,incorrect_confidence\n"
+      + g.map {
+        "\($0.threshold),\($0.correct),\($0.incorrect),\(v($0.correctMeanSize)),\(v($0.incorrectMeanSize)),\(v($0.percentIncrease)),"
+          + "\(v($0.percentIncreaseLower)),\(v($0.percentIncreaseUpper)),\(v($0.correctConfidence)),\(v($0.incorrectConfidence))"
+      }.joined(separator: "\n") + "\n"
+  }
+
+  /// The three figures as SVG.
+  public func charts(_ r: AuditResults) -> (sisSize: String, correctIncorrect: String, confidence: String) {
+    let label =
+      settings.modelPaths.count > 1 ? "ensemble of \(settings.modelPaths.count)" : (settings.modelPaths.first ?? "model")
+    let sis = LineChart(
+      title: "SIS size against threshold (Figure 6 form)", xLabel: "threshold τ", yLabel: "mean SIS size (pixels), 95% CI",
+      series: [
+        .init(
+          name:
+            "\(label), accuracy \(fmt(r.subsets.rows.first.map { $0.accuracy * 100 } ?? 0, digits: 1))% on the audited images",
+          points: r.sisSize.compactMap { p in p.meanSize.map { .init(x: p.threshold, y: $0, lower: p.lower, upper: p.upper) } })
+      ])
+    let groups = LineChart(
+      title: "SIS of correctly over misclassified images (Figure 5 form)", xLabel: "threshold τ",
+      yLabel: "% increase of mean SIS size, 95% CI",
+      series: [
+        .init(
+          name: label,
+          points: r.correctIncorrect.compactMap { p in
+            p.percentIncrease.map { .init(x: p.threshold, y: $0, lower: p.percentIncreaseLower, upper: p.percentIncreaseUpper) }
+          })
+      ], reference: 0)
+    let confidence = LineChart(
+      title: "Confidence of correctly and misclassified images (Figure S3 form)", xLabel: "threshold τ",
+      yLabel: "mean confidence f(x), 95% CI",
+      series: [
+        .init(
+          name: "correctly classified",
+          points: r.correctIncorrect.compactMap { p in
+            p.correctConfidence.map {
+              .init(x: p.threshold, y: $0, lower: p.correctConfidenceLower, upper: p.correctConfidenceUpper)
+            }
+          }),
+        .init(
+          name: "misclassified",
+          points: r.correctIncorrect.compactMap { p in
+            p.incorrectConfidence.map {
+              .init(x: p.threshold, y: $0, lower: p.incorrectConfidenceLower, upper: p.incorrectConfidenceUpper)
+            }
+          }),
+      ])
+    return (sis.svg, groups.svg, confidence.svg)
+  }
+}

@@ -1,0 +1,123 @@
+import Analysis
+import Base
+import Foundation
+import SIS
+
+extension Audit {
+  /// Stage 4: `report.html`, one self-contained page (images embedded as data URIs, figures as
+  /// inline SVG, no scripts, no external resources) with every figure and table of `results/`,
+  /// each with a sentence on what it shows, and the audit's settings. Reads only files.
+  @discardableResult
+  public func writeReport(machine: String) throws -> String {
+    let results = try JSONDecoder().decode(AuditResults.self, from: Data(try readFile(resultsFolder + "/results.json")))
+    let manifest = try RunStore(directory: runFolder).readManifest()
+    let selection = try JSONDecoder().decode(Selection.self, from: Data(try readFile(selectionPath)))
+    let costs = RunStore(directory: runFolder).costs()
+    let seconds = costs.values.reduce(0) { $0 + Double($1.seconds) }
+    let charts = charts(results)
+    func esc(_ s: String) -> String { LineChart.escape(s) }
+    func png(_ name: String, alt: String) -> String {
+      guard let bytes = try? readFile(resultsFolder + "/" + name) else { return "<p>(missing \(esc(name)))</p>" }
+      return "<img alt=\"\(esc(alt))\" src=\"data:image/png;base64,\(Data(bytes).base64EncodedString())\">"
+    }
+    func pct(_ x: Double?) -> String { x.map { fmt($0 * 100, digits: 1) + "%" } ?? "-" }
+    func num(_ x: Double?, _ digits: Int = 1) -> String { x.map { fmt($0, digits: digits) } ?? "-" }
+    var h = """
+      <!doctype html>
+      <html lang="en"><head><meta charset="utf-8"><title>overinterp audit</title>
+      <meta name="viewport" content="width=device-width, initial-scale=1">
+      <style>
+      body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;line-height:1.45;color:#222}
+      table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #ccc;padding:.25rem .5rem;text-align:right}
+      th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}img{image-rendering:pixelated;max-width:100%}
+      .gallery img{width:16rem;margin:.25rem}code{background:#f3f3f3;padding:0 .2rem}svg{max-width:100%;height:auto}
+      </style></head><body>
+      <h1>Overinterpretation audit</h1>
+
+      """
+    h += "<h2>Settings</h2><table>"
+    let rows: [(String, String)] = [
+      (
+        "models",
+        zip(settings.modelPaths, settings.modelSHA256).map { "\(esc($0)) (sha256 \($1.prefix(16))…)" }.joined(separator: "<br>")
+      ),
+      ("architecture", esc(manifest.architecture)),
+      ("data", esc(manifest.data.description)),
+      (
+        "images",
+        "\(selection.predicted) predicted, \(selection.confident) with confidence ≥ \(settings.minConfidence), \(results.images) audited (\(esc(selection.description)))"
+      ),
+      (
+        "method",
+        esc(manifest.label)
+          + (manifest.settings.method == .gradient
+            ? " (Batched Gradient BackSelect: SIS cut at block boundaries, larger than exact SIS)" : "")
+      ),
+      ("thresholds", settings.thresholds.map { fmt($0, digits: 2) }.joined(separator: ", ")),
+      (
+        "subsets",
+        "\(fmt(settings.fraction * 100))% of \(results.featureCount) pixels; random subsets seeded with \(settings.seed)"
+      ),
+      ("time", "\(fmt(seconds, digits: 0)) s of backward selection over \(costs.count) images"),
+      ("machine", esc(machine)),
+      (
+        "versions",
+        "overinterp \(esc(manifest.overinterpVersion)), libtorch \(esc(manifest.libtorchVersion)), device \(esc(manifest.device))"
+      ),
+    ]
+    for (k, v) in rows { h += "<tr><th>\(k)</th><td style=\"text-align:left\">\(v)</td></tr>" }
+    h += "</table>\n"
+
+    h += "<h2>Confident predictions from sparse pixel subsets</h2>\n"
+    h +=
+      "<p>Accuracy and mean confidence of the model on the audited images, on their \(fmt(settings.fraction * 100))% backward-selection subsets (all other pixels at the dataset mean) and on random subsets of the same size. A model that overinterprets stays accurate and confident on the backward-selection subsets; the confidence drop is f(x) minus f(subset) for the class predicted on the full image (negative: more confident on the subset).</p>"
+    h +=
+      "<table><tr><th>evaluated on</th><th>images</th><th>accuracy</th><th>mean confidence</th><th>same prediction as on the full image</th><th>confidence drop (mean ± std)</th></tr>"
+    for r in results.subsets.rows {
+      h +=
+        "<tr><td>\(esc(r.kind))</td><td>\(r.images)</td><td>\(pct(r.accuracy))</td><td>\(pct(r.meanConfidence))</td><td>\(pct(r.agreement))</td><td>\(fmt(r.confidenceDrop, digits: 3)) ± \(fmt(r.confidenceDropStd, digits: 3))</td></tr>"
+    }
+    h += "</table>\n"
+
+    h += "<h2>SIS size against threshold</h2>\n"
+    h +=
+      "<p>Mean size of the sufficient input subsets at each confidence threshold τ over the images with f(x) ≥ τ, with 95% t-intervals (the paper's Figure 6). Small SIS at high τ mean confident predictions from few pixels.</p>\n"
+    h += charts.sisSize
+    h += "<table><tr><th>τ</th><th>images</th><th>mean SIS size</th><th>95% CI</th></tr>"
+    for p in results.sisSize {
+      h +=
+        "<tr><td>\(fmt(p.threshold, digits: 2))</td><td>\(p.images)</td><td>\(num(p.meanSize))</td><td>\(num(p.lower)) – \(num(p.upper))</td></tr>"
+    }
+    h += "</table>\n"
+
+    h += "<h2>Correctly against misclassified images</h2>\n"
+    h +=
+      "<p>Percentage increase of the mean SIS size of correctly classified images over misclassified ones at each threshold, with a 95% interval from Welch's interval for the difference in means (the paper's Figure 5), and the two groups' mean confidence (Figure S3). Larger SIS for correct predictions mean the model needs more evidence when it is right.</p>\n"
+    h += charts.correctIncorrect + charts.confidence
+    h +=
+      "<table><tr><th>τ</th><th>correct</th><th>misclassified</th><th>mean SIS (correct)</th><th>mean SIS (misclassified)</th><th>increase</th><th>95% CI</th></tr>"
+    for p in results.correctIncorrect {
+      h +=
+        "<tr><td>\(fmt(p.threshold, digits: 2))</td><td>\(p.correct)</td><td>\(p.incorrect)</td><td>\(num(p.correctMeanSize))</td><td>\(num(p.incorrectMeanSize))</td><td>\(num(p.percentIncrease))%</td><td>\(num(p.percentIncreaseLower)) – \(num(p.percentIncreaseUpper))</td></tr>"
+    }
+    h += "</table>\n"
+
+    h += "<h2>Where the pixels are</h2>\n"
+    for (t, file) in [(results.heatmapSubsets, "heatmap-subsets.png"), (results.heatmapSIS, "heatmap-sis.png")] {
+      h +=
+        "<p>How often each pixel location is in the \(esc(t.what)) of the \(t.subsets) images (the paper's Figures 2 and 4; yellow: most often). \(esc(t.text)).</p>"
+      h += png(file, alt: "pixel frequency of the \(t.what)") + "\n"
+    }
+
+    h += "<h2>SIS gallery</h2>\n"
+    let threshold = settings.thresholds.max() ?? 0.99
+    h +=
+      "<p>Up to two images per predicted class, drawn with the audit's seed: the image, its SIS at τ = \(fmt(threshold, digits: 2)) in red, and the image with everything outside the SIS masked (the paper's Figure 1).</p><div class=\"gallery\">"
+    let files = ((try? FileManager.default.contentsOfDirectory(atPath: resultsFolder)) ?? []).filter { $0.hasPrefix("gallery-") }
+      .sorted()
+    for f in files { h += png(f, alt: f) }
+    h += "</div>\n<p>Numbers: <code>results/results.json</code> and the CSV files beside it.</p>\n</body></html>\n"
+    try writeFileAtomically(Array(h.utf8), to: reportPath)
+    return reportPath
+  }
+}

@@ -1,0 +1,65 @@
+import Foundation
+import SIS
+import Testing
+
+@Suite(.serialized) struct AuditCLITests {
+  /// `audit` from a model and images to report.html: every stage writes its files, the report is
+  /// self-contained and renders in a browser, running the command again redoes nothing, and a
+  /// folder holding an audit with other settings is refused with the fields that differ.
+  @Test func auditFromTheCLI() throws {
+    let t = try TinySetup(count: 8)
+    defer { t.remove() }
+    let out = t.dir + "/audit"
+    let args = [
+      "audit", "--model", t.model, "--data", t.images, "--labels", t.labels, "--thresholds", "0.1,0.2,0.3", "--method",
+      "gradient",
+      "--k", "4", "--group", "4", "--fraction", "0.1", "--out", out, "--threads", "1",
+    ]
+    let plan = try CLI.run(args + ["--plan"])
+    #expect(plan.status == 0 && plan.stderr.contains("1 forward + 16 gradient passes per image"), "\(plan.stderr)")
+    #expect(!FileManager.default.fileExists(atPath: out + "/run"))
+    let first = try CLI.run(args)
+    #expect(first.status == 0, "\(first.stderr)")
+    #expect(first.stdout.contains("report: \(out)/report.html"), "\(first.stdout)")
+    for file in [
+      "audit.json", "selection.json", "run/manifest.json", "results/results.json", "results/sis-size-vs-threshold.csv",
+      "results/correct-vs-incorrect.csv", "results/subset-accuracy.csv", "results/sis-size-vs-threshold.svg",
+      "results/heatmap-subsets.png", "results/heatmap-sis.png", "report.html",
+    ] {
+      #expect(FileManager.default.fileExists(atPath: "\(out)/\(file)"), "\(file)")
+    }
+    let csv = try String(contentsOfFile: out + "/results/sis-size-vs-threshold.csv", encoding: .utf8).split(separator: "\n")
+    #expect(csv.count == 4 && csv[0] == "threshold,images,mean_sis_size,ci95_lower,ci95_upper", "\(csv)")
+    let html = try String(contentsOfFile: out + "/report.html", encoding: .utf8)
+    #expect(
+      !html.contains("src=\"http") && !html.contains("href=\"http") && !html.contains("<script"), "the report loads nothing")
+    #expect(html.components(separatedBy: "<svg").count - 1 == 3)
+
+    // Again: every stage is done, so the run's shards are untouched.
+    let shard = out + "/run/shard-000000.npz"
+    let before = try FileManager.default.attributesOfItem(atPath: shard)[.modificationDate] as? Date
+    let again = try CLI.run(args)
+    #expect(again.status == 0, "\(again.stderr)")
+    #expect(try FileManager.default.attributesOfItem(atPath: shard)[.modificationDate] as? Date == before)
+    // Other settings in the same folder are refused.
+    let other = try CLI.run(args.map { $0 == "0.1,0.2,0.3" ? "0.1,0.5" : $0 })
+    #expect(
+      other.status != 0 && other.stderr.contains("other settings") && other.stderr.contains("thresholds"), "\(other.stderr)")
+
+    if let executable = Chromium.executable {
+      let browser = try Chromium(executable: executable)
+      try browser.open("file://" + out + "/report.html")
+      try browser.wait(for: "document.title === 'overinterp audit' && document.readyState === 'complete'")
+      let images = try browser.evaluate("document.images.length") as? Int ?? 0
+      #expect(images >= 3)
+      #expect(
+        try browser.evaluate("Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)") as? Bool == true,
+        "every embedded image decodes")
+      #expect(try browser.evaluate("document.querySelectorAll('svg polyline').length") as? Int ?? 0 >= 3)
+      let shot = try browser.send("Page.captureScreenshot", ["format": "png"])
+      #expect(((shot["data"] as? String)?.count ?? 0) > 1000)
+    } else if ProcessInfo.processInfo.environment["OVERINTERP_SKIP_BROWSER"] != "1" {
+      Issue.record("no Chromium found (scripts/install-deps.sh --tests installs it; OVERINTERP_SKIP_BROWSER=1 skips this part)")
+    }
+  }
+}
