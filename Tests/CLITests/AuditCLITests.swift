@@ -62,4 +62,47 @@ import Testing
       Issue.record("no Chromium found (scripts/install-deps.sh --tests installs it; OVERINTERP_SKIP_BROWSER=1 skips this part)")
     }
   }
+
+  /// SIGKILL during backward selection, then the same command: the audit ends with the same shards
+  /// and results as one that ran straight through (the report differs only in the time it states).
+  @Test func auditResumesAfterKill() throws {
+    let t = try TinySetup(count: 8)
+    defer { t.remove() }
+    func args(_ out: String) -> [String] {
+      [
+        "audit", "--model", t.model, "--data", t.images, "--labels", t.labels, "--thresholds", "0.1,0.2", "--method", "exact",
+        "--group", "2", "--out", out, "--threads", "1",
+      ]
+    }
+    let straight = try CLI.run(args(t.dir + "/straight"))
+    #expect(straight.status == 0, "\(straight.stderr)")
+    let killed = t.dir + "/killed"
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: CLI.binary)
+    p.arguments = args(killed)
+    p.standardOutput = FileHandle.nullDevice
+    p.standardError = FileHandle.nullDevice
+    try p.run()
+    let deadline = Date().addingTimeInterval(120)
+    while !FileManager.default.fileExists(atPath: killed + "/run/shard-000000.npz") && Date() < deadline && p.isRunning {
+      usleep(20_000)
+    }
+    kill(p.processIdentifier, SIGKILL)
+    p.waitUntilExit()
+    #expect(!FileManager.default.fileExists(atPath: killed + "/report.html"), "killed before the report")
+    let resumed = try CLI.run(args(killed))
+    #expect(resumed.status == 0, "\(resumed.stderr)")
+    let shards = try FileManager.default.contentsOfDirectory(atPath: t.dir + "/straight/run").filter { $0.hasSuffix(".npz") }
+      .sorted()
+    #expect(shards.count == 4)
+    for name in shards {
+      #expect(
+        FileManager.default.contents(atPath: "\(t.dir)/straight/run/\(name)")
+          == FileManager.default.contents(atPath: "\(killed)/run/\(name)"),
+        "\(name)")
+    }
+    #expect(
+      FileManager.default.contents(atPath: t.dir + "/straight/results/results.json")
+        == FileManager.default.contents(atPath: killed + "/results/results.json"))
+  }
 }
