@@ -78,7 +78,7 @@ let package = Package(
     .testTarget(name: "ModelsTests", dependencies: ["Models", "Datasets", "Analysis", "Torch"], exclude: ["Fixtures"]),
     .testTarget(
       name: "SISTests", dependencies: ["Base", "SIS", "Analysis", "Models", "Datasets", "Torch"], exclude: ["Fixtures"]),
-    .testTarget(name: "CorruptionsTests", dependencies: ["Corruptions", "Datasets"], exclude: ["Fixtures"]),
+    .testTarget(name: "CorruptionsTests", dependencies: ["Base", "Corruptions", "Datasets"], exclude: ["Fixtures"]),
     .testTarget(name: "StudyTests", dependencies: ["Study", "Datasets"]),
     .target(name: "TestSupport", path: "Tests/TestSupport"),
     .testTarget(name: "StudyServerTests", dependencies: ["overinterp", "StudyServer", "Study", "Datasets", "TestSupport"]),

@@ -105,3 +105,65 @@ public struct CorruptionSet {
       rows.flatMap { $0 }, width: width, height: rows.count * 132, channels: 3, to: folder + "/contact-sheet.png")
   }
 }
+
+/// The paper's random sample of CIFAR-10-C (`np.random.seed(seed)`; `np.random.choice(19 * 5 * N,
+/// count, replace=False)` over the 19 corruptions concatenated in alphabetical order, severities
+/// stacked in each), read from a folder: the sample files `data corrupt --sample` wrote, or else
+/// the images at those indices of a complete folder of corruption files (official or generated).
+public enum CorruptedSample {
+  public static func load(folder: String, count: Int, seed: UInt32) throws -> ImageDataset {
+    let base = folder + "/sample_\(count)_seed\(seed)"
+    if FileManager.default.fileExists(atPath: base + "_data.npy") {
+      var d = try DataSource.loadNpyImages(
+        images: base + "_data.npy", labels: base + "_labels.npy", indices: nil,
+        description: "CIFAR-10-C, the paper's random sample of \(count) (seed \(seed); \(base)_data.npy)")
+      if let index = try? NpyArray.read(base + "_index.npy").integers(), index.count == 4 * count {
+        d.sourceIndices = (0..<count).map { index[4 * $0] }
+      }
+      return d
+    }
+    let names = Corruption.alphabetical.map(\.rawValue)
+    let present = Set(DataSource.corruptionFiles(in: folder))
+    let missing = names.filter { !present.contains($0) }
+    guard missing.isEmpty else {
+      throw FileFormatError(
+        folder,
+        "no \(base)_data.npy and not all 19 corruption files (missing \(missing.joined(separator: ", "))); make the sample with `overinterp data corrupt --sample \(count) --seed \(seed)`"
+      )
+    }
+    let labels = try NpyArray.read(folder + "/labels.npy").integers()
+    guard labels.count % 5 == 0 else { throw FileFormatError(folder + "/labels.npy", "expected 5 severities of labels") }
+    let perFile = labels.count
+    let n = perFile / 5
+    let total = names.count * perFile
+    guard count >= 1, count <= total else {
+      throw FileFormatError(folder, "a sample of \(count) does not fit the \(total) images")
+    }
+    var rs = NumpyRandomState(seed: seed)
+    let picks = rs.choiceWithoutReplacement(total, count)
+    // Each corruption file is read once; the sample keeps its drawn order.
+    var pixels = [[UInt8]](repeating: [], count: count)
+    var imageShape = [3, 32, 32]
+    for (c, name) in names.enumerated() {
+      let wanted = picks.indices.filter { picks[$0] / perFile == c }
+      guard !wanted.isEmpty else { continue }
+      let file = folder + "/" + name + ".npy"
+      let img = try NpyArray.read(file)
+      guard img.kind == .uint8, img.shape.count == 4, img.shape[0] == perFile else {
+        throw FileFormatError(file, "expected uint8 images (\(perFile), H, W, C), got \(img.kind.rawValue) \(img.shape)")
+      }
+      let (h, w, ch) = (img.shape[1], img.shape[2], img.shape[3])
+      imageShape = [ch, h, w]
+      let size = h * w * ch
+      for i in wanted {
+        let k = picks[i] % perFile
+        pixels[i] = ImageDataset.fromHWC(
+          Array(img.data[(k * size)..<((k + 1) * size)]), count: 1, height: h, width: w, channels: ch)
+      }
+    }
+    return ImageDataset(
+      pixels: pixels.flatMap { $0 }, labels: picks.map { labels[$0 % perFile] }, imageShape: imageShape,
+      classNames: CIFAR10.classNames, sourceIndices: picks,
+      description: "CIFAR-10-C, the paper's random sample of \(count) (seed \(seed)) of \(folder) (\(n) images per severity)")
+  }
+}

@@ -2,6 +2,7 @@ import Analysis
 import ArgumentParser
 import Audit
 import Base
+import Corruptions
 import Datasets
 import Foundation
 import Models
@@ -33,6 +34,18 @@ struct AuditCommand: ParsableCommand {
 
   @Option(help: "Audit folder.")
   var out: String = "audit"
+
+  @Option(
+    help:
+      "Audit the paper's random sample of CIFAR-10-C from this folder (its sample files, or a complete folder of corruption files) instead of --data."
+  )
+  var cifar10c: String?
+
+  @Option(help: "With --cifar10c: the sample's size (the paper: 2000).")
+  var cifar10cSample: Int = 2000
+
+  @Option(help: "With --cifar10c: the sample's seed (the paper: 1234).")
+  var cifar10cSeed: UInt32 = 1234
 
   @Option(help: "Comma-separated confidence thresholds τ for the SIS analyses.")
   var thresholds: String = "0.5,0.6,0.7,0.8,0.9,0.95,0.99"
@@ -100,6 +113,29 @@ struct AuditCommand: ParsableCommand {
     if group < 1 || chunk < 1 { throw ValidationError("--group and --chunk must be at least 1") }
     if !(switchAt >= 0 && switchAt <= 1) { throw ValidationError("--switch-at must be in [0, 1], got \(switchAt)") }
     if Shard(parsing: shard) == nil { throw ValidationError("--shard must be i/n with 0 <= i < n, got '\(shard)'") }
+    if cifar10c != nil, dataOptions.data != nil { throw ValidationError("give --data or --cifar10c, not both") }
+    if cifar10cSample < 1 { throw ValidationError("--cifar10c-sample must be at least 1, got \(cifar10cSample)") }
+  }
+
+  /// The images: --data, or the paper's CIFAR-10-C sample, which is kept in the audit folder
+  /// (`cifar10c-sample.npy` and its labels) so that the run can load its images again.
+  func loadData(classifier: any Classifier) throws -> (ImageDataset, DataRecord, String) {
+    guard let cifar10c else {
+      let data = try dataOptions.load(for: classifier.info)
+      return (data, dataOptions.record(data), dataOptions.data.map(absolutePath) ?? DataRecord.embeddedSamplePath)
+    }
+    let sample = try CorruptedSample.load(folder: cifar10c, count: cifar10cSample, seed: cifar10cSeed)
+    let images = out + "/cifar10c-sample.npy"
+    let labels = out + "/cifar10c-sample-labels.npy"
+    if !FileManager.default.fileExists(atPath: labels) {
+      try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+      let (c, h, w) = (sample.imageShape[0], sample.imageShape[1], sample.imageShape[2])
+      let hwc = (0..<sample.count).flatMap { ImageIO.hwc(fromCHW: sample.image($0), channels: c, height: h, width: w) }
+      try NpyArray(hwc, shape: [sample.count, h, w, c]).write(to: images)
+      try NpyArray(sample.labels.map { Int64($0) }, shape: [sample.count]).write(to: labels)
+    }
+    let record = DataRecord(path: absolutePath(images), labels: absolutePath(labels), description: sample.description)
+    return (sample, record, "cifar10c \(absolutePath(cifar10c)), sample \(cifar10cSample), seed \(cifar10cSeed)")
   }
 
   func run() throws {
@@ -107,11 +143,11 @@ struct AuditCommand: ParsableCommand {
     let device = runtime.resolvedDevice
     let grid = parsedThresholds() ?? [0.99]
     let classifier = try model.load(device: device)
-    let data = try dataOptions.load(for: classifier.info)
+    let (data, dataRecord, dataPath) = try loadData(classifier: classifier)
     let files = try model.files()
     let settings = AuditSettings(
       modelPaths: files.map(\.recordedPath), modelSHA256: try files.map { try SHA256.hex(file: $0.file) },
-      dataPath: dataOptions.data.map(absolutePath) ?? DataRecord.embeddedSamplePath, dataSplit: dataOptions.split.rawValue,
+      dataPath: dataPath, dataSplit: dataOptions.split.rawValue,
       dataHoldout: dataOptions.holdout, dataLabels: dataOptions.labels.map(absolutePath), minConfidence: minConfidence ?? grid[0],
       correctOnly: correctOnly, sample: sample, seed: seed, method: method.rawValue, score: score.rawValue,
       k: method == .exact ? nil : k, thresholds: grid, fraction: fraction)
@@ -139,7 +175,7 @@ struct AuditCommand: ParsableCommand {
     }
 
     let job = try BackSelectJob(
-      classifier: classifier, models: files, data: data, dataRecord: dataOptions.record(data), positions: selection.positions,
+      classifier: classifier, models: files, data: data, dataRecord: dataRecord, positions: selection.positions,
       selection: selection.description, layout: .pixels(data.imageShape), maskValue: .mean, settings: selectionSettings,
       shard: Shard(parsing: shard) ?? .whole, device: device, out: audit.runFolder, version: Overinterp.configuration.version)
     try job.prepare(resume: true)

@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 import SIS
 import Testing
@@ -104,5 +105,23 @@ import Testing
     #expect(
       FileManager.default.contents(atPath: t.dir + "/straight/results/results.json")
         == FileManager.default.contents(atPath: killed + "/results/results.json"))
+  }
+
+  /// `--cifar10c` audits the paper's CIFAR-10-C sample, kept in the audit folder so that the run
+  /// can reload its images.
+  @Test func auditOfTheCIFAR10CSample() throws {
+    let dir = tempPath("audit-c10c")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let make = try CLI.run(["data", "corrupt", "--sample", "12", "--seed", "1234", "--out", dir + "/c10c"])
+    #expect(make.status == 0, "\(make.stderr)")
+    let plan = try CLI.run([
+      "audit", "--cifar10c", dir + "/c10c", "--cifar10c-sample", "12", "--out", dir + "/audit", "--plan", "--threads", "1",
+    ])
+    #expect(plan.status == 0 && plan.stderr.contains("audit: "), "\(plan.stderr)")
+    #expect(try NpyArray.read(dir + "/audit/cifar10c-sample.npy").shape == [12, 32, 32, 3])
+    let settings = try String(contentsOfFile: dir + "/audit/audit.json", encoding: .utf8)
+    #expect(settings.contains("sample 12, seed 1234"), "\(settings)")
+    let both = try CLI.run(["audit", "--cifar10c", dir + "/c10c", "--data", dir, "--out", dir + "/a2", "--plan"])
+    #expect(both.status != 0 && both.stderr.contains("--data or --cifar10c"), "\(both.stderr)")
   }
 }
