@@ -136,7 +136,9 @@ public struct Audit {
       text += ", a random sample of \(n) (seed \(settings.seed))"
     }
     let selection = Selection(positions: positions, description: text, predicted: data.count, confident: confident.count)
-    try writeFileAtomically(Array(try JSONEncoder().encode(selection)), to: selectionPath)
+    let e = JSONEncoder()
+    e.outputFormatting = [.sortedKeys]
+    try writeFileAtomically(Array(try e.encode(selection)) + [0x0a], to: selectionPath)
     return selection
   }
 

@@ -49,7 +49,7 @@ import Testing
 
     if let executable = Chromium.executable {
       let browser = try Chromium(executable: executable)
-      try browser.open("file://" + out + "/report.html")
+      try browser.openWatchingConsole("file://" + out + "/report.html")
       try browser.wait(for: "document.title === 'overinterp audit' && document.readyState === 'complete'")
       let images = try browser.evaluate("document.images.length") as? Int ?? 0
       #expect(images >= 3)
@@ -59,14 +59,17 @@ import Testing
       #expect(try browser.evaluate("document.querySelectorAll('svg polyline').length") as? Int ?? 0 >= 3)
       let shot = try browser.send("Page.captureScreenshot", ["format": "png"])
       #expect(((shot["data"] as? String)?.count ?? 0) > 1000)
+      #expect(browser.consoleErrors.isEmpty, "\(browser.consoleErrors)")
     } else if ProcessInfo.processInfo.environment["OVERINTERP_SKIP_BROWSER"] != "1" {
       Issue.record("no Chromium found (scripts/install-deps.sh --tests installs it; OVERINTERP_SKIP_BROWSER=1 skips this part)")
     }
   }
 
-  /// SIGKILL during backward selection, then the same command: the audit ends with the same shards
-  /// and results as one that ran straight through (the report differs only in the time it states).
-  @Test func auditResumesAfterKill() throws {
+  /// SIGKILL in each stage (once the settings are written, during backward selection, once the
+  /// analyses have begun), each time followed by the same command: the audit ends with the same
+  /// shards and results as one that ran straight through (the report differs only in the time it
+  /// states).
+  @Test func auditResumesAfterKillInEveryStage() throws {
     let t = try TinySetup(count: 8)
     defer { t.remove() }
     func args(_ out: String) -> [String] {
@@ -78,19 +81,27 @@ import Testing
     let straight = try CLI.run(args(t.dir + "/straight"))
     #expect(straight.status == 0, "\(straight.stderr)")
     let killed = t.dir + "/killed"
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: CLI.binary)
-    p.arguments = args(killed)
-    p.standardOutput = FileHandle.nullDevice
-    p.standardError = FileHandle.nullDevice
-    try p.run()
-    let deadline = Date().addingTimeInterval(120)
-    while !FileManager.default.fileExists(atPath: killed + "/run/shard-000000.npz") && Date() < deadline && p.isRunning {
-      usleep(20_000)
+    /// Starts the audit, kills it with SIGKILL as soon as `path` exists, and reports whether it
+    /// was still running then.
+    func killWhen(_ path: String) throws -> Bool {
+      let p = Process()
+      p.executableURL = URL(fileURLWithPath: CLI.binary)
+      p.arguments = args(killed)
+      p.standardOutput = FileHandle.nullDevice
+      p.standardError = FileHandle.nullDevice
+      try p.run()
+      let deadline = Date().addingTimeInterval(120)
+      while !FileManager.default.fileExists(atPath: path) && Date() < deadline && p.isRunning { usleep(2_000) }
+      let running = p.isRunning
+      kill(p.processIdentifier, SIGKILL)
+      p.waitUntilExit()
+      return running
     }
-    kill(p.processIdentifier, SIGKILL)
-    p.waitUntilExit()
-    #expect(!FileManager.default.fileExists(atPath: killed + "/report.html"), "killed before the report")
+    #expect(try killWhen(killed + "/audit.json"), "killed in the selection stage")
+    #expect(try killWhen(killed + "/run/shard-000000.npz"), "killed during backward selection")
+    #expect(!FileManager.default.fileExists(atPath: killed + "/report.html"))
+    // The analyses begin once every shard is there; the last shard is written just before.
+    _ = try killWhen(killed + "/results")
     let resumed = try CLI.run(args(killed))
     #expect(resumed.status == 0, "\(resumed.stderr)")
     let shards = try FileManager.default.contentsOfDirectory(atPath: t.dir + "/straight/run").filter { $0.hasSuffix(".npz") }
@@ -102,9 +113,11 @@ import Testing
           == FileManager.default.contents(atPath: "\(killed)/run/\(name)"),
         "\(name)")
     }
-    #expect(
-      FileManager.default.contents(atPath: t.dir + "/straight/results/results.json")
-        == FileManager.default.contents(atPath: killed + "/results/results.json"))
+    for file in ["selection.json", "results/results.json", "results/sis-size-vs-threshold.csv", "results/heatmap-sis.png"] {
+      #expect(
+        FileManager.default.contents(atPath: t.dir + "/straight/" + file)
+          == FileManager.default.contents(atPath: killed + "/" + file), "\(file)")
+    }
   }
 
   /// `--cifar10c` audits the paper's CIFAR-10-C sample, kept in the audit folder so that the run

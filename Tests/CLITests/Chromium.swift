@@ -97,6 +97,7 @@ final class Chromium {
         let data = Data(buffer[..<end])
         buffer.removeSubrange(...end)
         guard let reply = try JSONSerialization.jsonObject(with: data) as? [String: Any], reply["id"] as? Int == id else {
+          if let event = try? JSONSerialization.jsonObject(with: data) as? [String: Any] { record(event) }
           continue
         }
         if let error = reply["error"] { throw Failure(description: "\(method): \(error)") }
@@ -112,6 +113,33 @@ final class Chromium {
         buffer += chunk[..<n]
       }
     }
+  }
+
+  /// Console errors, uncaught exceptions and failed loads seen since `watchConsole()`.
+  var consoleErrors: [String] = []
+
+  func record(_ event: [String: Any]) {
+    let params = event["params"] as? [String: Any] ?? [:]
+    switch event["method"] as? String {
+    case "Runtime.consoleAPICalled" where params["type"] as? String == "error":
+      consoleErrors.append("console.error: \(params["args"] ?? "")")
+    case "Runtime.exceptionThrown":
+      consoleErrors.append("exception: \(params["exceptionDetails"] ?? "")")
+    case "Log.entryAdded":
+      let entry = params["entry"] as? [String: Any] ?? [:]
+      if entry["level"] as? String == "error" { consoleErrors.append("log: \(entry["text"] ?? "")") }
+    default: break
+    }
+  }
+
+  /// Opens an empty page, turns on console, exception and log events, then navigates to `url`,
+  /// so that errors during loading are recorded in `consoleErrors`.
+  func openWatchingConsole(_ url: String) throws {
+    try open("about:blank")
+    try send("Runtime.enable")
+    try send("Log.enable")
+    try send("Page.enable")
+    try send("Page.navigate", ["url": url])
   }
 
   /// Opens `url` in a new page and attaches to it (later commands go to that page).
