@@ -46,3 +46,25 @@ public func writeHeatmapRow(_ freqs: [[Double]], height h: Int, width w: Int, to
   try ImageIO.writePNG(px, width: width, height: h * factor + 16, channels: 3, to: path)
   return top
 }
+
+/// Image | one masked image per SIS (each keeps only its SIS's pixels, grey elsewhere), enlarged
+/// with nearest-neighbour scaling: an ensemble's SIS beside each member's (the paper's Figure S2).
+public func drawSISComparison(data: ImageDataset, position: Int, sis: [[Int]], layout: FeatureLayout, to path: String) throws {
+  let (c, h, w) = (data.imageShape[0], data.imageShape[1], data.imageShape[2])
+  let image = ImageIO.hwc(fromCHW: data.image(position), channels: c, height: h, width: w)
+  let rgb = c == 3 ? image : image.flatMap { [$0, $0, $0] }
+  var tiles = [rgb]
+  for features in sis {
+    var kept = [Bool](repeating: false, count: c * h * w)
+    for f in features { for e in layout.elements[f] { kept[e] = true } }
+    var masked = [UInt8](repeating: 128, count: h * w * 3)
+    for q in 0..<(h * w) {
+      for ch in 0..<3 where kept[Swift.min(ch, c - 1) * h * w + q] { masked[q * 3 + ch] = rgb[q * 3 + ch] }
+    }
+    tiles.append(masked)
+  }
+  let factor = max(1, 256 / max(h, w))
+  let big = tiles.map { ImageIO.upscale($0, width: w, height: h, channels: 3, factor: factor) }
+  let (pixels, width) = ImageIO.row(big, width: w * factor, height: h * factor, channels: 3)
+  try ImageIO.writePNG(pixels, width: width, height: h * factor + 4, channels: 3, to: path)
+}

@@ -204,7 +204,13 @@ public struct AuditResults: Codable, Sendable {
 extension Audit {
   /// Stage 3: the analyses of the stored run, written to `results/` (JSON, CSV, PNG, SVG).
   @discardableResult
-  public func analyse(classifier: any Classifier, data: ImageDataset, device: Device) throws -> AuditResults {
+  ///
+  /// `members`: for an ensemble, its networks; each runs backward selection on the gallery images
+  /// (`members/member-i/`, resumable), and `results/ensemble-*.png` shows the ensemble's SIS
+  /// beside each member's (the paper's Figure S2).
+  public func analyse(
+    classifier: any Classifier, data: ImageDataset, device: Device, members: [(file: ModelFile, network: any Network)] = []
+  ) throws -> AuditResults {
     let store = RunStore(directory: runFolder)
     let manifest = try store.readManifest()
     let records = try store.records()
@@ -235,7 +241,11 @@ extension Audit {
         let what = threshold.map { "SIS at τ = \($0)" } ?? "\(fmt(settings.fraction * 100))% backward-selection subsets"
         texts.append(.init(what: what, subsets: heatmap.subsets.count, text: lines.last ?? ""))
       }
-      try writeGallery(records: records, data: data, manifest: manifest, threshold: highest)
+      let gallery = try writeGallery(records: records, data: data, manifest: manifest, threshold: highest)
+      if members.count > 1 {
+        try writeMemberComparison(
+          gallery: gallery, members: members, data: data, manifest: manifest, threshold: highest, device: device)
+      }
     }
     let results = AuditResults(
       images: records.count, featureCount: manifest.featureCount,
@@ -255,7 +265,10 @@ extension Audit {
   }
 
   /// A seeded sample of up to two images per class: image | SIS at τ | the SIS alone (Figure 1).
-  func writeGallery(records: [ImageRecord], data: ImageDataset, manifest: RunManifest, threshold: Double) throws {
+  @discardableResult
+  func writeGallery(records: [ImageRecord], data: ImageDataset, manifest: RunManifest, threshold: Double) throws -> [ImageRecord]
+  {
+    var shown: [ImageRecord] = []
     let layout = try FeatureLayout(parsing: manifest.features, inputShape: manifest.inputShape)
     var rng = SplitMix64(seed: settings.seed, stream: 1)
     var byClass: [Int: [ImageRecord]] = [:]
@@ -267,7 +280,40 @@ extension Audit {
         try drawSIS(
           data: data, position: r.position, features: r.sis(at: threshold).features ?? [], layout: layout,
           to: resultsFolder + "/gallery-class\(c)-position\(r.position).png")
+        shown.append(r)
       }
+    }
+    return shown
+  }
+
+  /// Each member's backward selection of the gallery images, and one row per image: the image,
+  /// the ensemble's SIS, then each member's SIS at `threshold` (an empty tile where a member's
+  /// confidence is below it).
+  func writeMemberComparison(
+    gallery: [ImageRecord], members: [(file: ModelFile, network: any Network)], data: ImageDataset, manifest: RunManifest,
+    threshold: Double, device: Device
+  ) throws {
+    guard !gallery.isEmpty else { return }
+    let layout = try FeatureLayout(parsing: manifest.features, inputShape: manifest.inputShape)
+    var settings = selectionSettings
+    settings.group = Swift.max(1, Swift.min(gallery.count, settings.group))
+    var memberSIS: [[Int: [Int]]] = []
+    for (i, member) in members.enumerated() {
+      let job = try BackSelectJob(
+        classifier: member.network, models: [member.file], data: data,
+        dataRecord: manifest.data, positions: gallery.map(\.position), selection: "the audit's gallery", layout: layout,
+        maskValue: .mean, settings: settings, device: device, out: folder + "/members/member-\(i)",
+        version: manifest.overinterpVersion)
+      try job.prepare(resume: true)
+      try job.run()
+      let records = try job.store.records()
+      memberSIS.append(
+        Dictionary(records.map { ($0.position, $0.sis(at: threshold).features ?? []) }, uniquingKeysWith: { a, _ in a }))
+    }
+    for r in gallery {
+      let rows = [r.sis(at: threshold).features ?? []] + memberSIS.map { $0[r.position] ?? [] }
+      try drawSISComparison(
+        data: data, position: r.position, sis: rows, layout: layout, to: resultsFolder + "/ensemble-position\(r.position).png")
     }
   }
 

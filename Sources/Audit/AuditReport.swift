@@ -116,7 +116,20 @@ extension Audit {
     let files = ((try? FileManager.default.contentsOfDirectory(atPath: resultsFolder)) ?? []).filter { $0.hasPrefix("gallery-") }
       .sorted()
     for f in files { h += png(f, alt: f) }
-    h += "</div>\n<p>Numbers: <code>results/results.json</code> and the CSV files beside it.</p>\n</body></html>\n"
+    h += "</div>\n"
+    let ensembleRows =
+      files.isEmpty
+      ? []
+      : ((try? FileManager.default.contentsOfDirectory(atPath: resultsFolder)) ?? [])
+        .filter { $0.hasPrefix("ensemble-") }.sorted()
+    if !ensembleRows.isEmpty {
+      h += "<h2>The ensemble against its members</h2>\n"
+      h +=
+        "<p>For the gallery images: the image, the ensemble's SIS at τ = \(fmt(threshold, digits: 2)), then each member's SIS for its own prediction, in the order of the models above (grey tile: no SIS at that threshold). The paper (Figure S2) found the ensemble's SIS larger and less sparse than its members'.</p><div class=\"gallery\">"
+      for f in ensembleRows { h += png(f, alt: f) }
+      h += "</div>\n"
+    }
+    h += "<p>Numbers: <code>results/results.json</code> and the CSV files beside it.</p>\n</body></html>\n"
     try writeFileAtomically(Array(h.utf8), to: reportPath)
     return reportPath
   }

@@ -142,7 +142,8 @@ struct AuditCommand: ParsableCommand {
     try runtime.apply()
     let device = runtime.resolvedDevice
     let grid = parsedThresholds() ?? [0.99]
-    let classifier = try model.load(device: device)
+    let networks = try model.loadNetworks(device: device)
+    let classifier: any Classifier = networks.count == 1 ? networks[0] : try Ensemble(networks)
     let (data, dataRecord, dataPath) = try loadData(classifier: classifier)
     let files = try model.files()
     let settings = AuditSettings(
@@ -196,7 +197,8 @@ struct AuditCommand: ParsableCommand {
       )
       return
     }
-    let results = try audit.analyse(classifier: classifier, data: data, device: device)
+    let members = networks.count > 1 ? Array(zip(files, networks)).map { (file: $0.0, network: $0.1) } : []
+    let results = try audit.analyse(classifier: classifier, data: data, device: device, members: members)
     let report = try audit.writeReport(machine: machineDescription())
     for row in results.subsets.rows {
       print(

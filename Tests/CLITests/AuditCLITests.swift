@@ -1,7 +1,9 @@
 import Datasets
 import Foundation
+import Models
 import SIS
 import Testing
+import Torch
 
 @Suite(.serialized) struct AuditCLITests {
   /// `audit` from a model and images to report.html: every stage writes its files, the report is
@@ -136,5 +138,27 @@ import Testing
     #expect(settings.contains("sample 12, seed 1234"), "\(settings)")
     let both = try CLI.run(["audit", "--cifar10c", dir + "/c10c", "--data", dir, "--out", dir + "/a2", "--plan"])
     #expect(both.status != 0 && both.stderr.contains("--data or --cifar10c"), "\(both.stderr)")
+  }
+
+  /// Several models: the audit is of their ensemble, and the report sets the ensemble's SIS beside
+  /// each member's on the gallery images (Figure S2), each member's run resumable in members/.
+  @Test func auditOfAnEnsembleShowsItsMembers() throws {
+    let t = try TinySetup(count: 6)
+    defer { t.remove() }
+    try Runtime.manualSeed(78)
+    let second = t.dir + "/second.safetensors"
+    try ModelCheckpoint.save(try Architecture.resnet20.build(inputSize: 8), to: second)
+    let out = t.dir + "/audit"
+    let r = try CLI.run([
+      "audit", "--model", t.model, "--model", second, "--data", t.images, "--labels", t.labels, "--thresholds", "0.1,0.15",
+      "--k", "4", "--out", out, "--threads", "1",
+    ])
+    #expect(r.status == 0, "\(r.stderr)")
+    #expect(try RunStore(directory: out + "/run").readManifest().modelPaths.count == 2)
+    for i in 0..<2 { #expect(FileManager.default.fileExists(atPath: "\(out)/members/member-\(i)/manifest.json")) }
+    let rows = try FileManager.default.contentsOfDirectory(atPath: out + "/results").filter { $0.hasPrefix("ensemble-") }
+    #expect(!rows.isEmpty)
+    let html = try String(contentsOfFile: out + "/report.html", encoding: .utf8)
+    #expect(html.contains("The ensemble against its members"))
   }
 }
