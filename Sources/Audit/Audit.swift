@@ -111,6 +111,32 @@ public struct Audit {
     try writeFileAtomically(Array(try e.encode(settings)) + [0x0a], to: settingsPath)
   }
 
+  /// Where shard `s` of a sharded audit writes its backward selection (`shards/shard-i-of-n`);
+  /// the shards are merged into `run/` once all are complete.
+  public func shardFolder(_ s: Shard) -> String { folder + "/shards/shard-\(s.index)-of-\(s.count)" }
+
+  /// For a sharded audit (a `shards/` folder): merges the shards into `run/` when every shard
+  /// folder of the same count holds all its groups, and returns whether `run/` is complete.
+  /// Without `shards/`, whether `run/` holds every selected image.
+  public func mergeShardsIfComplete(selected: Int) throws -> Bool {
+    let shardsFolder = folder + "/shards"
+    let names = ((try? FileManager.default.contentsOfDirectory(atPath: shardsFolder)) ?? []).filter { $0.hasPrefix("shard-") }
+      .sorted()
+    if !names.isEmpty {
+      let stores = names.map { RunStore(directory: shardsFolder + "/" + $0) }
+      let manifests = stores.compactMap { try? $0.readManifest() }
+      guard let count = manifests.first?.shard.count, manifests.count == names.count,
+        manifests.allSatisfy({ $0.shard.count == count }),
+        Set(manifests.map(\.shard.index)).count == count
+      else { return false }
+      let done = stores.reduce(0) { $0 + $1.finishedGroups().count }
+      guard done == manifests[0].groupCount else { return false }
+      _ = try RunStore.merge(stores, into: RunStore(directory: runFolder))
+    }
+    let records = (try? RunStore(directory: runFolder).records().count) ?? 0
+    return records == selected
+  }
+
   /// Stage 1's result.
   public struct Selection: Codable, Sendable {
     public var positions: [Int]

@@ -328,3 +328,23 @@ extension RunManifest: Codable {
     try c.encode(device, forKey: .device)
   }
 }
+
+extension Shard {
+  /// The shard of a Slurm job-array task: index (SLURM_ARRAY_TASK_ID − SLURM_ARRAY_TASK_MIN) /
+  /// SLURM_ARRAY_TASK_STEP (1 if unset) of SLURM_ARRAY_TASK_COUNT. nil when not in a job array;
+  /// an error naming the variables when they do not describe a task of the array.
+  public static func fromSlurm(_ environment: [String: String]) throws -> Shard? {
+    guard let idText = environment["SLURM_ARRAY_TASK_ID"] else { return nil }
+    let names = ["SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_MIN", "SLURM_ARRAY_TASK_COUNT"]
+    let values = names.map { environment[$0].flatMap { Int($0) } }
+    let step = environment["SLURM_ARRAY_TASK_STEP"].flatMap { Int($0) } ?? 1
+    let described = (names + ["SLURM_ARRAY_TASK_STEP"]).map { "\($0)=\(environment[$0] ?? "unset")" }.joined(separator: ", ")
+    guard let id = values[0], let low = values[1], let count = values[2], count >= 1, step >= 1, id >= low,
+      (id - low) % step == 0, (id - low) / step < count
+    else {
+      throw SISError.badArgument(
+        "--shard auto: the Slurm array variables do not describe a task of the array (\(described), task id '\(idText)')")
+    }
+    return Shard(index: (id - low) / step, count: count)
+  }
+}

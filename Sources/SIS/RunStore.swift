@@ -185,6 +185,14 @@ public struct RunStore {
     return all
   }
 
+  /// Groups of the whole run (all shards) that have no shard file here, each with the shard
+  /// ("i/n" of `shardCount`) that should have written it.
+  public func missingGroups(shardCount: Int) throws -> [(group: Int, shard: Shard)] {
+    let m = try readManifest()
+    let done = finishedGroups()
+    return (0..<m.groupCount).filter { !done.contains($0) }.map { ($0, Shard(index: $0 % shardCount, count: shardCount)) }
+  }
+
   /// Joins shard folders into `out`, refusing folders whose manifests disagree (other than in
   /// their shard). Shard files are copied; a group present in two folders must be identical.
   public static func merge(_ inputs: [RunStore], into out: RunStore) throws -> Int {

@@ -87,8 +87,10 @@ struct AuditCommand: ParsableCommand {
   var chunk: Int = 128
 
   @Option(
-    help: "Run the backward-selection groups g with g % n == i: i/n; the analyses and report wait until the run is complete.")
-  var shard: String = "0/1"
+    help:
+      "Run the backward-selection groups g with g % n == i: i/n, or auto (from the Slurm job array; the default inside one); the analyses and report wait until the run is complete."
+  )
+  var shard: String?
 
   @Flag(help: "Print the selection, the cost in model passes and the estimated time, and stop.")
   var plan = false
@@ -112,7 +114,9 @@ struct AuditCommand: ParsableCommand {
     if k < 1 { throw ValidationError("--k must be at least 1, got \(k)") }
     if group < 1 || chunk < 1 { throw ValidationError("--group and --chunk must be at least 1") }
     if !(switchAt >= 0 && switchAt <= 1) { throw ValidationError("--switch-at must be in [0, 1], got \(switchAt)") }
-    if Shard(parsing: shard) == nil { throw ValidationError("--shard must be i/n with 0 <= i < n, got '\(shard)'") }
+    if let shard, shard != "auto", Shard(parsing: shard) == nil {
+      throw ValidationError("--shard must be i/n with 0 <= i < n, or auto, got '\(shard)'")
+    }
     if cifar10c != nil, dataOptions.data != nil { throw ValidationError("give --data or --cifar10c, not both") }
     if cifar10cSample < 1 { throw ValidationError("--cifar10c-sample must be at least 1, got \(cifar10cSample)") }
   }
@@ -175,26 +179,31 @@ struct AuditCommand: ParsableCommand {
       throw ValidationFailure("no image is predicted with confidence >= \(settings.minConfidence); lower --min-confidence")
     }
 
-    let job = try BackSelectJob(
-      classifier: classifier, models: files, data: data, dataRecord: dataRecord, positions: selection.positions,
-      selection: selection.description, layout: .pixels(data.imageShape), maskValue: .mean, settings: selectionSettings,
-      shard: Shard(parsing: shard) ?? .whole, device: device, out: audit.runFolder, version: Overinterp.configuration.version)
-    try job.prepare(resume: true)
-    let pending = job.pendingImages
-    if pending > 0 {
-      let progress = Progress(total: pending * job.candidatesPerImage, label: "backselect", unit: "candidates")
-      var done = 0
-      try job.run { images, candidates in
-        done += images
-        progress.advance(by: candidates, extra: "\(done)/\(pending) images")
+    // A shard (several machines or a Slurm array) writes into shards/; whoever finds every shard
+    // complete merges them into run/ and goes on with the analyses.
+    let shardSetting = try resolveShard(shard)
+    let sharded = shardSetting.count > 1
+    let alreadySharded = FileManager.default.fileExists(atPath: out + "/shards")
+    if sharded || !alreadySharded {
+      let job = try BackSelectJob(
+        classifier: classifier, models: files, data: data, dataRecord: dataRecord, positions: selection.positions,
+        selection: selection.description, layout: .pixels(data.imageShape), maskValue: .mean, settings: selectionSettings,
+        shard: shardSetting, device: device, out: sharded ? audit.shardFolder(shardSetting) : audit.runFolder,
+        version: Overinterp.configuration.version)
+      try job.prepare(resume: true)
+      let pending = job.pendingImages
+      if pending > 0 {
+        let progress = Progress(total: pending * job.candidatesPerImage, label: "backselect", unit: "candidates")
+        var done = 0
+        try job.run { images, candidates in
+          done += images
+          progress.advance(by: candidates, extra: "\(done)/\(pending) images")
+        }
+        progress.finish()
       }
-      progress.finish()
     }
-    let finished = try RunStore(directory: audit.runFolder).records().count
-    guard finished == selection.positions.count else {
-      print(
-        "\(out): backward selection has \(finished) of \(selection.positions.count) images (this shard is done); run the other shards, then this command again"
-      )
+    guard try audit.mergeShardsIfComplete(selected: selection.positions.count) else {
+      print("\(out): this shard's backward selection is done; the analyses run once every shard is (run this command again then)")
       return
     }
     let members = networks.count > 1 ? Array(zip(files, networks)).map { (file: $0.0, network: $0.1) } : []

@@ -39,8 +39,8 @@ struct BackSelectCommand: ParsableCommand {
   @Flag(help: "Continue the run in --out.")
   var resume = false
 
-  @Option(help: "Process the groups g with g % n == i: i/n (e.g. 0/4 on the first of four machines).")
-  var shard: String = "0/1"
+  @Option(help: "Process the lockstep groups g with g % n == i: i/n, or auto (from the Slurm job array; the default inside one).")
+  var shard: String?
 
   @Option(
     help: "What BackSelect maximises: prob (the reference), logprob (default: still ordered where the softmax saturates), margin."
@@ -94,7 +94,9 @@ struct BackSelectCommand: ParsableCommand {
 
   func validate() throws {
     try selection.requireOne()
-    if Shard(parsing: shard) == nil { throw ValidationError("--shard must be i/n with 0 <= i < n, got '\(shard)'") }
+    if let shard, shard != "auto", Shard(parsing: shard) == nil {
+      throw ValidationError("--shard must be i/n with 0 <= i < n, or auto, got '\(shard)'")
+    }
     if chunk < 1 { throw ValidationError("--chunk must be at least 1, got \(chunk)") }
     if !(switchAt >= 0 && switchAt <= 1) { throw ValidationError("--switch-at must be a probability in [0, 1], got \(switchAt)") }
     if exactLast < 0 { throw ValidationError("--exact-last must be at least 0, got \(exactLast)") }
@@ -120,7 +122,7 @@ struct BackSelectCommand: ParsableCommand {
     let (positions, description) = try selection.select(data, classifier: classifier, device: device)
     let job = try BackSelectJob(
       classifier: classifier, models: try model.files(), data: data, dataRecord: dataOptions.record(data), positions: positions,
-      selection: description, layout: layout, maskValue: mask, settings: settings, shard: Shard(parsing: shard) ?? .whole,
+      selection: description, layout: layout, maskValue: mask, settings: settings, shard: try resolveShard(shard),
       device: device, out: out, version: Overinterp.configuration.version)
     try job.prepare(resume: resume)
     let imageCount = job.pendingImages

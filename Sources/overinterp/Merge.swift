@@ -1,9 +1,15 @@
 import ArgumentParser
+import Base
 import SIS
 
 struct Merge: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Join backselect shard folders into one run, refusing folders whose manifests disagree.")
+    abstract: "Join backselect shard folders into one run, refusing folders whose manifests disagree.",
+    discussion: """
+      Every group of the run must be present: a missing one is an error that names it and the \
+      shard (i/n) that should have written it, unless --allow-incomplete (e.g. to look at a run \
+      in progress).
+      """)
 
   @Argument(help: "Run folders (e.g. the --shard i/n outputs of several machines).")
   var runs: [String]
@@ -11,9 +17,27 @@ struct Merge: ParsableCommand {
   @Option(help: "Merged run folder.")
   var out: String
 
+  @Flag(help: "Merge what is there even if groups are missing.")
+  var allowIncomplete = false
+
   func run() throws {
-    let copied = try RunStore.merge(runs.map(RunStore.init(directory:)), into: RunStore(directory: out))
-    let records = try RunStore(directory: out).records()
-    print("\(out): \(records.count) image(s) (\(copied) shard file(s) copied)")
+    let stores = runs.map(RunStore.init(directory:))
+    let copied = try RunStore.merge(stores, into: RunStore(directory: out))
+    let merged = RunStore(directory: out)
+    let records = try merged.records()
+    let shardCount = try stores.first?.readManifest().shard.count ?? 1
+    let missing = try merged.missingGroups(shardCount: shardCount)
+    let total = try merged.readManifest().positions.count
+    print("\(out): \(records.count) of \(total) image(s) (\(copied) shard file(s) copied)")
+    if !missing.isEmpty {
+      let byShard = Dictionary(grouping: missing, by: \.shard.description).sorted { $0.key < $1.key }
+      let text = byShard.map { "shard \($0.key): group(s) \($0.value.map { String($0.group) }.joined(separator: ", "))" }
+      let message = "\(missing.count) group(s) missing: " + text.joined(separator: "; ")
+      if allowIncomplete {
+        printError("merge: " + message)
+      } else {
+        throw ValidationFailure(message + " (--allow-incomplete merges anyway)")
+      }
+    }
   }
 }

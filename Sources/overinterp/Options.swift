@@ -231,6 +231,20 @@ struct SelectionOptions: ParsableArguments {
   }
 }
 
+/// The shard a run processes: `--shard i/n`; `auto` or, when the flag is absent inside a Slurm
+/// job array, the array task's (said on stderr); otherwise the whole run.
+func resolveShard(_ flag: String?) throws -> Shard {
+  if let flag, flag != "auto" { return Shard(parsing: flag) ?? .whole }
+  if let shard = try Shard.fromSlurm(ProcessInfo.processInfo.environment) {
+    printError(
+      "shard \(shard) from the Slurm job array (SLURM_ARRAY_TASK_ID \(ProcessInfo.processInfo.environment["SLURM_ARRAY_TASK_ID"] ?? ""))"
+    )
+    return shard
+  }
+  if flag == "auto" { throw ValidationFailure("--shard auto needs a Slurm job array: SLURM_ARRAY_TASK_ID is not set") }
+  return .whole
+}
+
 /// Files embedded in the build (the default model and sample images).
 enum Resources {
   static func path(_ name: String) throws -> String {

@@ -161,4 +161,46 @@ import Torch
     let html = try String(contentsOfFile: out + "/report.html", encoding: .utf8)
     #expect(html.contains("The ensemble against its members"))
   }
+
+  /// A sharded audit (two Slurm array tasks, --shard auto from the array variables): each task
+  /// writes its own shard folder, the one that finds both complete merges them and finishes; the
+  /// results equal a single process's. Inconsistent array variables are an error naming them,
+  /// and merge names the groups a missing shard should have written.
+  @Test func shardedAuditFromASlurmArray() throws {
+    let t = try TinySetup(count: 8)
+    defer { t.remove() }
+    func args(_ out: String) -> [String] {
+      [
+        "audit", "--model", t.model, "--data", t.images, "--labels", t.labels, "--thresholds", "0.1,0.2", "--k", "4", "--group",
+        "2",
+        "--out", out, "--threads", "1",
+      ]
+    }
+    let single = try CLI.run(args(t.dir + "/single"))
+    #expect(single.status == 0, "\(single.stderr)")
+    func task(_ id: Int) -> [String: String] {
+      ["SLURM_ARRAY_TASK_ID": "\(id + 10)", "SLURM_ARRAY_TASK_MIN": "10", "SLURM_ARRAY_TASK_COUNT": "2"]
+    }
+    let first = try CLI.run(args(t.dir + "/sharded"), environment: task(1))
+    #expect(first.status == 0 && first.stderr.contains("shard 1/2 from the Slurm job array"), "\(first.stderr)")
+    #expect(first.stdout.contains("analyses run once every shard is"), "\(first.stdout)")
+    let second = try CLI.run(args(t.dir + "/sharded"), environment: task(0))
+    #expect(second.status == 0 && second.stdout.contains("report:"), "\(second.stdout)\(second.stderr)")
+    #expect(
+      FileManager.default.contents(atPath: t.dir + "/single/results/results.json")
+        == FileManager.default.contents(atPath: t.dir + "/sharded/results/results.json"))
+    let bad = try CLI.run(
+      args(t.dir + "/bad") + ["--shard", "auto"],
+      environment: ["SLURM_ARRAY_TASK_ID": "5", "SLURM_ARRAY_TASK_MIN": "0", "SLURM_ARRAY_TASK_COUNT": "2"])
+    #expect(bad.status != 0 && bad.stderr.contains("SLURM_ARRAY_TASK_COUNT=2"), "\(bad.stderr)")
+    let noArray = try CLI.run(args(t.dir + "/none") + ["--shard", "auto"])
+    #expect(noArray.status != 0 && noArray.stderr.contains("SLURM_ARRAY_TASK_ID is not set"), "\(noArray.stderr)")
+    // merge refuses an incomplete run and says which groups and shard are missing.
+    let merge = try CLI.run(["merge", t.dir + "/sharded/shards/shard-0-of-2", "--out", t.dir + "/partial"])
+    #expect(merge.status != 0 && merge.stderr.contains("shard 1/2: group(s) 1, 3"), "\(merge.stderr)")
+    let allowed = try CLI.run([
+      "merge", t.dir + "/sharded/shards/shard-0-of-2", "--out", t.dir + "/partial2", "--allow-incomplete",
+    ])
+    #expect(allowed.status == 0 && allowed.stdout.contains("4 of 8 image(s)"), "\(allowed.stdout)\(allowed.stderr)")
+  }
 }

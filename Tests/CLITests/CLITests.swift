@@ -12,12 +12,13 @@ struct CLI {
     var stderr: String
   }
 
-  static func run(_ args: [String]) throws -> Result {
+  static func run(_ args: [String], environment extra: [String: String] = [:]) throws -> Result {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: binary)
     p.arguments = args
     var env = ProcessInfo.processInfo.environment
     env["OMP_NUM_THREADS"] = "1"
+    env.merge(extra) { _, new in new }
     p.environment = env
     let out = Pipe()
     let err = Pipe()
