@@ -15,7 +15,8 @@ struct Overinterp: AsyncParsableCommand {
       """,
     version: "0.1.0",
     subcommands: [
-      AuditCommand.self, Eval.self, Train.self, BackSelectCommand.self, SISCommand.self, Subsets.self, Table1.self, Heatmap.self,
+      AuditCommand.self, SlurmCommand.self, Eval.self, Train.self, BackSelectCommand.self, SISCommand.self, Subsets.self,
+      Table1.self, Heatmap.self,
       CompareRuns.self,
       Merge.self,
       StudyCommand.self, Convert.self, DataCommand.self, Bench.self,
