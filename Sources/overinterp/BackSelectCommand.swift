@@ -102,7 +102,14 @@ struct BackSelectCommand: ParsableCommand {
     if exactLast < 0 { throw ValidationError("--exact-last must be at least 0, got \(exactLast)") }
     if k < 1 { throw ValidationError("--k must be at least 1, got \(k)") }
     if group < 1 { throw ValidationError("--group must be at least 1, got \(group)") }
+    if let tasks, tasks < 1 { throw ValidationError("--tasks must be at least 1, got \(tasks)") }
   }
+
+  @Flag(help: "Print the cost (model passes, the throughput measured here, the estimated time on --tasks tasks) and stop.")
+  var plan = false
+
+  @Option(help: "With --plan: tasks (machines or array tasks) the estimate divides the time by (default: the shard count).")
+  var tasks: Int?
 
   /// The method and its parameters as the flags give them.
   var settings: SelectionSettings {
@@ -120,6 +127,15 @@ struct BackSelectCommand: ParsableCommand {
     let layout = try FeatureLayout(parsing: features, inputShape: data.imageShape)
     let mask = try MaskValue(parsing: maskValue, inputShape: data.imageShape, normalization: classifier.info.normalization)
     let (positions, description) = try selection.select(data, classifier: classifier, device: device)
+    if plan {
+      let shardSetting = try resolveShard(shard)
+      let cost = CostPlan(
+        settings: settings, pixels: layout.count, images: positions.count,
+        forwardPerSecond: try CostPlan.measureThroughput(classifier, data: data, device: device),
+        tasks: tasks ?? shardSetting.count)
+      print(cost.text)
+      return
+    }
     let job = try BackSelectJob(
       classifier: classifier, models: try model.files(), data: data, dataRecord: dataOptions.record(data), positions: positions,
       selection: description, layout: layout, maskValue: mask, settings: settings, shard: try resolveShard(shard),

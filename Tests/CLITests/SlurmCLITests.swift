@@ -79,4 +79,17 @@ import Testing
     let bad = try CLI.run(["slurm", "--tasks", "2", "--script", t.dir + "/x", "--"] + backselect + ["--shard", "0/2"])
     #expect(bad.status != 0 && bad.stderr.contains("leave --shard out"), "\(bad.stderr)")
   }
+
+  /// `backselect --plan` prints the cost before anything runs: 64 pixels, exact: 1 + 64 · 65 / 2
+  /// = 2,081 forward passes per image, and the time on the tasks given.
+  @Test func planPrintsTheCost() throws {
+    let t = try TinySetup(count: 6)
+    defer { t.remove() }
+    let r = try CLI.run(t.backselect(t.dir + "/planned", ["--all", "--plan", "--tasks", "4"]))
+    #expect(r.status == 0, "\(r.stderr)")
+    #expect(
+      r.stdout.contains("plan: 6 image(s), exact, score logprob: 2081 forward + 0 gradient passes per image"), "\(r.stdout)")
+    #expect(r.stdout.contains("12486 forward passes in all") && r.stdout.contains("on 4 tasks"), "\(r.stdout)")
+    #expect(!FileManager.default.fileExists(atPath: t.dir + "/planned"))
+  }
 }
