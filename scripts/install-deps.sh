@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs the system packages overinterp needs on Debian 12 (run as root, or with sudo).
 # The Swift 6 toolchain itself is not a Debian package: get it from swift.org (or swiftly) first.
-# --tests also installs what only the test suite needs: Chromium, for the human-study browser test.
+# --tests also installs what only the test suite needs: Chromium (the browser tests), and Slurm,
+# munge and bc (scripts/slurm-test.sh, the scale-out test on a real single-node Slurm).
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 packages=(libtorch-dev libopenblas0-pthread libjpeg-dev libpng-dev zlib1g-dev libsqlite3-dev curl ca-certificates tar)
-if [ "${1:-}" = "--tests" ]; then packages+=(chromium); fi
+if [ "${1:-}" = "--tests" ]; then packages+=(chromium slurm-wlm munge bc); fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
