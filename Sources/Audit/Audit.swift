@@ -280,14 +280,23 @@ extension Audit {
       heatmapSIS: texts.dropFirst().first ?? .init(what: "-", subsets: 0, text: ""))
     let e = JSONEncoder()
     e.outputFormatting = [.prettyPrinted, .sortedKeys]
-    try writeFileAtomically(Array(try e.encode(results)) + [0x0a], to: resultsFolder + "/results.json")
     try writeFileAtomically(Array(curveCSV(curve).utf8), to: resultsFolder + "/sis-size-vs-threshold.csv")
     try writeFileAtomically(Array(groupCSV(groups).utf8), to: resultsFolder + "/correct-vs-incorrect.csv")
     try writeFileAtomically(Array(subsets.csv.utf8), to: resultsFolder + "/subset-accuracy.csv")
     try writeFileAtomically(Array(charts(results).sisSize.utf8), to: resultsFolder + "/sis-size-vs-threshold.svg")
     try writeFileAtomically(Array(charts(results).correctIncorrect.utf8), to: resultsFolder + "/correct-vs-incorrect.svg")
     try writeFileAtomically(Array(charts(results).confidence.utf8), to: resultsFolder + "/confidence-correct-vs-incorrect.svg")
+    // Last: its presence marks the stage as done.
+    try writeFileAtomically(Array(try e.encode(results)) + [0x0a], to: resultsPath)
     return results
+  }
+
+  public var resultsPath: String { resultsFolder + "/results.json" }
+
+  /// Stage 3's results if the stage is done (read from `results/results.json`, no model pass).
+  public func finishedResults() throws -> AuditResults? {
+    guard FileManager.default.fileExists(atPath: resultsPath) else { return nil }
+    return try JSONDecoder().decode(AuditResults.self, from: Data(try readFile(resultsPath)))
   }
 
   /// A seeded sample of up to two images per class: image | SIS at τ | the SIS alone (Figure 1).

@@ -207,7 +207,8 @@ struct AuditCommand: ParsableCommand {
       return
     }
     let members = networks.count > 1 ? Array(zip(files, networks)).map { (file: $0.0, network: $0.1) } : []
-    let results = try audit.analyse(classifier: classifier, data: data, device: device, members: members)
+    let results =
+      try audit.finishedResults() ?? audit.analyse(classifier: classifier, data: data, device: device, members: members)
     let report = try audit.writeReport(machine: machineDescription())
     for row in results.subsets.rows {
       print(

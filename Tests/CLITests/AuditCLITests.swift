@@ -38,12 +38,18 @@ import Torch
       !html.contains("src=\"http") && !html.contains("href=\"http") && !html.contains("<script"), "the report loads nothing")
     #expect(html.components(separatedBy: "<svg").count - 1 == 3)
 
-    // Again: every stage is done, so the run's shards are untouched.
+    // Again: every stage is done, so neither the run's shards nor the analyses are redone; only
+    // the report is written again, from the files.
     let shard = out + "/run/shard-000000.npz"
     let before = try FileManager.default.attributesOfItem(atPath: shard)[.modificationDate] as? Date
+    let resultsBefore =
+      try FileManager.default.attributesOfItem(atPath: out + "/results/results.json")[.modificationDate] as? Date
     let again = try CLI.run(args)
     #expect(again.status == 0, "\(again.stderr)")
     #expect(try FileManager.default.attributesOfItem(atPath: shard)[.modificationDate] as? Date == before)
+    #expect(
+      try FileManager.default.attributesOfItem(atPath: out + "/results/results.json")[.modificationDate] as? Date == resultsBefore
+    )
     // Other settings in the same folder are refused.
     let other = try CLI.run(args.map { $0 == "0.1,0.2,0.3" ? "0.1,0.5" : $0 })
     #expect(
