@@ -3,7 +3,7 @@ import SIS
 
 /// One point of the SIS-size-against-threshold curve (the paper's Figure 6): the SIS sizes of the
 /// images that have a SIS at τ (f(x) ≥ τ), their mean with a 95% t-interval.
-public struct SISSizePoint: Sendable, Equatable {
+public struct SISSizePoint: Codable, Sendable, Equatable {
   public var threshold: Double
   /// Images with a SIS at this threshold.
   public var images: Int
@@ -27,7 +27,7 @@ public func sisSizeCurve(_ records: [ImageRecord], thresholds: [Double], level: 
 /// increase of the correct group's mean over the incorrect one's, the difference in means with
 /// Welch's 95% interval (also as percentages of the incorrect mean), and each group's mean
 /// confidence f(x) with its t-interval.
-public struct CorrectIncorrectPoint: Sendable, Equatable {
+public struct CorrectIncorrectPoint: Codable, Sendable, Equatable {
   public var threshold: Double
   public var correct: Int
   public var incorrect: Int

@@ -186,36 +186,11 @@ public struct Audit {
 
 /// Stage 3's numbers, as written to `results/`.
 public struct AuditResults: Codable, Sendable {
-  public struct CurvePoint: Codable, Sendable {
-    public var threshold: Double
-    public var images: Int
-    public var meanSize: Double?
-    public var lower: Double?
-    public var upper: Double?
-  }
-
-  public struct GroupPoint: Codable, Sendable {
-    public var threshold: Double
-    public var correct: Int
-    public var incorrect: Int
-    public var correctMeanSize: Double?
-    public var incorrectMeanSize: Double?
-    public var percentIncrease: Double?
-    public var percentIncreaseLower: Double?
-    public var percentIncreaseUpper: Double?
-    public var correctConfidence: Double?
-    public var correctConfidenceLower: Double?
-    public var correctConfidenceUpper: Double?
-    public var incorrectConfidence: Double?
-    public var incorrectConfidenceLower: Double?
-    public var incorrectConfidenceUpper: Double?
-  }
-
   public var images: Int
   public var featureCount: Int
   public var accuracyOnAudited: Double
-  public var sisSize: [CurvePoint]
-  public var correctIncorrect: [GroupPoint]
+  public var sisSize: [SISSizePoint]
+  public var correctIncorrect: [CorrectIncorrectPoint]
   public var subsets: SubsetEvaluation
   public var heatmapSubsets: PositionText
   public var heatmapSIS: PositionText
@@ -242,19 +217,8 @@ extension Audit {
     let records = try store.records()
     guard !records.isEmpty else { throw SISError.badArgument("\(runFolder): no finished images yet") }
     try FileManager.default.createDirectory(atPath: resultsFolder, withIntermediateDirectories: true)
-    let curve = sisSizeCurve(records, thresholds: settings.thresholds).map {
-      AuditResults.CurvePoint(
-        threshold: $0.threshold, images: $0.images, meanSize: $0.mean, lower: $0.interval?.lower, upper: $0.interval?.upper)
-    }
-    let groups = correctIncorrect(records, thresholds: settings.thresholds).map {
-      AuditResults.GroupPoint(
-        threshold: $0.threshold, correct: $0.correct, incorrect: $0.incorrect, correctMeanSize: $0.correctMeanSize,
-        incorrectMeanSize: $0.incorrectMeanSize, percentIncrease: $0.percentIncrease,
-        percentIncreaseLower: $0.percentIncreaseInterval?.lower, percentIncreaseUpper: $0.percentIncreaseInterval?.upper,
-        correctConfidence: $0.correctConfidence?.estimate, correctConfidenceLower: $0.correctConfidence?.lower,
-        correctConfidenceUpper: $0.correctConfidence?.upper, incorrectConfidence: $0.incorrectConfidence?.estimate,
-        incorrectConfidenceLower: $0.incorrectConfidence?.lower, incorrectConfidenceUpper: $0.incorrectConfidence?.upper)
-    }
+    let curve = sisSizeCurve(records, thresholds: settings.thresholds)
+    let groups = correctIncorrect(records, thresholds: settings.thresholds)
     let subsets = try SubsetEvaluation(
       classifier: classifier, data: data, records: records, fraction: settings.fraction, randomSeed: settings.seed, device: device
     )
@@ -352,19 +316,22 @@ extension Audit {
     }
   }
 
-  func curveCSV(_ c: [AuditResults.CurvePoint]) -> String {
+  func curveCSV(_ c: [SISSizePoint]) -> String {
     func v(_ x: Double?) -> String { x.map { String($0) } ?? "" }
     return "threshold,images,mean_sis_size,ci95_lower,ci95_upper\n"
-      + c.map { "\($0.threshold),\($0.images),\(v($0.meanSize)),\(v($0.lower)),\(v($0.upper))" }.joined(separator: "\n") + "\n"
+      + c.map { "\($0.threshold),\($0.images),\(v($0.mean)),\(v($0.interval?.lower)),\(v($0.interval?.upper))" }.joined(
+        separator: "\n")
+      + "\n"
   }
 
-  func groupCSV(_ g: [AuditResults.GroupPoint]) -> String {
+  func groupCSV(_ g: [CorrectIncorrectPoint]) -> String {
     func v(_ x: Double?) -> String { x.map { String($0) } ?? "" }
     return
       "threshold,correct,incorrect,correct_mean_size,incorrect_mean_size,percent_increase,percent_increase_ci95_lower,percent_increase_ci95_upper,correct_confidence,incorrect_confidence\n"
       + g.map {
         "\($0.threshold),\($0.correct),\($0.incorrect),\(v($0.correctMeanSize)),\(v($0.incorrectMeanSize)),\(v($0.percentIncrease)),"
-          + "\(v($0.percentIncreaseLower)),\(v($0.percentIncreaseUpper)),\(v($0.correctConfidence)),\(v($0.incorrectConfidence))"
+          + "\(v($0.percentIncreaseInterval?.lower)),\(v($0.percentIncreaseInterval?.upper)),\(v($0.correctConfidence?.estimate)),"
+          + "\(v($0.incorrectConfidence?.estimate))"
       }.joined(separator: "\n") + "\n"
   }
 
@@ -378,7 +345,9 @@ extension Audit {
         .init(
           name:
             "\(label), accuracy \(fmt(r.subsets.rows.first.map { $0.accuracy * 100 } ?? 0, digits: 1))% on the audited images",
-          points: r.sisSize.compactMap { p in p.meanSize.map { .init(x: p.threshold, y: $0, lower: p.lower, upper: p.upper) } })
+          points: r.sisSize.compactMap { p in
+            p.mean.map { .init(x: p.threshold, y: $0, lower: p.interval?.lower, upper: p.interval?.upper) }
+          })
       ])
     let groups = LineChart(
       title: "SIS of correctly over misclassified images (Figure 5 form)", xLabel: "threshold τ",
@@ -387,7 +356,9 @@ extension Audit {
         .init(
           name: label,
           points: r.correctIncorrect.compactMap { p in
-            p.percentIncrease.map { .init(x: p.threshold, y: $0, lower: p.percentIncreaseLower, upper: p.percentIncreaseUpper) }
+            p.percentIncrease.map {
+              .init(x: p.threshold, y: $0, lower: p.percentIncreaseInterval?.lower, upper: p.percentIncreaseInterval?.upper)
+            }
           })
       ], reference: 0)
     let confidence = LineChart(
@@ -398,14 +369,14 @@ extension Audit {
           name: "correctly classified",
           points: r.correctIncorrect.compactMap { p in
             p.correctConfidence.map {
-              .init(x: p.threshold, y: $0, lower: p.correctConfidenceLower, upper: p.correctConfidenceUpper)
+              .init(x: p.threshold, y: $0.estimate, lower: $0.lower, upper: $0.upper)
             }
           }),
         .init(
           name: "misclassified",
           points: r.correctIncorrect.compactMap { p in
             p.incorrectConfidence.map {
-              .init(x: p.threshold, y: $0, lower: p.incorrectConfidenceLower, upper: p.incorrectConfidenceUpper)
+              .init(x: p.threshold, y: $0.estimate, lower: $0.lower, upper: $0.upper)
             }
           }),
       ])

@@ -86,7 +86,7 @@ extension Audit {
     h += "<table><tr><th>τ</th><th>images</th><th>mean SIS size</th><th>95% CI</th></tr>"
     for p in results.sisSize {
       h +=
-        "<tr><td>\(fmt(p.threshold, digits: 2))</td><td>\(p.images)</td><td>\(num(p.meanSize))</td><td>\(num(p.lower)) – \(num(p.upper))</td></tr>"
+        "<tr><td>\(fmt(p.threshold, digits: 2))</td><td>\(p.images)</td><td>\(num(p.mean))</td><td>\(num(p.interval?.lower)) – \(num(p.interval?.upper))</td></tr>"
     }
     h += "</table>\n"
 
@@ -98,7 +98,7 @@ extension Audit {
       "<table><tr><th>τ</th><th>correct</th><th>misclassified</th><th>mean SIS (correct)</th><th>mean SIS (misclassified)</th><th>increase</th><th>95% CI</th></tr>"
     for p in results.correctIncorrect {
       h +=
-        "<tr><td>\(fmt(p.threshold, digits: 2))</td><td>\(p.correct)</td><td>\(p.incorrect)</td><td>\(num(p.correctMeanSize))</td><td>\(num(p.incorrectMeanSize))</td><td>\(num(p.percentIncrease))%</td><td>\(num(p.percentIncreaseLower)) – \(num(p.percentIncreaseUpper))</td></tr>"
+        "<tr><td>\(fmt(p.threshold, digits: 2))</td><td>\(p.correct)</td><td>\(p.incorrect)</td><td>\(num(p.correctMeanSize))</td><td>\(num(p.incorrectMeanSize))</td><td>\(num(p.percentIncrease))%</td><td>\(num(p.percentIncreaseInterval?.lower)) – \(num(p.percentIncreaseInterval?.upper))</td></tr>"
     }
     h += "</table>\n"
 

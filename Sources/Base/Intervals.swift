@@ -1,7 +1,7 @@
 import Foundation
 
 /// A mean with a two-sided confidence interval.
-public struct Interval: Sendable, Equatable {
+public struct Interval: Codable, Sendable, Equatable {
   public var estimate: Double
   public var lower: Double
   public var upper: Double

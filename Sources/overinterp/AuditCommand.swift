@@ -215,7 +215,7 @@ struct AuditCommand: ParsableCommand {
         "\(pad(row.kind, 26)) accuracy \(pct(row.accuracy)), mean confidence \(pct(row.meanConfidence)), confidence drop \(fmt(row.confidenceDrop, digits: 3)) ± \(fmt(row.confidenceDropStd, digits: 3))"
       )
     }
-    if let top = results.sisSize.last, let size = top.meanSize {
+    if let top = results.sisSize.last, let size = top.mean {
       print(
         "SIS at τ = \(top.threshold): \(top.images) image(s), mean size \(fmt(size, digits: 1)) pixels of \(results.featureCount)"
       )
