@@ -1,4 +1,7 @@
 import Analysis
+import Datasets
+import Models
+import Torch
 import Base
 import SIS
 import Testing
@@ -66,5 +69,43 @@ import Testing
     #expect(Swift.abs((point.percentIncreaseInterval?.lower ?? 0) - 100 * diff.lower / 2.5) < 1e-9)
     #expect(Swift.abs((point.correctConfidence?.estimate ?? 0) - 0.99) < 1e-6)
     #expect(Swift.abs((point.incorrectConfidence?.estimate ?? 0) - 0.7) < 1e-6)
+  }
+}
+
+/// The confidence drop of section 4.1 against a computation by hand: for each image, f(x) minus
+/// the probability of the same class on the image with everything but its last 10% masked.
+@Suite struct SubsetEvaluationTests {
+  @Test func confidenceDropByHand() throws {
+    try Runtime.manualSeed(5)
+    let net = try Architecture.resnet20.build(inputSize: 8)
+    var rng = SplitMix64(seed: 9)
+    let data = ImageDataset(
+      pixels: (0..<(4 * 192)).map { _ in UInt8(rng.below(256)) }, labels: [0, 1, 2, 3], imageShape: [3, 8, 8],
+      classNames: CIFAR10.classNames, description: "random")
+    let x = try data.normalized(0..<4, net.info.normalization)
+    let probs = try withInferenceMode { try net.probabilities(x).floats() }
+    let flat = try x.floats()
+    // Records with an arbitrary removal order (reversed raster order) and the class predicted.
+    let records = (0..<4).map { i -> ImageRecord in
+      let row = Array(probs[(i * 10)..<(i * 10 + 10)])
+      let c = argmax(row) ?? 0
+      return ImageRecord(
+        position: i, sourceIndex: i, label: i, predicted: c, confidence: row[c], order: Array((0..<64).reversed()),
+        values: [Float](repeating: 0, count: 64), scores: [Float](repeating: 0, count: 64), exactTies: 0, nearTies: 0, seconds: 0)
+    }
+    let evaluation = try SubsetEvaluation(classifier: net, data: data, records: records, fraction: 0.1, randomSeed: 1)
+    // By hand: keep pixels 6, 5, ..., 0 (the last 7 of the order), zero the rest in every channel.
+    var drops: [Double] = []
+    for (i, r) in records.enumerated() {
+      var masked = Array(flat[(i * 192)..<((i + 1) * 192)])
+      for c in 0..<3 { for q in 7..<64 { masked[c * 64 + q] = 0 } }
+      let p = try withInferenceMode { try net.probabilities(try Tensor(masked, shape: [1, 3, 8, 8])).floats() }
+      drops.append(Double(r.confidence) - Double(p[r.predicted]))
+    }
+    let (m, s) = meanStd(drops)
+    let bs = try #require(evaluation.rows.first { $0.kind.contains("backward selection") })
+    #expect(Swift.abs(bs.confidenceDrop - m) < 1e-6 && Swift.abs(bs.confidenceDropStd - s) < 1e-6, "\(bs) vs \(m) ± \(s)")
+    let full = try #require(evaluation.rows.first)
+    #expect(full.confidenceDrop == 0 && full.agreement == 1)
   }
 }
