@@ -148,8 +148,10 @@ public struct StudyApp: Sendable {
   }
 
   static func decodeBody<T: Decodable>(_ type: T.Type, request: Request, expected: String) async throws -> T {
-    let contentType = request.headers[.contentType] ?? ""
-    guard contentType.lowercased().hasPrefix("application/json") else {
+    // The media type itself, without parameters such as charset: application/json exactly.
+    let mediaType = (request.headers[.contentType] ?? "").split(separator: ";", maxSplits: 1).first
+      .map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+    guard mediaType == "application/json" else {
       throw HTTPError(.unsupportedMediaType, message: "send Content-Type: application/json (\(expected))")
     }
     if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > maxBodyBytes {
@@ -167,8 +169,12 @@ public struct StudyApp: Sendable {
 
   static func checkAdmin(_ request: Request, token: String?) throws {
     guard let token else { return }
-    var given = request.uri.queryParameters.get("token") ?? ""
+    var given: String? = request.uri.queryParameters.get("token").map { String($0) }
     if let auth = request.headers[.authorization], auth.hasPrefix("Bearer ") { given = String(auth.dropFirst(7)) }
+    // No token at all: not authenticated (401); a wrong one: authenticated and refused (403).
+    guard let given, !given.isEmpty else {
+      throw HTTPError(.unauthorized, message: "admin token required (Authorization: Bearer TOKEN or ?token=TOKEN)")
+    }
     guard constantTimeEqual(Array(given.utf8), Array(token.utf8)) else {
       throw HTTPError(.forbidden, message: "admin token required (Authorization: Bearer TOKEN or ?token=TOKEN)")
     }

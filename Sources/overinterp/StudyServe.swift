@@ -42,6 +42,9 @@ extension StudyCommand {
     func validate() throws {
       if !(0...65535).contains(port) { throw ValidationError("--port must be in 0...65535, got \(port)") }
       if let adminToken, adminToken.count < 8 { throw ValidationError("--admin-token must have at least 8 characters") }
+      if adminToken == nil, let token = resolvedAdminToken(nil), token.count < 8 {
+        throw ValidationError("OVERINTERP_ADMIN_TOKEN must have at least 8 characters, like --admin-token")
+      }
     }
 
     func run() async throws {

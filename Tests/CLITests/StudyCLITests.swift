@@ -37,6 +37,13 @@ import Testing
     return run
   }
 
+  /// The admin token from the environment is held to the flag's 8-character minimum.
+  @Test func shortEnvironmentTokenIsRefused() throws {
+    let r = try CLI.run(
+      ["study", "serve", "/nonexistent-study", "--port", "0"], environment: ["OVERINTERP_ADMIN_TOKEN": "short"])
+    #expect(r.status != 0 && r.stderr.contains("OVERINTERP_ADMIN_TOKEN must have at least 8 characters"), "\(r.stderr)")
+  }
+
   @Test func makeAStudyAnswerItAndReport() throws {
     let dir = tempPath("study")
     defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -152,6 +152,12 @@ func json(_ object: [String: Any]) throws -> Data { try JSONSerialization.data(w
         try await client.send(
           "POST", "/api/answers", cookie: id, body: Data("image=x".utf8), contentType: "application/x-www-form-urlencoded"
         ).status == 415)
+      // The media type must be application/json itself, not a prefix of another one.
+      #expect(
+        try await client.send(
+          "POST", "/api/answers", cookie: id, body: try json(["image": current, "answer": 1, "milliseconds": 1]),
+          contentType: "application/jsonp"
+        ).status == 415)
       let huge = try json(["image": current, "answer": 1, "milliseconds": 1, "pad": String(repeating: "x", count: 10_000)])
       #expect(try await client.send("POST", "/api/answers", cookie: id, body: huge).status == 413)
       // No participant, or a forged one.
@@ -173,7 +179,8 @@ func json(_ object: [String: Any]) throws -> Data { try JSONSerialization.data(w
       let otherState = try await client.send("GET", "/api/state", cookie: other).json(StudyService.State.self)
       #expect(otherState.answered == 0)
       // Admin endpoints need the token.
-      #expect(try await client.send("GET", "/admin/answers.csv", cookie: other).status == 403)
+      // No token: 401 (not authenticated); a wrong one: 403.
+      #expect(try await client.send("GET", "/admin/answers.csv", cookie: other).status == 401)
       #expect(try await client.send("GET", "/admin/report?token=wrong-token").status == 403)
       let csv = try await client.send("GET", "/admin/answers.csv", headers: ["Authorization": "Bearer admin-secret"])
       #expect(csv.status == 200 && csv.text.split(separator: "\n").count == 2 && csv.text.contains(id))
