@@ -81,7 +81,8 @@ public struct StudyApp: Sendable {
     }
 
     router.get("/images/:file") { request, context in
-      let file = context.parameters.get("file") ?? ""
+      // Path segments arrive percent-encoded; an invalid encoding names no image.
+      let file = (context.parameters.get("file") ?? "").removingPercentEncoding ?? ""
       guard file.hasSuffix(".png") else { throw HTTPError(.notFound, message: "images are named {id}.png") }
       let participant = try Self.participant(request)
       let bytes = try Self.call { try service.png(participant: participant, image: String(file.dropLast(4))) }
@@ -91,7 +92,7 @@ public struct StudyApp: Sendable {
     }
 
     router.get("/resume/:participant") { request, context in
-      let id = context.parameters.get("participant") ?? ""
+      let id = (context.parameters.get("participant") ?? "").removingPercentEncoding ?? ""
       guard try service.isParticipant(id) else { throw HTTPError(.notFound, message: "no participant with this code") }
       var response = Response(status: .seeOther, headers: [.location: "/"])
       response.setCookie(Self.cookie(id))
@@ -162,7 +163,21 @@ public struct StudyApp: Sendable {
     do { buffer = try await request.collectBody(upTo: maxBodyBytes) } catch {
       throw HTTPError(.contentTooLarge, message: "request body over \(maxBodyBytes) bytes")
     }
-    do { return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView)) } catch {
+    let data = Data(buffer.readableBytesView)
+    // JSONDecoder takes 3.0 for an integer; the API's integers must be written as integers.
+    if T.self == AnswerBody.self, let text = String(data: data, encoding: .utf8) {
+      for key in ["answer", "milliseconds"] {
+        let pattern = "\"\(key)\"\\s*:\\s*(-?[0-9][0-9.eE+-]*)"
+        guard let regex = try? NSRegularExpression(pattern: pattern),
+          let match = regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)),
+          let range = Range(match.range(at: 1), in: text)
+        else { continue }
+        if text[range].contains(where: { ".eE".contains($0) }) {
+          throw HTTPError(.badRequest, message: "malformed body: '\(key)' must be an integer; expected \(expected)")
+        }
+      }
+    }
+    do { return try JSONDecoder().decode(T.self, from: data) } catch {
       throw HTTPError(.badRequest, message: "malformed body: expected \(expected)")
     }
   }

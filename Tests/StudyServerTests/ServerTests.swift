@@ -136,6 +136,14 @@ func json(_ object: [String: Any]) throws -> Data { try JSONSerialization.data(w
       // Not the current image: neither answerable nor viewable.
       #expect(try await client.answer(id, image: later, answer: 1, milliseconds: 5).status == 403)
       #expect(try await client.send("GET", "/images/\(later).png", cookie: id).status == 403)
+      // Percent-encoded path segments are decoded: every character of the current image's name
+      // escaped still names it.
+      let escaped = current.utf8.map { String(format: "%%%02X", $0) }.joined()
+      #expect(try await client.send("GET", "/images/\(escaped).png", cookie: id).status == 200)
+      // Integers must be integers: 1.0 is not a class index.
+      let float = try await client.send(
+        "POST", "/api/answers", cookie: id, body: Data(#"{"image": "\#(current)", "answer": 1.0, "milliseconds": 5}"#.utf8))
+      #expect(float.status == 400 && float.text.contains("must be an integer"), "\(float.text)")
       // Unknown image, label out of range, negative time.
       #expect(try await client.answer(id, image: "nope", answer: 1, milliseconds: 5).status == 404)
       #expect(try await client.answer(id, image: current, answer: 10, milliseconds: 5).status == 400)
