@@ -247,9 +247,10 @@ extension Audit {
     try writeFileAtomically(Array(curveCSV(curve).utf8), to: resultsFolder + "/sis-size-vs-threshold.csv")
     try writeFileAtomically(Array(groupCSV(groups).utf8), to: resultsFolder + "/correct-vs-incorrect.csv")
     try writeFileAtomically(Array(subsets.csv.utf8), to: resultsFolder + "/subset-accuracy.csv")
-    try writeFileAtomically(Array(charts(results).sisSize.utf8), to: resultsFolder + "/sis-size-vs-threshold.svg")
-    try writeFileAtomically(Array(charts(results).correctIncorrect.utf8), to: resultsFolder + "/correct-vs-incorrect.svg")
-    try writeFileAtomically(Array(charts(results).confidence.utf8), to: resultsFolder + "/confidence-correct-vs-incorrect.svg")
+    let svg = charts(results)
+    try writeFileAtomically(Array(svg.sisSize.utf8), to: resultsFolder + "/sis-size-vs-threshold.svg")
+    try writeFileAtomically(Array(svg.correctIncorrect.utf8), to: resultsFolder + "/correct-vs-incorrect.svg")
+    try writeFileAtomically(Array(svg.confidence.utf8), to: resultsFolder + "/confidence-correct-vs-incorrect.svg")
     // Last: its presence marks the stage as done.
     try writeFileAtomically(Array(try e.encode(results)) + [0x0a], to: resultsPath)
     return results

@@ -17,6 +17,7 @@ public struct CostPlan: Sendable {
   public var forwardPerSecond: Double
   public var tasks: Int
   public var label: String
+  public var method: SelectionMethod
 
   /// Times forward passes of up to 256 images of `data` (after a warm-up pass).
   public static func measureThroughput(_ classifier: any Classifier, data: ImageDataset, device: Device) throws -> Double {
@@ -36,6 +37,7 @@ public struct CostPlan: Sendable {
     self.forwardPerSecond = forwardPerSecond
     self.tasks = Swift.max(tasks, 1)
     label = settings.label
+    method = settings.method
   }
 
   /// Seconds on one process; a gradient pass (forward and backward) counts as three forward passes.
@@ -46,6 +48,7 @@ public struct CostPlan: Sendable {
   public var text: String {
     let total = Double(images) * Double(forwardPerImage)
     return "plan: \(images) image(s), \(label): \(forwardPerImage) forward + \(gradientPerImage) gradient passes per image "
+      + (method == .hybrid ? "at most, when the exact phase starts at --exact-last pixels " : "")
       + "(\(fmt(total, digits: 0)) forward passes in all; exact steps that saturate end early under --score prob, so this is an upper bound there); "
       + "\(Int(forwardPerSecond)) forward passes/s measured here; estimated \(Progress.duration(seconds)) on one process"
       + (tasks > 1 ? ", \(Progress.duration(seconds / Double(tasks))) on \(tasks) tasks as fast as this machine" : "")

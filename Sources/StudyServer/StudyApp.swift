@@ -71,7 +71,8 @@ public struct StudyApp: Sendable {
     }
 
     router.post("/api/answers") { request, context in
-      let body = try await Self.decodeBody(AnswerBody.self, request: request, expected: AnswerBody.expected)
+      let body = try await Self.decodeBody(
+        AnswerBody.self, request: request, expected: AnswerBody.expected, integerKeys: AnswerBody.integerKeys)
       let participant = try Self.participant(request)
       return try Self.json(
         try Self.call {
@@ -119,6 +120,7 @@ public struct StudyApp: Sendable {
     var image: String
     var answer: Int
     var milliseconds: Int
+    static let integerKeys = ["answer", "milliseconds"]
     static let expected = #"a JSON object {"image": string, "answer": integer class index, "milliseconds": integer}"#
   }
 
@@ -148,7 +150,10 @@ public struct StudyApp: Sendable {
     }
   }
 
-  static func decodeBody<T: Decodable>(_ type: T.Type, request: Request, expected: String) async throws -> T {
+  /// `integerKeys`: fields that must be written as integers (JSONDecoder alone takes 3.0 for 3).
+  static func decodeBody<T: Decodable>(
+    _ type: T.Type, request: Request, expected: String, integerKeys: [String] = []
+  ) async throws -> T {
     // The media type itself, without parameters such as charset: application/json exactly.
     let mediaType = (request.headers[.contentType] ?? "").split(separator: ";", maxSplits: 1).first
       .map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
@@ -164,9 +169,8 @@ public struct StudyApp: Sendable {
       throw HTTPError(.contentTooLarge, message: "request body over \(maxBodyBytes) bytes")
     }
     let data = Data(buffer.readableBytesView)
-    // JSONDecoder takes 3.0 for an integer; the API's integers must be written as integers.
-    if T.self == AnswerBody.self, let text = String(data: data, encoding: .utf8) {
-      for key in ["answer", "milliseconds"] {
+    if !integerKeys.isEmpty, let text = String(data: data, encoding: .utf8) {
+      for key in integerKeys {
         let pattern = "\"\(key)\"\\s*:\\s*(-?[0-9][0-9.eE+-]*)"
         guard let regex = try? NSRegularExpression(pattern: pattern),
           let match = regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)),

@@ -163,17 +163,11 @@ struct AuditCommand: ParsableCommand {
     let audit = try Audit(folder: out, settings: settings, selection: selectionSettings)
     try audit.prepare()
 
-    let start = Progress.now()
     let selection = try audit.select(classifier: classifier, data: data, device: device)
-    let forwardPerSecond = Double(selection.predicted) / Swift.max(Progress.now() - start, 1e-3)
-    let passes = Audit.passesPerImage(selectionSettings, pixels: data.plane)
-    // A gradient pass is a forward and a backward pass: about three forward passes.
-    let estimate = Double(selection.positions.count) * (Double(passes.forward) + 3 * Double(passes.gradient)) / forwardPerSecond
-    printError(
-      "audit: \(selection.positions.count) image(s) (\(selection.description)); \(selectionSettings.label): "
-        + "\(passes.forward) forward + \(passes.gradient) gradient passes per image"
-        + (method == .hybrid ? " at most in the exact phase's usual case" : "")
-        + "; estimated \(Progress.duration(estimate)) at the \(Int(forwardPerSecond)) images/s measured here")
+    let cost = CostPlan(
+      settings: selectionSettings, pixels: data.plane, images: selection.positions.count,
+      forwardPerSecond: try CostPlan.measureThroughput(classifier, data: data, device: device), tasks: 1)
+    printError("audit: \(selection.description); " + cost.text)
     if plan { return }
     guard !selection.positions.isEmpty else {
       throw ValidationFailure("no image is predicted with confidence >= \(settings.minConfidence); lower --min-confidence")
