@@ -92,3 +92,12 @@ let package = Package(
   swiftLanguageModes: [.v6],
   cxxLanguageStandard: .cxx17
 )
+
+// The libFuzzer targets (Fuzz/, docs/fuzzing.md): only with OVERINTERP_FUZZ=1, which
+// scripts/fuzz.sh sets when it builds them with -sanitize=fuzzer,address; the normal build and
+// the tests never compile them.
+if env["OVERINTERP_FUZZ"] == "1" {
+  package.targets.append(
+    .executableTarget(
+      name: "overinterp-fuzz", dependencies: ["Base", "Torch", "Datasets", "SIS", "Study"], path: "Fuzz/Sources"))
+}

@@ -29,7 +29,9 @@ package struct ByteReader {
   package var remaining: Int { bytes.count - offset }
 
   package func need(_ n: Int, _ what: String) throws(FileFormatError) {
-    if n < 0 || offset + n > bytes.count {
+    // Written so that no hostile offset or length can overflow: offset may be anything a header
+    // declared.
+    if n < 0 || offset < 0 || offset > bytes.count || n > bytes.count - offset {
       throw FileFormatError(path, "truncated: \(what) needs \(n) bytes at offset \(offset), file has \(bytes.count)")
     }
   }
@@ -52,11 +54,37 @@ package struct ByteReader {
   package mutating func u32(_ what: String = "uint32") throws(FileFormatError) -> Int { Int(try uint(4, what)) }
   package mutating func u64(_ what: String = "uint64") throws(FileFormatError) -> UInt64 { try uint(8, what) }
 
+  /// A 64-bit size or offset that must fit in the file (at most `bytes.count`), as an Int: a
+  /// header cannot make the reader trap on a value above Int.max or allocate past the file.
+  package mutating func size64(_ what: String) throws(FileFormatError) -> Int {
+    let at = offset
+    let v = try uint(8, what)
+    guard v <= UInt64(bytes.count) else {
+      throw FileFormatError(path, "\(what) at offset \(at) is \(v), more than the file's \(bytes.count) bytes")
+    }
+    return Int(v)
+  }
+
   package mutating func take(_ n: Int, _ what: String) throws(FileFormatError) -> ArraySlice<UInt8> {
     try need(n, what)
     defer { offset += n }
     return bytes[offset..<(offset + n)]
   }
+}
+
+/// The number of bytes of an array of `shape` with `elementSize`-byte elements, or nil when a
+/// dimension is negative or the size overflows: what a parser checks a declared shape with before
+/// it compares the size with the file's and allocates anything.
+public func checkedByteCount(shape: [Int], elementSize: Int) -> Int? {
+  guard elementSize >= 0 else { return nil }
+  var n = elementSize
+  for d in shape {
+    guard d >= 0 else { return nil }
+    let (p, overflow) = n.multipliedReportingOverflow(by: d)
+    if overflow { return shape.contains(0) ? 0 : nil }
+    n = p
+  }
+  return n
 }
 
 /// Reads a whole file, with an error that names it.

@@ -14,6 +14,8 @@ public struct ZipArchive {
   public let path: String
   let bytes: [UInt8]
   public let entries: [Entry]
+  /// The largest expansion deflate can produce (RFC 1951: 258 bytes from 2 bits, ~1032:1).
+  static let maxInflateRatio = 1032
 
   public init(path: String) throws {
     try self.init(bytes: try readFile(path), path: path)
@@ -47,12 +49,12 @@ public struct ZipArchive {
         throw FileFormatError(path, "ZIP64 archive without a ZIP64 locator")
       }
       _ = try loc.u32()
-      var z = ByteReader(bytes, path: path, offset: Int(try loc.u64()))
+      var z = ByteReader(bytes, path: path, offset: try loc.size64("ZIP64 end-of-central-directory offset"))
       guard try z.u32() == 0x0606_4b50 else { throw FileFormatError(path, "corrupt ZIP64 end-of-central-directory record") }
       z.offset += 8 + 2 + 2 + 4 + 4 + 8
-      count = Int(try z.u64())
+      count = try z.size64("ZIP64 entry count")
       _ = try z.u64()
-      cdOffset = Int(try z.u64())
+      cdOffset = try z.size64("ZIP64 central directory offset")
     }
     var entries: [Entry] = []
     var c = ByteReader(bytes, path: path, offset: cdOffset)
@@ -78,9 +80,10 @@ public struct ZipArchive {
         let size = try c.u16()
         let next = c.offset + size
         if tag == 0x0001 {
-          if uncompressed == 0xffff_ffff { uncompressed = Int(try c.u64()) }
-          if compressed == 0xffff_ffff { compressed = Int(try c.u64()) }
-          if localOffset == 0xffff_ffff { localOffset = Int(try c.u64()) }
+          // An uncompressed size is bounded by the inflate ratio check in data(of:), not here.
+          if uncompressed == 0xffff_ffff { uncompressed = Int(clamping: try c.u64()) }
+          if compressed == 0xffff_ffff { compressed = try c.size64("ZIP64 compressed size of '\(name)'") }
+          if localOffset == 0xffff_ffff { localOffset = try c.size64("ZIP64 local header offset of '\(name)'") }
         }
         c.offset = next
       }
@@ -108,8 +111,20 @@ public struct ZipArchive {
     let raw = try r.take(entry.compressedSize, "entry '\(entry.name)'")
     switch entry.method {
     case 0:
+      guard entry.uncompressedSize == raw.count else {
+        throw FileFormatError(
+          path, "stored entry '\(entry.name)' declares \(entry.uncompressedSize) bytes but holds \(raw.count)")
+      }
       return Array(raw)
     case 8:
+      // Deflate cannot expand by more than 1032:1; a larger declared size is a corrupt or hostile
+      // header, refused before the output is allocated.
+      guard entry.uncompressedSize <= Self.maxInflateRatio * raw.count + 1024 else {
+        throw FileFormatError(
+          path,
+          "entry '\(entry.name)' declares \(entry.uncompressedSize) bytes from \(raw.count) compressed: more than deflate's \(Self.maxInflateRatio):1 can expand"
+        )
+      }
       return try inflate(raw, expected: entry.uncompressedSize, name: entry.name)
     default:
       throw FileFormatError(path, "entry '\(entry.name)' uses unsupported compression method \(entry.method)")

@@ -55,13 +55,18 @@ int oi_png_write(const char* path, const uint8_t* pixels, int width, int height,
   return 0;
 }
 
-int oi_png_read(const char* path, uint8_t** pixels, int* width, int* height, int* channels,
-                char* err, size_t errlen) {
+int oi_png_decode(const uint8_t* data, size_t len, uint8_t** pixels, int* width, int* height,
+                  int* channels, char* err, size_t errlen) {
   png_image image;
   memset(&image, 0, sizeof(image));
   image.version = PNG_IMAGE_VERSION;
-  if (!png_image_begin_read_from_file(&image, path)) {
+  if (!png_image_begin_read_from_memory(&image, data, len)) {
     set_err(err, errlen, image.message[0] ? image.message : "not a readable PNG file");
+    return -1;
+  }
+  if ((unsigned long long)image.width * image.height > OI_MAX_PIXELS) {
+    png_image_free(&image);
+    set_err(err, errlen, "image larger than 100 megapixels");
     return -1;
   }
   int has_alpha = (image.format & PNG_FORMAT_FLAG_ALPHA) != 0;
@@ -115,6 +120,11 @@ int oi_jpeg_decode(const uint8_t* data, size_t len, uint8_t** pixels, int* width
   jpeg_mem_src(&cinfo, (const unsigned char*)data, (unsigned long)len);
   jpeg_read_header(&cinfo, TRUE);
   cinfo.out_color_space = JCS_RGB;
+  if ((unsigned long long)cinfo.image_width * cinfo.image_height > OI_MAX_PIXELS) {
+    jpeg_destroy_decompress(&cinfo);
+    set_err(err, errlen, "image larger than 100 megapixels");
+    return -1;
+  }
   jpeg_start_decompress(&cinfo);
   size_t stride = (size_t)cinfo.output_width * 3;
   buf = (uint8_t*)malloc(stride * cinfo.output_height);

@@ -16,7 +16,11 @@ public enum CIFAR10 {
 
   /// Reads one binary batch file, validating its size and labels.
   public static func readBatch(_ path: String, firstIndex: Int = 0) throws -> ImageDataset {
-    let bytes = try readFile(path)
+    try parseBatch(try readFile(path), path: path, firstIndex: firstIndex)
+  }
+
+  /// Parses the bytes of one binary batch file; `path` names it in errors.
+  public static func parseBatch(_ bytes: [UInt8], path: String, firstIndex: Int = 0) throws -> ImageDataset {
     guard !bytes.isEmpty, bytes.count % recordSize == 0 else {
       throw FileFormatError(
         path,

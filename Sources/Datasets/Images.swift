@@ -24,16 +24,24 @@ public enum ImageIO {
 
   /// Reads a PNG as 8-bit HWC RGB (or RGBA).
   public static func readPNG(_ path: String) throws -> (pixels: [UInt8], width: Int, height: Int, channels: Int) {
+    try decodePNG(try readFile(path), path: path)
+  }
+
+  /// Decodes PNG bytes as 8-bit HWC RGB (or RGBA); `path` names the file in errors.
+  public static func decodePNG(_ bytes: [UInt8], path: String) throws -> (
+    pixels: [UInt8], width: Int, height: Int, channels: Int
+  ) {
     var out: UnsafeMutablePointer<UInt8>?
     var w: Int32 = 0
     var h: Int32 = 0
     var c: Int32 = 0
     var err = [CChar](repeating: 0, count: 256)
-    guard oi_png_read(path, &out, &w, &h, &c, &err, 256) == 0, let out else {
+    let status = bytes.withUnsafeBufferPointer { oi_png_decode($0.baseAddress, $0.count, &out, &w, &h, &c, &err, 256) }
+    guard status == 0, let out else {
       throw FileFormatError(path, "not a readable PNG: \(String(cString: err))")
     }
     defer { oi_image_free(out) }
-    return (Array(UnsafeBufferPointer(start: out, count: Int(w * h * c))), Int(w), Int(h), Int(c))
+    return (Array(UnsafeBufferPointer(start: out, count: Int(w) * Int(h) * Int(c))), Int(w), Int(h), Int(c))
   }
 
   /// Decodes JPEG bytes to 8-bit HWC RGB.
@@ -45,7 +53,7 @@ public enum ImageIO {
     let status = bytes.withUnsafeBufferPointer { oi_jpeg_decode($0.baseAddress, $0.count, &out, &w, &h, &err, 256) }
     guard status == 0, let out else { throw FileFormatError(path, "not a decodable JPEG: \(String(cString: err))") }
     defer { oi_image_free(out) }
-    return (Array(UnsafeBufferPointer(start: out, count: Int(w * h * 3))), Int(w), Int(h))
+    return (Array(UnsafeBufferPointer(start: out, count: Int(w) * Int(h) * 3)), Int(w), Int(h))
   }
 
   /// Encodes 8-bit HWC RGB as JPEG at `quality` (1-100).

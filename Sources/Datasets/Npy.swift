@@ -149,12 +149,21 @@ public struct NpyArray: Sendable {
       throw FileFormatError(path, "Fortran-ordered arrays are not supported; save with np.ascontiguousarray")
     }
     guard let shapeText = field(header, "shape") else { throw FileFormatError(path, "npy header without 'shape'") }
-    let shape = shapeText.trimming(chars: "() ").split(separator: ",").compactMap {
-      Int(String($0).trimming(chars: " "))
+    var parts = shapeText.trimming(chars: "() ").split(separator: ",", omittingEmptySubsequences: false).map {
+      String($0).trimming(chars: " ")
     }
-    let count = shape.reduce(1, *)
+    if parts.last == "" { parts.removeLast() }  // "()" and the trailing comma of "(3,)"
+    var shape: [Int] = []
+    for text in parts {
+      guard let d = Int(text), d >= 0 else {
+        throw FileFormatError(path, "npy shape \(shapeText) is not a tuple of non-negative integers")
+      }
+      shape.append(d)
+    }
     let start = headerStart + headerLength
-    let expected = count * kind.byteSize
+    guard let expected = checkedByteCount(shape: shape, elementSize: kind.byteSize) else {
+      throw FileFormatError(path, "npy shape \(shapeText) is impossibly large")
+    }
     guard bytes.count - start >= expected else {
       throw FileFormatError(
         path, "truncated: shape \(shape) of \(kind.rawValue) needs \(expected) data bytes, file has \(bytes.count - start)")
@@ -197,7 +206,12 @@ public struct NpyArray: Sendable {
 /// `.npz` archives: one `.npy` per named array in a ZIP file (stored or deflated entries).
 public enum Npz {
   public static func read(_ path: String) throws -> [String: NpyArray] {
-    let zip = try ZipArchive(path: path)
+    try parse(try readFile(path), path: path)
+  }
+
+  /// Parses the bytes of an `.npz` file; `path` names it in errors.
+  public static func parse(_ bytes: [UInt8], path: String) throws -> [String: NpyArray] {
+    let zip = try ZipArchive(bytes: bytes, path: path)
     var out: [String: NpyArray] = [:]
     for e in zip.entries where e.name.hasSuffix(".npy") {
       out[String(e.name.dropLast(4))] = try NpyArray.parse(try zip.data(of: e), path: "\(path)[\(e.name)]")

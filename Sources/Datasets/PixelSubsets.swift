@@ -153,12 +153,31 @@ public enum PixelSubsets {
 
   public static func readInfo(_ folder: String) throws -> Info {
     let path = folder + "/subsets.json"
-    let bytes = try readFile(path)
+    return try parseInfo(try readFile(path), path: path)
+  }
+
+  /// Parses and checks the bytes of a `subsets.json`; `path` names it in errors.
+  public static func parseInfo(_ bytes: [UInt8], path: String) throws -> Info {
     let info: Info
     do { info = try JSONDecoder().decode(Info.self, from: Data(bytes)) } catch {
       throw FileFormatError(path, "not a pixel-subset description (\(error))")
     }
     guard info.format == format else { throw FileFormatError(path, "format '\(info.format)' is not \(format)") }
+    let shape = info.imageShape
+    guard shape.count == 3, [1, 3].contains(shape[0]), shape[1] > 0, shape[2] > 0,
+      let plane = checkedByteCount(shape: [shape[1], shape[2]], elementSize: 1), plane <= 65_536
+    else {
+      throw FileFormatError(path, "imageShape \(shape) is not [channels (1 or 3), height, width] of at most 65,536 pixels")
+    }
+    guard info.count >= 0, (0...plane).contains(info.keptPerImage),
+      checkedByteCount(shape: [info.count, plane], elementSize: 1) != nil
+    else {
+      throw FileFormatError(
+        path, "count \(info.count) and keptPerImage \(info.keptPerImage) do not fit images of \(plane) pixels")
+    }
+    guard !info.classNames.isEmpty, info.maskColor.count == shape[0], (0...1).contains(info.fraction) else {
+      throw FileFormatError(path, "needs class names, one mask colour value per channel and a fraction in [0, 1]")
+    }
     return info
   }
 
@@ -177,6 +196,9 @@ public enum PixelSubsets {
     let sources = try NpyArray.read(folder + "/source_index.npy").integers()
     guard labels.count == n, sources.count == n else {
       throw FileFormatError(folder, "labels.npy and source_index.npy must have \(n) entries as subsets.json says")
+    }
+    guard labels.allSatisfy({ (0..<info.classNames.count).contains($0) }) else {
+      throw FileFormatError(folder + "/labels.npy", "labels must lie in 0..<\(info.classNames.count) (the class names)")
     }
     let (c, h, w) = (info.imageShape[0], info.imageShape[1], info.imageShape[2])
     let p = h * w

@@ -119,6 +119,18 @@ public enum Preprocessing: Equatable, Sendable, CustomStringConvertible {
     }
   }
 
+  /// The size an image of width x height is resized to before any final crop (where the
+  /// preprocessing resizes).
+  public func resizedSize(width: Int, height: Int) -> (width: Int, height: Int) {
+    switch self {
+    case .none: return (width, height)
+    case .centralCrop(_, let s): return (s, s)
+    case .resizeCenterCrop(let size, _):
+      let long = { (a: Int, b: Int) in Int(Swift.min(Double(size) * Double(a) / Double(Swift.max(b, 1)), 1e12)) }
+      return width <= height ? (size, long(height, width)) : (long(width, height), size)
+    }
+  }
+
   /// Applies the preprocessing to 8-bit RGB HWC pixels; returns size x size x 3.
   public func apply(_ px: [UInt8], width: Int, height: Int) -> (pixels: [UInt8], width: Int, height: Int) {
     switch self {
@@ -151,35 +163,12 @@ public enum ImageFolder {
 
   public static func load(_ folder: String, preprocessing: Preprocessing, classNames: [String]) throws -> ImageDataset {
     let csv = folder + "/labels.csv"
-    let text = String(decoding: try readFile(csv), as: UTF8.self)
-    var entries: [(String, Int)] = []
-    for (n, line) in text.split(separator: "\n").enumerated() {
-      let fields = line.split(separator: ",", maxSplits: 2).map { String($0).trimming(chars: " \r\"") }
-      guard fields.count >= 2 else { throw FileFormatError(csv, "line \(n + 1): expected filename,label") }
-      guard let label = Int(fields[1]) else {
-        if n == 0 { continue }  // header
-        throw FileFormatError(csv, "line \(n + 1): label '\(fields[1])' is not an integer")
-      }
-      guard label >= 0, label < classNames.count else {
-        throw FileFormatError(csv, "line \(n + 1): label \(label) is outside the model's 0..<\(classNames.count) classes")
-      }
-      entries.append((fields[0], label))
-    }
-    guard !entries.isEmpty else { throw FileFormatError(csv, "no images listed") }
+    let entries = try parseLabels(try readFile(csv), path: csv, classCount: classNames.count)
     var pixels: [UInt8] = []
     var size: (Int, Int)?
     for (name, _) in entries {
       let path = folder + "/" + name
-      let decoded: (pixels: [UInt8], width: Int, height: Int)
-      if name.lowercased().hasSuffix(".png") {
-        let p = try ImageIO.readPNG(path)
-        let rgb =
-          p.channels == 4 ? stride(from: 0, to: p.pixels.count, by: 4).flatMap { Array(p.pixels[$0..<($0 + 3)]) } : p.pixels
-        decoded = (rgb, p.width, p.height)
-      } else {
-        decoded = try ImageIO.decodeJPEG(try readFile(path), path: path)
-      }
-      let out = preprocessing.apply(decoded.pixels, width: decoded.width, height: decoded.height)
+      let out = try decode(try readFile(path), name: name, path: path, preprocessing: preprocessing)
       if let size, size != (out.width, out.height) {
         throw FileFormatError(
           path,
@@ -191,7 +180,55 @@ public enum ImageFolder {
     }
     let (w, h) = size ?? (0, 0)
     return ImageDataset(
-      pixels: pixels, labels: entries.map(\.1), imageShape: [3, h, w], classNames: classNames,
+      pixels: pixels, labels: entries.map(\.label), imageShape: [3, h, w], classNames: classNames,
       description: "image folder \(folder) (\(entries.count) images, preprocessing \(preprocessing))")
+  }
+
+  /// The entries of `labels.csv` (`filename,label[,...]`; a first line whose label is not an
+  /// integer is a header). `path` names the file in errors.
+  public static func parseLabels(_ bytes: [UInt8], path csv: String, classCount: Int) throws -> [(name: String, label: Int)] {
+    let text = String(decoding: bytes, as: UTF8.self)
+    var entries: [(name: String, label: Int)] = []
+    for (n, line) in text.split(separator: "\n").enumerated() {
+      let fields = line.split(separator: ",", maxSplits: 2).map { String($0).trimming(chars: " \r\"") }
+      guard fields.count >= 2 else { throw FileFormatError(csv, "line \(n + 1): expected filename,label") }
+      guard let label = Int(fields[1]) else {
+        if n == 0 { continue }  // header
+        throw FileFormatError(csv, "line \(n + 1): label '\(fields[1].prefix(40))' is not an integer")
+      }
+      guard label >= 0, label < classCount else {
+        throw FileFormatError(csv, "line \(n + 1): label \(label) is outside the model's 0..<\(classCount) classes")
+      }
+      guard !fields[0].isEmpty else { throw FileFormatError(csv, "line \(n + 1): empty filename") }
+      entries.append((fields[0], label))
+    }
+    guard !entries.isEmpty else { throw FileFormatError(csv, "no images listed") }
+    return entries
+  }
+
+  /// Decodes one image file's bytes (PNG when `name` ends in .png, JPEG otherwise) to 8-bit RGB
+  /// and applies the preprocessing. `path` names the file in errors.
+  public static func decode(_ bytes: [UInt8], name: String, path: String, preprocessing: Preprocessing) throws -> (
+    pixels: [UInt8], width: Int, height: Int
+  ) {
+    let decoded: (pixels: [UInt8], width: Int, height: Int)
+    if name.lowercased().hasSuffix(".png") {
+      let p = try ImageIO.decodePNG(bytes, path: path)
+      let rgb =
+        p.channels == 4 ? stride(from: 0, to: p.pixels.count, by: 4).flatMap { Array(p.pixels[$0..<($0 + 3)]) } : p.pixels
+      decoded = (rgb, p.width, p.height)
+    } else {
+      decoded = try ImageIO.decodeJPEG(bytes, path: path)
+    }
+    // A very long, thin image (a 300-byte JPEG can be 8,200 x 6) would be resized to a huge one
+    // (349,866 x 256) before the crop; refuse beyond 16.8 megapixels (4,096 x 4,096).
+    let resized = preprocessing.resizedSize(width: decoded.width, height: decoded.height)
+    guard resized.width > 0, resized.height > 0, Double(resized.width) * Double(resized.height) <= Double(1 << 24) else {
+      throw FileFormatError(
+        path,
+        "is \(decoded.width)x\(decoded.height): preprocessing \(preprocessing) would resize it to \(resized.width)x\(resized.height)"
+      )
+    }
+    return preprocessing.apply(decoded.pixels, width: decoded.width, height: decoded.height)
   }
 }

@@ -188,12 +188,15 @@ public struct RunManifest: Equatable, Sendable {
     self.device = device
   }
 
-  /// The fields that differ between runs or shards that may be merged (the shard is not one).
+  /// The fields that differ between runs or shards that may be merged. The shard is not one, nor is
+  /// the data's description: it is prose that spells the data path as it was typed (relative or
+  /// absolute), and the absolute path, split and holdout that it describes are compared themselves.
   public func differences(from other: RunManifest) -> [String] {
     var a = self
     var b = other
     a.shard = .whole
     b.shard = .whole
+    b.data.description = a.data.description
     guard a != b else { return [] }
     let ma = (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(a))) as? [String: Any] ?? [:]
     let mb = (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(b))) as? [String: Any] ?? [:]
@@ -288,6 +291,19 @@ extension RunManifest: Codable {
     guard problems.isEmpty else { throw SISError.store("manifest settings: \(problems.joined(separator: "; "))") }
     guard positions.count == sourceIndices.count else {
       throw SISError.store("manifest has \(positions.count) positions but \(sourceIndices.count) source indices")
+    }
+    guard positions.allSatisfy({ $0 >= 0 }), Set(positions).count == positions.count else {
+      throw SISError.store("manifest positions must be distinct non-negative integers")
+    }
+    guard (1...65_536).contains(featureCount), !inputShape.isEmpty,
+      let inputSize = checkedByteCount(shape: inputShape, elementSize: 1), inputSize > 0, inputSize % featureCount == 0
+    else {
+      throw SISError.store(
+        "manifest featureCount \(featureCount) and inputShape \(inputShape) do not fit (1 to 65,536 features dividing the input)")
+    }
+    if let n = data.numClasses, n < 1 { throw SISError.store("manifest numClasses must be at least 1") }
+    if let h = settings.hybrid, !(0...1).contains(h.switchAt) || h.exactLast < 0 {
+      throw SISError.store("manifest switchProbability must lie in [0, 1] and exactLast be non-negative")
     }
   }
 

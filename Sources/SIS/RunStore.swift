@@ -61,15 +61,18 @@ public struct RunStore {
     guard let data = FileManager.default.contents(atPath: manifestPath) else {
       throw SISError.store("\(directory): no manifest.json; not a backselect run folder")
     }
-    let m: RunManifest
-    do { m = try JSONDecoder().decode(RunManifest.self, from: data) } catch let e as SISError {
-      throw SISError.store("\(manifestPath): \(e)")
+    return try Self.parseManifest(data, path: manifestPath)
+  }
+
+  /// Parses the bytes of a `manifest.json`; `path` names it in errors.
+  public static func parseManifest(_ data: Data, path: String) throws -> RunManifest {
+    do { return try JSONDecoder().decode(RunManifest.self, from: data) } catch let e as SISError {
+      throw SISError.store("\(path): \(e)")
     } catch DecodingError.keyNotFound(let key, _) {
-      throw SISError.store("\(manifestPath): the manifest has no field '\(key.stringValue)'")
+      throw SISError.store("\(path): the manifest has no field '\(key.stringValue)'")
     } catch {
-      throw SISError.store("\(manifestPath): unreadable manifest (\(error))")
+      throw SISError.store("\(path): unreadable manifest (\(error))")
     }
-    return m
   }
 
   public func writeManifest(_ m: RunManifest) throws {
@@ -119,8 +122,17 @@ public struct RunStore {
     appendLine(line, to: directory + "/timings.jsonl")
   }
 
-  public func readShard(_ path: String) throws -> [ImageRecord] {
-    let a = try Npz.read(path)
+  /// The images of one shard file, checked against the run's manifest: every order a
+  /// permutation of the manifest's features, values and scores as many, positions of the run.
+  public func readShard(_ path: String, manifest: RunManifest) throws -> [ImageRecord] {
+    try Self.parseShard(try readFile(path), path: path, manifest: manifest, seconds: timings())
+  }
+
+  /// Parses the bytes of a shard file (`path` names it in errors) against `manifest`.
+  public static func parseShard(_ bytes: [UInt8], path: String, manifest: RunManifest, seconds: [Int: Float] = [:]) throws
+    -> [ImageRecord]
+  {
+    let a = try Npz.parse(bytes, path: path)
     func need(_ k: String) throws -> NpyArray {
       guard let v = a[k] else { throw SISError.store("\(path): missing array '\(k)'") }
       return v
@@ -138,13 +150,32 @@ public struct RunStore {
     let confidence = try need("confidence").floats()
     let exact = try need("exact_ties").integers()
     let near = try need("near_ties").integers()
-    let seconds = timings()
-    guard order.count == n * p, values.count == n * p, scores.count == n * p,
+    guard p == manifest.featureCount, order.count == n * p, values.count == n * p, scores.count == n * p,
       [
         sources.count, labels.count, predicted.count,
         confidence.count, exact.count, near.count,
       ].allSatisfy({ $0 == n })
-    else { throw SISError.store("\(path): arrays of inconsistent sizes") }
+    else {
+      throw SISError.store(
+        "\(path): arrays of inconsistent sizes (expected \(n) images of \(manifest.featureCount) features as the manifest says)")
+    }
+    let runPositions = Set(manifest.positions)
+    let classes = manifest.data.numClasses ?? Int.max
+    for i in 0..<n {
+      guard runPositions.contains(positions[i]) else {
+        throw SISError.store("\(path): image \(i) has position \(positions[i]), which is not one of the run's")
+      }
+      guard (0..<classes).contains(predicted[i]), labels[i] >= 0, confidence[i].isFinite else {
+        throw SISError.store("\(path): image \(i) has an invalid label, prediction or confidence")
+      }
+      var seen = [Bool](repeating: false, count: p)
+      for f in order[(i * p)..<((i + 1) * p)] {
+        guard f >= 0, f < p, !seen[f] else {
+          throw SISError.store("\(path): image \(i)'s order is not a permutation of the \(p) features")
+        }
+        seen[f] = true
+      }
+    }
     return (0..<n).map { i in
       ImageRecord(
         position: positions[i], sourceIndex: sources[i], label: labels[i], predicted: predicted[i], confidence: confidence[i],
@@ -180,8 +211,9 @@ public struct RunStore {
 
   /// Every finished image, in run order.
   public func records() throws -> [ImageRecord] {
+    let manifest = try readManifest()
     var all: [ImageRecord] = []
-    for g in finishedGroups().sorted() { all += try readShard(shardPath(group: g)) }
+    for g in finishedGroups().sorted() { all += try readShard(shardPath(group: g), manifest: manifest) }
     return all
   }
 

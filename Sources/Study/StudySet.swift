@@ -30,9 +30,33 @@ public struct StudySet: Codable, Equatable, Sendable {
     guard let data = FileManager.default.contents(atPath: folder + "/study.json") else {
       throw FileFormatError(folder, "no study.json: not a study folder (make one with `overinterp study make`)")
     }
-    do { return try JSONDecoder().decode(StudySet.self, from: data) } catch {
-      throw FileFormatError(folder + "/study.json", "unreadable study manifest: \(error)")
+    return try parse(Array(data), path: folder + "/study.json")
+  }
+
+  /// Parses and checks the bytes of a `study.json`; `path` names it in errors. Image files must
+  /// be plain names inside the study folder (the server sends them), ids unique, labels classes.
+  public static func parse(_ bytes: [UInt8], path: String) throws -> StudySet {
+    let set: StudySet
+    do { set = try JSONDecoder().decode(StudySet.self, from: Data(bytes)) } catch {
+      throw FileFormatError(path, "unreadable study manifest: \(error)")
     }
+    guard set.format == "overinterp-study/1" else {
+      throw FileFormatError(path, "format '\(set.format.prefix(60))' is not overinterp-study/1")
+    }
+    guard !set.classNames.isEmpty else { throw FileFormatError(path, "no class names") }
+    var ids = Set<String>()
+    for (i, image) in set.images.enumerated() {
+      guard !image.id.isEmpty, ids.insert(image.id).inserted else {
+        throw FileFormatError(path, "image \(i): empty or repeated id")
+      }
+      guard !image.file.isEmpty, !image.file.contains("/"), !image.file.hasPrefix("."), image.file.hasSuffix(".png") else {
+        throw FileFormatError(path, "image \(i): file '\(image.file.prefix(80))' is not a .png name inside the study folder")
+      }
+      guard (0..<set.classNames.count).contains(image.label), (0...1).contains(image.fraction), image.keptPixels >= 0 else {
+        throw FileFormatError(path, "image \(i): label, fraction or keptPixels out of range")
+      }
+    }
+    return set
   }
 
   public func save(_ folder: String) throws {

@@ -44,6 +44,40 @@ public indirect enum PickleValue: CustomStringConvertible {
     }
   }
 
+  /// The description cut to about `limit` characters (error messages quote values from files,
+  /// which may be large).
+  public func summary(limit: Int = 200) -> String {
+    var out = ""
+    func write(_ v: PickleValue) {
+      guard out.count < limit else { return }
+      switch v {
+      case .list(let l), .tuple(let l):
+        let (open, close) = if case .list = v { ("[", "]") } else { ("(", ")") }
+        out += open
+        for (i, e) in l.enumerated() {
+          guard out.count < limit else { break }
+          if i > 0 { out += ", " }
+          write(e)
+        }
+        out += close
+      case .dict(let d):
+        out += "{"
+        for (i, e) in d.enumerated() {
+          guard out.count < limit else { break }
+          if i > 0 { out += ", " }
+          write(e.0)
+          out += ": "
+          write(e.1)
+        }
+        out += "}"
+      case .string(let s): out += "'\(s.prefix(limit))'"
+      default: out += v.description
+      }
+    }
+    write(self)
+    return out.count > limit ? String(out.prefix(limit)) + "..." : out
+  }
+
   public var string: String? { if case .string(let s) = self { return s } else { return nil } }
   public var int: Int? { if case .int(let i) = self { return i } else { return nil } }
   public var double: Double? {
@@ -79,17 +113,37 @@ public struct TensorRef {
   public var dtype: DType { storage.dtype }
 }
 
+/// How big and how deep a value is; every value on the unpickling stack carries it, so that a
+/// small hostile pickle cannot build a structure that is exponentially large (a list appended to
+/// itself over and over through the memo) or deep enough to exhaust the call stack when it is
+/// walked or freed.
+private struct Size {
+  var nodes = 1
+  var depth = 1
+
+  /// The size of a container of `children`.
+  static func container(_ children: [Size]) -> Size {
+    var s = Size()
+    for c in children {
+      s.nodes = s.nodes &+ c.nodes
+      s.depth = Swift.max(s.depth, c.depth + 1)
+    }
+    return s
+  }
+}
+
 /// Mutable containers while unpickling (pickle appends to lists and dicts after memoizing them).
 private final class Box {
   enum Kind { case list, dict }
   let kind: Kind
   var items: [PickleValue] = []
   var pairs: [(PickleValue, PickleValue)] = []
+  var size = Size()
   init(_ kind: Kind) { self.kind = kind }
 }
 
 private enum Item {
-  case value(PickleValue)
+  case value(PickleValue, Size)
   case box(Box)
   case mark
 }
@@ -105,15 +159,30 @@ public struct PickleReader {
     "torch._utils._rebuild_parameter",
     "_codecs.encode",
   ]
+  /// Every global the reader accepts: the callables and the storage classes.
+  public static var allowedGlobals: Set<String> { allowedCallables.union(storageTypes.keys) }
+  /// Bounds on one unpickled value: a state dict of a large model has a few thousand nodes and a
+  /// depth below 10; Python's own unpickler stops at a recursion depth of about 1,000.
+  public static let maxNodes = 1 << 22
+  public static let maxDepth = 1000
 
   let path: String
+
+  /// What the reader resolves and calls, for the fuzz targets that check the allow-list
+  /// independently (Fuzz/): `.resolve(name)` for every global it returns, `.call(name)` for every
+  /// callable it applies. Nil (no cost) outside them.
+  package enum Event {
+    case resolve(String)
+    case call(String)
+  }
+  nonisolated(unsafe) package static var observer: ((Event) -> Void)?
 
   public init(path: String) { self.path = path }
 
   func fail(_ message: String) -> FileFormatError { FileFormatError(path, message) }
 
   /// Unpickles one object starting at `reader.offset`, leaving the offset just after STOP.
-  func load(_ reader: inout ByteReader) throws -> PickleValue {
+  package func load(_ reader: inout ByteReader) throws -> PickleValue {
     var stack: [Item] = []
     var memo: [Int: Item] = [:]
 
@@ -129,11 +198,42 @@ public struct PickleReader {
       stack.removeSubrange(m...)
       return items
     }
-    func value(_ item: Item) throws -> PickleValue {
+    func sized(_ item: Item) throws -> (PickleValue, Size) {
       switch item {
-      case .value(let v): return v
-      case .box(let b): return b.kind == .list ? .list(b.items) : .dict(b.pairs)
+      case .value(let v, let s): return (v, s)
+      case .box(let b): return (b.kind == .list ? .list(b.items) : .dict(b.pairs), b.size)
       case .mark: throw fail("corrupt pickle: MARK used as a value")
+      }
+    }
+    func value(_ item: Item) throws -> PickleValue { try sized(item).0 }
+    func check(_ s: Size) throws {
+      guard s.nodes <= Self.maxNodes, s.nodes > 0, s.depth <= Self.maxDepth else {
+        throw fail(
+          "pickle structure too large or too deep at byte \(reader.offset) (limits: \(Self.maxNodes) values, depth \(Self.maxDepth)); not a checkpoint this reader accepts"
+        )
+      }
+    }
+    func push(_ v: PickleValue) { stack.append(.value(v, Size())) }
+    /// A new container of the items' values.
+    func container(_ items: [Item], _ make: ([PickleValue]) -> PickleValue) throws -> Item {
+      let parts = try items.map(sized)
+      let size = Size.container(parts.map(\.1))
+      try check(size)
+      return .value(make(parts.map(\.0)), size)
+    }
+    func add(_ items: [Item], to b: Box) throws {
+      let parts = try items.map(sized)
+      var size = b.size
+      for (_, s) in parts {
+        size.nodes = size.nodes &+ s.nodes
+        size.depth = Swift.max(size.depth, s.depth + 1)
+      }
+      try check(size)
+      b.size = size
+      switch b.kind {
+      case .list: b.items += parts.map(\.0)
+      case .dict:
+        for i in stride(from: 0, to: parts.count - 1, by: 2) { b.pairs.append((parts[i].0, parts[i + 1].0)) }
       }
     }
 
@@ -145,111 +245,94 @@ public struct PickleReader {
       case 0x2e:  // STOP
         return try value(try pop())
       case 0x28: stack.append(.mark)  // MARK
-      case 0x4e: stack.append(.value(.none))  // NONE
-      case 0x88: stack.append(.value(.bool(true)))  // NEWTRUE
-      case 0x89: stack.append(.value(.bool(false)))  // NEWFALSE
-      case 0x4b: stack.append(.value(.int(Int(try reader.u8()))))  // BININT1
-      case 0x4d: stack.append(.value(.int(try reader.u16())))  // BININT2
-      case 0x4a: stack.append(.value(.int(Int(Int32(truncatingIfNeeded: try reader.u32())))))  // BININT
+      case 0x4e: push(.none)  // NONE
+      case 0x88: push(.bool(true))  // NEWTRUE
+      case 0x89: push(.bool(false))  // NEWFALSE
+      case 0x4b: push(.int(Int(try reader.u8())))  // BININT1
+      case 0x4d: push(.int(try reader.u16()))  // BININT2
+      case 0x4a: push(.int(Int(Int32(truncatingIfNeeded: try reader.u32()))))  // BININT
       case 0x8a:  // LONG1
         let n = Int(try reader.u8())
         let raw = Array(try reader.take(n, "LONG1"))
-        stack.append(.value(raw.count > 8 ? .bigInt(raw) : .int(littleEndianSigned(raw))))
+        push(raw.count > 8 ? .bigInt(raw) : .int(littleEndianSigned(raw)))
       case 0x8b:  // LONG4
         let n = try reader.u32()
         let raw = Array(try reader.take(n, "LONG4"))
-        stack.append(.value(raw.count > 8 ? .bigInt(raw) : .int(littleEndianSigned(raw))))
+        push(raw.count > 8 ? .bigInt(raw) : .int(littleEndianSigned(raw)))
       case 0x47:  // BINFLOAT (big-endian double)
         let raw = try reader.take(8, "BINFLOAT")
         var bits: UInt64 = 0
         for b in raw { bits = bits << 8 | UInt64(b) }
-        stack.append(.value(.float(Double(bitPattern: bits))))
-      case 0x58:  // BINUNICODE
+        push(.float(Double(bitPattern: bits)))
+      case 0x58, 0x54:  // BINUNICODE, BINSTRING (protocol 0-2 byte string)
         let n = try reader.u32()
-        stack.append(.value(.string(String(decoding: try reader.take(n, "string"), as: UTF8.self))))
-      case 0x8c:  // SHORT_BINUNICODE
+        push(.string(String(decoding: try reader.take(n, "string"), as: UTF8.self)))
+      case 0x8c, 0x55:  // SHORT_BINUNICODE, SHORT_BINSTRING
         let n = Int(try reader.u8())
-        stack.append(.value(.string(String(decoding: try reader.take(n, "string"), as: UTF8.self))))
+        push(.string(String(decoding: try reader.take(n, "string"), as: UTF8.self)))
       case 0x8d:  // BINUNICODE8
-        let n = Int(try reader.u64())
-        stack.append(.value(.string(String(decoding: try reader.take(n, "string"), as: UTF8.self))))
+        let n = try reader.size64("BINUNICODE8 length")
+        push(.string(String(decoding: try reader.take(n, "string"), as: UTF8.self)))
       case 0x43:  // SHORT_BINBYTES
         let n = Int(try reader.u8())
-        stack.append(.value(.bytes(Array(try reader.take(n, "bytes")))))
+        push(.bytes(Array(try reader.take(n, "bytes"))))
       case 0x42:  // BINBYTES
         let n = try reader.u32()
-        stack.append(.value(.bytes(Array(try reader.take(n, "bytes")))))
+        push(.bytes(Array(try reader.take(n, "bytes"))))
       case 0x8e:  // BINBYTES8
-        let n = Int(try reader.u64())
-        stack.append(.value(.bytes(Array(try reader.take(n, "bytes")))))
-      case 0x54:  // BINSTRING (protocol 0-2 byte string)
-        let n = try reader.u32()
-        stack.append(.value(.string(String(decoding: try reader.take(n, "string"), as: UTF8.self))))
-      case 0x55:  // SHORT_BINSTRING
-        let n = Int(try reader.u8())
-        stack.append(.value(.string(String(decoding: try reader.take(n, "string"), as: UTF8.self))))
+        let n = try reader.size64("BINBYTES8 length")
+        push(.bytes(Array(try reader.take(n, "bytes"))))
       case 0x5d: stack.append(.box(Box(.list)))  // EMPTY_LIST
       case 0x7d: stack.append(.box(Box(.dict)))  // EMPTY_DICT
-      case 0x29: stack.append(.value(.tuple([])))  // EMPTY_TUPLE
-      case 0x85: stack.append(.value(.tuple([try value(try pop())])))  // TUPLE1
+      case 0x29: push(.tuple([]))  // EMPTY_TUPLE
+      case 0x85: stack.append(try container([try pop()]) { .tuple($0) })  // TUPLE1
       case 0x86:  // TUPLE2
-        let b = try value(try pop())
-        let a = try value(try pop())
-        stack.append(.value(.tuple([a, b])))
+        let b = try pop()
+        let a = try pop()
+        stack.append(try container([a, b]) { .tuple($0) })
       case 0x87:  // TUPLE3
-        let c = try value(try pop())
-        let b = try value(try pop())
-        let a = try value(try pop())
-        stack.append(.value(.tuple([a, b, c])))
-      case 0x74: stack.append(.value(.tuple(try popMark().map(value))))  // TUPLE
-      case 0x6c:  // LIST
-        let box = Box(.list)
-        box.items = try popMark().map(value)
+        let c = try pop()
+        let b = try pop()
+        let a = try pop()
+        stack.append(try container([a, b, c]) { .tuple($0) })
+      case 0x74: stack.append(try container(try popMark()) { .tuple($0) })  // TUPLE
+      case 0x6c, 0x64:  // LIST, DICT
+        let items = try popMark()
+        let box = Box(op == 0x6c ? .list : .dict)
+        try add(items, to: box)
         stack.append(.box(box))
-      case 0x64:  // DICT
-        let items = try popMark().map(value)
-        let box = Box(.dict)
-        for i in stride(from: 0, to: items.count - 1, by: 2) { box.pairs.append((items[i], items[i + 1])) }
-        stack.append(.box(box))
-      case 0x61:  // APPEND
-        let v = try value(try pop())
+      case 0x61, 0x65:  // APPEND, APPENDS
+        let items = op == 0x61 ? [try pop()] : try popMark()
         guard case .box(let b) = stack.last, b.kind == .list else { throw fail("corrupt pickle: APPEND to a non-list") }
-        b.items.append(v)
-      case 0x65:  // APPENDS
-        let items = try popMark().map(value)
-        guard case .box(let b) = stack.last, b.kind == .list else { throw fail("corrupt pickle: APPENDS to a non-list") }
-        b.items += items
-      case 0x73:  // SETITEM
-        let v = try value(try pop())
-        let k = try value(try pop())
+        try add(items, to: b)
+      case 0x73, 0x75:  // SETITEM, SETITEMS
+        var items: [Item]
+        if op == 0x73 {
+          let v = try pop()
+          items = [try pop(), v]
+        } else {
+          items = try popMark()
+        }
         guard case .box(let b) = stack.last, b.kind == .dict else { throw fail("corrupt pickle: SETITEM on a non-dict") }
-        b.pairs.append((k, v))
-      case 0x75:  // SETITEMS
-        let items = try popMark().map(value)
-        guard case .box(let b) = stack.last, b.kind == .dict else { throw fail("corrupt pickle: SETITEMS on a non-dict") }
-        for i in stride(from: 0, to: items.count - 1, by: 2) { b.pairs.append((items[i], items[i + 1])) }
+        try add(items, to: b)
       case 0x71: memo[Int(try reader.u8())] = stack.last  // BINPUT
       case 0x72: memo[try reader.u32()] = stack.last  // LONG_BINPUT
       case 0x94: memo[memo.count] = stack.last  // MEMOIZE
-      case 0x68:  // BINGET
-        let k = Int(try reader.u8())
-        guard let v = memo[k] else { throw fail("corrupt pickle: memo key \(k) missing") }
-        stack.append(v)
-      case 0x6a:  // LONG_BINGET
-        let k = try reader.u32()
+      case 0x68, 0x6a:  // BINGET, LONG_BINGET
+        let k = op == 0x68 ? Int(try reader.u8()) : try reader.u32()
         guard let v = memo[k] else { throw fail("corrupt pickle: memo key \(k) missing") }
         stack.append(v)
       case 0x63:  // GLOBAL "module\nname\n"
         let module = try readLine(&reader)
         let name = try readLine(&reader)
-        stack.append(.value(try global(module, name)))
+        push(try global(module, name))
       case 0x93:  // STACK_GLOBAL
         guard case .string(let name) = try value(try pop()), case .string(let module) = try value(try pop()) else {
           throw fail("corrupt pickle: STACK_GLOBAL needs two strings")
         }
-        stack.append(.value(try global(module, name)))
+        push(try global(module, name))
       case 0x51:  // BINPERSID
-        stack.append(.value(.storage(try persistentStorage(try value(try pop())))))
+        push(.storage(try persistentStorage(try value(try pop()))))
       case 0x52:  // REDUCE
         let args = try value(try pop())
         let callable = try value(try pop())
@@ -258,7 +341,8 @@ public struct PickleReader {
         let state = try value(try pop())
         if case .none = state { break }
         if case .dict(let d) = state, d.isEmpty { break }
-        throw fail("refusing BUILD with state \(state): only tensors, storages and plain containers are allowed")
+        throw fail(
+          "refusing BUILD with state \(state.summary()): only tensors, storages and plain containers are allowed")
       case 0x69, 0x6f, 0x81, 0x92:  // INST, OBJ, NEWOBJ, NEWOBJ_EX
         throw fail(
           "refusing to construct an arbitrary object (pickle opcode 0x\(String(op, radix: 16))): only tensors, storages and plain containers are allowed"
@@ -275,13 +359,17 @@ public struct PickleReader {
       let c = try reader.u8("GLOBAL name")
       if c == 0x0a { break }
       chars.append(c)
+      guard chars.count <= 1024 else { throw fail("corrupt pickle: a GLOBAL name longer than 1,024 bytes") }
     }
     return String(decoding: chars, as: UTF8.self)
   }
 
   func global(_ module: String, _ name: String) throws -> PickleValue {
     let full = "\(module).\(name)"
-    if Self.allowedCallables.contains(full) || Self.storageTypes[full] != nil { return .global(full) }
+    if Self.allowedCallables.contains(full) || Self.storageTypes[full] != nil {
+      Self.observer?(.resolve(full))
+      return .global(full)
+    }
     throw fail(
       "refusing to load global '\(full)': this reader accepts only tensors, storages and plain containers, and never runs code from a file"
     )
@@ -292,13 +380,13 @@ public struct PickleReader {
     guard case .tuple(let t) = pid, t.count >= 5, t[0].string == "storage", case .global(let type) = t[1],
       let dtype = Self.storageTypes[type], let count = t[4].int
     else {
-      throw fail("unsupported persistent id \(pid): expected ('storage', <torch.*Storage>, key, location, numel)")
+      throw fail("unsupported persistent id \(pid.summary()): expected ('storage', <torch.*Storage>, key, location, numel)")
     }
     let key: String
     switch t[2] {
     case .string(let s): key = s
     case .int(let i): key = String(i)
-    default: throw fail("unsupported storage key \(t[2])")
+    default: throw fail("unsupported storage key \(t[2].summary())")
     }
     if t.count >= 6, case .tuple = t[5] { throw fail("storage views (pre-0.4 checkpoints) are not supported") }
     return StorageRef(key: key, dtype: dtype, count: count)
@@ -306,13 +394,15 @@ public struct PickleReader {
 
   private func reduce(_ callable: PickleValue, _ args: PickleValue) throws -> Item {
     guard case .global(let name) = callable, case .tuple(let a) = args else {
-      throw fail("refusing to call \(callable) with \(args)")
+      throw fail("refusing to call \(callable.summary()) with \(args.summary())")
     }
     switch name {
     case "collections.OrderedDict":
+      Self.observer?(.call(name))
       guard a.isEmpty else { throw fail("OrderedDict with constructor arguments is not supported") }
       return .box(Box(.dict))
     case "torch._utils._rebuild_tensor", "torch._utils._rebuild_tensor_v2":
+      Self.observer?(.call(name))
       guard a.count >= 4, case .storage(let s) = a[0], let offset = a[1].int, case .tuple(let size) = a[2],
         case .tuple(let stride) = a[3]
       else { throw fail("malformed _rebuild_tensor_v2 arguments") }
@@ -321,14 +411,16 @@ public struct PickleReader {
       guard shape.count == size.count, strides.count == stride.count, shape.count == strides.count else {
         throw fail("malformed tensor size or stride")
       }
-      return .value(.tensor(TensorRef(storage: s, offset: offset, shape: shape, stride: strides)))
+      return .value(.tensor(TensorRef(storage: s, offset: offset, shape: shape, stride: strides)), Size())
     case "torch._utils._rebuild_parameter":
+      Self.observer?(.call(name))
       guard let first = a.first, case .tensor = first else { throw fail("malformed _rebuild_parameter arguments") }
-      return .value(first)
+      return .value(first, Size())
     case "_codecs.encode":
+      Self.observer?(.call(name))
       guard let s = a.first?.string else { throw fail("malformed _codecs.encode arguments") }
       // latin-1 (what pickle protocol 2 uses for bytes): each code point is one byte.
-      return .value(.bytes(s.unicodeScalars.map { UInt8(truncatingIfNeeded: $0.value) }))
+      return .value(.bytes(s.unicodeScalars.map { UInt8(truncatingIfNeeded: $0.value) }), Size())
     default:
       throw fail("refusing to call '\(name)'")
     }

@@ -15,7 +15,13 @@ public enum Safetensors {
 
   /// Reads every tensor (as CPU tensors) and the metadata. Names keep the file's order of offsets.
   public static func read(_ path: String) throws -> (tensors: [(String, Tensor)], metadata: [String: String]) {
-    let bytes = try readFile(path)
+    try parse(try readFile(path), path: path)
+  }
+
+  /// Parses the bytes of a safetensors file; `path` names it in errors.
+  public static func parse(_ bytes: [UInt8], path: String) throws -> (
+    tensors: [(String, Tensor)], metadata: [String: String]
+  ) {
     var r = ByteReader(bytes, path: path)
     let headerLength = try r.u64("header length")
     guard headerLength <= UInt64(r.remaining), headerLength < 100_000_000 else {
@@ -40,13 +46,16 @@ public enum Safetensors {
       guard let dtype = Self.dtype(code) else {
         throw FileFormatError(path, "tensor '\(name)': unsupported dtype \(code)")
       }
-      let expected = shape.reduce(1, *) * dtype.byteSize
-      guard offsets[0] >= 0, offsets[1] - offsets[0] == expected else {
-        throw FileFormatError(
-          path, "tensor '\(name)': shape \(shape) of \(code) needs \(expected) bytes, offsets give \(offsets[1] - offsets[0])")
+      guard let expected = checkedByteCount(shape: shape, elementSize: dtype.byteSize) else {
+        throw FileFormatError(path, "tensor '\(name)': shape \(shape) has a negative or impossibly large size")
       }
-      guard dataStart + offsets[1] <= bytes.count else {
-        throw FileFormatError(path, "truncated: tensor '\(name)' ends at byte \(dataStart + offsets[1]), file has \(bytes.count)")
+      guard offsets[0] >= 0, offsets[1] >= offsets[0], offsets[1] - offsets[0] == expected else {
+        throw FileFormatError(
+          path, "tensor '\(name)': shape \(shape) of \(code) needs \(expected) bytes, data_offsets are \(offsets)")
+      }
+      guard offsets[1] <= bytes.count - dataStart else {
+        throw FileFormatError(
+          path, "truncated: tensor '\(name)' ends at byte \(offsets[1]) of the data, which has \(bytes.count - dataStart)")
       }
       entries.append((name, dtype, shape, offsets[0], offsets[1]))
     }

@@ -1,3 +1,4 @@
+import Base
 import CTorch
 
 /// An n-dimensional array owned by libtorch.
@@ -38,9 +39,8 @@ public final class Tensor: @unchecked Sendable {
 
   /// A tensor of `dtype` holding a copy of raw little-endian bytes in C order.
   public convenience init(bytes: UnsafeRawBufferPointer, shape: [Int], dtype: DType) throws(TorchError) {
-    let count = shape.reduce(1, *)
-    guard count * dtype.byteSize == bytes.count, shape.allSatisfy({ $0 >= 0 }) else {
-      throw TorchError("shape \(shape) of \(dtype) needs \(count * dtype.byteSize) bytes, got \(bytes.count)")
+    guard let needed = checkedByteCount(shape: shape, elementSize: dtype.byteSize), needed == bytes.count else {
+      throw TorchError("shape \(shape) of \(dtype) does not match the \(bytes.count) bytes given")
     }
     let dims = shape.map(Int64.init)
     guard let h = ot_tensor_from_blob(bytes.baseAddress, dims, Int32(dims.count), dtype.rawValue) else {

@@ -17,8 +17,12 @@ public struct TorchCheckpoint {
   static let legacyMagic: [UInt8] = [0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19]
 
   public init(path: String) throws {
+    try self.init(bytes: try readFile(path), path: path)
+  }
+
+  /// Parses the bytes of a checkpoint file; `path` names it in errors.
+  public init(bytes: [UInt8], path: String) throws {
     self.path = path
-    let bytes = try readFile(path)
     if bytes.count >= 4 && bytes[0] == 0x50 && bytes[1] == 0x4b && bytes[2] == 0x03 && bytes[3] == 0x04 {
       let zip = try ZipArchive(bytes: bytes, path: path)
       guard let pkl = zip.entries.first(where: { $0.name.hasSuffix("/data.pkl") || $0.name == "data.pkl" }) else {
@@ -33,8 +37,9 @@ public struct TorchCheckpoint {
           throw FileFormatError(path, "checkpoint names storage '\(ref.key)' but has no entry \(prefix)data/\(ref.key)")
         }
         let data = try zip.data(of: e)
-        guard data.count >= ref.count * ref.dtype.byteSize else {
-          throw FileFormatError(path, "storage '\(ref.key)' has \(data.count) bytes, needs \(ref.count * ref.dtype.byteSize)")
+        guard let needed = checkedByteCount(shape: [ref.count], elementSize: ref.dtype.byteSize), data.count >= needed else {
+          throw FileFormatError(
+            path, "storage '\(ref.key)' has \(data.count) bytes, needs \(ref.count) elements of \(ref.dtype.byteSize) bytes")
         }
         storages[ref.key] = data
       }
@@ -52,7 +57,9 @@ public struct TorchCheckpoint {
         throw FileFormatError(path, "not a PyTorch checkpoint: legacy magic number missing")
       }
       let version = try reader.load(&r)
-      guard version.int == 1001 else { throw FileFormatError(path, "unsupported legacy protocol version \(version)") }
+      guard version.int == 1001 else {
+        throw FileFormatError(path, "unsupported legacy protocol version \(version.summary())")
+      }
       _ = try reader.load(&r)  // system info
       root = try reader.load(&r)
       guard case .list(let keyValues) = try reader.load(&r) else {
@@ -62,13 +69,16 @@ public struct TorchCheckpoint {
       var storages: [String: [UInt8]] = [:]
       for kv in keyValues {
         guard let key = kv.string, let ref = refs[key] else {
-          throw FileFormatError(path, "legacy checkpoint lists unknown storage \(kv)")
+          throw FileFormatError(path, "legacy checkpoint lists unknown storage \(kv.summary())")
         }
-        let n = Int(try r.u64("storage '\(key)' size"))
+        let n = try r.size64("storage '\(key)' size")
         guard n == ref.count else {
           throw FileFormatError(path, "storage '\(key)' holds \(n) elements, the pickle says \(ref.count)")
         }
-        storages[key] = Array(try r.take(n * ref.dtype.byteSize, "storage '\(key)'"))
+        guard let byteCount = checkedByteCount(shape: [n], elementSize: ref.dtype.byteSize) else {
+          throw FileFormatError(path, "storage '\(key)' of \(n) elements is larger than the file")
+        }
+        storages[key] = Array(try r.take(byteCount, "storage '\(key)'"))
       }
       self.storages = storages
     }
@@ -90,10 +100,24 @@ public struct TorchCheckpoint {
       throw FileFormatError(path, "missing storage '\(ref.storage.key)'")
     }
     let size = ref.dtype.byteSize
-    let count = ref.shape.reduce(1, *)
-    // Highest element reached through the strides must lie inside the storage.
-    let last = ref.offset + zip(ref.shape, ref.stride).reduce(0) { $0 + ($1.0 > 0 ? ($1.0 - 1) * $1.1 : 0) }
-    guard count == 0 || (ref.offset >= 0 && (last + 1) * size <= storage.count) else {
+    guard let bytes = checkedByteCount(shape: ref.shape, elementSize: size), bytes <= storage.count || bytes == 0,
+      ref.stride.allSatisfy({ $0 >= 0 })
+    else {
+      throw FileFormatError(
+        path, "tensor of shape \(ref.shape) and strides \(ref.stride) does not fit storage '\(ref.storage.key)'")
+    }
+    let count = bytes / Swift.max(size, 1)
+    // The highest element reached through the strides must lie inside the storage (every step
+    // checked for overflow: the offset, shape and strides come from the file).
+    var last = ref.offset
+    var fits = ref.offset >= 0
+    for (n, st) in zip(ref.shape, ref.stride) where n > 0 && fits {
+      let (step, o1) = (n - 1).multipliedReportingOverflow(by: st)
+      let (sum, o2) = last.addingReportingOverflow(step)
+      fits = !o1 && !o2
+      last = sum
+    }
+    guard count == 0 || (fits && last < storage.count / Swift.max(size, 1)) else {
       throw FileFormatError(path, "tensor of shape \(ref.shape) reaches past the end of storage '\(ref.storage.key)'")
     }
     var out = [UInt8](repeating: 0, count: count * size)

@@ -166,4 +166,17 @@ func manifest(
       #expect(e.description.contains("score"))
     }
   }
+
+  /// A run resumed with the data path spelled another way (relative where it was absolute) is the
+  /// same run: its description (prose with the path as typed) is not compared; the path, split and
+  /// holdout are.
+  @Test func resumeComparesTheDataNotItsDescription() {
+    let data = tinyData(2, seed: 5)
+    let a = manifest(data, positions: [0, 1], score: .logprob, group: 1)
+    var b = a
+    b.data.description = "tiny (../tiny)"
+    #expect(a.differences(from: b).isEmpty)
+    b.data.holdout = 7
+    #expect(a.differences(from: b) == ["dataHoldout"])
+  }
 }

@@ -83,3 +83,28 @@ func syntheticStudy() -> StudySet {
     #expect(try store.allAnswers().isEmpty)
   }
 }
+
+/// A study.json built to attack the server (issue #21): image files outside the study folder
+/// (the server sends them to participants), repeated ids and labels outside the classes.
+@Suite struct StudyHostileInputTests {
+  @Test func studyFilesThatPointOutsideTheFolderAreRefused() throws {
+    let good = Array(try JSONEncoder().encode(syntheticStudy()))
+    #expect(try StudySet.parse(good, path: "study.json") == syntheticStudy())
+    func changed(_ change: (inout StudySet) -> Void) throws -> [UInt8] {
+      var set = syntheticStudy()
+      change(&set)
+      return Array(try JSONEncoder().encode(set))
+    }
+    let bad: [(String, (inout StudySet) -> Void)] = [
+      ("a path outside the folder", { $0.images[0].file = "../../etc/passwd.png" }),
+      ("a hidden file", { $0.images[0].file = ".x.png" }),
+      ("not a PNG", { $0.images[0].file = "a.txt" }),
+      ("a repeated id", { $0.images[1].id = $0.images[0].id }),
+      ("a label outside the classes", { $0.images[0].label = $0.classNames.count }),
+      ("another format", { $0.format = "overinterp-study/9" }),
+    ]
+    for (what, change) in bad {
+      #expect(throws: Error.self, "\(what)") { try StudySet.parse(try changed(change), path: "study.json") }
+    }
+  }
+}
