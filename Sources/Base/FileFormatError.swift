@@ -75,16 +75,19 @@ package struct ByteReader {
 /// The number of bytes of an array of `shape` with `elementSize`-byte elements, or nil when a
 /// dimension is negative or the size overflows: what a parser checks a declared shape with before
 /// it compares the size with the file's and allocates anything.
+///
+/// The product of the non-zero dimensions must fit too, even when a zero makes the size 0: then
+/// no product of dimensions in any order (`shape.reduce(1, *)` elsewhere) can overflow.
 public func checkedByteCount(shape: [Int], elementSize: Int) -> Int? {
   guard elementSize >= 0 else { return nil }
-  var n = elementSize
+  var n = Swift.max(elementSize, 1)
   for d in shape {
     guard d >= 0 else { return nil }
-    let (p, overflow) = n.multipliedReportingOverflow(by: d)
-    if overflow { return shape.contains(0) ? 0 : nil }
+    let (p, overflow) = n.multipliedReportingOverflow(by: Swift.max(d, 1))
+    if overflow { return nil }
     n = p
   }
-  return n
+  return shape.contains(0) || elementSize == 0 ? 0 : n
 }
 
 /// Reads a whole file, with an error that names it.

@@ -15,7 +15,11 @@ import Testing
   @Test func npyShapesThatAreNotSizesAreRefused() throws {
     // A negative dimension made the reader slice backwards; a size that overflows trapped; a
     // dimension that is not an integer was silently dropped (3 x "x" read as 3).
-    for shape in ["(-1,)", "(4611686018427387904, 4)", "(3, x)", "(,)", "(9999999999999999999999,)"] {
+    // Found by the npy fuzz target: a zero made the size 0, but the element count (the product of
+    // the dimensions in order) overflowed before it reached the zero.
+    for shape in [
+      "(-1,)", "(4611686018427387904, 4)", "(3, x)", "(,)", "(9999999999999999999999,)", "(9223372036854775807, 2, 0)",
+    ] {
       #expect(throws: FileFormatError.self, "\(shape)") { try NpyArray.parse(npy(shape: shape), path: "hostile.npy") }
     }
     #expect(try NpyArray.parse(npy(shape: "(4,)"), path: "ok.npy").shape == [4])
