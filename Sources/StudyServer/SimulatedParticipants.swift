@@ -1,3 +1,4 @@
+import Base
 import Datasets
 import Foundation
 #if canImport(FoundationNetworking)
@@ -17,14 +18,18 @@ public struct StudyClient: Sendable {
 
   public let base: URL
   let session: URLSession
+  /// Seconds a request may take before it fails, whatever the network does.
+  public let timeout: Double
 
-  public init(base: URL, maxConnections: Int = 64) {
+  public init(base: URL, maxConnections: Int = 64, timeout: Double = 10) {
     self.base = base
+    self.timeout = timeout
     let configuration = URLSessionConfiguration.ephemeral
     configuration.httpCookieAcceptPolicy = .never
     configuration.httpShouldSetCookies = false
     configuration.httpMaximumConnectionsPerHost = maxConnections
-    configuration.timeoutIntervalForRequest = 30
+    configuration.timeoutIntervalForRequest = timeout
+    configuration.timeoutIntervalForResource = timeout
     session = URLSession(configuration: configuration)
   }
 
@@ -43,12 +48,8 @@ public struct StudyClient: Sendable {
       if let contentType { request.setValue(contentType, forHTTPHeaderField: "Content-Type") }
     }
     for (k, v) in headers { request.setValue(v, forHTTPHeaderField: k) }
-    let data: Data
-    let response: URLResponse
-    do { (data, response) = try await session.data(for: request) } catch let error as URLError {
-      let reason = (error as NSError).userInfo[NSLocalizedDescriptionKey] as? String ?? "\(error.code)"
-      throw LoadFailure("\(method) \(url.absoluteString): \(reason)")
-    }
+    let what = "\(method) \(url.absoluteString)"
+    let (data, response) = try await fetch(request, what: what)
     guard let http = response as? HTTPURLResponse else { throw URLError(.badServerResponse) }
     var fields: [String: String] = [:]
     for (k, v) in http.allHeaderFields {
@@ -79,6 +80,88 @@ struct LoadFailure: Error, CustomStringConvertible {
   init(_ d: String) { description = d }
 }
 
+extension StudyClient {
+  /// One request, answered within `timeout` seconds or failed. URLSession's async API on Linux
+  /// can block threads of Swift's cooperative pool while it waits, so with a few requests in
+  /// flight to a server that never answers no timer could run (the check waited for ever); this
+  /// uses the callback API and a Dispatch timer, both off that pool, and gives up on a request
+  /// that outlives the timeout or whose caller is cancelled.
+  func fetch(_ request: URLRequest, what: String) async throws -> (Data, URLResponse) {
+    let once = Once<(Data, URLResponse)>()
+    let task = session.dataTask(with: request) { data, response, error in
+      if let response, error == nil {
+        once.finish(.success((data ?? Data(), response)))
+      } else {
+        let reason =
+          (error as NSError?)?.userInfo[NSLocalizedDescriptionKey] as? String ?? "\(error.map { "\($0)" } ?? "no response")"
+        once.finish(.failure(LoadFailure("\(what): \(reason)")))
+      }
+    }
+    let timeout = self.timeout
+    return try await withTaskCancellationHandler {
+      try await withCheckedThrowingContinuation { continuation in
+        once.start(continuation)
+        once.onFinish { task.cancel() }
+        DispatchQueue.global().asyncAfter(deadline: .now() + timeout) {
+          once.finish(.failure(LoadFailure("\(what): no answer within \(fmt(timeout, digits: 0)) s")))
+        }
+        task.resume()
+      }
+    } onCancel: {
+      once.finish(.failure(CancellationError()))
+    }
+  }
+}
+
+/// A continuation resumed exactly once, by whichever party finishes first.
+final class Once<T: Sendable>: @unchecked Sendable {
+  private let lock = NSLock()
+  private var continuation: CheckedContinuation<T, Error>?
+  private var result: Result<T, Error>?
+  private var cleanup: (@Sendable () -> Void)?
+
+  func start(_ c: CheckedContinuation<T, Error>) {
+    lock.lock()
+    if let result {
+      lock.unlock()
+      c.resume(with: result)
+      return
+    }
+    continuation = c
+    lock.unlock()
+  }
+
+  /// Runs `body` once the result is in (now, if it already is).
+  func onFinish(_ body: @escaping @Sendable () -> Void) {
+    lock.lock()
+    if result != nil {
+      lock.unlock()
+      body()
+      return
+    }
+    cleanup = body
+    lock.unlock()
+  }
+
+  /// Whether this call decided the result.
+  @discardableResult func finish(_ r: Result<T, Error>) -> Bool {
+    lock.lock()
+    guard result == nil else {
+      lock.unlock()
+      return false
+    }
+    result = r
+    let c = continuation
+    continuation = nil
+    let done = cleanup
+    cleanup = nil
+    lock.unlock()
+    c?.resume(with: r)
+    done?()
+    return true
+  }
+}
+
 /// A load check: `participants` simulated participants answer concurrently for `duration`
 /// seconds (each one, when done with the study, is replaced by a new one). Every request's
 /// response time is recorded; afterwards the answers the server acknowledged are compared with
@@ -106,6 +189,8 @@ public struct LoadCheck: Sendable {
     public var unexpected: Int
     public var latencies: [Double]
     public var seconds: Double
+    /// participant -> the images whose answers the server acknowledged.
+    public var acknowledgedAnswers: [String: Set<String>] = [:]
 
     public func percentile(_ p: Double) -> Double {
       guard !latencies.isEmpty else { return 0 }
@@ -133,13 +218,34 @@ public struct LoadCheck: Sendable {
     var unexpected = 0
     var latencies: [Double] = []
     var acknowledged: [String: Set<String>] = [:]
+    var failure: String?
+  }
+
+  /// The run stopped early: a request failed (the server died, or did not answer within the
+  /// client's timeout). `acknowledged` holds the answers the server had acknowledged by then, to
+  /// check against its export once it is back.
+  public struct Interrupted: Error, CustomStringConvertible {
+    public var reason: String
+    public var acknowledged: [String: Set<String>]
+    public var description: String {
+      "load check stopped: \(reason) (\(acknowledged.values.reduce(0) { $0 + $1.count }) answer(s) acknowledged before)"
+    }
+  }
+
+  /// Set when one participant fails, so that the others stop too.
+  final class StopFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stopped = false
+    var isSet: Bool { lock.withLock { stopped } }
+    func set() { lock.withLock { stopped = true } }
   }
 
   public func run(client: StudyClient) async throws -> Result {
     let clock = ContinuousClock()
     let begin = clock.now
     let deadline = begin + .milliseconds(Int64(duration * 1000))
-    let workers = try await withThrowingTaskGroup(of: Worker.self) { group in
+    let stop = StopFlag()
+    let workers = await withTaskGroup(of: Worker.self) { group in
       for w in 0..<participants {
         group.addTask {
           var rng = SplitMix64(seed: seed, stream: UInt64(w))
@@ -152,45 +258,76 @@ public struct LoadCheck: Sendable {
             worker.requests += 1
             return reply
           }
-          while clock.now < deadline {
-            let (id, first) = try await timed { try await client.start() }
-            worker.started += 1
-            var state = first
-            while let image = state.image, clock.now < deadline {
-              let png = try await timed { try await client.send("GET", "/images/\(image).png", cookie: id) }
-              if png.status != 200 { worker.unexpected += 1 }
-              let reply = try await timed {
-                try await client.answer(
-                  id, image: image, answer: Int(rng.next() % UInt64(state.classNames.count)),
-                  milliseconds: 500 + Int(rng.next() % 3000))
+          func going() -> Bool { clock.now < deadline && !stop.isSet }
+          do {
+            while going() {
+              let (id, first) = try await timed { try await client.start() }
+              worker.started += 1
+              var state = first
+              while let image = state.image, going() {
+                let png = try await timed { try await client.send("GET", "/images/\(image).png", cookie: id) }
+                if png.status != 200 { worker.unexpected += 1 }
+                let reply = try await timed {
+                  try await client.answer(
+                    id, image: image, answer: Int(rng.next() % UInt64(state.classNames.count)),
+                    milliseconds: 500 + Int(rng.next() % 3000))
+                }
+                guard reply.status == 201 else {
+                  worker.unexpected += 1
+                  break
+                }
+                worker.acknowledged[id, default: []].insert(image)
+                state = try reply.json(StudyService.State.self)
               }
-              guard reply.status == 201 else {
-                worker.unexpected += 1
-                break
-              }
-              worker.acknowledged[id, default: []].insert(image)
-              state = try reply.json(StudyService.State.self)
             }
+          } catch {
+            worker.failure = "\(error)"
+            stop.set()
           }
           return worker
         }
       }
       var all: [Worker] = []
-      for try await w in group { all.append(w) }
+      for await w in group { all.append(w) }
       return all
     }
+    var acknowledged: [String: Set<String>] = [:]
+    for w in workers { acknowledged.merge(w.acknowledged) { $0.union($1) } }
+    if let failure = workers.compactMap(\.failure).first {
+      throw Interrupted(reason: failure, acknowledged: acknowledged)
+    }
     let seconds = clock.now - begin
+    let exportText: String
+    do { exportText = try await Self.export(client: client, adminToken: adminToken) } catch {
+      throw Interrupted(reason: "\(error)", acknowledged: acknowledged)
+    }
+    let check = Self.compare(acknowledged: acknowledged, export: exportText)
+    return Result(
+      participantsStarted: workers.reduce(0) { $0 + $1.started }, requests: workers.reduce(0) { $0 + $1.requests },
+      acknowledged: acknowledged.values.reduce(0) { $0 + $1.count }, exported: check.exported, lost: check.lost,
+      duplicated: check.duplicated, unexpected: workers.reduce(0) { $0 + $1.unexpected },
+      latencies: workers.flatMap(\.latencies), seconds: Self.seconds(seconds), acknowledgedAnswers: acknowledged)
+  }
+
+  /// The server's answers export (`/admin/answers.csv`).
+  public static func export(client: StudyClient, adminToken: String?) async throws -> String {
     var headers: [String: String] = [:]
     if let adminToken { headers["Authorization"] = "Bearer \(adminToken)" }
     let export = try await client.send("GET", "/admin/answers.csv", headers: headers)
     guard export.status == 200 else { throw LoadFailure("GET /admin/answers.csv answered \(export.status): \(export.text)") }
+    return export.text
+  }
+
+  /// Acknowledged answers (participant -> images) against an export: how many of the
+  /// participants' rows it holds, how many acknowledged answers it lacks, how many rows repeat.
+  public static func compare(acknowledged: [String: Set<String>], export: String) -> (
+    exported: Int, lost: Int, duplicated: Int
+  ) {
     var exported: [String: [String]] = [:]
-    for line in export.text.split(separator: "\n").dropFirst() {
+    for line in export.split(separator: "\n").dropFirst() {
       let fields = line.split(separator: ",", omittingEmptySubsequences: false)
       if fields.count >= 2 { exported[String(fields[0]), default: []].append(String(fields[1])) }
     }
-    var acknowledged: [String: Set<String>] = [:]
-    for w in workers { acknowledged.merge(w.acknowledged) { $0.union($1) } }
     var lost = 0
     var duplicated = 0
     var exportedCount = 0
@@ -200,11 +337,23 @@ public struct LoadCheck: Sendable {
       duplicated += rows.count - Set(rows).count
       lost += images.subtracting(rows).count
     }
-    return Result(
-      participantsStarted: workers.reduce(0) { $0 + $1.started }, requests: workers.reduce(0) { $0 + $1.requests },
-      acknowledged: acknowledged.values.reduce(0) { $0 + $1.count }, exported: exportedCount, lost: lost, duplicated: duplicated,
-      unexpected: workers.reduce(0) { $0 + $1.unexpected }, latencies: workers.flatMap(\.latencies),
-      seconds: Self.seconds(seconds))
+    return (exportedCount, lost, duplicated)
+  }
+
+  /// Acknowledged answers as CSV lines `participant,image` (a header first), sorted.
+  public static func csv(_ acknowledged: [String: Set<String>]) -> String {
+    "participant,image\n"
+      + acknowledged.sorted { $0.key < $1.key }.flatMap { p in p.value.sorted().map { "\(p.key),\($0)\n" } }.joined()
+  }
+
+  /// Reads what `csv` wrote.
+  public static func parseAcknowledged(_ text: String) -> [String: Set<String>] {
+    var out: [String: Set<String>] = [:]
+    for line in text.split(separator: "\n").dropFirst() {
+      let f = line.split(separator: ",")
+      if f.count == 2 { out[String(f[0]), default: []].insert(String(f[1])) }
+    }
+    return out
   }
 
   static func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18 }

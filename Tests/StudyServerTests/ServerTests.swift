@@ -248,4 +248,64 @@ func json(_ object: [String: Any]) throws -> Data { try JSONSerialization.data(w
       #expect(result.percentile(0.99) >= result.percentile(0.5))
     }
   }
+
+  /// Defect 1 of #22: with three or more participants, a server that never answered (or died)
+  /// left the check waiting for ever. A listener that accepts connections and never replies
+  /// stands in for it; the check must stop with an error within its duration plus the timeout.
+  @Test func loadCheckStopsWhenTheServerNeverAnswers() async throws {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    try withUnsafeMutablePointer(to: &address) { p in
+      try p.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+        guard bind(fd, $0, length) == 0, listen(fd, 64) == 0, getsockname(fd, $0, &length) == 0 else {
+          throw CocoaError(.fileWriteUnknown)
+        }
+      }
+    }
+    let port = Int(UInt16(bigEndian: address.sin_port))
+    let client = StudyClient(base: try #require(URL(string: "http://127.0.0.1:\(port)/")), timeout: 2)
+    let clock = ContinuousClock()
+    let start = clock.now
+    await #expect(throws: LoadCheck.Interrupted.self) {
+      _ = try await LoadCheck(participants: 5, duration: 1).run(client: client)
+    }
+    let elapsed = clock.now - start
+    #expect(elapsed < .seconds(12), "\(elapsed)")
+  }
+
+  /// The server is killed (SIGKILL) mid-run: the check stops with an error and the answers it had
+  /// acknowledged are all in the export of the server restarted on the same database.
+  @Test func loadCheckAgainstAKilledServerLosesNoAcknowledgedAnswer() async throws {
+    let folder = try makeStudyFolder()
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    let database = folder + "/answers.sqlite"
+    let server = try ServedStudy(study: folder, database: database, adminToken: "admin-secret")
+    let client = StudyClient(base: try #require(URL(string: server.url)), timeout: 3)
+    let pid = server.process.processIdentifier
+    let killer = Task {
+      try await Task.sleep(for: .milliseconds(1500))
+      kill(pid, SIGKILL)
+    }
+    var acknowledged: [String: Set<String>] = [:]
+    do {
+      _ = try await LoadCheck(participants: 4, duration: 30, seed: 5, adminToken: "admin-secret").run(client: client)
+      Issue.record("the check went on after the server was killed")
+    } catch let stopped as LoadCheck.Interrupted {
+      acknowledged = stopped.acknowledged
+    }
+    _ = try await killer.value
+    server.process.waitUntilExit()
+    #expect(!acknowledged.isEmpty)
+    let again = try ServedStudy(study: folder, database: database, adminToken: "admin-secret")
+    let export = try await LoadCheck.export(
+      client: StudyClient(base: try #require(URL(string: again.url))), adminToken: "admin-secret")
+    let check = LoadCheck.compare(acknowledged: acknowledged, export: export)
+    #expect(check.lost == 0 && check.duplicated == 0, "\(check)")
+    #expect(LoadCheck.parseAcknowledged(LoadCheck.csv(acknowledged)) == acknowledged)
+    #expect(again.stop() == 0)
+  }
 }
