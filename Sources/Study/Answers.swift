@@ -1,3 +1,4 @@
+import Base
 import Foundation
 
 /// The answers database: participants and their answers, one row per (participant, image),
@@ -16,6 +17,29 @@ public final class AnswerStore: @unchecked Sendable {
         label INTEGER NOT NULL, answer INTEGER NOT NULL, milliseconds INTEGER NOT NULL, created REAL NOT NULL,
         PRIMARY KEY (participant, image))
       """)
+  }
+
+  /// Ties the database to one study: the SHA-256 of its `study.json` is stored the first time,
+  /// and a database that holds another study's hash is refused (answers of one study analysed or
+  /// extended as another's would be wrong without a sign).
+  public func bind(studySHA256 hash: String, studyPath: String) throws {
+    try db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    if let stored = try db.execute("SELECT value FROM meta WHERE key = 'study_sha256'").first?.first?.text {
+      guard stored == hash else {
+        throw FileFormatError(
+          db.path,
+          "holds answers to another study (study.json SHA-256 \(stored.prefix(12))...), not to \(studyPath) (\(hash.prefix(12))...): use the database made for that study, or a new one"
+        )
+      }
+      return
+    }
+    try db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('study_sha256', ?)", [.text(hash)])
+  }
+
+  /// The study hash stored by `bind`, if any (databases made before it have none).
+  public func studySHA256() throws -> String? {
+    try db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    return try db.execute("SELECT value FROM meta WHERE key = 'study_sha256'").first?.first?.text
   }
 
   public func addParticipant(id: String, seed: UInt64) throws {

@@ -9,23 +9,39 @@ public struct StudyReport: Sendable {
     public var fraction: Double
     /// Accuracy of each participant on the images of this fraction they answered.
     public var perParticipant: [String: Double]
-    public var mean: Double
-    public var std: Double
+    /// Mean and sample std over participants; nil without answers (std also with one participant).
+    public var mean: Double?
+    public var std: Double?
     /// Accuracy per true class, over all participants.
     public var perClass: [Double?]
   }
 
   public var rows: [FractionRow]
-  /// R² of a least-squares line through (kept pixels, mean human accuracy) over all images.
-  public var rSquared: Double
+  /// R² of a least-squares line through (kept pixels, mean human accuracy) over all images; nil
+  /// when undefined (fewer than two images answered, or no spread in either).
+  public var rSquared: Double?
+  /// Participants with at least one answer in the analysis, and those who answered every image.
   public var participants: Int
+  public var completed: Int
   public var answers: Int
+  /// Whether only participants who answered every image were analysed.
+  public var completeOnly: Bool
 
   /// The paper's Table 2: mean ± std human accuracy (%) at 5%, 30% and 50% of pixels.
   public static let paper: [(Double, Double, Double)] = [(0.05, 19.2, 4.8), (0.3, 40.0, 2.5), (0.5, 68.2, 3.6)]
 
-  public init(study: StudySet, answers: [AnswerStore.Row]) {
+  /// Answers naming images the study does not have (from another study's database): refused by
+  /// `study report`, which names them.
+  public static func foreignAnswers(_ answers: [AnswerStore.Row], study: StudySet) -> [AnswerStore.Row] {
+    let ids = Set(study.images.map(\.id))
+    return answers.filter { !ids.contains($0.image) }
+  }
+
+  public init(study: StudySet, answers all: [AnswerStore.Row], completeOnly: Bool = false) {
     let byImage = Dictionary(uniqueKeysWithValues: study.images.map { ($0.id, $0) })
+    let counts = Dictionary(grouping: all, by: \.participant).mapValues { Set($0.map(\.image)).count }
+    let complete = Set(counts.filter { $0.value >= study.images.count }.keys)
+    let answers = completeOnly ? all.filter { complete.contains($0.participant) } : all
     var rows: [FractionRow] = []
     for f in study.fractions {
       let here = answers.filter { $0.fraction == f }
@@ -39,7 +55,10 @@ public struct StudyReport: Sendable {
         let list = here.filter { $0.label == c }
         return list.isEmpty ? nil : Double(list.filter { $0.answer == c }.count) / Double(list.count)
       }
-      rows.append(FractionRow(fraction: f, perParticipant: perParticipant, mean: mean, std: std, perClass: perClass))
+      rows.append(
+        FractionRow(
+          fraction: f, perParticipant: perParticipant, mean: values.isEmpty ? nil : mean, std: values.count < 2 ? nil : std,
+          perClass: perClass))
     }
     var points: [(Double, Double)] = []
     for (image, list) in Dictionary(grouping: answers, by: \.image) {
@@ -49,11 +68,13 @@ public struct StudyReport: Sendable {
     self.rows = rows
     self.rSquared = Self.rSquared(points)
     self.participants = Set(answers.map(\.participant)).count
+    self.completed = complete.count
     self.answers = answers.count
+    self.completeOnly = completeOnly
   }
 
-  static func rSquared(_ points: [(Double, Double)]) -> Double {
-    guard points.count > 1 else { return 0 }
+  static func rSquared(_ points: [(Double, Double)]) -> Double? {
+    guard points.count > 1 else { return nil }
     let n = Double(points.count)
     let mx = points.reduce(0) { $0 + $1.0 } / n
     let my = points.reduce(0) { $0 + $1.1 } / n
@@ -65,19 +86,28 @@ public struct StudyReport: Sendable {
       sxx += (x - mx) * (x - mx)
       syy += (y - my) * (y - my)
     }
-    guard sxx > 0, syy > 0 else { return 0 }
+    guard sxx > 0, syy > 0 else { return nil }
     return sxy * sxy / (sxx * syy)
   }
 
   /// The report as text (Table 2's form).
   public func text(classNames: [String]) -> String {
-    var lines = ["\(participants) participant(s), \(answers) answer(s)", "", "fraction   human accuracy (%) mean ± std   paper"]
+    let who =
+      completeOnly
+      ? "\(participants) participant(s) who answered all images (only they are analysed)"
+      : "\(participants) participant(s), \(completed) of them answered all images"
+    var lines = ["\(who); \(answers) answer(s)", "", "fraction   human accuracy (%) mean ± std   paper"]
     for r in rows {
       let paper = Self.paper.first { abs($0.0 - r.fraction) < 1e-9 }.map { String(format: "%.1f ± %.1f", $0.1, $0.2) } ?? "-"
-      lines.append(
-        String(
-          format: "%5.0f%%     %6.1f ± %4.1f  (n = %d)        ", r.fraction * 100, r.mean * 100, r.std * 100,
-          r.perParticipant.count) + paper)
+      let ours: String
+      if let mean = r.mean {
+        ours =
+          String(format: "%6.1f ± ", mean * 100) + (r.std.map { String(format: "%4.1f", $0 * 100) } ?? "   -")
+          + "  (n = \(r.perParticipant.count))".padding(toLength: 17, withPad: " ", startingAt: 0)
+      } else {
+        ours = "no answers".padding(toLength: 30, withPad: " ", startingAt: 0)
+      }
+      lines.append(String(format: "%5.0f%%     ", r.fraction * 100) + ours + paper)
     }
     lines.append("")
     lines.append("per class (%): " + classNames.joined(separator: ", "))
@@ -87,7 +117,9 @@ public struct StudyReport: Sendable {
           + r.perClass.map { $0.map { String(format: "%5.1f", $0 * 100) } ?? "    -" }.joined(separator: " "))
     }
     lines.append("")
-    lines.append(String(format: "R² between kept pixels and per-image human accuracy: %.3f", rSquared))
+    lines.append(
+      "R² between kept pixels and per-image human accuracy: "
+        + (rSquared.map { String(format: "%.3f", $0) } ?? "undefined (fewer than two images answered, or no spread)"))
     return lines.joined(separator: "\n") + "\n"
   }
 
@@ -113,9 +145,14 @@ public struct StudyReport: Sendable {
       s +=
         "<line x1=\"\(x(f) + 4)\" y1=\"\(y(m - sd))\" x2=\"\(x(f) + 4)\" y2=\"\(y(m + sd))\" stroke=\"gray\"/><circle cx=\"\(x(f) + 4)\" cy=\"\(y(m))\" r=\"4\" fill=\"gray\"/>\n"
     }
+    // A fraction without answers is not drawn (it is not 0%); one without a std has no bar.
     for r in rows {
-      s +=
-        "<line x1=\"\(x(r.fraction) - 4)\" y1=\"\(y((r.mean - r.std) * 100))\" x2=\"\(x(r.fraction) - 4)\" y2=\"\(y((r.mean + r.std) * 100))\" stroke=\"#1f77b4\"/><circle cx=\"\(x(r.fraction) - 4)\" cy=\"\(y(r.mean * 100))\" r=\"4\" fill=\"#1f77b4\"/>\n"
+      guard let mean = r.mean else { continue }
+      if let std = r.std {
+        s +=
+          "<line x1=\"\(x(r.fraction) - 4)\" y1=\"\(y((mean - std) * 100))\" x2=\"\(x(r.fraction) - 4)\" y2=\"\(y((mean + std) * 100))\" stroke=\"#1f77b4\"/>"
+      }
+      s += "<circle cx=\"\(x(r.fraction) - 4)\" cy=\"\(y(mean * 100))\" r=\"4\" fill=\"#1f77b4\"/>\n"
     }
     s += "<circle cx=\"\(left + 20)\" cy=\"20\" r=\"4\" fill=\"#1f77b4\"/><text x=\"\(left + 30)\" y=\"24\">this study</text>\n"
     s +=

@@ -74,6 +74,7 @@ public final class StudyService: @unchecked Sendable {
     self.images = images
     self.pngs = pngs
     store = try AnswerStore(path: database)
+    try store.bind(studySHA256: try SHA256.hex(file: studyFolder + "/study.json"), studyPath: studyFolder)
   }
 
   /// A new anonymous participant: a random 128-bit id (the participant's only credential) and a

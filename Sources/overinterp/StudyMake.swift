@@ -58,6 +58,14 @@ extension StudyCommand {
     }
 
     func run() throws {
+      // Never overwrite a study: its images may have been shown and its answers database may
+      // sit beside it.
+      let existing = (try? FileManager.default.contentsOfDirectory(atPath: out)) ?? []
+      guard existing.isEmpty else {
+        throw ValidationFailure(
+          "--out \(out) already exists and is not empty (\(existing.sorted().prefix(3).joined(separator: ", "))\(existing.count > 3 ? ", ..." : "")): choose a new folder, or delete it first"
+        )
+      }
       if let folder {
         let namesFile = folder + "/class_names.txt"
         let names =

@@ -24,11 +24,25 @@ extension StudyCommand {
     @Option(help: "Folder for report.txt, answers.csv, accuracy.svg and contact sheets.")
     var out: String
 
+    @Flag(help: "Analyse only the participants who answered every image.")
+    var completeOnly = false
+
     func run() throws {
       let set = try StudySet.load(study)
       guard FileManager.default.fileExists(atPath: db) else { throw FileFormatError(db, "no such database (--db)") }
-      let rows = try AnswerStore(path: db).allAnswers()
-      let report = StudyReport(study: set, answers: rows)
+      let store = try AnswerStore(path: db)
+      // A database that recorded its study (every one `study serve` opened) must match it.
+      if try store.studySHA256() != nil {
+        try store.bind(studySHA256: try SHA256.hex(file: study + "/study.json"), studyPath: study)
+      }
+      let rows = try store.allAnswers()
+      let foreign = StudyReport.foreignAnswers(rows, study: set)
+      guard foreign.isEmpty else {
+        let names = Set(foreign.map(\.image)).sorted().prefix(5).joined(separator: ", ")
+        throw FileFormatError(
+          db, "holds \(foreign.count) answer(s) to images that \(study) does not have (\(names)): answers to another study")
+      }
+      let report = StudyReport(study: set, answers: rows, completeOnly: completeOnly)
       try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
       let text = report.text(classNames: set.classNames)
       try writeFileAtomically(Array(text.utf8), to: out + "/report.txt")

@@ -1,3 +1,4 @@
+import Base
 import Datasets
 import Foundation
 import SIS
@@ -71,13 +72,31 @@ import Testing
       "study", "report", "--study", dir + "/study", "--db", dir + "/answers.sqlite", "--out", dir + "/report",
     ])
     #expect(report.status == 0, "\(report.stderr)")
-    #expect(report.stdout.contains("    5%        0.0 ±  0.0"), "\(report.stdout)")
-    #expect(report.stdout.contains("   50%      100.0 ±  0.0"))
+    #expect(report.stdout.contains("    5%        0.0 ±    -  (n = 1)"), "\(report.stdout)")
+    #expect(report.stdout.contains("   50%      100.0 ±    -  (n = 1)"))
+    #expect(report.stdout.contains("1 participant(s), 1 of them answered all images"))
     for f in ["report.txt", "answers.csv", "accuracy.svg", "contact-sheet-5pct.png", "contact-sheet-50pct.png"] {
       #expect(FileManager.default.fileExists(atPath: dir + "/report/" + f), "missing \(f)")
     }
     let bad = try CLI.run(["study", "make", "--run", run, "--fractions", "0,2", "--out", dir + "/x"])
     #expect(bad.stderr.contains("--fractions"))
+
+    // Defect 7 of #22: making a study again into the same folder overwrote it silently.
+    let again = try CLI.run(["study", "make", "--run", run, "--per-class", "1", "--out", dir + "/study"])
+    #expect(again.status != 0 && again.stderr.contains("already exists"), "\(again.stderr)")
+    #expect(try StudySet.load(dir + "/study") == study)
+    // A database that served one study is refused for another (its study.json hash is stored).
+    let other = try CLI.run(["study", "make", "--run", run, "--per-class", "1", "--fractions", "0.3", "--out", dir + "/other"])
+    #expect(other.status == 0, "\(other.stderr)")
+    try store.bind(studySHA256: try SHA256.hex(file: dir + "/study/study.json"), studyPath: dir + "/study")
+    let mixed = try CLI.run(["study", "report", "--study", dir + "/other", "--db", dir + "/answers.sqlite", "--out", dir + "/r2"])
+    #expect(mixed.status != 0 && mixed.stderr.contains("holds answers to another study"), "\(mixed.stderr)")
+    // A database without a stored hash (made before it was stored) is checked image by image.
+    let old = try AnswerStore(path: dir + "/old.sqlite")
+    try old.addParticipant(id: "p", seed: 4)
+    _ = try old.addAnswer(participant: "p", image: small, answer: 0, milliseconds: 5)
+    let foreign = try CLI.run(["study", "report", "--study", dir + "/other", "--db", dir + "/old.sqlite", "--out", dir + "/r3"])
+    #expect(foreign.status != 0 && foreign.stderr.contains("answer(s) to images that"), "\(foreign.stderr)")
   }
 
   @Test func makeAStudyFromPlainArrays() throws {

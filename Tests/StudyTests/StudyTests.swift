@@ -61,16 +61,53 @@ func syntheticStudy() -> StudySet {
     #expect(report.participants == 2 && report.answers == 16)
     let low = report.rows[0]
     #expect(low.perParticipant == ["p1": 0.5, "p2": 0.25])
-    #expect(abs(low.mean - 0.375) < 1e-12)
-    #expect(abs(low.std - (0.125 * 0.125 * 2).squareRoot()) < 1e-12)
-    #expect(abs(report.rows[1].mean - 0.875) < 1e-12)
+    #expect(abs((low.mean ?? -1) - 0.375) < 1e-12)
+    #expect(abs((low.std ?? -1) - (0.125 * 0.125 * 2).squareRoot()) < 1e-12)
+    #expect(abs((report.rows[1].mean ?? -1) - 0.875) < 1e-12)
     // Class a (label 0: i0, i2) at 5%: p1 i0 right, i2 wrong; p2 i0 right, i2 wrong -> 0.5.
     #expect(low.perClass[0] == 0.5)
     // Per-image accuracy rises with kept pixels: R² of the 8 points (52 -> mean 0.375, 308 -> 0.875 on average) is positive.
-    #expect(report.rSquared > 0.3 && report.rSquared <= 1)
+    #expect((report.rSquared ?? 0) > 0.3 && (report.rSquared ?? 2) <= 1)
+    #expect(report.completed == 2)
     let csv = answersCSV(try store.allAnswers())
     #expect(csv.split(separator: "\n").count == 17)
     #expect(report.svg().contains("<svg"))
+  }
+
+  /// Defect 6 of #22: a fraction without answers printed 0.0 ± 0.0 and was plotted at 0%, an
+  /// undefined R² printed 0.000, a std of one participant 0.0, and participants who stopped early
+  /// counted like those who finished, with no count of completions.
+  @Test func reportSaysWhatItCannotKnow() throws {
+    let s = syntheticStudy()
+    let byID = Dictionary(uniqueKeysWithValues: s.images.map { ($0.id, $0) })
+    func row(_ p: String, _ id: String, right: Bool) throws -> AnswerStore.Row {
+      let image = try #require(byID[id])
+      return AnswerStore.Row(
+        participant: p, image: id, fraction: image.fraction, label: image.label, answer: right ? image.label : 1 - image.label,
+        milliseconds: 500)
+    }
+    // Only p1 has answered, one image of the 5% part.
+    let one = StudyReport(study: s, answers: [try row("p1", "i0-f0", right: true)])
+    #expect(one.rows[0].mean == 1 && one.rows[0].std == nil && one.rows[1].mean == nil && one.rSquared == nil)
+    let text = one.text(classNames: s.classNames)
+    #expect(text.contains("   30%     no answers"), "\(text)")
+    #expect(text.contains("  100.0 ±    -  (n = 1)"), "\(text)")
+    #expect(text.contains("R² between kept pixels and per-image human accuracy: undefined"), "\(text)")
+    #expect(text.contains("1 participant(s), 0 of them answered all images"), "\(text)")
+    // Only the 5% point is drawn (plus the two legend dots and the paper's three).
+    #expect(one.svg().components(separatedBy: "fill=\"#1f77b4\"").count - 1 == 2)
+    // p2 finishes all 8 images (all right); p1 stopped after one (wrong this time).
+    var rows = [try row("p1", "i0-f0", right: false)]
+    for image in s.images { rows.append(try row("p2", image.id, right: true)) }
+    let all = StudyReport(study: s, answers: rows)
+    #expect(all.participants == 2 && all.completed == 1 && all.rows[0].mean == 0.5)
+    let complete = StudyReport(study: s, answers: rows, completeOnly: true)
+    #expect(complete.participants == 1 && complete.answers == 8 && complete.rows[0].mean == 1)
+    #expect(complete.text(classNames: s.classNames).contains("1 participant(s) who answered all images"))
+    // Answers to images the study does not have are found (study report refuses them).
+    var foreign = try row("p3", "i0-f0", right: true)
+    foreign.image = "elsewhere"
+    #expect(StudyReport.foreignAnswers(rows + [foreign], study: s).map(\.image) == ["elsewhere"])
   }
 
   @Test func sqlIsParameterized() throws {
