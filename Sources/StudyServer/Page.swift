@@ -3,6 +3,29 @@
 /// it enlarged with nearest-neighbour scaling, and sends the answer chosen with a button or a key
 /// 0-9; everything it needs to resume lives on the server.
 enum Page {
+  /// A page with one message and a link to the study (for people who follow a bad link).
+  static func message(title: String, text: String) -> String {
+    """
+    <!doctype html>
+    <html lang="en">
+    <head>
+    <meta charset="utf-8">
+    <meta name="viewport" content="width=device-width, initial-scale=1">
+    <title>\(title)</title>
+    <link rel="stylesheet" href="/app.css">
+    </head>
+    <body>
+    <main>
+    <h1>\(title)</h1>
+    <p>\(text)</p>
+    <p><a href="/">Go to the study</a></p>
+    </main>
+    </body>
+    </html>
+
+    """
+  }
+
   static func html(title: String) -> String {
     """
     <!doctype html>

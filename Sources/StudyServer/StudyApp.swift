@@ -19,7 +19,8 @@ import Study
 ///
 /// Errors are JSON `{"error": {"message": …}}` with a 4xx status: 400 malformed body or value,
 /// 401 no participant, 403 not the participant's current image or wrong admin token, 404 unknown
-/// image, 409 already answered, 413 body too large, 415 not JSON.
+/// image or path, 405 a method the path does not take (with `Allow`), 409 already answered, 413
+/// body too large, 415 not JSON. HEAD works on every GET route; an unknown resume code gets a page.
 public struct StudyApp: Sendable {
   public static let cookieName = "overinterp_participant"
   /// Largest request body accepted (an answer is about 60 bytes).
@@ -46,9 +47,31 @@ public struct StudyApp: Sendable {
       onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) }, logger: logger)
   }
 
+  /// Every route: its path (a trailing `*` is one more path segment) and methods. Requests that
+  /// match no path get 404 with a message, a known path with another method 405 with `Allow`,
+  /// and HEAD is answered for every GET route.
+  static let routes: [(path: String, methods: [HTTPRequest.Method])] = [
+    ("/", [.get]), ("/app.js", [.get]), ("/app.css", [.get]), ("/healthz", [.get]), ("/api/participants", [.post]),
+    ("/api/state", [.get]), ("/api/answers", [.post]), ("/images/*", [.get]), ("/resume/*", [.get]),
+    ("/admin/report", [.get]), ("/admin/answers.csv", [.get]),
+  ]
+
+  static func methods(forPath path: String) -> [HTTPRequest.Method]? {
+    for route in routes {
+      if route.path.hasSuffix("/*") {
+        let prefix = route.path.dropLast()
+        if path.hasPrefix(prefix), path.count > prefix.count, !path.dropFirst(prefix.count).contains("/") { return route.methods }
+      } else if path == route.path {
+        return route.methods
+      }
+    }
+    return nil
+  }
+
   public func router() -> Router<BasicRequestContext> {
-    let router = Router()
+    let router = Router(options: .autoGenerateHeadEndpoints)
     router.middlewares.add(SecurityHeaders())
+    router.middlewares.add(KnownRoutes())
     let service = self.service
     let adminToken = self.adminToken
 
@@ -94,7 +117,17 @@ public struct StudyApp: Sendable {
 
     router.get("/resume/:participant") { request, context in
       let id = (context.parameters.get("participant") ?? "").removingPercentEncoding ?? ""
-      guard try service.isParticipant(id) else { throw HTTPError(.notFound, message: "no participant with this code") }
+      // A person follows this link: an unknown code gets a page, not JSON.
+      guard try service.isParticipant(id) else {
+        var page = Self.text(
+          Page.message(
+            title: "Unknown participant code",
+            text:
+              "This link's participant code is not known to this study. Check that the whole link was copied, or start the study again."
+          ), type: "text/html; charset=utf-8")
+        page.status = .notFound
+        return page
+      }
       var response = Response(status: .seeOther, headers: [.location: "/"])
       response.setCookie(Self.cookie(id))
       return response
@@ -215,6 +248,24 @@ public struct StudyApp: Sendable {
     return Response(
       status: status, headers: [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store"],
       body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+  }
+}
+
+/// 404 with a message for paths the app does not have, and 405 with `Allow` for a method a path
+/// does not take.
+struct KnownRoutes<Context: RequestContext>: RouterMiddleware {
+  func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    let path = request.uri.path
+    guard let methods = StudyApp.methods(forPath: path) else {
+      throw HTTPError(.notFound, message: "no page or API at \(path.prefix(200))")
+    }
+    // HEAD of a GET route is answered by the router (autoGenerateHeadEndpoints).
+    guard methods.contains(request.method) || (request.method == .head && methods.contains(.get)) else {
+      let allow = (methods + (methods.contains(.get) ? [.head] : [])).map(\.rawValue).joined(separator: ", ")
+      throw HTTPError(
+        .methodNotAllowed, headers: [.allow: allow], message: "\(request.method.rawValue) is not allowed here; use \(allow)")
+    }
+    return try await next(request, context)
   }
 }
 

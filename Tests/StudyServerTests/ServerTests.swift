@@ -249,6 +249,29 @@ func json(_ object: [String: Any]) throws -> Data { try JSONSerialization.data(w
     }
   }
 
+  /// Defect 8 of #22: unknown routes gave 404 with an empty body, wrong methods 404, HEAD / 404,
+  /// and a mistyped resume link showed raw JSON to a person.
+  @Test func routesAnswerLikeAWebServer() async throws {
+    try await withServer { client, _, _ in
+      let missing = try await client.send("GET", "/nope")
+      let message = try JSONSerialization.jsonObject(with: missing.body) as? [String: [String: String]]
+      #expect(missing.status == 404 && message?["error"]?["message"] == "no page or API at /nope", "\(missing.text)")
+      for (method, path, allow) in [
+        ("DELETE", "/api/answers", "POST"), ("GET", "/api/answers", "POST"), ("POST", "/", "GET, HEAD"),
+        ("PUT", "/images/x.png", "GET, HEAD"),
+      ] {
+        let reply = try await client.send(method, path, body: method == "GET" ? nil : Data("{}".utf8))
+        #expect(reply.status == 405 && reply.headers["allow"] == allow, "\(method) \(path): \(reply.status) \(reply.headers)")
+      }
+      let head = try await client.send("HEAD", "/")
+      #expect(head.status == 200 && head.body.isEmpty && head.headers["content-type"]?.hasPrefix("text/html") == true)
+      let resume = try await client.send("GET", "/resume/not-a-code")
+      #expect(resume.status == 404 && resume.headers["content-type"]?.hasPrefix("text/html") == true)
+      #expect(resume.text.contains("Unknown participant code") && !resume.text.contains("\"error\""))
+      #expect(resume.headers["content-security-policy"] != nil)
+    }
+  }
+
   /// Defect 1 of #22: with three or more participants, a server that never answered (or died)
   /// left the check waiting for ever. A listener that accepts connections and never replies
   /// stands in for it; the check must stop with an error within its duration plus the timeout.
