@@ -26,47 +26,62 @@ enum Page {
     """
   }
 
-  static func html(title: String) -> String {
-    """
-    <!doctype html>
-    <html lang="en">
-    <head>
-    <meta charset="utf-8">
-    <meta name="viewport" content="width=device-width, initial-scale=1">
-    <title>\(title)</title>
-    <link rel="stylesheet" href="/app.css">
-    <script src="/app.js" defer></script>
-    </head>
-    <body>
-    <main>
-    <h1>\(title)</h1>
-    <section id="intro" hidden>
-      <p>You will see small photos of which most pixels have been replaced by grey. Each photo shows one
-      of ten kinds of object. For each photo, choose the kind you think it shows, by clicking a button or
-      pressing its number key (0-9). Guess if you are not sure: there is no time limit, and every answer
-      is final.</p>
-      <p>The photos come in three parts; each part shows more of every photo than the one before.
-      You can close the page at any time and come back later to continue where you stopped.</p>
-      <p>No personal data is asked for or stored: you get a random participant code.</p>
-      <button id="start" type="button">Start</button>
-    </section>
-    <section id="task" hidden>
-      <p id="progress" aria-live="polite"></p>
-      <progress id="bar" max="1" value="0"></progress>
-      <figure><img id="image" alt="photo to classify" width="384" height="384"></figure>
-      <div id="choices" role="group" aria-label="classes"></div>
-    </section>
-    <section id="done" hidden>
-      <p>Thank you: you have answered every photo. You can close this page.</p>
-    </section>
-    <p id="message" role="alert"></p>
-    <footer id="code" hidden></footer>
-    </main>
-    <noscript>This study needs JavaScript.</noscript>
-    </body>
-    </html>
+  /// "three" for 3 (one to twelve in words, as in running text), digits beyond.
+  static func words(_ n: Int) -> String {
+    let names = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"]
+    return n >= 0 && n < names.count ? names[n] : String(n)
+  }
 
-    """
+  /// The participant page; the instructions follow the study (its number of parts and classes;
+  /// number keys for the first ten classes).
+  static func html(title: String, parts: Int, classes: Int) -> String {
+    let keys =
+      classes <= 1
+      ? ""
+      : classes <= 10 ? " or pressing its number key (0-\(classes - 1))" : " or, for the first ten, pressing its number key (0-9)"
+    let partsText =
+      parts <= 1
+      ? "The photos come in one part."
+      : "The photos come in \(words(parts)) parts; each part shows more of every photo than the one before."
+    return """
+      <!doctype html>
+      <html lang="en">
+      <head>
+      <meta charset="utf-8">
+      <meta name="viewport" content="width=device-width, initial-scale=1">
+      <title>\(title)</title>
+      <link rel="stylesheet" href="/app.css">
+      <script src="/app.js" defer></script>
+      </head>
+      <body>
+      <main>
+      <h1>\(title)</h1>
+      <section id="intro" hidden>
+        <p>You will see small photos of which most pixels have been replaced by grey. Each photo shows one
+        of \(words(classes)) kinds of object. For each photo, choose the kind you think it shows, by clicking a
+        button\(keys). Guess if you are not sure: there is no time limit, and every answer is final.</p>
+        <p>\(partsText) You can close the page at any time and come back later to continue where you
+        stopped.</p>
+        <p>No personal data is asked for or stored: you get a random participant code.</p>
+        <button id="start" type="button">Start</button>
+      </section>
+      <section id="task" hidden>
+        <p id="progress" aria-live="polite"></p>
+        <progress id="bar" max="1" value="0"></progress>
+        <figure><img id="image" alt="photo to classify" width="384" height="384"></figure>
+        <div id="choices" role="group" aria-label="classes"></div>
+      </section>
+      <section id="done" hidden>
+        <p>Thank you: you have answered every photo. You can close this page.</p>
+      </section>
+      <p id="message" role="alert"></p>
+      <footer id="code" hidden></footer>
+      </main>
+      <noscript>This study needs JavaScript.</noscript>
+      </body>
+      </html>
+
+      """
   }
 
   static let style = """
@@ -74,12 +89,13 @@ enum Page {
     main { max-width: 52rem; margin: 0 auto; padding: 1rem; }
     h1 { font-size: 1.3rem; }
     figure { margin: 1rem 0; }
-    #image { width: 384px; height: 384px; image-rendering: crisp-edges; image-rendering: pixelated; background: #888; display: block; }
-    #choices { display: grid; grid-template-columns: repeat(5, 1fr); gap: .4rem; max-width: 40rem; }
-    #choices button, #start { font-size: 1rem; padding: .6rem .4rem; cursor: pointer; }
+    #image { width: 384px; max-width: 100%; height: auto; aspect-ratio: 1; image-rendering: crisp-edges; image-rendering: pixelated; background: #888; display: block; }
+    #choices { display: grid; grid-template-columns: repeat(5, minmax(0, 1fr)); gap: .4rem; max-width: 40rem; }
+    #choices button, #start { font-size: 1rem; padding: .6rem .4rem; cursor: pointer; overflow-wrap: anywhere; }
+    @media (max-width: 34rem) { #choices { grid-template-columns: repeat(2, minmax(0, 1fr)); } }
     #choices button:disabled { cursor: wait; }
     kbd { font-weight: bold; margin-right: .3rem; }
-    progress { width: 384px; }
+    progress { width: 384px; max-width: 100%; }
     #message { color: #a00; min-height: 1.2rem; }
     footer { margin-top: 2rem; font-size: .8rem; color: #555; }
 
@@ -131,7 +147,8 @@ enum Page {
 
     function render() {
       $("message").textContent = "";
-      if (!state) { show("intro"); return; }
+      document.body.dataset.offline = "0";
+      if (!state) { show("intro"); $("start").disabled = false; return; }
       $("code").hidden = false;
       $("code").textContent = "Participant code " + state.participant +
         " (to continue on another device, open /resume/" + state.participant + ")";
@@ -156,20 +173,33 @@ enum Page {
       document.body.dataset.ready = value ? "0" : "1";
     }
 
+    const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+    // Sends the answer until the server has it. Without a reply (network down, server
+    // restarting) the same answer is sent again, with growing pauses, while the photo stays on
+    // the screen; a reply that refuses it (another tab answered first, say) re-syncs with the
+    // server's state. The page never falls back to the start while it knows the participant.
     async function answer(k) {
       if (busy || !state || state.done || k >= state.classNames.length) return;
       setBusy(true);
-      const milliseconds = Math.max(0, Math.round(performance.now() - shownAt));
-      try {
-        state = await api("POST", "/api/answers", { image: state.image, answer: k, milliseconds });
-      } catch (error) {
-        // Another tab may have answered this photo already: take the server's word for where we are.
-        try { state = await api("GET", "/api/state"); } catch (e) { state = null; }
-        render();
-        $("message").textContent = error.message;
-        return;
+      const body = { image: state.image, answer: k, milliseconds: Math.max(0, Math.round(performance.now() - shownAt)) };
+      for (let attempt = 0; ; attempt++) {
+        try {
+          state = await api("POST", "/api/answers", body);
+          render();
+          return;
+        } catch (error) {
+          if (error.status) {
+            try { state = await api("GET", "/api/state"); } catch (e) { /* keep the state we have */ }
+            render();
+            if (error.status !== 409) $("message").textContent = error.message;
+            return;
+          }
+          document.body.dataset.offline = "1";
+          $("message").textContent = "The connection to the study was lost; trying again (your answer is kept)...";
+          await sleep(Math.min(500 * 2 ** attempt, 8000));
+        }
       }
-      render();
     }
 
     async function start() {
@@ -183,9 +213,15 @@ enum Page {
       }
     }
 
+    // A held key repeats: only a fresh press answers, and not within 250 ms of a photo appearing
+    // (a key still down from the last photo).
     document.addEventListener("keydown", (event) => {
       if (event.altKey || event.ctrlKey || event.metaKey) return;
-      if (/^[0-9]$/.test(event.key)) { event.preventDefault(); answer(Number(event.key)); }
+      if (/^[0-9]$/.test(event.key)) {
+        event.preventDefault();
+        if (event.repeat || performance.now() - shownAt < 250) return;
+        answer(Number(event.key));
+      }
       else if (event.key === "Enter" && !$("intro").hidden) { event.preventDefault(); start(); }
     });
 

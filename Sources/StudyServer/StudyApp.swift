@@ -75,7 +75,9 @@ public struct StudyApp: Sendable {
     let service = self.service
     let adminToken = self.adminToken
 
-    router.get("/") { _, _ in Self.text(Page.html(title: "Image classification study"), type: "text/html; charset=utf-8") }
+    let page = Page.html(
+      title: "Image classification study", parts: service.study.fractions.count, classes: service.study.classNames.count)
+    router.get("/") { _, _ in Self.text(page, type: "text/html; charset=utf-8") }
     router.get("/app.js") { _, _ in Self.text(Page.script, type: "text/javascript; charset=utf-8") }
     router.get("/app.css") { _, _ in Self.text(Page.style, type: "text/css; charset=utf-8") }
     router.get("/healthz") { _, _ in Self.text("ok\n", type: "text/plain; charset=utf-8") }

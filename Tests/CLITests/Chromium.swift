@@ -169,10 +169,18 @@ final class Chromium {
 
   /// Presses and releases a key on the keyboard, as a user would (through the browser's input
   /// pipeline, so the page's keydown handler sees a trusted event).
-  func press(_ key: String, code: String, keyCode: Int, text: String? = nil) throws {
-    try send(
-      "Input.dispatchKeyEvent",
-      ["type": "keyDown", "key": key, "code": code, "text": text ?? key, "windowsVirtualKeyCode": keyCode])
+  /// `repeats`: auto-repeated keyDown events while the key is held (as a keyboard sends them).
+  func press(_ key: String, code: String, keyCode: Int, text: String? = nil, repeats: Int = 0, every: useconds_t = 30_000)
+    throws
+  {
+    for k in 0...repeats {
+      if k > 0 { usleep(every) }
+      try send(
+        "Input.dispatchKeyEvent",
+        [
+          "type": "keyDown", "key": key, "code": code, "text": text ?? key, "windowsVirtualKeyCode": keyCode, "autoRepeat": k > 0,
+        ])
+    }
     try send("Input.dispatchKeyEvent", ["type": "keyUp", "key": key, "code": code, "windowsVirtualKeyCode": keyCode])
   }
 }

@@ -148,6 +148,7 @@ import Testing
       try browser.wait(for: "document.body.dataset.ready === '1'")
       for k in [3, 1, 4] {
         let image = try #require(try browser.evaluate("document.getElementById('image').dataset.image") as? String)
+        usleep(300_000)  // keys within 250 ms of a photo appearing are ignored (a key held from the last one)
         try browser.press("\(k)", code: "Digit\(k)", keyCode: 48 + k)
         try browser.wait(
           for: "document.body.dataset.ready === '1' && document.getElementById('image').dataset.image !== '\(image)'")
@@ -174,5 +175,69 @@ import Testing
     for (row, e) in zip(rows, expected) {
       #expect(row.image == e.image && row.answer == e.answer && row.fraction == 0.05 && row.milliseconds >= 0)
     }
+  }
+
+  /// Defects 2-5 of #22 in a real browser: at phone width (390 x 844) nothing is wider than the
+  /// screen; a held key answers one photo, not many; an answer sent while the network is down is
+  /// kept on screen and sent again when it is back (once); the instructions follow the study.
+  @Test func theStudyPageWorksOnAPhoneWithAHeldKeyAndThroughANetworkDrop() throws {
+    guard let executable = Chromium.executable else {
+      if ProcessInfo.processInfo.environment["OVERINTERP_SKIP_BROWSER"] != "1" {
+        Issue.record("no Chromium found: install it (scripts/install-deps.sh --tests) or set OVERINTERP_SKIP_BROWSER=1")
+      }
+      return
+    }
+    let dir = tempPath("phone")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let run = try fakeRun(dir)
+    let make = try CLI.run([
+      "study", "make", "--run", run, "--per-class", "1", "--fractions", "0.05,0.3,0.5,0.8", "--out", dir + "/study",
+    ])
+    #expect(make.status == 0, "\(make.stderr)")
+    let server = try ServedStudy(study: dir + "/study", database: dir + "/answers.sqlite", adminToken: "admin-token-123")
+    let browser = try Chromium(executable: executable)
+    try browser.open("about:blank")
+    try browser.send("Emulation.setDeviceMetricsOverride", ["width": 390, "height": 844, "deviceScaleFactor": 3, "mobile": true])
+    try browser.send("Page.navigate", ["url": server.url])
+    try browser.wait(for: "document.getElementById('intro') && !document.getElementById('intro').hidden")
+    let intro = try browser.evaluate("document.getElementById('intro').textContent") as? String ?? ""
+    #expect(intro.contains("four parts") && intro.contains("ten kinds") && intro.contains("(0-9)"), "\(intro)")
+    try browser.press("Enter", code: "Enter", keyCode: 13, text: "\r")
+    try browser.wait(for: "document.body.dataset.ready === '1'")
+    // Nothing sticks out of the 390 px screen: the page, the photo, the bar, every class button.
+    let widest =
+      try browser.evaluate(
+        """
+        Math.max(document.documentElement.scrollWidth, ...['image', 'bar'].map(id => document.getElementById(id).getBoundingClientRect().right),
+          ...[...document.querySelectorAll('#choices button')].map(b => b.getBoundingClientRect().right))
+        """) as? Double
+    #expect((widest ?? 1000) <= 390, "\(widest ?? -1)")
+    func progress() throws -> String { try browser.evaluate("document.getElementById('progress').textContent") as? String ?? "" }
+    #expect(try progress().contains("photo 1 of 40"))
+    // Holding "7" for about half a second answers one photo.
+    usleep(300_000)
+    try browser.press("7", code: "Digit7", keyCode: 55, repeats: 15)
+    try browser.wait(
+      for: "document.body.dataset.ready === '1' && document.getElementById('progress').textContent.includes('photo 2 of 40')")
+    usleep(500_000)
+    let afterHold = try progress()
+    #expect(afterHold.contains("photo 2 of 40"), "\(afterHold)")
+    // The network drops as an answer is sent: the photo stays, a message says it is retrying,
+    // and when the network is back the answer is stored once and the next photo comes.
+    try browser.send("Network.enable")
+    try browser.send(
+      "Network.emulateNetworkConditions", ["offline": true, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1])
+    usleep(300_000)
+    try browser.press("2", code: "Digit2", keyCode: 50)
+    try browser.wait(for: "document.body.dataset.offline === '1'")
+    #expect(try browser.evaluate("document.getElementById('task').hidden") as? Bool == false)
+    #expect(try browser.evaluate("document.getElementById('intro').hidden") as? Bool == true)
+    try browser.send(
+      "Network.emulateNetworkConditions", ["offline": false, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1])
+    try browser.wait(
+      for: "document.body.dataset.ready === '1' && document.getElementById('progress').textContent.includes('photo 3 of 40')")
+    #expect(server.stop() == 0)
+    let rows = try AnswerStore(path: dir + "/answers.sqlite").allAnswers()
+    #expect(rows.map(\.answer) == [7, 2], "\(rows.map(\.answer))")
   }
 }
