@@ -28,10 +28,14 @@ public struct StudyApp: Sendable {
 
   public let service: StudyService
   public let adminToken: String?
+  /// Whether the participant cookie has `Secure` (sent over HTTPS only): for a server behind a
+  /// TLS proxy.
+  public let secureCookie: Bool
 
-  public init(service: StudyService, adminToken: String?) {
+  public init(service: StudyService, adminToken: String?, secureCookie: Bool = false) {
     self.service = service
     self.adminToken = adminToken
+    self.secureCookie = secureCookie
   }
 
   /// The application, listening on `host:port` (port 0 picks a free one; `onRunning` gets the
@@ -74,6 +78,7 @@ public struct StudyApp: Sendable {
     router.middlewares.add(KnownRoutes())
     let service = self.service
     let adminToken = self.adminToken
+    let secure = self.secureCookie
 
     let page = Page.html(
       title: "Image classification study", parts: service.study.fractions.count, classes: service.study.classNames.count)
@@ -87,7 +92,7 @@ public struct StudyApp: Sendable {
       if let id = try? Self.participant(request), try service.isParticipant(id) { return try Self.json(try service.state(id)) }
       let id = try service.newParticipant()
       var response = try Self.json(try service.state(id), status: .created)
-      response.setCookie(Self.cookie(id))
+      response.setCookie(Self.cookie(id, secure: secure))
       return response
     }
 
@@ -131,7 +136,7 @@ public struct StudyApp: Sendable {
         return page
       }
       var response = Response(status: .seeOther, headers: [.location: "/"])
-      response.setCookie(Self.cookie(id))
+      response.setCookie(Self.cookie(id, secure: secure))
       return response
     }
 
@@ -159,8 +164,9 @@ public struct StudyApp: Sendable {
     static let expected = #"a JSON object {"image": string, "answer": integer class index, "milliseconds": integer}"#
   }
 
-  static func cookie(_ id: String) -> Cookie {
-    Cookie(name: cookieName, value: id, maxAge: 180 * 24 * 3600, path: "/", httpOnly: true, sameSite: .strict)
+  static func cookie(_ id: String, secure: Bool) -> Cookie {
+    Cookie(
+      name: cookieName, value: id, maxAge: 180 * 24 * 3600, path: "/", secure: secure, httpOnly: true, sameSite: .strict)
   }
 
   static func participant(_ request: Request) throws -> String {

@@ -39,6 +39,17 @@ extension StudyCommand {
         valueName: "token"))
     var adminToken: String?
 
+    @Option(
+      help: ArgumentHelp(
+        "Give the participant cookie the Secure attribute (HTTPS only): on by default when --host is not a loopback address, since participants elsewhere reach the study through a TLS proxy.",
+        valueName: "on|off"))
+    var secureCookie: Toggle?
+
+    enum Toggle: String, ExpressibleByArgument { case on, off }
+
+    /// Loopback addresses (the default host) serve this machine only, over plain HTTP.
+    var isLoopback: Bool { host == "localhost" || host == "::1" || host.hasPrefix("127.") }
+
     func validate() throws {
       if !(0...65535).contains(port) { throw ValidationError("--port must be in 0...65535, got \(port)") }
       if let adminToken, adminToken.count < 8 { throw ValidationError("--admin-token must have at least 8 characters") }
@@ -53,9 +64,14 @@ extension StudyCommand {
       let token = resolvedAdminToken(adminToken)
       let images = service.study.images.count
       let host = self.host
-      let app = StudyApp(service: service, adminToken: token).application(host: host, port: port) { bound in
+      let secure = secureCookie.map { $0 == .on } ?? !isLoopback
+      let app = StudyApp(service: service, adminToken: token, secureCookie: secure).application(host: host, port: port) {
+        bound in
         // Unbuffered, so that scripts waiting for this line (tests, the load check) see it at once.
         var line = "serving \(images) images to participants at http://\(host):\(bound)/ (answers in \(database))\n"
+        if !secure && !isLoopback {
+          line += "the participant cookie is not Secure (--secure-cookie off): serve this only over HTTPS or a trusted network\n"
+        }
         if token == nil {
           line += "no admin token: /admin/report and /admin/answers.csv are open to anyone who can reach this port\n"
         }

@@ -272,6 +272,22 @@ func json(_ object: [String: Any]) throws -> Data { try JSONSerialization.data(w
     }
   }
 
+  /// Defect 10 of #22: the cookie never had Secure. It has it with --secure-cookie on, and by
+  /// default when the server listens beyond loopback (participants reach it through TLS).
+  @Test func theCookieIsSecureWhenServedBeyondLoopback() async throws {
+    let folder = try makeStudyFolder()
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    for (arguments, secure) in [([String](), false), (["--secure-cookie", "on"], true), (["--host", "0.0.0.0"], true)] {
+      let server = try ServedStudy(
+        study: folder, database: folder + "/answers.sqlite", adminToken: "admin-secret", arguments: arguments)
+      let url = server.url.replacingOccurrences(of: "0.0.0.0", with: "127.0.0.1")
+      let reply = try await StudyClient(base: try #require(URL(string: url))).send("POST", "/api/participants")
+      let cookie = reply.headers["set-cookie"] ?? ""
+      #expect(cookie.contains("HttpOnly") && cookie.contains("; Secure") == secure, "\(arguments): \(cookie)")
+      #expect(server.stop() == 0)
+    }
+  }
+
   /// Defect 1 of #22: with three or more participants, a server that never answered (or died)
   /// left the check waiting for ever. A listener that accepts connections and never replies
   /// stands in for it; the check must stop with an error within its duration plus the timeout.

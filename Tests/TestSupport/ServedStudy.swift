@@ -26,10 +26,10 @@ public final class ServedStudy {
   /// The base URL from the server's start-up line, e.g. http://127.0.0.1:40123/.
   public let url: String
 
-  public init(study: String, database: String, adminToken: String?) throws {
+  public init(study: String, database: String, adminToken: String?, arguments: [String] = []) throws {
     process.executableURL = URL(fileURLWithPath: overinterpBinary)
     process.arguments =
-      ["study", "serve", study, "--port", "0", "--db", database] + (adminToken.map { ["--admin-token", $0] } ?? [])
+      ["study", "serve", study, "--port", "0", "--db", database] + (adminToken.map { ["--admin-token", $0] } ?? []) + arguments
     let out = Pipe()
     process.standardOutput = out
     process.standardError = FileHandle.nullDevice
