@@ -35,6 +35,9 @@ let package = Package(
     .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: ["FullFoundation"]),
     .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    // NIOCore for the client's address in the study app's rate limit (already a dependency of
+    // Hummingbird; declared because the study app names its types).
+    .package(url: "https://github.com/apple/swift-nio.git", from: "2.80.0"),
   ],
   targets: [
     .target(
@@ -58,7 +61,7 @@ let package = Package(
       dependencies: [
         "Study", "Base", "Datasets", .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "HTTPTypes", package: "swift-http-types"),
-        .product(name: "Logging", package: "swift-log"),
+        .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"),
       ]),
     .target(name: "Analysis", dependencies: ["Base", "Torch", "Datasets", "Models", "SIS"]),
     .target(name: "Audit", dependencies: ["Base", "Torch", "Datasets", "Models", "SIS", "Analysis"]),

@@ -64,9 +64,13 @@ public struct StudyClient: Sendable {
     return try await send("POST", "/api/answers", cookie: cookie, body: body)
   }
 
+  /// The server refused a new participant for now (429): wait `seconds`.
+  public struct RateLimited: Error { public var seconds: Double }
+
   /// Starts a participant; returns its id (from the cookie) and state.
   public func start() async throws -> (String, StudyService.State) {
     let reply = try await send("POST", "/api/participants")
+    if reply.status == 429 { throw RateLimited(seconds: Double(reply.headers["retry-after"] ?? "") ?? 1) }
     guard reply.status == 201 || reply.status == 200 else {
       throw LoadFailure("POST /api/participants answered \(reply.status): \(reply.text)")
     }
@@ -189,6 +193,9 @@ public struct LoadCheck: Sendable {
     public var unexpected: Int
     public var latencies: [Double]
     public var seconds: Double
+    /// New participants the server's rate limit refused for a while (all simulated participants
+    /// share one address; the check then waits as asked and goes on).
+    public var rateLimited = 0
     /// participant -> the images whose answers the server acknowledged.
     public var acknowledgedAnswers: [String: Set<String>] = [:]
 
@@ -206,9 +213,11 @@ public struct LoadCheck: Sendable {
           %d participants, %d requests in %.1f s (%.0f requests/s)
           answers acknowledged %d, in the export %d: lost %d, duplicated %d; unexpected responses %d
           response time ms: p50 %.1f, p90 %.1f, p99 %.1f, max %.1f
+          new participants held back by the rate limit: %d
           """, participantsStarted, requests, seconds, Double(requests) / max(seconds, 1e-9), acknowledged, exported, lost,
         duplicated,
-        unexpected, percentile(0.5) * 1000, percentile(0.9) * 1000, percentile(0.99) * 1000, (latencies.max() ?? 0) * 1000)
+        unexpected, percentile(0.5) * 1000, percentile(0.9) * 1000, percentile(0.99) * 1000, (latencies.max() ?? 0) * 1000,
+        rateLimited)
     }
   }
 
@@ -219,6 +228,7 @@ public struct LoadCheck: Sendable {
     var latencies: [Double] = []
     var acknowledged: [String: Set<String>] = [:]
     var failure: String?
+    var rateLimited = 0
   }
 
   /// The run stopped early: a request failed (the server died, or did not answer within the
@@ -261,7 +271,14 @@ public struct LoadCheck: Sendable {
           func going() -> Bool { clock.now < deadline && !stop.isSet }
           do {
             while going() {
-              let (id, first) = try await timed { try await client.start() }
+              let started: (String, StudyService.State)
+              do { started = try await timed { try await client.start() } } catch let limited as StudyClient.RateLimited {
+                worker.rateLimited += 1
+                let left = Self.seconds(deadline - clock.now)
+                if left > 0 { try await Task.sleep(for: .milliseconds(Int64(min(limited.seconds, left) * 1000))) }
+                continue
+              }
+              let (id, first) = started
               worker.started += 1
               var state = first
               while let image = state.image, going() {
@@ -306,7 +323,9 @@ public struct LoadCheck: Sendable {
       participantsStarted: workers.reduce(0) { $0 + $1.started }, requests: workers.reduce(0) { $0 + $1.requests },
       acknowledged: acknowledged.values.reduce(0) { $0 + $1.count }, exported: check.exported, lost: check.lost,
       duplicated: check.duplicated, unexpected: workers.reduce(0) { $0 + $1.unexpected },
-      latencies: workers.flatMap(\.latencies), seconds: Self.seconds(seconds), acknowledgedAnswers: acknowledged)
+      latencies: workers.flatMap(\.latencies), seconds: Self.seconds(seconds),
+      rateLimited: workers.reduce(0) { $0 + $1.rateLimited },
+      acknowledgedAnswers: acknowledged)
   }
 
   /// The server's answers export (`/admin/answers.csv`).

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import NIOCore
 import Study
 
 /// The human-study web app (paper section 3.4) over HTTP: server-rendered page, a small script,
@@ -31,11 +32,23 @@ public struct StudyApp: Sendable {
   /// Whether the participant cookie has `Secure` (sent over HTTPS only): for a server behind a
   /// TLS proxy.
   public let secureCookie: Bool
+  /// New participants one client address may create per minute (a burst of that many, then one
+  /// every 60/n seconds); 0: no limit. Behind a proxy every client shares the proxy's address.
+  public let participantsPerMinute: Int
+  /// Seconds a connection may stay silent (idle, or in the middle of a request) before it is closed.
+  public let idleTimeout: Double
+  let limiter: RateLimiter
 
-  public init(service: StudyService, adminToken: String?, secureCookie: Bool = false) {
+  public init(
+    service: StudyService, adminToken: String?, secureCookie: Bool = false, participantsPerMinute: Int = 30,
+    idleTimeout: Double = 30
+  ) {
     self.service = service
     self.adminToken = adminToken
     self.secureCookie = secureCookie
+    self.participantsPerMinute = participantsPerMinute
+    self.idleTimeout = idleTimeout
+    limiter = RateLimiter(perMinute: participantsPerMinute)
   }
 
   /// The application, listening on `host:port` (port 0 picks a free one; `onRunning` gets the
@@ -47,7 +60,9 @@ public struct StudyApp: Sendable {
     var logger = Logger(label: "overinterp-study", factory: { StreamLogHandler.standardError(label: $0) })
     logger.logLevel = logLevel
     return Application(
-      router: router(), configuration: .init(address: .hostname(host, port: port), serverName: "overinterp-study"),
+      router: router(),
+      server: .http1(configuration: .init(idleTimeout: .milliseconds(Int64(idleTimeout * 1000)))),
+      configuration: .init(address: .hostname(host, port: port), serverName: "overinterp-study"),
       onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) }, logger: logger)
   }
 
@@ -72,13 +87,14 @@ public struct StudyApp: Sendable {
     return nil
   }
 
-  public func router() -> Router<BasicRequestContext> {
-    let router = Router(options: .autoGenerateHeadEndpoints)
+  public func router() -> Router<StudyContext> {
+    let router = Router(context: StudyContext.self, options: .autoGenerateHeadEndpoints)
     router.middlewares.add(SecurityHeaders())
     router.middlewares.add(KnownRoutes())
     let service = self.service
     let adminToken = self.adminToken
     let secure = self.secureCookie
+    let limiter = self.limiter
 
     let page = Page.html(
       title: "Image classification study", parts: service.study.fractions.count, classes: service.study.classNames.count)
@@ -90,6 +106,11 @@ public struct StudyApp: Sendable {
     router.post("/api/participants") { request, context in
       // A browser that already holds a participant's cookie continues as that participant.
       if let id = try? Self.participant(request), try service.isParticipant(id) { return try Self.json(try service.state(id)) }
+      if let wait = limiter.refusal(for: context.remoteAddress?.ipAddress ?? "unknown") {
+        throw HTTPError(
+          .tooManyRequests, headers: [.retryAfter: String(Int(wait.rounded(.up)))],
+          message: "too many new participants from this address; try again in \(Int(wait.rounded(.up))) s")
+      }
       let id = try service.newParticipant()
       var response = try Self.json(try service.state(id), status: .created)
       response.setCookie(Self.cookie(id, secure: secure))
@@ -259,6 +280,46 @@ public struct StudyApp: Sendable {
   }
 }
 
+/// The request context: Hummingbird's, plus the client's address (for the rate limit).
+public struct StudyContext: RequestContext, RemoteAddressRequestContext {
+  public var coreContext: CoreRequestContextStorage
+  public let remoteAddress: SocketAddress?
+
+  public init(source: ApplicationRequestContextSource) {
+    coreContext = .init(source: source)
+    remoteAddress = source.channel.remoteAddress
+  }
+}
+
+/// A token bucket per client address: `perMinute` tokens at most, refilled at perMinute/60 per
+/// second. Buckets that are full again are dropped when there are many.
+final class RateLimiter: @unchecked Sendable {
+  let perMinute: Int
+  private let lock = NSLock()
+  private var buckets: [String: (tokens: Double, at: Double)] = [:]
+
+  init(perMinute: Int) { self.perMinute = perMinute }
+
+  /// nil when `key` may go on (a token is taken), else the seconds until it may.
+  func refusal(for key: String, now: Double = ProcessInfo.processInfo.systemUptime) -> Double? {
+    guard perMinute > 0 else { return nil }
+    let capacity = Double(perMinute)
+    let rate = capacity / 60
+    return lock.withLock {
+      if buckets.count > 10_000 {
+        buckets = buckets.filter { $0.value.tokens + (now - $0.value.at) * rate < capacity }
+      }
+      var bucket = buckets[key] ?? (capacity, now)
+      bucket.tokens = Swift.min(capacity, bucket.tokens + (now - bucket.at) * rate)
+      bucket.at = now
+      defer { buckets[key] = bucket }
+      guard bucket.tokens >= 1 else { return (1 - bucket.tokens) / rate }
+      bucket.tokens -= 1
+      return nil
+    }
+  }
+}
+
 /// 404 with a message for paths the app does not have, and 405 with `Allow` for a method a path
 /// does not take.
 struct KnownRoutes<Context: RequestContext>: RouterMiddleware {
@@ -296,6 +357,7 @@ struct SecurityHeaders<Context: RequestContext>: RouterMiddleware {
 extension HTTPField.Name {
   static let xContentTypeOptions = known("X-Content-Type-Options")
   static let referrerPolicy = known("Referrer-Policy")
+  static let retryAfter = known("Retry-After")
 
   /// A header name written in the source (valid by construction; checked once at start).
   static func known(_ name: String) -> Self {

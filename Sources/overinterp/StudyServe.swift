@@ -47,11 +47,24 @@ extension StudyCommand {
 
     enum Toggle: String, ExpressibleByArgument { case on, off }
 
+    @Option(
+      help:
+        "New participants one client address may start per minute (then 429 with Retry-After); 0: no limit. Raise it when many participants share an address (a classroom behind NAT, or a reverse proxy)."
+    )
+    var participantsPerMinute: Int = 30
+
+    @Option(help: "Seconds a connection may stay silent, idle or in the middle of a request, before it is closed.")
+    var idleTimeout: Double = 30
+
     /// Loopback addresses (the default host) serve this machine only, over plain HTTP.
     var isLoopback: Bool { host == "localhost" || host == "::1" || host.hasPrefix("127.") }
 
     func validate() throws {
       if !(0...65535).contains(port) { throw ValidationError("--port must be in 0...65535, got \(port)") }
+      if participantsPerMinute < 0 { throw ValidationError("--participants-per-minute must be 0 (no limit) or more") }
+      if !(idleTimeout > 0 && idleTimeout.isFinite) {
+        throw ValidationError("--idle-timeout must be a positive number of seconds")
+      }
       if let adminToken, adminToken.count < 8 { throw ValidationError("--admin-token must have at least 8 characters") }
       if adminToken == nil, let token = resolvedAdminToken(nil), token.count < 8 {
         throw ValidationError("OVERINTERP_ADMIN_TOKEN must have at least 8 characters, like --admin-token")
@@ -65,8 +78,10 @@ extension StudyCommand {
       let images = service.study.images.count
       let host = self.host
       let secure = secureCookie.map { $0 == .on } ?? !isLoopback
-      let app = StudyApp(service: service, adminToken: token, secureCookie: secure).application(host: host, port: port) {
-        bound in
+      let app = StudyApp(
+        service: service, adminToken: token, secureCookie: secure, participantsPerMinute: participantsPerMinute,
+        idleTimeout: idleTimeout
+      ).application(host: host, port: port) { bound in
         // Unbuffered, so that scripts waiting for this line (tests, the load check) see it at once.
         var line = "serving \(images) images to participants at http://\(host):\(bound)/ (answers in \(database))\n"
         if !secure && !isLoopback {

@@ -288,6 +288,49 @@ func json(_ object: [String: Any]) throws -> Data { try JSONSerialization.data(w
     }
   }
 
+  /// Defect 11 of #22: one client created 17,147 participants in 15 s, and half-sent requests
+  /// stayed open. New participants are rate-limited per address (429 with Retry-After; a
+  /// returning participant is not limited), and a silent connection is closed.
+  @Test func abuseIsLimited() async throws {
+    let folder = try makeStudyFolder()
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    let server = try ServedStudy(
+      study: folder, database: folder + "/answers.sqlite", adminToken: "admin-secret",
+      arguments: ["--participants-per-minute", "5", "--idle-timeout", "1"])
+    let client = StudyClient(base: try #require(URL(string: server.url)))
+    var ids: [String] = []
+    for _ in 0..<5 { ids.append(try await client.start().0) }
+    let refused = try await client.send("POST", "/api/participants")
+    #expect(refused.status == 429 && Int(refused.headers["retry-after"] ?? "") ?? 0 >= 1, "\(refused.status) \(refused.headers)")
+    // A participant who already has a cookie continues.
+    let again = try await client.send("POST", "/api/participants", cookie: ids[0])
+    #expect(again.status == 200 && again.text.contains(ids[0]))
+    // Half a request, then silence: the server closes the connection after about a second.
+    let port = try #require(URL(string: server.url)?.port)
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let connected = withUnsafePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    #expect(connected == 0)
+    let partial = "POST /api/answers HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n{\"image\""
+    _ = partial.withCString { send(fd, $0, strlen($0), 0) }
+    var timeout = timeval(tv_sec: 10, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    let clock = ContinuousClock()
+    let start = clock.now
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    var n = 1
+    while n > 0 { n = recv(fd, &buffer, buffer.count, 0) }
+    #expect(n == 0, "the connection was not closed (recv \(n), errno \(errno))")
+    #expect(clock.now - start < .seconds(8))
+    #expect(server.stop() == 0)
+  }
+
   /// Defect 1 of #22: with three or more participants, a server that never answered (or died)
   /// left the check waiting for ever. A listener that accepts connections and never replies
   /// stands in for it; the check must stop with an error within its duration plus the timeout.
