@@ -78,14 +78,37 @@ public final class AnswerStore: @unchecked Sendable {
     public var label: Int
     public var answer: Int
     public var milliseconds: Int
+    /// When the answer was stored (seconds since 1970, UTC).
+    public var created: Double = 0
+
+    public init(
+      participant: String, image: String, fraction: Double, label: Int, answer: Int, milliseconds: Int, created: Double = 0
+    ) {
+      self.participant = participant
+      self.image = image
+      self.fraction = fraction
+      self.label = label
+      self.answer = answer
+      self.milliseconds = milliseconds
+      self.created = created
+    }
   }
 
   public func allAnswers() throws -> [Row] {
-    try db.execute("SELECT participant, image, fraction, label, answer, milliseconds FROM answers ORDER BY participant, created")
-      .map {
-        Row(
-          participant: $0[0].text ?? "", image: $0[1].text ?? "", fraction: $0[2].double ?? 0, label: $0[3].int ?? -1,
-          answer: $0[4].int ?? -1, milliseconds: $0[5].int ?? 0)
-      }
+    try db.execute(
+      "SELECT participant, image, fraction, label, answer, milliseconds, created FROM answers ORDER BY participant, created"
+    )
+    .map {
+      Row(
+        participant: $0[0].text ?? "", image: $0[1].text ?? "", fraction: $0[2].double ?? 0, label: $0[3].int ?? -1,
+        answer: $0[4].int ?? -1, milliseconds: $0[5].int ?? 0, created: $0[6].double ?? 0)
+    }
+  }
+
+  /// Every participant: id, shuffling seed, and when they started (seconds since 1970, UTC).
+  public func allParticipants() throws -> [(id: String, seed: UInt64, created: Double)] {
+    try db.execute("SELECT id, seed, created FROM participants ORDER BY created").map {
+      ($0[0].text ?? "", UInt64($0[1].int ?? 0), $0[2].double ?? 0)
+    }
   }
 }

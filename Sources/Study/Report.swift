@@ -170,6 +170,74 @@ public func answersCSV(_ rows: [AnswerStore.Row]) -> String {
   return out
 }
 
+/// The study's data for analysis elsewhere: per participant the start time, the end time (their
+/// last answer, when they answered every image) and every answer with its time and its position
+/// in the participant's sequence (1 = the first photo shown).
+public struct StudyExport: Codable, Sendable {
+  public struct Answer: Codable, Sendable {
+    public var image: String
+    public var position: Int
+    public var fraction: Double
+    public var label: Int
+    public var answer: Int
+    public var correct: Bool
+    public var milliseconds: Int
+    public var answeredAt: String
+  }
+  public struct Participant: Codable, Sendable {
+    public var id: String
+    public var startedAt: String
+    public var finishedAt: String?
+    public var answers: [Answer]
+  }
+  public var images: Int
+  public var participants: [Participant]
+
+  static func iso(_ t: Double) -> String {
+    let f = ISO8601DateFormatter()
+    f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    return f.string(from: Date(timeIntervalSince1970: t))
+  }
+
+  public init(study: StudySet, store: AnswerStore) throws {
+    let answers = Dictionary(grouping: try store.allAnswers(), by: \.participant)
+    images = study.images.count
+    participants = try store.allParticipants().map { p in
+      let positions = Dictionary(
+        study.order(participantSeed: p.seed).enumerated().map { ($1.id, $0 + 1) }, uniquingKeysWith: { a, _ in a })
+      let rows = (answers[p.id] ?? []).sorted { $0.created < $1.created }
+      return Participant(
+        id: p.id, startedAt: Self.iso(p.created),
+        finishedAt: rows.count >= study.images.count ? rows.last.map { Self.iso($0.created) } : nil,
+        answers: rows.map {
+          Answer(
+            image: $0.image, position: positions[$0.image] ?? 0, fraction: $0.fraction, label: $0.label, answer: $0.answer,
+            correct: $0.answer == $0.label, milliseconds: $0.milliseconds, answeredAt: Self.iso($0.created))
+        })
+    }
+  }
+
+  /// One row per answer: participant, image, position, fraction, label, answer, correct,
+  /// milliseconds, answered_at, participant_started_at, participant_finished_at (empty until done).
+  public var csv: String {
+    var out =
+      "participant,image,position,fraction,label,answer,correct,milliseconds,answered_at,participant_started_at,participant_finished_at\n"
+    for p in participants {
+      for a in p.answers {
+        out +=
+          "\(p.id),\(a.image),\(a.position),\(a.fraction),\(a.label),\(a.answer),\(a.correct ? 1 : 0),\(a.milliseconds),\(a.answeredAt),\(p.startedAt),\(p.finishedAt ?? "")\n"
+      }
+    }
+    return out
+  }
+
+  public var json: String {
+    let e = JSONEncoder()
+    e.outputFormatting = [.prettyPrinted, .sortedKeys]
+    return String(decoding: (try? e.encode(self)) ?? Data(), as: UTF8.self) + "\n"
+  }
+}
+
 /// Figure S4: every image of one fraction in a grid (8x nearest-neighbour), as PNG.
 public func contactSheet(_ study: StudySet, folder: String, fraction: Double, to path: String) throws {
   let images = study.images.filter { $0.fraction == fraction }.sorted { ($0.label, $0.sourceIndex) < ($1.label, $1.sourceIndex) }

@@ -1,3 +1,5 @@
+import Base
+import Study
 /// The participant page: one HTML document, one stylesheet and one script, all served by the
 /// app itself (no build step, no CDN). The script asks the JSON API for the current image, shows
 /// it enlarged with nearest-neighbour scaling, and sends the answer chosen with a button or a key
@@ -26,6 +28,41 @@ enum Page {
     """
   }
 
+  /// The host's progress page: participants started and finished, answers per fraction, the last
+  /// answer's time. Only numbers and fixed text: nothing from participants is shown.
+  static func progress(_ export: StudyExport, fractions: [Double]) -> String {
+    let started = export.participants.count
+    let finished = export.participants.filter { $0.finishedAt != nil }.count
+    let answers = export.participants.flatMap(\.answers)
+    let last = answers.map(\.answeredAt).max() ?? "none yet"
+    let rows = fractions.map { f -> String in
+      let here = answers.filter { $0.fraction == f }
+      let accuracy =
+        here.isEmpty ? "-" : String(format: "%.1f%%", 100 * Double(here.filter(\.correct).count) / Double(here.count))
+      return "<tr><td>\(fmt(f * 100, digits: 0))%</td><td>\(here.count)</td><td>\(accuracy)</td></tr>"
+    }
+    return """
+      <!doctype html>
+      <html lang="en">
+      <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+      <title>Study progress</title><link rel="stylesheet" href="/app.css"></head>
+      <body><main>
+      <h1>Study progress</h1>
+      <p id="counts">\(started) participant(s) started, \(finished) finished all \(export.images) images; \(answers.count) answer(s); last answer \(last).</p>
+      <table><thead><tr><th>pixels kept</th><th>answers</th><th>accuracy</th></tr></thead><tbody>
+      \(rows.joined(separator: "\n"))
+      </tbody></table>
+      <p>Exports: answers.csv and answers.json under /admin/ (with the admin token).</p>
+      </main></body></html>
+
+      """
+  }
+
+  static func escapeHTML(_ text: String) -> String {
+    text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+      .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+  }
+
   /// "three" for 3 (one to twelve in words, as in running text), digits beyond.
   static func words(_ n: Int) -> String {
     let names = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"]
@@ -34,7 +71,10 @@ enum Page {
 
   /// The participant page; the instructions follow the study (its number of parts and classes;
   /// number keys for the first ten classes).
-  static func html(title: String, parts: Int, classes: Int) -> String {
+  /// `consent`: the host's information and consent text (HTML from `STUDY/consent.html`), shown
+  /// before the instructions, Start then reads "I agree, start"; `completionCode`: shown when a
+  /// participant is done (for crowdsourcing platforms).
+  static func html(title: String, parts: Int, classes: Int, consent: String? = nil, completionCode: String? = nil) -> String {
     let keys =
       classes <= 1
       ? ""
@@ -57,13 +97,18 @@ enum Page {
       <main>
       <h1>\(title)</h1>
       <section id="intro" hidden>
+        \(consent.map { "<div id=\"consent\">\($0)</div>" } ?? "")
         <p>You will see small photos of which most pixels have been replaced by grey. Each photo shows one
         of \(words(classes)) kinds of object. For each photo, choose the kind you think it shows, by clicking a
         button\(keys). Guess if you are not sure: there is no time limit, and every answer is final.</p>
         <p>\(partsText) You can close the page at any time and come back later to continue where you
         stopped.</p>
         <p>No personal data is asked for or stored: you get a random participant code.</p>
-        <button id="start" type="button">Start</button>
+        <button id="start" type="button">\(consent == nil ? "Start" : "I agree, start")</button>
+        <form id="resume-form">
+          <label>Returning? Your participant code: <input id="resume-code" autocomplete="off" spellcheck="false" size="34"></label>
+          <button type="submit">Continue</button>
+        </form>
       </section>
       <section id="task" hidden>
         <p id="progress" aria-live="polite"></p>
@@ -73,6 +118,7 @@ enum Page {
       </section>
       <section id="done" hidden>
         <p>Thank you: you have answered every photo. You can close this page.</p>
+        \(completionCode.map { "<p>Your completion code: <strong id=\"completion-code\">\(escapeHTML($0))</strong></p>" } ?? "")
       </section>
       <p id="message" role="alert"></p>
       <footer id="code" hidden></footer>
@@ -97,6 +143,9 @@ enum Page {
     kbd { font-weight: bold; margin-right: .3rem; }
     progress { width: 384px; max-width: 100%; }
     #message { color: #a00; min-height: 1.2rem; }
+    #resume-form { margin-top: 1.5rem; font-size: .9rem; }
+    #resume-form input { max-width: 100%; }
+    table { border-collapse: collapse; } td, th { padding: .2rem .8rem; text-align: right; }
     footer { margin-top: 2rem; font-size: .8rem; color: #555; }
 
     """
@@ -227,6 +276,11 @@ enum Page {
 
     window.addEventListener("DOMContentLoaded", async () => {
       $("start").addEventListener("click", start);
+      $("resume-form").addEventListener("submit", (event) => {
+        event.preventDefault();
+        const code = $("resume-code").value.trim();
+        if (code) window.location.href = "/resume/" + encodeURIComponent(code);
+      });
       try { state = await api("GET", "/api/state"); } catch (error) { state = null; }
       render();
     });

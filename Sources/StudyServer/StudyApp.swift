@@ -15,8 +15,9 @@ import Study
 ///   answer for the current image at once and returns the new state.
 /// - `GET /images/{id}.png`: the current (or an answered) image of this participant.
 /// - `GET /resume/{participant}`: sets the cookie again (another browser or device) and redirects.
-/// - `GET /admin/report`, `GET /admin/answers.csv`: Table 2 and every answer; protected by the
-///   admin token when one is set (`Authorization: Bearer TOKEN` or `?token=TOKEN`).
+/// - `GET /admin/report`, `/admin/answers.csv`, `/admin/answers.json`, `/admin/progress`: Table 2,
+///   every answer with its time and trial position (CSV, JSON), and a progress page; protected by
+///   the admin token when one is set (`Authorization: Bearer TOKEN` or `?token=TOKEN`).
 ///
 /// Errors are JSON `{"error": {"message": …}}` with a 4xx status: 400 malformed body or value,
 /// 401 no participant, 403 not the participant's current image or wrong admin token, 404 unknown
@@ -37,12 +38,17 @@ public struct StudyApp: Sendable {
   public let participantsPerMinute: Int
   /// Seconds a connection may stay silent (idle, or in the middle of a request) before it is closed.
   public let idleTimeout: Double
+  /// The host's information and consent text (HTML) and the completion code shown at the end.
+  public let consentHTML: String?
+  public let completionCode: String?
   let limiter: RateLimiter
 
   public init(
     service: StudyService, adminToken: String?, secureCookie: Bool = false, participantsPerMinute: Int = 30,
-    idleTimeout: Double = 30
+    idleTimeout: Double = 30, consentHTML: String? = nil, completionCode: String? = nil
   ) {
+    self.consentHTML = consentHTML
+    self.completionCode = completionCode
     self.service = service
     self.adminToken = adminToken
     self.secureCookie = secureCookie
@@ -72,7 +78,7 @@ public struct StudyApp: Sendable {
   static let routes: [(path: String, methods: [HTTPRequest.Method])] = [
     ("/", [.get]), ("/app.js", [.get]), ("/app.css", [.get]), ("/healthz", [.get]), ("/api/participants", [.post]),
     ("/api/state", [.get]), ("/api/answers", [.post]), ("/images/*", [.get]), ("/resume/*", [.get]),
-    ("/admin/report", [.get]), ("/admin/answers.csv", [.get]),
+    ("/admin/report", [.get]), ("/admin/answers.csv", [.get]), ("/admin/answers.json", [.get]), ("/admin/progress", [.get]),
   ]
 
   static func methods(forPath path: String) -> [HTTPRequest.Method]? {
@@ -97,7 +103,8 @@ public struct StudyApp: Sendable {
     let limiter = self.limiter
 
     let page = Page.html(
-      title: "Image classification study", parts: service.study.fractions.count, classes: service.study.classNames.count)
+      title: "Image classification study", parts: service.study.fractions.count, classes: service.study.classNames.count,
+      consent: consentHTML, completionCode: completionCode)
     router.get("/") { _, _ in Self.text(page, type: "text/html; charset=utf-8") }
     router.get("/app.js") { _, _ in Self.text(Page.script, type: "text/javascript; charset=utf-8") }
     router.get("/app.css") { _, _ in Self.text(Page.style, type: "text/css; charset=utf-8") }
@@ -168,9 +175,19 @@ public struct StudyApp: Sendable {
     }
     router.get("/admin/answers.csv") { request, _ in
       try Self.checkAdmin(request, token: adminToken)
-      var response = Self.text(answersCSV(try service.store.allAnswers()), type: "text/csv; charset=utf-8")
+      var response = Self.text(try StudyExport(study: service.study, store: service.store).csv, type: "text/csv; charset=utf-8")
       response.headers[.contentDisposition] = "attachment; filename=\"answers.csv\""
       return response
+    }
+    router.get("/admin/answers.json") { request, _ in
+      try Self.checkAdmin(request, token: adminToken)
+      return Self.text(try StudyExport(study: service.study, store: service.store).json, type: "application/json; charset=utf-8")
+    }
+    router.get("/admin/progress") { request, _ in
+      try Self.checkAdmin(request, token: adminToken)
+      return Self.text(
+        Page.progress(try StudyExport(study: service.study, store: service.store), fractions: service.study.fractions),
+        type: "text/html; charset=utf-8")
     }
     return router
   }

@@ -46,13 +46,15 @@ extension StudyCommand {
       try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
       let text = report.text(classNames: set.classNames)
       try writeFileAtomically(Array(text.utf8), to: out + "/report.txt")
-      try writeFileAtomically(Array(answersCSV(rows).utf8), to: out + "/answers.csv")
+      let export = try StudyExport(study: set, store: store)
+      try writeFileAtomically(Array(export.csv.utf8), to: out + "/answers.csv")
+      try writeFileAtomically(Array(export.json.utf8), to: out + "/answers.json")
       try writeFileAtomically(Array(report.svg().utf8), to: out + "/accuracy.svg")
       for f in set.fractions {
         try contactSheet(set, folder: study, fraction: f, to: out + "/contact-sheet-\(Int((f * 100).rounded()))pct.png")
       }
       print(text, terminator: "")
-      print("wrote \(out)/report.txt, answers.csv, accuracy.svg and contact sheets")
+      print("wrote \(out)/report.txt, answers.csv, answers.json, accuracy.svg and contact sheets")
     }
   }
 }

@@ -56,6 +56,9 @@ extension StudyCommand {
     @Option(help: "Seconds a connection may stay silent, idle or in the middle of a request, before it is closed.")
     var idleTimeout: Double = 30
 
+    @Option(help: "A completion code shown to participants who answered every image (for crowdsourcing platforms).")
+    var completionCode: String?
+
     /// Loopback addresses (the default host) serve this machine only, over plain HTTP.
     var isLoopback: Bool { host == "localhost" || host == "::1" || host.hasPrefix("127.") }
 
@@ -78,9 +81,11 @@ extension StudyCommand {
       let images = service.study.images.count
       let host = self.host
       let secure = secureCookie.map { $0 == .on } ?? !isLoopback
+      // The host's information and consent text, if the study folder has one.
+      let consent = FileManager.default.contents(atPath: study + "/consent.html").map { String(decoding: $0, as: UTF8.self) }
       let app = StudyApp(
         service: service, adminToken: token, secureCookie: secure, participantsPerMinute: participantsPerMinute,
-        idleTimeout: idleTimeout
+        idleTimeout: idleTimeout, consentHTML: consent, completionCode: completionCode
       ).application(host: host, port: port) { bound in
         // Unbuffered, so that scripts waiting for this line (tests, the load check) see it at once.
         var line = "serving \(images) images to participants at http://\(host):\(bound)/ (answers in \(database))\n"

@@ -288,6 +288,47 @@ func json(_ object: [String: Any]) throws -> Data { try JSONSerialization.data(w
     }
   }
 
+  /// What a host expects (#22): exports with answer times, trial positions, start and end per
+  /// participant (CSV and JSON), a progress page, the host's consent text, a completion code, and a
+  /// field for a returning participant's code.
+  @Test func hostsGetExportsProgressConsentAndACompletionCode() async throws {
+    let folder = try makeStudyFolder()
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    try Data("<p>Consent: this study is run by <b>the lab</b>.</p>".utf8).write(
+      to: URL(fileURLWithPath: folder + "/consent.html"))
+    let server = try ServedStudy(
+      study: folder, database: folder + "/answers.sqlite", adminToken: "admin-secret",
+      arguments: ["--completion-code", "C0DE<&>"])
+    let client = StudyClient(base: try #require(URL(string: server.url)))
+    let page = try await client.send("GET", "/").text
+    #expect(page.contains("<b>the lab</b>") && page.contains("I agree, start") && page.contains("C0DE&lt;&amp;&gt;"))
+    #expect(page.contains("id=\"resume-code\""))
+    let admin = ["Authorization": "Bearer admin-secret"]
+    let (finished, first) = try await client.start()
+    var state = first
+    var order: [String] = []
+    while let image = state.image {
+      order.append(image)
+      state = try await client.answer(finished, image: image, answer: 0, milliseconds: 10).json(StudyService.State.self)
+    }
+    let (partial, second) = try await client.start()
+    _ = try await client.answer(partial, image: try #require(second.image), answer: 1, milliseconds: 20)
+    let json = try await client.send("GET", "/admin/answers.json", headers: admin)
+    let export = try JSONDecoder().decode(StudyExport.self, from: json.body)
+    #expect(export.images == 8 && export.participants.count == 2)
+    let done = try #require(export.participants.first { $0.id == finished })
+    #expect(done.answers.map(\.image) == order && done.answers.map(\.position) == Array(1...8))
+    #expect(done.finishedAt == done.answers.last?.answeredAt && done.startedAt <= done.answers[0].answeredAt)
+    let open = try #require(export.participants.first { $0.id == partial })
+    #expect(open.finishedAt == nil && open.answers.map(\.position) == [1])
+    let csv = try await client.send("GET", "/admin/answers.csv", headers: admin).text
+    #expect(csv.hasPrefix("participant,image,position,") && csv.split(separator: "\n").count == 10)
+    let progress = try await client.send("GET", "/admin/progress", headers: admin)
+    #expect(progress.status == 200 && progress.text.contains("2 participant(s) started, 1 finished all 8 images; 9 answer(s)"))
+    #expect(try await client.send("GET", "/admin/progress").status == 401)
+    #expect(server.stop() == 0)
+  }
+
   /// Defect 11 of #22: one client created 17,147 participants in 15 s, and half-sent requests
   /// stayed open. New participants are rate-limited per address (429 with Retry-After; a
   /// returning participant is not limited), and a silent connection is closed.
