@@ -116,6 +116,10 @@ enum Page {
         <figure><img id="image" alt="photo to classify" width="384" height="384"></figure>
         <div id="choices" role="group" aria-label="classes"></div>
       </section>
+      <section id="pause" hidden>
+        <p id="pause-text"></p>
+        <button id="continue" type="button">Continue</button>
+      </section>
       <section id="done" hidden>
         <p>Thank you: you have answered every photo. You can close this page.</p>
         \(completionCode.map { "<p>Your completion code: <strong id=\"completion-code\">\(escapeHTML($0))</strong></p>" } ?? "")
@@ -156,6 +160,7 @@ enum Page {
     let state = null;
     let shownAt = 0;
     let busy = false;
+    let part = 0;
 
     async function api(method, path, body) {
       const init = { method, credentials: "same-origin", headers: {} };
@@ -175,7 +180,7 @@ enum Page {
     }
 
     function show(section) {
-      for (const id of ["intro", "task", "done"]) $(id).hidden = id !== section;
+      for (const id of ["intro", "task", "pause", "done"]) $(id).hidden = id !== section;
     }
 
     function buildChoices(names) {
@@ -202,6 +207,15 @@ enum Page {
       $("code").textContent = "Participant code " + state.participant +
         " (to continue on another device, open /resume/" + state.participant + ")";
       if (state.done) { show("done"); document.body.dataset.done = "1"; return; }
+      // Between parts (not on a reload), a pause: the next part shows more of every photo.
+      if (part > 0 && state.part > part) {
+        $("pause-text").textContent = "Part " + part + " of " + state.parts + " done. The next part shows more " +
+          "of every photo; the photos may be ones you have seen. Take a break if you like.";
+        part = state.part;
+        show("pause");
+        return;
+      }
+      part = state.part;
       show("task");
       buildChoices(state.classNames);
       $("progress").textContent = "Part " + state.part + " of " + state.parts + ": photo " +
@@ -229,7 +243,7 @@ enum Page {
     // the screen; a reply that refuses it (another tab answered first, say) re-syncs with the
     // server's state. The page never falls back to the start while it knows the participant.
     async function answer(k) {
-      if (busy || !state || state.done || k >= state.classNames.length) return;
+      if (busy || !state || state.done || $("task").hidden || k >= state.classNames.length) return;
       setBusy(true);
       const body = { image: state.image, answer: k, milliseconds: Math.max(0, Math.round(performance.now() - shownAt)) };
       for (let attempt = 0; ; attempt++) {
@@ -276,6 +290,7 @@ enum Page {
 
     window.addEventListener("DOMContentLoaded", async () => {
       $("start").addEventListener("click", start);
+      $("continue").addEventListener("click", render);
       $("resume-form").addEventListener("submit", (event) => {
         event.preventDefault();
         const code = $("resume-code").value.trim();

@@ -236,8 +236,30 @@ import Testing
       "Network.emulateNetworkConditions", ["offline": false, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1])
     try browser.wait(
       for: "document.body.dataset.ready === '1' && document.getElementById('progress').textContent.includes('photo 3 of 40')")
+    // After the tenth photo (the end of part 1) a pause comes; keys do nothing there; Continue
+    // goes on with part 2.
+    for n in 3...10 {
+      usleep(300_000)
+      try browser.press("1", code: "Digit1", keyCode: 49)
+      if n < 10 {
+        try browser.wait(
+          for:
+            "document.body.dataset.ready === '1' && document.getElementById('progress').textContent.includes('photo \(n + 1) of 40')"
+        )
+      }
+    }
+    try browser.wait(for: "!document.getElementById('pause').hidden")
+    let pause = try browser.evaluate("document.getElementById('pause-text').textContent") as? String ?? ""
+    #expect(pause.contains("Part 1 of 4 done"), "\(pause)")
+    try browser.press("5", code: "Digit5", keyCode: 53)
+    usleep(300_000)
+    try browser.evaluate("document.getElementById('continue').click()")
+    try browser.wait(
+      for:
+        "document.body.dataset.ready === '1' && document.getElementById('progress').textContent.includes('Part 2 of 4: photo 11 of 40')"
+    )
     #expect(server.stop() == 0)
     let rows = try AnswerStore(path: dir + "/answers.sqlite").allAnswers()
-    #expect(rows.map(\.answer) == [7, 2], "\(rows.map(\.answer))")
+    #expect(rows.map(\.answer) == [7, 2] + [Int](repeating: 1, count: 8), "\(rows.map(\.answer))")
   }
 }
