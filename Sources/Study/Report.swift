@@ -26,6 +26,11 @@ public struct StudyReport: Sendable {
   public var answers: Int
   /// Whether only participants who answered every image were analysed.
   public var completeOnly: Bool
+  /// Each participant's accuracy on the catch trials (full images among the trials), and the
+  /// participants left out for falling below `minAttention`.
+  public var attention: [String: Double]
+  public var minAttention: Double?
+  public var excludedForAttention: Int
 
   /// The paper's Table 2: mean ± std human accuracy (%) at 5%, 30% and 50% of pixels.
   public static let paper: [(Double, Double, Double)] = [(0.05, 19.2, 4.8), (0.3, 40.0, 2.5), (0.5, 68.2, 3.6)]
@@ -37,11 +42,21 @@ public struct StudyReport: Sendable {
     return answers.filter { !ids.contains($0.image) }
   }
 
-  public init(study: StudySet, answers all: [AnswerStore.Row], completeOnly: Bool = false) {
+  /// Practice and catch answers are left out of Table 2 and R²; `minAttention` also leaves out
+  /// the participants whose catch-trial accuracy is below it.
+  public init(study: StudySet, answers all: [AnswerStore.Row], completeOnly: Bool = false, minAttention: Double? = nil) {
     let byImage = Dictionary(uniqueKeysWithValues: study.images.map { ($0.id, $0) })
     let counts = Dictionary(grouping: all, by: \.participant).mapValues { Set($0.map(\.image)).count }
     let complete = Set(counts.filter { $0.value >= study.images.count }.keys)
-    let answers = completeOnly ? all.filter { complete.contains($0.participant) } : all
+    var attention: [String: Double] = [:]
+    for (p, list) in Dictionary(grouping: all.filter { byImage[$0.image]?.kind == .attention }, by: \.participant) {
+      attention[p] = Double(list.filter { $0.answer == $0.label }.count) / Double(list.count)
+    }
+    let inattentive = Set(attention.filter { a in minAttention.map { a.value < $0 } ?? false }.keys)
+    let answers = all.filter {
+      byImage[$0.image]?.kind == nil && (!completeOnly || complete.contains($0.participant))
+        && !inattentive.contains($0.participant)
+    }
     var rows: [FractionRow] = []
     for f in study.fractions {
       let here = answers.filter { $0.fraction == f }
@@ -71,6 +86,9 @@ public struct StudyReport: Sendable {
     self.completed = complete.count
     self.answers = answers.count
     self.completeOnly = completeOnly
+    self.attention = attention
+    self.minAttention = minAttention
+    self.excludedForAttention = inattentive.count
   }
 
   static func rSquared(_ points: [(Double, Double)]) -> Double? {
@@ -115,6 +133,13 @@ public struct StudyReport: Sendable {
       lines.append(
         String(format: "%5.0f%%  ", r.fraction * 100)
           + r.perClass.map { $0.map { String(format: "%5.1f", $0 * 100) } ?? "    -" }.joined(separator: " "))
+    }
+    if !attention.isEmpty {
+      let values = Array(attention.values)
+      lines.append("")
+      lines.append(
+        "catch trials (full images): mean accuracy \(fmt(mean(values) * 100, digits: 1))% over \(values.count) participant(s)"
+          + (minAttention.map { "; \(excludedForAttention) left out below \(fmt($0 * 100, digits: 0))%" } ?? ""))
     }
     lines.append("")
     lines.append(
@@ -177,6 +202,8 @@ public struct StudyExport: Codable, Sendable {
   public struct Answer: Codable, Sendable {
     public var image: String
     public var position: Int
+    /// "trial", "practice" or "catch".
+    public var kind: String
     public var fraction: Double
     public var label: Int
     public var answer: Int
@@ -201,6 +228,7 @@ public struct StudyExport: Codable, Sendable {
 
   public init(study: StudySet, store: AnswerStore) throws {
     let answers = Dictionary(grouping: try store.allAnswers(), by: \.participant)
+    let kinds = Dictionary(uniqueKeysWithValues: study.images.map { ($0.id, $0.kind?.rawValue ?? "trial") })
     images = study.images.count
     participants = try store.allParticipants().map { p in
       let positions = Dictionary(
@@ -211,7 +239,8 @@ public struct StudyExport: Codable, Sendable {
         finishedAt: rows.count >= study.images.count ? rows.last.map { Self.iso($0.created) } : nil,
         answers: rows.map {
           Answer(
-            image: $0.image, position: positions[$0.image] ?? 0, fraction: $0.fraction, label: $0.label, answer: $0.answer,
+            image: $0.image, position: positions[$0.image] ?? 0, kind: kinds[$0.image] ?? "trial", fraction: $0.fraction,
+            label: $0.label, answer: $0.answer,
             correct: $0.answer == $0.label, milliseconds: $0.milliseconds, answeredAt: Self.iso($0.created))
         })
     }
@@ -221,11 +250,11 @@ public struct StudyExport: Codable, Sendable {
   /// milliseconds, answered_at, participant_started_at, participant_finished_at (empty until done).
   public var csv: String {
     var out =
-      "participant,image,position,fraction,label,answer,correct,milliseconds,answered_at,participant_started_at,participant_finished_at\n"
+      "participant,image,position,kind,fraction,label,answer,correct,milliseconds,answered_at,participant_started_at,participant_finished_at\n"
     for p in participants {
       for a in p.answers {
         out +=
-          "\(p.id),\(a.image),\(a.position),\(a.fraction),\(a.label),\(a.answer),\(a.correct ? 1 : 0),\(a.milliseconds),\(a.answeredAt),\(p.startedAt),\(p.finishedAt ?? "")\n"
+          "\(p.id),\(a.image),\(a.position),\(a.kind),\(a.fraction),\(a.label),\(a.answer),\(a.correct ? 1 : 0),\(a.milliseconds),\(a.answeredAt),\(p.startedAt),\(p.finishedAt ?? "")\n"
       }
     }
     return out

@@ -14,6 +14,28 @@ public struct StudyImage: Codable, Equatable, Sendable {
   public var run: String
   public var fraction: Double
   public var keptPixels: Int
+  /// nil for a trial (a subset image, analysed); `.practice` (a full image shown before the
+  /// study, not analysed) or `.attention` (a full image among the trials, a check that the
+  /// participant is paying attention; analysed on its own).
+  public var kind: Kind?
+
+  public enum Kind: String, Codable, Sendable {
+    case practice
+    case attention = "catch"
+  }
+
+  public init(
+    id: String, file: String, sourceIndex: Int, label: Int, run: String, fraction: Double, keptPixels: Int, kind: Kind? = nil
+  ) {
+    self.id = id
+    self.file = file
+    self.sourceIndex = sourceIndex
+    self.label = label
+    self.run = run
+    self.fraction = fraction
+    self.keptPixels = keptPixels
+    self.kind = kind
+  }
 }
 
 /// A study: the images (PNG files beside `study.json`) and how they were chosen.
@@ -70,9 +92,13 @@ public struct StudySet: Codable, Equatable, Sendable {
   /// seeded generator and spread round-robin over the runs (models); each is written at every
   /// fraction with the last `fraction` of its backward-selection order kept and every other pixel
   /// set to `maskColor` (the dataset mean, i.e. 0 after normalization).
+  ///
+  /// `practice` full images are shown before the study and `attentionPerPart` full images are
+  /// mixed into each part (catch trials); both are drawn, with the same seed, from the run's other
+  /// correctly and confidently classified images.
   public static func make(
     runs: [(name: String, records: [ImageRecord], data: ImageDataset)], fractions: [Double], perClass: Int, confidence: Double,
-    seed: UInt64, maskColor: [UInt8], out folder: String
+    seed: UInt64, maskColor: [UInt8], practice: Int = 0, attentionPerPart: Int = 0, out folder: String
   ) throws -> StudySet {
     guard let first = runs.first else { throw FileFormatError(folder, "no runs given") }
     let classNames = first.data.classNames
@@ -118,6 +144,37 @@ public struct StudySet: Codable, Equatable, Sendable {
           try writeMasked(
             hwc, width: w, height: h, channels: c, kept: (0..<(h * w)).map { kept.contains($0) }, maskColor: maskColor, id: id,
             sourceIndex: record.sourceIndex, label: record.label, run: runs[runIndex].name, fraction: f, folder: folder))
+      }
+    }
+    // Full images for practice and catch trials: other confident, correct images of the runs.
+    let extra = practice + attentionPerPart * fractions.count
+    if extra > 0 {
+      var pool: [(run: Int, record: ImageRecord)] = []
+      for (r, run) in runs.enumerated() {
+        for record in run.records
+        where record.label == record.predicted && Double(record.confidence) >= confidence && !used.contains(record.sourceIndex) {
+          pool.append((r, record))
+        }
+      }
+      pool.shuffle(using: &rng)
+      var seen = Set<Int>()
+      pool = pool.filter { seen.insert($0.record.sourceIndex).inserted }
+      guard pool.count >= extra else {
+        throw FileFormatError(
+          folder,
+          "only \(pool.count) further image(s) for \(practice) practice and \(attentionPerPart * fractions.count) catch trials")
+      }
+      for (k, (runIndex, record)) in pool.prefix(extra).enumerated() {
+        let data = runs[runIndex].data
+        let (c, h, w) = (data.imageShape[0], data.imageShape[1], data.imageShape[2])
+        let hwc = ImageIO.hwc(fromCHW: data.image(record.position), channels: c, height: h, width: w)
+        let kind: StudyImage.Kind = k < practice ? .practice : .attention
+        var image = try writeMasked(
+          hwc, width: w, height: h, channels: c, kept: [Bool](repeating: true, count: h * w), maskColor: maskColor,
+          id: "\(kind == .practice ? "practice" : "catch")-i\(record.sourceIndex)", sourceIndex: record.sourceIndex,
+          label: record.label, run: runs[runIndex].name, fraction: 1, folder: folder)
+        image.kind = kind
+        images.append(image)
       }
     }
     let set = StudySet(
@@ -188,8 +245,22 @@ public struct StudySet: Codable, Equatable, Sendable {
 
   /// The order one participant sees: all images of the smallest fraction first, then the next
   /// fraction, …; shuffled within each fraction with the participant's seed.
-  public func order(participantSeed: UInt64) -> [StudyImage] {
+  public func order(participantSeed: UInt64) -> [StudyImage] { orderWithParts(participantSeed: participantSeed).map(\.image) }
+
+  /// The order with each image's part: 0 for practice images (first), 1... for the fractions;
+  /// catch images are spread over the parts (the i-th into part i mod parts) at seeded positions.
+  /// Without practice and catch images this is the order studies had before they existed.
+  public func orderWithParts(participantSeed: UInt64) -> [(image: StudyImage, part: Int)] {
     var rng = SplitMix64(seed: participantSeed)
-    return fractions.flatMap { f in images.filter { $0.fraction == f }.shuffled(using: &rng) }
+    var parts = fractions.map { f in images.filter { $0.kind == nil && $0.fraction == f }.shuffled(using: &rng) }
+    let practice = images.filter { $0.kind == .practice }.shuffled(using: &rng)
+    let attention = images.filter { $0.kind == .attention }.shuffled(using: &rng)
+    if !parts.isEmpty {
+      for (i, image) in attention.enumerated() {
+        let p = i % parts.count
+        parts[p].insert(image, at: rng.below(parts[p].count + 1))
+      }
+    }
+    return practice.map { ($0, 0) } + parts.enumerated().flatMap { p, list in list.map { ($0, p + 1) } }
   }
 }

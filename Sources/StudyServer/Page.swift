@@ -160,7 +160,7 @@ enum Page {
     let state = null;
     let shownAt = 0;
     let busy = false;
-    let part = 0;
+    let part = -1;
 
     async function api(method, path, body) {
       const init = { method, credentials: "same-origin", headers: {} };
@@ -208,9 +208,11 @@ enum Page {
         " (to continue on another device, open /resume/" + state.participant + ")";
       if (state.done) { show("done"); document.body.dataset.done = "1"; return; }
       // Between parts (not on a reload), a pause: the next part shows more of every photo.
-      if (part > 0 && state.part > part) {
-        $("pause-text").textContent = "Part " + part + " of " + state.parts + " done. The next part shows more " +
-          "of every photo; the photos may be ones you have seen. Take a break if you like.";
+      if (part >= 0 && state.part > part) {
+        $("pause-text").textContent = part === 0
+          ? "Practice done. The study starts now: from here every answer counts."
+          : "Part " + part + " of " + state.parts + " done. The next part shows more " +
+            "of every photo; the photos may be ones you have seen. Take a break if you like.";
         part = state.part;
         show("pause");
         return;
@@ -218,7 +220,7 @@ enum Page {
       part = state.part;
       show("task");
       buildChoices(state.classNames);
-      $("progress").textContent = "Part " + state.part + " of " + state.parts + ": photo " +
+      $("progress").textContent = (state.part === 0 ? "Practice" : "Part " + state.part + " of " + state.parts) + ": photo " +
         (state.answered + 1) + " of " + state.total + " (" + (state.total - state.answered) + " left)";
       $("bar").max = state.total;
       $("bar").value = state.answered;

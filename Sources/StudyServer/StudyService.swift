@@ -96,25 +96,27 @@ public final class StudyService: @unchecked Sendable {
     id.count == 32 && id.allSatisfy { $0.isHexDigit && !$0.isUppercase }
   }
 
-  private func order(_ participant: String) throws -> [StudyImage] {
+  private func order(_ participant: String) throws -> [(image: StudyImage, part: Int)] {
     guard Self.plausibleID(participant), let seed = try store.participantSeed(participant) else {
       throw Failure.unknownParticipant
     }
-    return study.order(participantSeed: seed)
+    return study.orderWithParts(participantSeed: seed)
   }
 
-  /// The participant's current image: the first of their order not answered yet (nil when done).
-  private func current(_ order: [StudyImage], answered: Set<String>) -> StudyImage? {
-    order.first { !answered.contains($0.id) }
+  /// The participant's current image and its part: the first of their order not answered yet
+  /// (nil when done).
+  private func current(_ order: [(image: StudyImage, part: Int)], answered: Set<String>) -> (image: StudyImage, part: Int)? {
+    order.first { !answered.contains($0.image.id) }
   }
 
-  private func state(_ participant: String, order: [StudyImage], answered: Set<String>) -> State {
+  /// `part` is 0 during practice.
+  private func state(_ participant: String, order: [(image: StudyImage, part: Int)], answered: Set<String>) -> State {
     let current = current(order, answered: answered)
-    let part = current.map { c in (study.fractions.firstIndex(of: c.fraction) ?? 0) + 1 } ?? study.fractions.count
     return State(
-      participant: participant, total: order.count, answered: order.count(where: { answered.contains($0.id) }),
+      participant: participant, total: order.count, answered: order.count(where: { answered.contains($0.image.id) }),
       done: current == nil,
-      image: current?.id, part: part, parts: study.fractions.count, classNames: study.classNames)
+      image: current?.image.id, part: current?.part ?? study.fractions.count, parts: study.fractions.count,
+      classNames: study.classNames)
   }
 
   public func state(_ participant: String) throws -> State {
@@ -138,7 +140,7 @@ public final class StudyService: @unchecked Sendable {
     var answered = try store.answeredImages(participant)
     if answered.contains(image) { throw Failure.alreadyAnswered(image: image) }
     guard let current = current(order, answered: answered) else { throw Failure.finished }
-    guard current.id == image else { throw Failure.notCurrent(image: image) }
+    guard current.image.id == image else { throw Failure.notCurrent(image: image) }
     guard try store.addAnswer(participant: participant, image: info, answer: answer, milliseconds: milliseconds) else {
       throw Failure.alreadyAnswered(image: image)
     }
@@ -152,7 +154,7 @@ public final class StudyService: @unchecked Sendable {
     let order = try order(participant)
     guard let bytes = pngs[image] else { throw Failure.unknownImage(image) }
     let answered = try store.answeredImages(participant)
-    guard answered.contains(image) || current(order, answered: answered)?.id == image else {
+    guard answered.contains(image) || current(order, answered: answered)?.image.id == image else {
       throw Failure.notCurrent(image: image)
     }
     return bytes

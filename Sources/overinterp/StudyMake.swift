@@ -40,6 +40,14 @@ extension StudyCommand {
     @Option(help: "Seed of the image draw (with --run).")
     var seed: UInt64 = 0
 
+    @Option(help: "Full images shown first as practice (not analysed; with --run).")
+    var practice: Int = 0
+
+    @Option(
+      name: .customLong("catch"),
+      help: "Full images mixed into each part as catch trials (an attention check, analysed on their own; with --run).")
+    var attentionPerPart: Int = 0
+
     @Option(help: "Study folder to write.")
     var out: String
 
@@ -54,6 +62,10 @@ extension StudyCommand {
         throw ValidationError("--fractions must be comma-separated numbers in (0, 1], got '\(fractions)'")
       }
       if perClass < 1 { throw ValidationError("--per-class must be at least 1") }
+      if practice < 0 || attentionPerPart < 0 { throw ValidationError("--practice and --catch must be 0 or more") }
+      if folder != nil && (practice > 0 || attentionPerPart > 0) {
+        throw ValidationError("--practice and --catch need --run (they draw further images from the run)")
+      }
       if !(confidence >= 0 && confidence <= 1) { throw ValidationError("--confidence must be in [0, 1]") }
     }
 
@@ -94,7 +106,7 @@ extension StudyCommand {
       }
       let set = try StudySet.make(
         runs: loaded, fractions: parsedFractions() ?? [], perClass: perClass, confidence: confidence, seed: seed,
-        maskColor: maskColor,
+        maskColor: maskColor, practice: practice, attentionPerPart: attentionPerPart,
         out: out)
       print(
         "\(out): \(set.images.count) images (\(set.images.count / max(set.fractions.count, 1)) test images x \(set.fractions.count) fractions)"

@@ -27,6 +27,13 @@ extension StudyCommand {
     @Flag(help: "Analyse only the participants who answered every image.")
     var completeOnly = false
 
+    @Option(help: "Leave out participants whose accuracy on the catch trials is below this (0-1).")
+    var minCatchAccuracy: Double?
+
+    func validate() throws {
+      if let m = minCatchAccuracy, !(0...1).contains(m) { throw ValidationError("--min-catch-accuracy must be in [0, 1]") }
+    }
+
     func run() throws {
       let set = try StudySet.load(study)
       guard FileManager.default.fileExists(atPath: db) else { throw FileFormatError(db, "no such database (--db)") }
@@ -42,7 +49,7 @@ extension StudyCommand {
         throw FileFormatError(
           db, "holds \(foreign.count) answer(s) to images that \(study) does not have (\(names)): answers to another study")
       }
-      let report = StudyReport(study: set, answers: rows, completeOnly: completeOnly)
+      let report = StudyReport(study: set, answers: rows, completeOnly: completeOnly, minAttention: minCatchAccuracy)
       try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
       let text = report.text(classNames: set.classNames)
       try writeFileAtomically(Array(text.utf8), to: out + "/report.txt")

@@ -81,6 +81,10 @@ import Testing
     let bad = try CLI.run(["study", "make", "--run", run, "--fractions", "0,2", "--out", dir + "/x"])
     #expect(bad.stderr.contains("--fractions"))
 
+    // Practice and catch images come from the run's other images; this run has none left.
+    let noExtra = try CLI.run(["study", "make", "--run", run, "--per-class", "1", "--catch", "1", "--out", dir + "/catch"])
+    #expect(noExtra.status != 0 && noExtra.stderr.contains("only 0 further image(s)"), "\(noExtra.stderr)")
+
     // Defect 7 of #22: making a study again into the same folder overwrote it silently.
     let again = try CLI.run(["study", "make", "--run", run, "--per-class", "1", "--out", dir + "/study"])
     #expect(again.status != 0 && again.stderr.contains("already exists"), "\(again.stderr)")

@@ -329,6 +329,59 @@ func json(_ object: [String: Any]) throws -> Data { try JSONSerialization.data(w
     #expect(server.stop() == 0)
   }
 
+  /// Practice and catch trials (#22): practice images come first as part 0, one catch image
+  /// lands in each part, and the report leaves both out of Table 2 and gives catch accuracy
+  /// (leaving out, on request, participants below a level).
+  @Test func practiceAndCatchTrials() async throws {
+    let folder = try makeStudyFolder()
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    var set = try StudySet.load(folder)
+    for (k, kind) in [StudyImage.Kind.practice, .attention, .attention].enumerated() {
+      let id = "extra\(k)"
+      try ImageIO.writePNG([UInt8](repeating: 200, count: 48), width: 4, height: 4, channels: 3, to: folder + "/\(id).png")
+      set.images.append(
+        StudyImage(id: id, file: id + ".png", sourceIndex: 10 + k, label: 7, run: "r", fraction: 1, keptPixels: 16, kind: kind))
+    }
+    try set.save(folder)
+    // Without practice and catch images, the order is the one studies always had.
+    var plain = set
+    plain.images.removeAll { $0.kind != nil }
+    var rng = SplitMix64(seed: 42)
+    #expect(
+      plain.order(participantSeed: 42).map(\.id)
+        == set.fractions.flatMap { f in plain.images.filter { $0.fraction == f }.shuffled(using: &rng) }.map(\.id))
+    let order = set.orderWithParts(participantSeed: 42)
+    #expect(order.first?.image.id == "extra0" && order.first?.part == 0)
+    #expect(order.filter { $0.image.kind == .attention }.map(\.part).sorted() == [1, 2])
+    #expect(order.filter { $0.image.kind == nil }.map(\.image.id) == plain.order(participantSeed: 42).map(\.id))
+
+    let server = try ServedStudy(study: folder, database: folder + "/answers.sqlite", adminToken: "admin-secret")
+    let client = StudyClient(base: try #require(URL(string: server.url)))
+    var parts: [Int] = []
+    for attentive in [true, false] {
+      let (id, first) = try await client.start()
+      var state = first
+      while let image = state.image {
+        parts.append(state.part)
+        let info = try #require(set.images.first { $0.id == image })
+        // Trials always wrong; catch trials right only when attentive.
+        let answer = info.kind == .attention ? (attentive ? 7 : 0) : (info.label + 1) % 10
+        state = try await client.answer(id, image: image, answer: answer, milliseconds: 5).json(StudyService.State.self)
+      }
+    }
+    #expect(parts.prefix(1) == [0] && parts.count == 22 && parts.filter { $0 == 0 }.count == 2)
+    #expect(server.stop() == 0)
+    let answers = try AnswerStore(path: folder + "/answers.sqlite").allAnswers()
+    let report = StudyReport(study: set, answers: answers)
+    #expect(report.answers == 16 && report.rows.allSatisfy { $0.mean == 0 } && report.completed == 2)
+    #expect(report.attention.values.sorted() == [0, 1])
+    let strict = StudyReport(study: set, answers: answers, minAttention: 0.5)
+    #expect(strict.participants == 1 && strict.excludedForAttention == 1 && strict.answers == 8)
+    #expect(
+      strict.text(classNames: set.classNames).contains(
+        "catch trials (full images): mean accuracy 50.0% over 2 participant(s); 1 left out below 50%"))
+  }
+
   /// Defect 11 of #22: one client created 17,147 participants in 15 s, and half-sent requests
   /// stayed open. New participants are rate-limited per address (429 with Retry-After; a
   /// returning participant is not limited), and a silent connection is closed.
