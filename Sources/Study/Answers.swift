@@ -42,6 +42,45 @@ public final class AnswerStore: @unchecked Sendable {
     return try db.execute("SELECT value FROM meta WHERE key = 'study_sha256'").first?.first?.text
   }
 
+  /// Stores a participant's responses to the questions (once: a second call returns false).
+  public func addResponses(participant: String, responses: [String: String]) throws -> Bool {
+    try db.execute(
+      "CREATE TABLE IF NOT EXISTS responses (participant TEXT PRIMARY KEY REFERENCES participants(id), json TEXT NOT NULL, created REAL NOT NULL)"
+    )
+    let json = String(decoding: try JSONSerialization.data(withJSONObject: responses, options: [.sortedKeys]), as: UTF8.self)
+    do {
+      try db.execute(
+        "INSERT INTO responses (participant, json, created) VALUES (?, ?, ?)",
+        [.text(participant), .text(json), .double(Date().timeIntervalSince1970)])
+      return true
+    } catch let e as Database.Failure where e.code == 19 {
+      return false
+    }
+  }
+
+  /// Whether the participant has responded to the questions.
+  public func hasResponses(_ participant: String) throws -> Bool {
+    try db.execute(
+      "CREATE TABLE IF NOT EXISTS responses (participant TEXT PRIMARY KEY REFERENCES participants(id), json TEXT NOT NULL, created REAL NOT NULL)"
+    )
+    return try !db.execute("SELECT 1 FROM responses WHERE participant = ?", [.text(participant)]).isEmpty
+  }
+
+  /// Every participant's responses to the questions.
+  public func allResponses() throws -> [String: [String: String]] {
+    try db.execute(
+      "CREATE TABLE IF NOT EXISTS responses (participant TEXT PRIMARY KEY REFERENCES participants(id), json TEXT NOT NULL, created REAL NOT NULL)"
+    )
+    var out: [String: [String: String]] = [:]
+    for row in try db.execute("SELECT participant, json FROM responses") {
+      guard let p = row[0].text, let text = row[1].text,
+        let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: String]
+      else { continue }
+      out[p] = object
+    }
+    return out
+  }
+
   public func addParticipant(id: String, seed: UInt64) throws {
     try db.execute(
       "INSERT INTO participants (id, seed, created) VALUES (?, ?, ?)",

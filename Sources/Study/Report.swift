@@ -215,6 +215,8 @@ public struct StudyExport: Codable, Sendable {
     public var id: String
     public var startedAt: String
     public var finishedAt: String?
+    /// Responses to the study's questions (questions.json), if any.
+    public var responses: [String: String]?
     public var answers: [Answer]
   }
   public var images: Int
@@ -229,6 +231,7 @@ public struct StudyExport: Codable, Sendable {
   public init(study: StudySet, store: AnswerStore) throws {
     let answers = Dictionary(grouping: try store.allAnswers(), by: \.participant)
     let kinds = Dictionary(uniqueKeysWithValues: study.images.map { ($0.id, $0.kind?.rawValue ?? "trial") })
+    let responses = try store.allResponses()
     images = study.images.count
     participants = try store.allParticipants().map { p in
       let positions = Dictionary(
@@ -236,7 +239,7 @@ public struct StudyExport: Codable, Sendable {
       let rows = (answers[p.id] ?? []).sorted { $0.created < $1.created }
       return Participant(
         id: p.id, startedAt: Self.iso(p.created),
-        finishedAt: rows.count >= study.images.count ? rows.last.map { Self.iso($0.created) } : nil,
+        finishedAt: rows.count >= study.images.count ? rows.last.map { Self.iso($0.created) } : nil, responses: responses[p.id],
         answers: rows.map {
           Answer(
             image: $0.image, position: positions[$0.image] ?? 0, kind: kinds[$0.image] ?? "trial", fraction: $0.fraction,

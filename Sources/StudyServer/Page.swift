@@ -116,6 +116,10 @@ enum Page {
         <figure><img id="image" alt="photo to classify" width="384" height="384"></figure>
         <div id="choices" role="group" aria-label="classes"></div>
       </section>
+      <section id="questions" hidden>
+        <p>Before the photos, a few questions. Answer what you like; questions marked * need an answer.</p>
+        <form id="questions-form"></form>
+      </section>
       <section id="pause" hidden>
         <p id="pause-text"></p>
         <button id="continue" type="button">Continue</button>
@@ -148,6 +152,8 @@ enum Page {
     progress { width: 384px; max-width: 100%; }
     #message { color: #a00; min-height: 1.2rem; }
     #resume-form { margin-top: 1.5rem; font-size: .9rem; }
+    .question { display: block; margin: .6rem 0; }
+    .question input, .question select { max-width: 100%; }
     #resume-form input { max-width: 100%; }
     table { border-collapse: collapse; } td, th { padding: .2rem .8rem; text-align: right; }
     footer { margin-top: 2rem; font-size: .8rem; color: #555; }
@@ -180,7 +186,7 @@ enum Page {
     }
 
     function show(section) {
-      for (const id of ["intro", "task", "pause", "done"]) $(id).hidden = id !== section;
+      for (const id of ["intro", "questions", "task", "pause", "done"]) $(id).hidden = id !== section;
     }
 
     function buildChoices(names) {
@@ -207,6 +213,7 @@ enum Page {
       $("code").textContent = "Participant code " + state.participant +
         " (to continue on another device, open /resume/" + state.participant + ")";
       if (state.done) { show("done"); document.body.dataset.done = "1"; return; }
+      if (state.questionsPending) { showQuestions(); return; }
       // Between parts (not on a reload), a pause: the next part shows more of every photo.
       if (part >= 0 && state.part > part) {
         $("pause-text").textContent = part === 0
@@ -239,6 +246,45 @@ enum Page {
     }
 
     const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+    // The host's questions (questions.json), built as a form; sent once, before the photos.
+    async function showQuestions() {
+      show("questions");
+      const form = $("questions-form");
+      if (form.childElementCount > 0) return;
+      const { questions } = await api("GET", "/api/questions");
+      for (const q of questions) {
+        const label = document.createElement("label");
+        label.className = "question";
+        label.append(document.createTextNode(q.label + (q.required ? " *" : "") + " "));
+        let input;
+        if (q.type === "choice") {
+          input = document.createElement("select");
+          input.append(new Option("", ""));
+          for (const o of q.options) input.append(new Option(o, o));
+        } else {
+          input = document.createElement("input");
+          input.type = q.type === "number" ? "number" : "text";
+          if (q.type === "number") { if (q.min !== undefined) input.min = q.min; if (q.max !== undefined) input.max = q.max; }
+          else input.maxLength = q.maxLength || 200;
+        }
+        input.name = q.id;
+        input.required = !!q.required;
+        label.append(input);
+        form.append(label);
+      }
+      const submit = document.createElement("button");
+      submit.type = "submit";
+      submit.textContent = "Continue";
+      form.append(submit);
+      form.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        const responses = {};
+        for (const el of form.elements) if (el.name && el.value !== "") responses[el.name] = String(el.value);
+        try { state = await api("POST", "/api/responses", { responses }); render(); }
+        catch (error) { $("message").textContent = error.message; }
+      });
+    }
 
     // Sends the answer until the server has it. Without a reply (network down, server
     // restarting) the same answer is sent again, with growing pauses, while the photo stays on

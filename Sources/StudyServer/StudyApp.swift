@@ -77,7 +77,8 @@ public struct StudyApp: Sendable {
   /// and HEAD is answered for every GET route.
   static let routes: [(path: String, methods: [HTTPRequest.Method])] = [
     ("/", [.get]), ("/app.js", [.get]), ("/app.css", [.get]), ("/healthz", [.get]), ("/api/participants", [.post]),
-    ("/api/state", [.get]), ("/api/answers", [.post]), ("/images/*", [.get]), ("/resume/*", [.get]),
+    ("/api/state", [.get]), ("/api/answers", [.post]), ("/api/questions", [.get]), ("/api/responses", [.post]),
+    ("/images/*", [.get]), ("/resume/*", [.get]),
     ("/admin/report", [.get]), ("/admin/answers.csv", [.get]), ("/admin/answers.json", [.get]), ("/admin/progress", [.get]),
   ]
 
@@ -139,6 +140,17 @@ public struct StudyApp: Sendable {
         status: .created)
     }
 
+    router.get("/api/questions") { _, _ in
+      try Self.json(service.questionnaire ?? Questionnaire(questions: []))
+    }
+
+    router.post("/api/responses") { request, context in
+      let body = try await Self.decodeBody(
+        ResponsesBody.self, request: request, expected: #"a JSON object {"responses": {question id: answer as a string}}"#)
+      let participant = try Self.participant(request)
+      return try Self.json(try Self.call { try service.respond(participant: participant, responses: body.responses) })
+    }
+
     router.get("/images/:file") { request, context in
       // Path segments arrive percent-encoded; an invalid encoding names no image.
       let file = (context.parameters.get("file") ?? "").removingPercentEncoding ?? ""
@@ -194,6 +206,10 @@ public struct StudyApp: Sendable {
 
   // MARK: Helpers
 
+  struct ResponsesBody: Decodable {
+    var responses: [String: String]
+  }
+
   struct AnswerBody: Decodable {
     var image: String
     var answer: Int
@@ -224,6 +240,7 @@ public struct StudyApp: Sendable {
       case .notCurrent: status = .forbidden
       case .alreadyAnswered, .finished: status = .conflict
       case .invalid: status = .badRequest
+      case .questionsFirst: status = .forbidden
       }
       throw HTTPError(status, message: failure.description)
     }

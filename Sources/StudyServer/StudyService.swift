@@ -18,6 +18,7 @@ public final class StudyService: @unchecked Sendable {
     case alreadyAnswered(image: String)
     case finished
     case invalid(String)
+    case questionsFirst
 
     public var description: String {
       switch self {
@@ -27,6 +28,7 @@ public final class StudyService: @unchecked Sendable {
       case .alreadyAnswered(let id): return "image '\(id)' has already been answered; answers cannot be changed"
       case .finished: return "every image has been answered"
       case .invalid(let message): return message
+      case .questionsFirst: return "answer the questions first (POST /api/responses)"
       }
     }
   }
@@ -43,10 +45,14 @@ public final class StudyService: @unchecked Sendable {
     public var part: Int
     public var parts: Int
     public var classNames: [String]
+    /// Whether the study's questions (questions.json) still wait for this participant.
+    public var questionsPending: Bool = false
   }
 
   public let study: StudySet
   public let store: AnswerStore
+  /// The host's questions (`questions.json`), asked before the first photo.
+  public let questionnaire: Questionnaire?
   let images: [String: StudyImage]
   let pngs: [String: [UInt8]]
   /// Serializes "is this the current image?" with the insert, so two concurrent requests of one
@@ -73,6 +79,7 @@ public final class StudyService: @unchecked Sendable {
     }
     self.images = images
     self.pngs = pngs
+    questionnaire = try Questionnaire.load(studyFolder: studyFolder)
     store = try AnswerStore(path: database)
     try store.bind(studySHA256: try SHA256.hex(file: studyFolder + "/study.json"), studyPath: studyFolder)
   }
@@ -110,18 +117,40 @@ public final class StudyService: @unchecked Sendable {
   }
 
   /// `part` is 0 during practice.
-  private func state(_ participant: String, order: [(image: StudyImage, part: Int)], answered: Set<String>) -> State {
+  private func state(_ participant: String, order: [(image: StudyImage, part: Int)], answered: Set<String>) throws -> State {
     let current = current(order, answered: answered)
     return State(
       participant: participant, total: order.count, answered: order.count(where: { answered.contains($0.image.id) }),
       done: current == nil,
       image: current?.image.id, part: current?.part ?? study.fractions.count, parts: study.fractions.count,
-      classNames: study.classNames)
+      classNames: study.classNames, questionsPending: try questionsPending(participant))
+  }
+
+  func questionsPending(_ participant: String) throws -> Bool {
+    guard let questionnaire, !questionnaire.questions.isEmpty else { return false }
+    return try !store.hasResponses(participant)
+  }
+
+  /// Stores the participant's responses to the questions (once), after checking them.
+  public func respond(participant: String, responses: [String: String]) throws -> State {
+    let order = try order(participant)
+    guard let questionnaire else { throw Failure.invalid("this study asks no questions") }
+    let checked: [String: String]
+    switch questionnaire.validate(responses) {
+    case .success(let r): checked = r
+    case .failure(let e): throw Failure.invalid(e.description)
+    }
+    lock.lock()
+    defer { lock.unlock() }
+    guard try store.addResponses(participant: participant, responses: checked) else {
+      throw Failure.invalid("the questions have been answered already")
+    }
+    return try state(participant, order: order, answered: try store.answeredImages(participant))
   }
 
   public func state(_ participant: String) throws -> State {
     let order = try order(participant)
-    return state(participant, order: order, answered: try store.answeredImages(participant))
+    return try state(participant, order: order, answered: try store.answeredImages(participant))
   }
 
   /// Records `answer` (a class index) for `image`, which must be the participant's current image.
@@ -135,6 +164,7 @@ public final class StudyService: @unchecked Sendable {
     guard (0...86_400_000).contains(milliseconds) else {
       throw Failure.invalid("milliseconds must be between 0 and 86400000, got \(milliseconds)")
     }
+    if try questionsPending(participant) { throw Failure.questionsFirst }
     lock.lock()
     defer { lock.unlock() }
     var answered = try store.answeredImages(participant)
@@ -145,7 +175,7 @@ public final class StudyService: @unchecked Sendable {
       throw Failure.alreadyAnswered(image: image)
     }
     answered.insert(image)
-    return state(participant, order: order, answered: answered)
+    return try state(participant, order: order, answered: answered)
   }
 
   /// The PNG of `image` if the participant has reached it (their current image or one already

@@ -198,6 +198,8 @@ import Testing
       "study", "make", "--run", run, "--per-class", "1", "--fractions", "0.05,0.3,0.5,0.8", "--out", dir + "/study",
     ])
     #expect(make.status == 0, "\(make.stderr)")
+    try Data(#"{"questions": [{"id": "age", "label": "Age", "type": "number", "min": 18, "max": 120, "required": true}]}"#.utf8)
+      .write(to: URL(fileURLWithPath: dir + "/study/questions.json"))
     let server = try ServedStudy(study: dir + "/study", database: dir + "/answers.sqlite", adminToken: "admin-token-123")
     let browser = try Chromium(executable: executable)
     try browser.open("about:blank")
@@ -207,6 +209,10 @@ import Testing
     let intro = try browser.evaluate("document.getElementById('intro').textContent") as? String ?? ""
     #expect(intro.contains("four parts") && intro.contains("ten kinds") && intro.contains("(0-9)"), "\(intro)")
     try browser.press("Enter", code: "Enter", keyCode: 13, text: "\r")
+    // The host's question comes first: a form; Continue sends it.
+    try browser.wait(for: "!document.getElementById('questions').hidden && !!document.querySelector('#questions-form input')")
+    try browser.evaluate("document.querySelector('#questions-form input[name=age]').value = '34'")
+    try browser.evaluate("document.querySelector('#questions-form button[type=submit]').click()")
     try browser.wait(for: "document.body.dataset.ready === '1'")
     // Nothing sticks out of the 390 px screen: the page, the photo, the bar, every class button.
     let widest =

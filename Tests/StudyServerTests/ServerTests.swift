@@ -329,6 +329,47 @@ func json(_ object: [String: Any]) throws -> Data { try JSONSerialization.data(w
     #expect(server.stop() == 0)
   }
 
+  /// Questions before the photos (#22, questions.json): checked, stored once, required before
+  /// the first answer, exported with the participant.
+  @Test func questionsComeFirstAndAreChecked() async throws {
+    let folder = try makeStudyFolder()
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    let questions = #"""
+      {"questions": [{"id": "age", "label": "Age", "type": "number", "min": 18, "max": 120, "required": true},
+                     {"id": "vision", "label": "Eyesight", "type": "choice", "options": ["normal", "corrected"]},
+                     {"id": "note", "label": "Note", "type": "text", "maxLength": 5}]}
+      """#
+    try Data(questions.utf8).write(to: URL(fileURLWithPath: folder + "/questions.json"))
+    let server = try ServedStudy(study: folder, database: folder + "/answers.sqlite", adminToken: "admin-secret")
+    let client = StudyClient(base: try #require(URL(string: server.url)))
+    let asked = try await client.send("GET", "/api/questions").json(Questionnaire.self)
+    #expect(asked.questions.map(\.id) == ["age", "vision", "note"])
+    let (id, first) = try await client.start()
+    #expect(first.questionsPending)
+    let early = try await client.answer(id, image: try #require(first.image), answer: 0, milliseconds: 5)
+    #expect(early.status == 403 && early.text.contains("questions first"))
+    func respond(_ responses: [String: String]) async throws -> StudyClient.Reply {
+      try await client.send(
+        "POST", "/api/responses", cookie: id, body: try JSONSerialization.data(withJSONObject: ["responses": responses]))
+    }
+    for bad in [
+      ["age": "5"], ["age": "30.5"], ["vision": "normal"], ["age": "30", "vision": "blurry"], ["age": "30", "note": "too long"],
+      ["age": "30", "shoe": "9"],
+    ] {
+      #expect(try await respond(bad).status == 400, "\(bad)")
+    }
+    let ok = try await respond(["age": "30", "vision": "corrected"])
+    let afterQuestions = try ok.json(StudyService.State.self)
+    #expect(ok.status == 200 && !afterQuestions.questionsPending)
+    #expect(try await respond(["age": "31"]).status == 400)
+    #expect(try await client.answer(id, image: try #require(first.image), answer: 0, milliseconds: 5).status == 201)
+    let export = try JSONDecoder().decode(
+      StudyExport.self,
+      from: try await client.send("GET", "/admin/answers.json", headers: ["Authorization": "Bearer admin-secret"]).body)
+    #expect(export.participants.first?.responses == ["age": "30", "vision": "corrected"])
+    #expect(server.stop() == 0)
+  }
+
   /// Practice and catch trials (#22): practice images come first as part 0, one catch image
   /// lands in each part, and the report leaves both out of Table 2 and gives catch accuracy
   /// (leaving out, on request, participants below a level).
