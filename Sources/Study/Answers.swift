@@ -17,14 +17,22 @@ public final class AnswerStore: @unchecked Sendable {
         label INTEGER NOT NULL, answer INTEGER NOT NULL, milliseconds INTEGER NOT NULL, created REAL NOT NULL,
         PRIMARY KEY (participant, image))
       """)
+    // The condition each participant was assigned to (one server hosting several studies);
+    // databases made before conditions get the column, every participant in condition 0.
+    let columns = try db.execute("PRAGMA table_info(participants)").compactMap { $0.count > 1 ? $0[1].text : nil }
+    if !columns.contains("condition") {
+      try db.execute("ALTER TABLE participants ADD COLUMN condition INTEGER NOT NULL DEFAULT 0")
+    }
   }
 
   /// Ties the database to one study: the SHA-256 of its `study.json` is stored the first time,
   /// and a database that holds another study's hash is refused (answers of one study analysed or
   /// extended as another's would be wrong without a sign).
-  public func bind(studySHA256 hash: String, studyPath: String) throws {
+  /// With conditions, each condition's study is bound on its own.
+  public func bind(studySHA256 hash: String, studyPath: String, condition: Int = 0) throws {
     try db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-    if let stored = try db.execute("SELECT value FROM meta WHERE key = 'study_sha256'").first?.first?.text {
+    let key = Self.studyKey(condition)
+    if let stored = try db.execute("SELECT value FROM meta WHERE key = ?", [.text(key)]).first?.first?.text {
       guard stored == hash else {
         throw FileFormatError(
           db.path,
@@ -33,13 +41,15 @@ public final class AnswerStore: @unchecked Sendable {
       }
       return
     }
-    try db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('study_sha256', ?)", [.text(hash)])
+    try db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", [.text(key), .text(hash)])
   }
 
+  static func studyKey(_ condition: Int) -> String { condition == 0 ? "study_sha256" : "study_sha256_condition_\(condition)" }
+
   /// The study hash stored by `bind`, if any (databases made before it have none).
-  public func studySHA256() throws -> String? {
+  public func studySHA256(condition: Int = 0) throws -> String? {
     try db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-    return try db.execute("SELECT value FROM meta WHERE key = 'study_sha256'").first?.first?.text
+    return try db.execute("SELECT value FROM meta WHERE key = ?", [.text(Self.studyKey(condition))]).first?.first?.text
   }
 
   /// Stores a participant's responses to the questions (once: a second call returns false).
@@ -81,10 +91,24 @@ public final class AnswerStore: @unchecked Sendable {
     return out
   }
 
-  public func addParticipant(id: String, seed: UInt64) throws {
+  public func addParticipant(id: String, seed: UInt64, condition: Int = 0) throws {
     try db.execute(
-      "INSERT INTO participants (id, seed, created) VALUES (?, ?, ?)",
-      [.text(id), .int(Int(seed & 0x7fff_ffff_ffff_ffff)), .double(Date().timeIntervalSince1970)])
+      "INSERT INTO participants (id, seed, created, condition) VALUES (?, ?, ?, ?)",
+      [.text(id), .int(Int(seed & 0x7fff_ffff_ffff_ffff)), .double(Date().timeIntervalSince1970), .int(condition)])
+  }
+
+  /// The condition a participant was assigned to.
+  public func participantCondition(_ id: String) throws -> Int? {
+    try db.execute("SELECT condition FROM participants WHERE id = ?", [.text(id)]).first?.first?.int
+  }
+
+  /// Participants per condition.
+  public func conditionCounts() throws -> [Int: Int] {
+    var out: [Int: Int] = [:]
+    for row in try db.execute("SELECT condition, COUNT(*) FROM participants GROUP BY condition") {
+      if let c = row[0].int, let n = row[1].int { out[c] = n }
+    }
+    return out
   }
 
   public func participantSeed(_ id: String) throws -> UInt64? {
@@ -133,9 +157,14 @@ public final class AnswerStore: @unchecked Sendable {
     }
   }
 
-  public func allAnswers() throws -> [Row] {
+  /// Every answer, or only those of the participants in `condition`.
+  public func allAnswers(condition: Int? = nil) throws -> [Row] {
     try db.execute(
-      "SELECT participant, image, fraction, label, answer, milliseconds, created FROM answers ORDER BY participant, created"
+      """
+      SELECT a.participant, a.image, a.fraction, a.label, a.answer, a.milliseconds, a.created
+      FROM answers a JOIN participants p ON p.id = a.participant
+      WHERE ? IS NULL OR p.condition = ? ORDER BY a.participant, a.created
+      """, [condition.map { .int($0) } ?? .null, condition.map { .int($0) } ?? .null]
     )
     .map {
       Row(
@@ -145,8 +174,11 @@ public final class AnswerStore: @unchecked Sendable {
   }
 
   /// Every participant: id, shuffling seed, and when they started (seconds since 1970, UTC).
-  public func allParticipants() throws -> [(id: String, seed: UInt64, created: Double)] {
-    try db.execute("SELECT id, seed, created FROM participants ORDER BY created").map {
+  public func allParticipants(condition: Int? = nil) throws -> [(id: String, seed: UInt64, created: Double)] {
+    try db.execute(
+      "SELECT id, seed, created FROM participants WHERE ? IS NULL OR condition = ? ORDER BY created",
+      [condition.map { .int($0) } ?? .null, condition.map { .int($0) } ?? .null]
+    ).map {
       ($0[0].text ?? "", UInt64($0[1].int ?? 0), $0[2].double ?? 0)
     }
   }

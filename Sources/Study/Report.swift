@@ -215,6 +215,8 @@ public struct StudyExport: Codable, Sendable {
     public var id: String
     public var startedAt: String
     public var finishedAt: String?
+    /// The condition (study) the participant was assigned to; 0 with one study.
+    public var condition: Int
     /// Responses to the study's questions (questions.json), if any.
     public var responses: [String: String]?
     public var answers: [Answer]
@@ -228,18 +230,20 @@ public struct StudyExport: Codable, Sendable {
     return f.string(from: Date(timeIntervalSince1970: t))
   }
 
-  public init(study: StudySet, store: AnswerStore) throws {
-    let answers = Dictionary(grouping: try store.allAnswers(), by: \.participant)
+  /// `condition`: only the participants of that condition (nil: all, one study).
+  public init(study: StudySet, store: AnswerStore, condition: Int? = nil) throws {
+    let answers = Dictionary(grouping: try store.allAnswers(condition: condition), by: \.participant)
     let kinds = Dictionary(uniqueKeysWithValues: study.images.map { ($0.id, $0.kind?.rawValue ?? "trial") })
     let responses = try store.allResponses()
     images = study.images.count
-    participants = try store.allParticipants().map { p in
+    participants = try store.allParticipants(condition: condition).map { p in
       let positions = Dictionary(
         study.order(participantSeed: p.seed).enumerated().map { ($1.id, $0 + 1) }, uniquingKeysWith: { a, _ in a })
       let rows = (answers[p.id] ?? []).sorted { $0.created < $1.created }
       return Participant(
         id: p.id, startedAt: Self.iso(p.created),
-        finishedAt: rows.count >= study.images.count ? rows.last.map { Self.iso($0.created) } : nil, responses: responses[p.id],
+        finishedAt: rows.count >= study.images.count ? rows.last.map { Self.iso($0.created) } : nil,
+        condition: condition ?? 0, responses: responses[p.id],
         answers: rows.map {
           Answer(
             image: $0.image, position: positions[$0.image] ?? 0, kind: kinds[$0.image] ?? "trial", fraction: $0.fraction,
@@ -253,11 +257,11 @@ public struct StudyExport: Codable, Sendable {
   /// milliseconds, answered_at, participant_started_at, participant_finished_at (empty until done).
   public var csv: String {
     var out =
-      "participant,image,position,kind,fraction,label,answer,correct,milliseconds,answered_at,participant_started_at,participant_finished_at\n"
+      "participant,image,position,kind,fraction,label,answer,correct,milliseconds,answered_at,participant_started_at,participant_finished_at,condition\n"
     for p in participants {
       for a in p.answers {
         out +=
-          "\(p.id),\(a.image),\(a.position),\(a.kind),\(a.fraction),\(a.label),\(a.answer),\(a.correct ? 1 : 0),\(a.milliseconds),\(a.answeredAt),\(p.startedAt),\(p.finishedAt ?? "")\n"
+          "\(p.id),\(a.image),\(a.position),\(a.kind),\(a.fraction),\(a.label),\(a.answer),\(a.correct ? 1 : 0),\(a.milliseconds),\(a.answeredAt),\(p.startedAt),\(p.finishedAt ?? ""),\(p.condition)\n"
       }
     }
     return out

@@ -28,7 +28,10 @@ public struct StudyApp: Sendable {
   /// Largest request body accepted (an answer is about 60 bytes).
   public static let maxBodyBytes = 4096
 
-  public let service: StudyService
+  /// One study per condition; new participants are assigned to the condition with the fewest
+  /// participants (ties at random), and stay in it.
+  public let services: [StudyService]
+  public var service: StudyService { services[0] }
   public let adminToken: String?
   /// Whether the participant cookie has `Secure` (sent over HTTPS only): for a server behind a
   /// TLS proxy.
@@ -47,9 +50,20 @@ public struct StudyApp: Sendable {
     service: StudyService, adminToken: String?, secureCookie: Bool = false, participantsPerMinute: Int = 30,
     idleTimeout: Double = 30, consentHTML: String? = nil, completionCode: String? = nil
   ) {
+    self.init(
+      services: [service], adminToken: adminToken, secureCookie: secureCookie, participantsPerMinute: participantsPerMinute,
+      idleTimeout: idleTimeout, consentHTML: consentHTML, completionCode: completionCode)
+  }
+
+  /// `services`: the conditions, `services[k].condition == k`, all on one database.
+  public init(
+    services: [StudyService], adminToken: String?, secureCookie: Bool = false, participantsPerMinute: Int = 30,
+    idleTimeout: Double = 30, consentHTML: String? = nil, completionCode: String? = nil
+  ) {
+    precondition(!services.isEmpty && services.enumerated().allSatisfy { $0.offset == $0.element.condition })
+    self.services = services
     self.consentHTML = consentHTML
     self.completionCode = completionCode
-    self.service = service
     self.adminToken = adminToken
     self.secureCookie = secureCookie
     self.participantsPerMinute = participantsPerMinute
@@ -99,7 +113,16 @@ public struct StudyApp: Sendable {
     router.middlewares.add(SecurityHeaders())
     router.middlewares.add(KnownRoutes())
     let service = self.service
+    let services = self.services
     let adminToken = self.adminToken
+    /// The study (condition) of a participant.
+    @Sendable func owner(_ id: String) throws -> StudyService {
+      guard StudyService.plausibleID(id), let c = try service.store.participantCondition(id), services.indices.contains(c) else {
+        throw HTTPError(.unauthorized, message: StudyService.Failure.unknownParticipant.description)
+      }
+      return services[c]
+    }
+    @Sendable func isParticipant(_ id: String) -> Bool { (try? owner(id).isParticipant(id)) == true }
     let secure = self.secureCookie
     let limiter = self.limiter
 
@@ -113,20 +136,24 @@ public struct StudyApp: Sendable {
 
     router.post("/api/participants") { request, context in
       // A browser that already holds a participant's cookie continues as that participant.
-      if let id = try? Self.participant(request), try service.isParticipant(id) { return try Self.json(try service.state(id)) }
+      if let id = try? Self.participant(request), isParticipant(id) { return try Self.json(try owner(id).state(id)) }
       if let wait = limiter.refusal(for: context.remoteAddress?.ipAddress ?? "unknown") {
         throw HTTPError(
           .tooManyRequests, headers: [.retryAfter: String(Int(wait.rounded(.up)))],
           message: "too many new participants from this address; try again in \(Int(wait.rounded(.up))) s")
       }
-      let id = try service.newParticipant()
-      var response = try Self.json(try service.state(id), status: .created)
+      let counts = try service.store.conditionCounts()
+      let fewest = services.indices.map { counts[$0] ?? 0 }.min() ?? 0
+      let assigned = services.filter { (counts[$0.condition] ?? 0) == fewest }.randomElement() ?? service
+      let id = try assigned.newParticipant()
+      var response = try Self.json(try assigned.state(id), status: .created)
       response.setCookie(Self.cookie(id, secure: secure))
       return response
     }
 
     router.get("/api/state") { request, _ in
-      try Self.json(try Self.call { try service.state(try Self.participant(request)) })
+      let participant = try Self.participant(request)
+      return try Self.json(try Self.call { try owner(participant).state(participant) })
     }
 
     router.post("/api/answers") { request, context in
@@ -135,20 +162,22 @@ public struct StudyApp: Sendable {
       let participant = try Self.participant(request)
       return try Self.json(
         try Self.call {
-          try service.submit(participant: participant, image: body.image, answer: body.answer, milliseconds: body.milliseconds)
+          try owner(participant).submit(
+            participant: participant, image: body.image, answer: body.answer, milliseconds: body.milliseconds)
         },
         status: .created)
     }
 
-    router.get("/api/questions") { _, _ in
-      try Self.json(service.questionnaire ?? Questionnaire(questions: []))
+    router.get("/api/questions") { request, _ in
+      let study = (try? Self.participant(request)).flatMap { try? owner($0) } ?? service
+      return try Self.json(study.questionnaire ?? Questionnaire(questions: []))
     }
 
     router.post("/api/responses") { request, context in
       let body = try await Self.decodeBody(
         ResponsesBody.self, request: request, expected: #"a JSON object {"responses": {question id: answer as a string}}"#)
       let participant = try Self.participant(request)
-      return try Self.json(try Self.call { try service.respond(participant: participant, responses: body.responses) })
+      return try Self.json(try Self.call { try owner(participant).respond(participant: participant, responses: body.responses) })
     }
 
     router.get("/images/:file") { request, context in
@@ -156,7 +185,7 @@ public struct StudyApp: Sendable {
       let file = (context.parameters.get("file") ?? "").removingPercentEncoding ?? ""
       guard file.hasSuffix(".png") else { throw HTTPError(.notFound, message: "images are named {id}.png") }
       let participant = try Self.participant(request)
-      let bytes = try Self.call { try service.png(participant: participant, image: String(file.dropLast(4))) }
+      let bytes = try Self.call { try owner(participant).png(participant: participant, image: String(file.dropLast(4))) }
       return Response(
         status: .ok, headers: [.contentType: "image/png", .cacheControl: "private, no-store"],
         body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
@@ -165,7 +194,7 @@ public struct StudyApp: Sendable {
     router.get("/resume/:participant") { request, context in
       let id = (context.parameters.get("participant") ?? "").removingPercentEncoding ?? ""
       // A person follows this link: an unknown code gets a page, not JSON.
-      guard try service.isParticipant(id) else {
+      guard isParticipant(id) else {
         var page = Self.text(
           Page.message(
             title: "Unknown participant code",
@@ -182,29 +211,45 @@ public struct StudyApp: Sendable {
 
     router.get("/admin/report") { request, _ in
       try Self.checkAdmin(request, token: adminToken)
-      let report = StudyReport(study: service.study, answers: try service.store.allAnswers())
-      return Self.text(report.text(classNames: service.study.classNames), type: "text/plain; charset=utf-8")
+      var text = ""
+      for s in services {
+        let report = StudyReport(
+          study: s.study, answers: try s.store.allAnswers(condition: services.count > 1 ? s.condition : nil))
+        if services.count > 1 { text += "condition \(s.condition): \(s.folder)\n" }
+        text += report.text(classNames: s.study.classNames) + (services.count > 1 ? "\n" : "")
+      }
+      return Self.text(text, type: "text/plain; charset=utf-8")
     }
     router.get("/admin/answers.csv") { request, _ in
       try Self.checkAdmin(request, token: adminToken)
-      var response = Self.text(try StudyExport(study: service.study, store: service.store).csv, type: "text/csv; charset=utf-8")
+      var response = Self.text(try Self.export(services).csv, type: "text/csv; charset=utf-8")
       response.headers[.contentDisposition] = "attachment; filename=\"answers.csv\""
       return response
     }
     router.get("/admin/answers.json") { request, _ in
       try Self.checkAdmin(request, token: adminToken)
-      return Self.text(try StudyExport(study: service.study, store: service.store).json, type: "application/json; charset=utf-8")
+      return Self.text(try Self.export(services).json, type: "application/json; charset=utf-8")
     }
     router.get("/admin/progress") { request, _ in
       try Self.checkAdmin(request, token: adminToken)
       return Self.text(
-        Page.progress(try StudyExport(study: service.study, store: service.store), fractions: service.study.fractions),
+        Page.progress(try Self.export(services), fractions: service.study.fractions),
         type: "text/html; charset=utf-8")
     }
     return router
   }
 
   // MARK: Helpers
+
+  /// Every condition's participants in one export (each with its condition).
+  static func export(_ services: [StudyService]) throws -> StudyExport {
+    let several = services.count > 1
+    var all = try StudyExport(study: services[0].study, store: services[0].store, condition: several ? 0 : nil)
+    for s in services.dropFirst() {
+      all.participants += try StudyExport(study: s.study, store: s.store, condition: s.condition).participants
+    }
+    return all
+  }
 
   struct ResponsesBody: Decodable {
     var responses: [String: String]

@@ -61,7 +61,13 @@ public final class StudyService: @unchecked Sendable {
 
   /// Loads the study folder (`study.json` and its PNG files, read once into memory) and opens
   /// (or creates) the answers database.
-  public init(studyFolder: String, database: String) throws {
+  /// The condition this study is in a server hosting several (0 with one study).
+  public let condition: Int
+  public let folder: String
+
+  public init(studyFolder: String, database: String, condition: Int = 0) throws {
+    self.condition = condition
+    folder = studyFolder
     study = try StudySet.load(studyFolder)
     guard !study.images.isEmpty else { throw FileFormatError(studyFolder + "/study.json", "the study has no images") }
     var images: [String: StudyImage] = [:]
@@ -81,7 +87,8 @@ public final class StudyService: @unchecked Sendable {
     self.pngs = pngs
     questionnaire = try Questionnaire.load(studyFolder: studyFolder)
     store = try AnswerStore(path: database)
-    try store.bind(studySHA256: try SHA256.hex(file: studyFolder + "/study.json"), studyPath: studyFolder)
+    try store.bind(
+      studySHA256: try SHA256.hex(file: studyFolder + "/study.json"), studyPath: studyFolder, condition: condition)
   }
 
   /// A new anonymous participant: a random 128-bit id (the participant's only credential) and a
@@ -89,14 +96,14 @@ public final class StudyService: @unchecked Sendable {
   public func newParticipant() throws -> String {
     var generator = SystemRandomNumberGenerator()
     let id = (0..<2).map { _ in String(generator.next() as UInt64, radix: 16).leftPadded(to: 16) }.joined()
-    try store.addParticipant(id: id, seed: generator.next() & 0x7fff_ffff_ffff_ffff)
+    try store.addParticipant(id: id, seed: generator.next() & 0x7fff_ffff_ffff_ffff, condition: condition)
     return id
   }
 
   /// Whether `id` is a participant of this database.
   public func isParticipant(_ id: String) throws -> Bool {
     guard Self.plausibleID(id) else { return false }
-    return try store.participantSeed(id) != nil
+    return try store.participantCondition(id) == condition
   }
 
   static func plausibleID(_ id: String) -> Bool {
@@ -104,7 +111,9 @@ public final class StudyService: @unchecked Sendable {
   }
 
   private func order(_ participant: String) throws -> [(image: StudyImage, part: Int)] {
-    guard Self.plausibleID(participant), let seed = try store.participantSeed(participant) else {
+    guard Self.plausibleID(participant), try store.participantCondition(participant) == condition,
+      let seed = try store.participantSeed(participant)
+    else {
       throw Failure.unknownParticipant
     }
     return study.orderWithParts(participantSeed: seed)

@@ -27,6 +27,9 @@ extension StudyCommand {
     @Flag(help: "Analyse only the participants who answered every image.")
     var completeOnly = false
 
+    @Option(help: "With a database of several conditions (study serve S1 S2 ...): the condition of --study (0 = the first).")
+    var condition: Int?
+
     @Option(help: "Leave out participants whose accuracy on the catch trials is below this (0-1).")
     var minCatchAccuracy: Double?
 
@@ -39,10 +42,10 @@ extension StudyCommand {
       guard FileManager.default.fileExists(atPath: db) else { throw FileFormatError(db, "no such database (--db)") }
       let store = try AnswerStore(path: db)
       // A database that recorded its study (every one `study serve` opened) must match it.
-      if try store.studySHA256() != nil {
-        try store.bind(studySHA256: try SHA256.hex(file: study + "/study.json"), studyPath: study)
+      if try store.studySHA256(condition: condition ?? 0) != nil {
+        try store.bind(studySHA256: try SHA256.hex(file: study + "/study.json"), studyPath: study, condition: condition ?? 0)
       }
-      let rows = try store.allAnswers()
+      let rows = try store.allAnswers(condition: condition)
       let foreign = StudyReport.foreignAnswers(rows, study: set)
       guard foreign.isEmpty else {
         let names = Set(foreign.map(\.image)).sorted().prefix(5).joined(separator: ", ")
@@ -53,7 +56,7 @@ extension StudyCommand {
       try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
       let text = report.text(classNames: set.classNames)
       try writeFileAtomically(Array(text.utf8), to: out + "/report.txt")
-      let export = try StudyExport(study: set, store: store)
+      let export = try StudyExport(study: set, store: store, condition: condition)
       try writeFileAtomically(Array(export.csv.utf8), to: out + "/answers.csv")
       try writeFileAtomically(Array(export.json.utf8), to: out + "/answers.json")
       try writeFileAtomically(Array(report.svg().utf8), to: out + "/accuracy.svg")

@@ -18,11 +18,15 @@ extension StudyCommand {
         fraction, shuffled per participant. Each answer is stored in the SQLite database at once; a \
         participant who closes the tab continues where they stopped. Results: GET /admin/report and \
         /admin/answers.csv (with the admin token if one is set), or `overinterp study report`. \
+        Several study folders are conditions: each new participant is assigned to the one with the \
+        fewest participants (ties at random) and stays in it; the exports record the condition. \
         Listens on loopback by default: put a TLS reverse proxy in front to serve beyond this machine.
         """)
 
-    @Argument(help: "The study folder (made by `overinterp study make`).")
-    var study: String
+    @Argument(help: "The study folder (made by `overinterp study make`); several: one per condition (same classes and parts).")
+    var studies: [String]
+
+    var study: String { studies[0] }
 
     @Option(help: "Address to listen on.")
     var host: String = "127.0.0.1"
@@ -76,19 +80,26 @@ extension StudyCommand {
 
     func run() async throws {
       let database = db ?? study + "/answers.sqlite"
-      let service = try StudyService(studyFolder: study, database: database)
+      let services = try studies.enumerated().map { try StudyService(studyFolder: $1, database: database, condition: $0) }
+      for s in services.dropFirst()
+      where s.study.classNames != services[0].study.classNames || s.study.fractions.count != services[0].study.fractions.count {
+        throw ValidationFailure(
+          "\(s.folder) has other classes or another number of parts than \(study): conditions must share them")
+      }
+      let service = services[0]
       let token = resolvedAdminToken(adminToken)
-      let images = service.study.images.count
+      let images = services.map { $0.study.images.count }.reduce(0, +)
       let host = self.host
       let secure = secureCookie.map { $0 == .on } ?? !isLoopback
       // The host's information and consent text, if the study folder has one.
       let consent = FileManager.default.contents(atPath: study + "/consent.html").map { String(decoding: $0, as: UTF8.self) }
       let app = StudyApp(
-        service: service, adminToken: token, secureCookie: secure, participantsPerMinute: participantsPerMinute,
+        services: services, adminToken: token, secureCookie: secure, participantsPerMinute: participantsPerMinute,
         idleTimeout: idleTimeout, consentHTML: consent, completionCode: completionCode
       ).application(host: host, port: port) { bound in
         // Unbuffered, so that scripts waiting for this line (tests, the load check) see it at once.
-        var line = "serving \(images) images to participants at http://\(host):\(bound)/ (answers in \(database))\n"
+        var line =
+          "serving \(images) images\(services.count > 1 ? " in \(services.count) conditions" : "") to participants at http://\(host):\(bound)/ (answers in \(database))\n"
         if !secure && !isLoopback {
           line += "the participant cookie is not Secure (--secure-cookie off): serve this only over HTTPS or a trusted network\n"
         }

@@ -329,6 +329,50 @@ func json(_ object: [String: Any]) throws -> Data { try JSONSerialization.data(w
     #expect(server.stop() == 0)
   }
 
+  /// Conditions (#22): one server hosting two studies assigns new participants evenly, serves each
+  /// the images of their own study (the two use the same image ids), and exports the condition.
+  @Test func conditionsAreAssignedEvenlyAndKeptApart() async throws {
+    let first = try makeStudyFolder()
+    let second = try makeStudyFolder()
+    defer {
+      try? FileManager.default.removeItem(atPath: first)
+      try? FileManager.default.removeItem(atPath: second)
+    }
+    let set = try StudySet.load(second)
+    for image in set.images {
+      try ImageIO.writePNG([UInt8](repeating: 250, count: 48), width: 4, height: 4, channels: 3, to: second + "/" + image.file)
+    }
+    let database = first + "/answers.sqlite"
+    let server = try ServedStudy(
+      study: first, database: database, adminToken: "admin-secret", arguments: [second, "--participants-per-minute", "0"])
+    let client = StudyClient(base: try #require(URL(string: server.url)))
+    var seen: [String: Data] = [:]
+    for _ in 0..<4 {
+      let (id, start) = try await client.start()
+      var state = start
+      while let image = state.image {
+        if seen[id] == nil { seen[id] = try await client.send("GET", "/images/\(image).png", cookie: id).body }
+        state = try await client.answer(id, image: image, answer: 0, milliseconds: 5).json(StudyService.State.self)
+      }
+    }
+    let export = try JSONDecoder().decode(
+      StudyExport.self,
+      from: try await client.send("GET", "/admin/answers.json", headers: ["Authorization": "Bearer admin-secret"]).body)
+    #expect(export.participants.map(\.condition).sorted() == [0, 0, 1, 1])
+    #expect(export.participants.allSatisfy { $0.answers.count == 8 && $0.finishedAt != nil })
+    let secondPNG = try Data(contentsOf: URL(fileURLWithPath: second + "/" + set.images[0].file))
+    for p in export.participants {
+      #expect(
+        (seen[p.id] == secondPNG) == (p.condition == 1), "participant in condition \(p.condition) saw the other study's image")
+    }
+    let csv = try await client.send("GET", "/admin/answers.csv", headers: ["Authorization": "Bearer admin-secret"]).text
+    #expect(csv.split(separator: "\n").first?.hasSuffix(",condition") == true)
+    #expect(server.stop() == 0)
+    let store = try AnswerStore(path: database)
+    #expect(Set(try store.allAnswers(condition: 1).map(\.participant)).count == 2)
+    #expect(try store.allAnswers().count == 32)
+  }
+
   /// Questions before the photos (#22, questions.json): checked, stored once, required before
   /// the first answer, exported with the participant.
   @Test func questionsComeFirstAndAreChecked() async throws {
