@@ -6,7 +6,9 @@ import Study
 /// 0-9; everything it needs to resume lives on the server.
 enum Page {
   /// A page with one message and a link to the study (for people who follow a bad link).
-  static func message(title: String, text: String) -> String {
+  /// The start of every page up to its heading: the app's stylesheet and, for the participant
+  /// page, its script.
+  static func head(title: String, script: Bool = false) -> String {
     """
     <!doctype html>
     <html lang="en">
@@ -14,18 +16,25 @@ enum Page {
     <meta charset="utf-8">
     <meta name="viewport" content="width=device-width, initial-scale=1">
     <title>\(title)</title>
-    <link rel="stylesheet" href="/app.css">
+    <link rel="stylesheet" href="/app.css">\(script ? "\n<script src=\"/app.js\" defer></script>" : "")
     </head>
     <body>
     <main>
     <h1>\(title)</h1>
-    <p>\(text)</p>
-    <p><a href="/">Go to the study</a></p>
-    </main>
-    </body>
-    </html>
-
     """
+  }
+
+  static func message(title: String, text: String) -> String {
+    head(title: title) + """
+
+      <p>\(text)</p>
+      <p>\(text)</p>
+      <p><a href="/">Go to the study</a></p>
+      </main>
+      </body>
+      </html>
+
+      """
   }
 
   /// The host's progress page: participants started and finished, answers per fraction, the last
@@ -41,13 +50,8 @@ enum Page {
         here.isEmpty ? "-" : String(format: "%.1f%%", 100 * Double(here.filter(\.correct).count) / Double(here.count))
       return "<tr><td>\(fmt(f * 100, digits: 0))%</td><td>\(here.count)</td><td>\(accuracy)</td></tr>"
     }
-    return """
-      <!doctype html>
-      <html lang="en">
-      <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-      <title>Study progress</title><link rel="stylesheet" href="/app.css"></head>
-      <body><main>
-      <h1>Study progress</h1>
+    return head(title: "Study progress") + """
+
       <p id="counts">\(started) participant(s) started, \(finished) finished all \(export.images) images; \(answers.count) answer(s); last answer \(last).</p>
       <table><thead><tr><th>pixels kept</th><th>answers</th><th>accuracy</th></tr></thead><tbody>
       \(rows.joined(separator: "\n"))
@@ -83,19 +87,8 @@ enum Page {
       parts <= 1
       ? "The photos come in one part."
       : "The photos come in \(words(parts)) parts; each part shows more of every photo than the one before."
-    return """
-      <!doctype html>
-      <html lang="en">
-      <head>
-      <meta charset="utf-8">
-      <meta name="viewport" content="width=device-width, initial-scale=1">
-      <title>\(title)</title>
-      <link rel="stylesheet" href="/app.css">
-      <script src="/app.js" defer></script>
-      </head>
-      <body>
-      <main>
-      <h1>\(title)</h1>
+    return head(title: title, script: true) + """
+
       <section id="intro" hidden>
         \(consent.map { "<div id=\"consent\">\($0)</div>" } ?? "")
         <p>You will see small photos of which most pixels have been replaced by grey. Each photo shows one
