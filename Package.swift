@@ -77,7 +77,7 @@ let package = Package(
       resources: [.copy("Resources")]),
     .testTarget(name: "BaseTests", dependencies: ["Base"]),
     .testTarget(name: "TorchTests", dependencies: ["Base", "Torch"], exclude: ["Fixtures"]),
-    .testTarget(name: "DatasetsTests", dependencies: ["Base", "Datasets", "Torch"]),
+    .testTarget(name: "DatasetsTests", dependencies: ["Base", "Datasets", "Torch"], exclude: ["Fixtures"]),
     .testTarget(name: "ModelsTests", dependencies: ["Models", "Datasets", "Analysis", "Torch"], exclude: ["Fixtures"]),
     .testTarget(
       name: "SISTests", dependencies: ["Base", "SIS", "Analysis", "Models", "Datasets", "Torch"], exclude: ["Fixtures"]),

@@ -27,6 +27,15 @@ import Testing
     #expect(try NpyArray.parse(npy(shape: "()"), path: "ok.npy").shape == [])
   }
 
+  /// The npy fuzz target's crashing input itself (libFuzzer's artifact crash-31c036f5...): its
+  /// shape has a zero, and the product of the other dimensions overflows.
+  @Test func theNpyInputTheFuzzerFoundIsRefused() throws {
+    let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+      "Fixtures/fuzz/npy-crash-31c036f5.npy"
+    ).path
+    #expect(throws: FileFormatError.self) { try NpyArray.read(path) }
+  }
+
   /// Found by the `image` fuzz target: a 300-byte JPEG 8,200 x 6 pixels was resized to
   /// 349,866 x 256 before the ImageNet centre crop (seconds of work and 270 MB from a tiny file).
   @Test func thinImagesAreRefusedBeforeAHugeResize() throws {
