@@ -86,7 +86,6 @@ extension StudyCommand {
         throw ValidationFailure(
           "\(s.folder) has other classes or another number of parts than \(study): conditions must share them")
       }
-      let service = services[0]
       let token = resolvedAdminToken(adminToken)
       let images = services.map { $0.study.images.count }.reduce(0, +)
       let host = self.host
