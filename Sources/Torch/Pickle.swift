@@ -121,9 +121,9 @@ private struct Size {
   var nodes = 1
   var depth = 1
 
-  /// The size of a container of `children`.
-  static func container(_ children: [Size]) -> Size {
-    var s = Size()
+  /// The size of this container once `children` are added to it.
+  func adding(_ children: [Size]) -> Size {
+    var s = self
     for c in children {
       s.nodes = s.nodes &+ c.nodes
       s.depth = Swift.max(s.depth, c.depth + 1)
@@ -159,8 +159,6 @@ public struct PickleReader {
     "torch._utils._rebuild_parameter",
     "_codecs.encode",
   ]
-  /// Every global the reader accepts: the callables and the storage classes.
-  public static var allowedGlobals: Set<String> { allowedCallables.union(storageTypes.keys) }
   /// Bounds on one unpickled value: a state dict of a large model has a few thousand nodes and a
   /// depth below 10; Python's own unpickler stops at a recursion depth of about 1,000.
   public static let maxNodes = 1 << 22
@@ -217,17 +215,13 @@ public struct PickleReader {
     /// A new container of the items' values.
     func container(_ items: [Item], _ make: ([PickleValue]) -> PickleValue) throws -> Item {
       let parts = try items.map(sized)
-      let size = Size.container(parts.map(\.1))
+      let size = Size().adding(parts.map(\.1))
       try check(size)
       return .value(make(parts.map(\.0)), size)
     }
     func add(_ items: [Item], to b: Box) throws {
       let parts = try items.map(sized)
-      var size = b.size
-      for (_, s) in parts {
-        size.nodes = size.nodes &+ s.nodes
-        size.depth = Swift.max(size.depth, s.depth + 1)
-      }
+      let size = b.size.adding(parts.map(\.1))
       try check(size)
       b.size = size
       switch b.kind {
