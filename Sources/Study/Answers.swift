@@ -23,6 +23,11 @@ public final class AnswerStore: @unchecked Sendable {
     if !columns.contains("condition") {
       try db.execute("ALTER TABLE participants ADD COLUMN condition INTEGER NOT NULL DEFAULT 0")
     }
+    // The study hash (`bind`) and the responses to the host's questions.
+    try db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    try db.execute(
+      "CREATE TABLE IF NOT EXISTS responses (participant TEXT PRIMARY KEY REFERENCES participants(id), json TEXT NOT NULL, created REAL NOT NULL)"
+    )
   }
 
   /// Ties the database to one study: the SHA-256 of its `study.json` is stored the first time,
@@ -30,7 +35,6 @@ public final class AnswerStore: @unchecked Sendable {
   /// extended as another's would be wrong without a sign).
   /// With conditions, each condition's study is bound on its own.
   public func bind(studySHA256 hash: String, studyPath: String, condition: Int = 0) throws {
-    try db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
     let key = Self.studyKey(condition)
     if let stored = try db.execute("SELECT value FROM meta WHERE key = ?", [.text(key)]).first?.first?.text {
       guard stored == hash else {
@@ -48,15 +52,11 @@ public final class AnswerStore: @unchecked Sendable {
 
   /// The study hash stored by `bind`, if any (databases made before it have none).
   public func studySHA256(condition: Int = 0) throws -> String? {
-    try db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-    return try db.execute("SELECT value FROM meta WHERE key = ?", [.text(Self.studyKey(condition))]).first?.first?.text
+    try db.execute("SELECT value FROM meta WHERE key = ?", [.text(Self.studyKey(condition))]).first?.first?.text
   }
 
   /// Stores a participant's responses to the questions (once: a second call returns false).
   public func addResponses(participant: String, responses: [String: String]) throws -> Bool {
-    try db.execute(
-      "CREATE TABLE IF NOT EXISTS responses (participant TEXT PRIMARY KEY REFERENCES participants(id), json TEXT NOT NULL, created REAL NOT NULL)"
-    )
     let json = String(decoding: try JSONSerialization.data(withJSONObject: responses, options: [.sortedKeys]), as: UTF8.self)
     do {
       try db.execute(
@@ -70,17 +70,11 @@ public final class AnswerStore: @unchecked Sendable {
 
   /// Whether the participant has responded to the questions.
   public func hasResponses(_ participant: String) throws -> Bool {
-    try db.execute(
-      "CREATE TABLE IF NOT EXISTS responses (participant TEXT PRIMARY KEY REFERENCES participants(id), json TEXT NOT NULL, created REAL NOT NULL)"
-    )
-    return try !db.execute("SELECT 1 FROM responses WHERE participant = ?", [.text(participant)]).isEmpty
+    try !db.execute("SELECT 1 FROM responses WHERE participant = ?", [.text(participant)]).isEmpty
   }
 
   /// Every participant's responses to the questions.
   public func allResponses() throws -> [String: [String: String]] {
-    try db.execute(
-      "CREATE TABLE IF NOT EXISTS responses (participant TEXT PRIMARY KEY REFERENCES participants(id), json TEXT NOT NULL, created REAL NOT NULL)"
-    )
     var out: [String: [String: String]] = [:]
     for row in try db.execute("SELECT participant, json FROM responses") {
       guard let p = row[0].text, let text = row[1].text,
@@ -98,8 +92,14 @@ public final class AnswerStore: @unchecked Sendable {
   }
 
   /// The condition a participant was assigned to.
-  public func participantCondition(_ id: String) throws -> Int? {
-    try db.execute("SELECT condition FROM participants WHERE id = ?", [.text(id)]).first?.first?.int
+  public func participantCondition(_ id: String) throws -> Int? { try participant(id)?.condition }
+
+  /// A participant's shuffling seed and condition, in one query.
+  public func participant(_ id: String) throws -> (seed: UInt64, condition: Int)? {
+    guard let row = try db.execute("SELECT seed, condition FROM participants WHERE id = ?", [.text(id)]).first,
+      let seed = row[0].int, let condition = row[1].int
+    else { return nil }
+    return (UInt64(seed), condition)
   }
 
   /// Participants per condition.
@@ -111,9 +111,7 @@ public final class AnswerStore: @unchecked Sendable {
     return out
   }
 
-  public func participantSeed(_ id: String) throws -> UInt64? {
-    try db.execute("SELECT seed FROM participants WHERE id = ?", [.text(id)]).first?.first?.int.map { UInt64($0) }
-  }
+  public func participantSeed(_ id: String) throws -> UInt64? { try participant(id)?.seed }
 
   /// Stores an answer; a second answer for the same image is refused (returns false).
   public func addAnswer(participant: String, image: StudyImage, answer: Int, milliseconds: Int) throws -> Bool {

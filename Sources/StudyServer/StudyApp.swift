@@ -122,7 +122,7 @@ public struct StudyApp: Sendable {
       }
       return services[c]
     }
-    @Sendable func isParticipant(_ id: String) -> Bool { (try? owner(id).isParticipant(id)) == true }
+    @Sendable func isParticipant(_ id: String) -> Bool { (try? owner(id)) != nil }
     let secure = self.secureCookie
     let limiter = self.limiter
 

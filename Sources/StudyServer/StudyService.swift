@@ -111,12 +111,10 @@ public final class StudyService: @unchecked Sendable {
   }
 
   private func order(_ participant: String) throws -> [(image: StudyImage, part: Int)] {
-    guard Self.plausibleID(participant), try store.participantCondition(participant) == condition,
-      let seed = try store.participantSeed(participant)
-    else {
+    guard Self.plausibleID(participant), let known = try store.participant(participant), known.condition == condition else {
       throw Failure.unknownParticipant
     }
-    return study.orderWithParts(participantSeed: seed)
+    return study.orderWithParts(participantSeed: known.seed)
   }
 
   /// The participant's current image and its part: the first of their order not answered yet
