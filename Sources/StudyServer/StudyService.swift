@@ -100,12 +100,6 @@ public final class StudyService: @unchecked Sendable {
     return id
   }
 
-  /// Whether `id` is a participant of this database.
-  public func isParticipant(_ id: String) throws -> Bool {
-    guard Self.plausibleID(id) else { return false }
-    return try store.participantCondition(id) == condition
-  }
-
   static func plausibleID(_ id: String) -> Bool {
     id.count == 32 && id.allSatisfy { $0.isHexDigit && !$0.isUppercase }
   }
