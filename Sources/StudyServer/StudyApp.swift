@@ -86,32 +86,19 @@ public struct StudyApp: Sendable {
       onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) }, logger: logger)
   }
 
-  /// Every route: its path (a trailing `*` is one more path segment) and methods. Requests that
-  /// match no path get 404 with a message, a known path with another method 405 with `Allow`,
-  /// and HEAD is answered for every GET route.
-  static let routes: [(path: String, methods: [HTTPRequest.Method])] = [
-    ("/", [.get]), ("/app.js", [.get]), ("/app.css", [.get]), ("/healthz", [.get]), ("/api/participants", [.post]),
-    ("/api/state", [.get]), ("/api/answers", [.post]), ("/api/questions", [.get]), ("/api/responses", [.post]),
-    ("/images/*", [.get]), ("/resume/*", [.get]),
-    ("/admin/report", [.get]), ("/admin/answers.csv", [.get]), ("/admin/answers.json", [.get]), ("/admin/progress", [.get]),
-  ]
-
-  static func methods(forPath path: String) -> [HTTPRequest.Method]? {
-    for route in routes {
-      if route.path.hasSuffix("/*") {
-        let prefix = route.path.dropLast()
-        if path.hasPrefix(prefix), path.count > prefix.count, !path.dropFirst(prefix.count).contains("/") { return route.methods }
-      } else if path == route.path {
-        return route.methods
-      }
-    }
-    return nil
-  }
-
   public func router() -> Router<StudyContext> {
     let router = Router(context: StudyContext.self, options: .autoGenerateHeadEndpoints)
+    let table = RouteTable()
     router.middlewares.add(SecurityHeaders())
-    router.middlewares.add(KnownRoutes())
+    router.middlewares.add(KnownRoutes(table: table))
+    /// Registers a route and records it for KnownRoutes' 404 and 405 answers.
+    func on(
+      _ method: HTTPRequest.Method, _ path: String,
+      _ handler: @Sendable @escaping (Request, StudyContext) async throws -> some ResponseGenerator
+    ) {
+      table.add(path, method)
+      router.on(RouterPath(path), method: method, use: handler)
+    }
     let service = self.service
     let services = self.services
     let adminToken = self.adminToken
@@ -129,12 +116,12 @@ public struct StudyApp: Sendable {
     let page = Page.html(
       title: "Image classification study", parts: service.study.fractions.count, classes: service.study.classNames.count,
       consent: consentHTML, completionCode: completionCode)
-    router.get("/") { _, _ in Self.text(page, type: "text/html; charset=utf-8") }
-    router.get("/app.js") { _, _ in Self.text(Page.script, type: "text/javascript; charset=utf-8") }
-    router.get("/app.css") { _, _ in Self.text(Page.style, type: "text/css; charset=utf-8") }
-    router.get("/healthz") { _, _ in Self.text("ok\n", type: "text/plain; charset=utf-8") }
+    on(.get, "/") { _, _ in Self.text(page, type: "text/html; charset=utf-8") }
+    on(.get, "/app.js") { _, _ in Self.text(Page.script, type: "text/javascript; charset=utf-8") }
+    on(.get, "/app.css") { _, _ in Self.text(Page.style, type: "text/css; charset=utf-8") }
+    on(.get, "/healthz") { _, _ in Self.text("ok\n", type: "text/plain; charset=utf-8") }
 
-    router.post("/api/participants") { request, context in
+    on(.post, "/api/participants") { request, context in
       // A browser that already holds a participant's cookie continues as that participant.
       if let id = try? Self.participant(request), isParticipant(id) { return try Self.json(try owner(id).state(id)) }
       if let wait = limiter.refusal(for: context.remoteAddress?.ipAddress ?? "unknown") {
@@ -151,12 +138,12 @@ public struct StudyApp: Sendable {
       return response
     }
 
-    router.get("/api/state") { request, _ in
+    on(.get, "/api/state") { request, _ in
       let participant = try Self.participant(request)
       return try Self.json(try Self.call { try owner(participant).state(participant) })
     }
 
-    router.post("/api/answers") { request, context in
+    on(.post, "/api/answers") { request, context in
       let body = try await Self.decodeBody(
         AnswerBody.self, request: request, expected: AnswerBody.expected, integerKeys: AnswerBody.integerKeys)
       let participant = try Self.participant(request)
@@ -168,19 +155,19 @@ public struct StudyApp: Sendable {
         status: .created)
     }
 
-    router.get("/api/questions") { request, _ in
+    on(.get, "/api/questions") { request, _ in
       let study = (try? Self.participant(request)).flatMap { try? owner($0) } ?? service
       return try Self.json(study.questionnaire ?? Questionnaire(questions: []))
     }
 
-    router.post("/api/responses") { request, context in
+    on(.post, "/api/responses") { request, context in
       let body = try await Self.decodeBody(
         ResponsesBody.self, request: request, expected: #"a JSON object {"responses": {question id: answer as a string}}"#)
       let participant = try Self.participant(request)
       return try Self.json(try Self.call { try owner(participant).respond(participant: participant, responses: body.responses) })
     }
 
-    router.get("/images/:file") { request, context in
+    on(.get, "/images/:file") { request, context in
       // Path segments arrive percent-encoded; an invalid encoding names no image.
       let file = (context.parameters.get("file") ?? "").removingPercentEncoding ?? ""
       guard file.hasSuffix(".png") else { throw HTTPError(.notFound, message: "images are named {id}.png") }
@@ -191,7 +178,7 @@ public struct StudyApp: Sendable {
         body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
-    router.get("/resume/:participant") { request, context in
+    on(.get, "/resume/:participant") { request, context in
       let id = (context.parameters.get("participant") ?? "").removingPercentEncoding ?? ""
       // A person follows this link: an unknown code gets a page, not JSON.
       guard isParticipant(id) else {
@@ -209,7 +196,7 @@ public struct StudyApp: Sendable {
       return response
     }
 
-    router.get("/admin/report") { request, _ in
+    on(.get, "/admin/report") { request, _ in
       try Self.checkAdmin(request, token: adminToken)
       var text = ""
       for s in services {
@@ -220,17 +207,17 @@ public struct StudyApp: Sendable {
       }
       return Self.text(text, type: "text/plain; charset=utf-8")
     }
-    router.get("/admin/answers.csv") { request, _ in
+    on(.get, "/admin/answers.csv") { request, _ in
       try Self.checkAdmin(request, token: adminToken)
       var response = Self.text(try Self.export(services).csv, type: "text/csv; charset=utf-8")
       response.headers[.contentDisposition] = "attachment; filename=\"answers.csv\""
       return response
     }
-    router.get("/admin/answers.json") { request, _ in
+    on(.get, "/admin/answers.json") { request, _ in
       try Self.checkAdmin(request, token: adminToken)
       return Self.text(try Self.export(services).json, type: "application/json; charset=utf-8")
     }
-    router.get("/admin/progress") { request, _ in
+    on(.get, "/admin/progress") { request, _ in
       try Self.checkAdmin(request, token: adminToken)
       return Self.text(
         Page.progress(try Self.export(services), fractions: service.study.fractions),
@@ -399,12 +386,37 @@ final class RateLimiter: @unchecked Sendable {
   }
 }
 
+/// The routes the app registered (path patterns, `:name` one segment, and their methods):
+/// filled while the router is built, read-only once it serves.
+final class RouteTable: @unchecked Sendable {
+  private let lock = NSLock()
+  private var routes: [(segments: [Substring], method: HTTPRequest.Method)] = []
+
+  func add(_ path: String, _ method: HTTPRequest.Method) {
+    lock.withLock { routes.append((path.split(separator: "/", omittingEmptySubsequences: false), method)) }
+  }
+
+  /// The methods registered for a path, nil when no route matches it.
+  func methods(forPath path: String) -> [HTTPRequest.Method]? {
+    let segments = path.split(separator: "/", omittingEmptySubsequences: false)
+    let methods = lock.withLock {
+      routes.filter { route in
+        route.segments.count == segments.count
+          && zip(route.segments, segments).allSatisfy { pattern, s in pattern.hasPrefix(":") ? !s.isEmpty : pattern == s }
+      }.map(\.method)
+    }
+    return methods.isEmpty ? nil : methods
+  }
+}
+
 /// 404 with a message for paths the app does not have, and 405 with `Allow` for a method a path
 /// does not take.
 struct KnownRoutes<Context: RequestContext>: RouterMiddleware {
+  let table: RouteTable
+
   func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
     let path = request.uri.path
-    guard let methods = StudyApp.methods(forPath: path) else {
+    guard let methods = table.methods(forPath: path) else {
       throw HTTPError(.notFound, message: "no page or API at \(path.prefix(200))")
     }
     // HEAD of a GET route is answered by the router (autoGenerateHeadEndpoints).
