@@ -44,6 +44,14 @@ public enum ImageIO {
     return (Array(UnsafeBufferPointer(start: out, count: Int(w) * Int(h) * Int(c))), Int(w), Int(h), Int(c))
   }
 
+  /// Decodes PNG bytes as 8-bit HWC RGB, dropping an alpha channel.
+  public static func decodePNGAsRGB(_ bytes: [UInt8], path: String) throws -> (pixels: [UInt8], width: Int, height: Int) {
+    let p = try decodePNG(bytes, path: path)
+    let rgb =
+      p.channels == 4 ? stride(from: 0, to: p.pixels.count, by: 4).flatMap { Array(p.pixels[$0..<($0 + 3)]) } : p.pixels
+    return (rgb, p.width, p.height)
+  }
+
   /// Decodes JPEG bytes to 8-bit HWC RGB.
   public static func decodeJPEG(_ bytes: [UInt8], path: String) throws -> (pixels: [UInt8], width: Int, height: Int) {
     var out: UnsafeMutablePointer<UInt8>?

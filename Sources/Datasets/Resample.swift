@@ -211,15 +211,9 @@ public enum ImageFolder {
   public static func decode(_ bytes: [UInt8], name: String, path: String, preprocessing: Preprocessing) throws -> (
     pixels: [UInt8], width: Int, height: Int
   ) {
-    let decoded: (pixels: [UInt8], width: Int, height: Int)
-    if name.lowercased().hasSuffix(".png") {
-      let p = try ImageIO.decodePNG(bytes, path: path)
-      let rgb =
-        p.channels == 4 ? stride(from: 0, to: p.pixels.count, by: 4).flatMap { Array(p.pixels[$0..<($0 + 3)]) } : p.pixels
-      decoded = (rgb, p.width, p.height)
-    } else {
-      decoded = try ImageIO.decodeJPEG(bytes, path: path)
-    }
+    let decoded =
+      name.lowercased().hasSuffix(".png")
+      ? try ImageIO.decodePNGAsRGB(bytes, path: path) : try ImageIO.decodeJPEG(bytes, path: path)
     // A very long, thin image (a 300-byte JPEG can be 8,200 x 6) would be resized to a huge one
     // (349,866 x 256) before the crop; refuse beyond 16.8 megapixels (4,096 x 4,096).
     let resized = preprocessing.resizedSize(width: decoded.width, height: decoded.height)

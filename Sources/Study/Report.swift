@@ -50,7 +50,7 @@ public struct StudyReport: Sendable {
     let complete = Set(counts.filter { $0.value >= study.images.count }.keys)
     var attention: [String: Double] = [:]
     for (p, list) in Dictionary(grouping: all.filter { byImage[$0.image]?.kind == .attention }, by: \.participant) {
-      attention[p] = Double(list.filter { $0.answer == $0.label }.count) / Double(list.count)
+      attention[p] = Self.accuracy(list)
     }
     let inattentive = Set(attention.filter { a in minAttention.map { a.value < $0 } ?? false }.keys)
     let answers = all.filter {
@@ -62,13 +62,13 @@ public struct StudyReport: Sendable {
       let here = answers.filter { $0.fraction == f }
       var perParticipant: [String: Double] = [:]
       for (p, list) in Dictionary(grouping: here, by: \.participant) {
-        perParticipant[p] = Double(list.filter { $0.answer == $0.label }.count) / Double(list.count)
+        perParticipant[p] = Self.accuracy(list)
       }
       let values = Array(perParticipant.values)
       let (mean, std) = meanStd(values)
       let perClass: [Double?] = study.classNames.indices.map { c in
         let list = here.filter { $0.label == c }
-        return list.isEmpty ? nil : Double(list.filter { $0.answer == c }.count) / Double(list.count)
+        return list.isEmpty ? nil : Self.accuracy(list)
       }
       rows.append(
         FractionRow(
@@ -78,7 +78,7 @@ public struct StudyReport: Sendable {
     var points: [(Double, Double)] = []
     for (image, list) in Dictionary(grouping: answers, by: \.image) {
       guard let info = byImage[image] else { continue }
-      points.append((Double(info.keptPixels), Double(list.filter { $0.answer == $0.label }.count) / Double(list.count)))
+      points.append((Double(info.keptPixels), Self.accuracy(list)))
     }
     self.rows = rows
     self.rSquared = Self.rSquared(points)
@@ -89,6 +89,11 @@ public struct StudyReport: Sendable {
     self.attention = attention
     self.minAttention = minAttention
     self.excludedForAttention = inattentive.count
+  }
+
+  /// The share of `answers` that name their image's class (answers must not be empty).
+  static func accuracy(_ answers: [AnswerStore.Row]) -> Double {
+    Double(answers.count { $0.answer == $0.label }) / Double(answers.count)
   }
 
   static func rSquared(_ points: [(Double, Double)]) -> Double? {
@@ -286,10 +291,9 @@ public func contactSheet(_ study: StudySet, folder: String, fraction: Double, to
   let height = rows * (tile + gap) + gap
   var canvas = [UInt8](repeating: 255, count: width * height * 3)
   for (k, image) in images.enumerated() {
-    let png = try ImageIO.readPNG(folder + "/" + image.file)
-    let rgb =
-      png.channels == 4 ? stride(from: 0, to: png.pixels.count, by: 4).flatMap { Array(png.pixels[$0..<($0 + 3)]) } : png.pixels
-    let big = ImageIO.upscale(rgb, width: png.width, height: png.height, channels: 3, factor: tile / max(png.width, 1))
+    let file = folder + "/" + image.file
+    let png = try ImageIO.decodePNGAsRGB(try readFile(file), path: file)
+    let big = ImageIO.upscale(png.pixels, width: png.width, height: png.height, channels: 3, factor: tile / max(png.width, 1))
     let x0 = gap + (k % columns) * (tile + gap)
     let y0 = gap + (k / columns) * (tile + gap)
     let bw = png.width * (tile / max(png.width, 1))
