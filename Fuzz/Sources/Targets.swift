@@ -49,10 +49,13 @@ let shardManifest = RunManifest(
   settings: SelectionSettings(score: .logprob, method: .exact, chunk: 16, group: 2), overinterpVersion: "fuzz",
   libtorchVersion: "fuzz", device: "cpu")
 
-func temporaryFolder() throws -> String {
+/// Runs `body` with a new temporary folder (for seeds written by the project's file writers),
+/// removed afterwards.
+func inTemporaryFolder<T>(_ body: (String) throws -> T) throws -> T {
   let dir = NSTemporaryDirectory() + "/overinterp-fuzz-seeds-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
   try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-  return dir
+  defer { try? FileManager.default.removeItem(atPath: dir) }
+  return try body(dir)
 }
 
 func text(_ s: String) -> [UInt8] { Array(s.utf8) }
@@ -90,14 +93,14 @@ let targets: [FuzzTarget] = [
     name: "safetensors",
     run: { bytes in _ = try Safetensors.parse(bytes, path: path) },
     seeds: {
-      let dir = try temporaryFolder()
-      defer { try? FileManager.default.removeItem(atPath: dir) }
-      try Safetensors.write(
-        [
-          ("conv.weight", try Tensor([Float](repeating: 0.5, count: 8), shape: [2, 4])),
-          ("bn.num_batches_tracked", try Tensor([Int64(3)], shape: [])),
-        ], metadata: ["format": "pt"], to: dir + "/a.safetensors")
-      return [("two-tensors", try readFile(dir + "/a.safetensors"))]
+      try inTemporaryFolder { dir in
+        try Safetensors.write(
+          [
+            ("conv.weight", try Tensor([Float](repeating: 0.5, count: 8), shape: [2, 4])),
+            ("bn.num_batches_tracked", try Tensor([Int64(3)], shape: [])),
+          ], metadata: ["format": "pt"], to: dir + "/a.safetensors")
+        return [("two-tensors", try readFile(dir + "/a.safetensors"))]
+      }
     }),
   FuzzTarget(
     name: "npy",
@@ -117,12 +120,12 @@ let targets: [FuzzTarget] = [
     name: "npz",
     run: { bytes in _ = try Npz.parse(bytes, path: path) },
     seeds: {
-      let dir = try temporaryFolder()
-      defer { try? FileManager.default.removeItem(atPath: dir) }
-      try Npz.write(
-        [("images", NpyArray([UInt8](0..<12), shape: [1, 2, 2, 3])), ("labels", NpyArray([Int64(3)], shape: [1]))],
-        to: dir + "/a.npz")
-      return [("stored", try readFile(dir + "/a.npz"))]
+      try inTemporaryFolder { dir in
+        try Npz.write(
+          [("images", NpyArray([UInt8](0..<12), shape: [1, 2, 2, 3])), ("labels", NpyArray([Int64(3)], shape: [1]))],
+          to: dir + "/a.npz")
+        return [("stored", try readFile(dir + "/a.npz"))]
+      }
     }),
   FuzzTarget(
     name: "cifar10",
@@ -140,13 +143,13 @@ let targets: [FuzzTarget] = [
     },
     seeds: {
       let pixels = (0..<(8 * 6 * 3)).map { UInt8(truncatingIfNeeded: $0 * 5) }
-      let dir = try temporaryFolder()
-      defer { try? FileManager.default.removeItem(atPath: dir) }
-      try ImageIO.writePNG(pixels, width: 8, height: 6, channels: 3, to: dir + "/a.png")
-      return [
-        ("rgb-8x6.png", try readFile(dir + "/a.png")),
-        ("rgb-8x6.jpg", try ImageIO.encodeJPEG(pixels, width: 8, height: 6, quality: 90)),
-      ]
+      return try inTemporaryFolder { dir in
+        try ImageIO.writePNG(pixels, width: 8, height: 6, channels: 3, to: dir + "/a.png")
+        return [
+          ("rgb-8x6.png", try readFile(dir + "/a.png")),
+          ("rgb-8x6.jpg", try ImageIO.encodeJPEG(pixels, width: 8, height: 6, quality: 90)),
+        ]
+      }
     }),
   FuzzTarget(
     name: "labels-csv",
@@ -175,18 +178,18 @@ let targets: [FuzzTarget] = [
       }
     },
     seeds: {
-      let dir = try temporaryFolder()
-      defer { try? FileManager.default.removeItem(atPath: dir) }
-      let store = RunStore(directory: dir)
-      try store.writeManifest(shardManifest)
-      let records = (0..<2).map { i in
-        ImageRecord(
-          position: i, sourceIndex: 10 + i, label: i, predicted: i, confidence: 0.99, order: (0..<16).map { ($0 * 5 + i) % 16 },
-          values: (0..<16).map { 0.99 - Float($0) / 20 }, scores: (0..<16).map { -Float($0) }, exactTies: 0, nearTies: 1,
-          seconds: 0)
+      try inTemporaryFolder { dir in
+        let store = RunStore(directory: dir)
+        try store.writeManifest(shardManifest)
+        let records = (0..<2).map { i in
+          ImageRecord(
+            position: i, sourceIndex: 10 + i, label: i, predicted: i, confidence: 0.99, order: (0..<16).map { ($0 * 5 + i) % 16 },
+            values: (0..<16).map { 0.99 - Float($0) / 20 }, scores: (0..<16).map { -Float($0) }, exactTies: 0, nearTies: 1,
+            seconds: 0)
+        }
+        try store.writeShard(group: 0, records: records)
+        return [("two-images", try readFile(store.shardPath(group: 0)))]
       }
-      try store.writeShard(group: 0, records: records)
-      return [("two-images", try readFile(store.shardPath(group: 0)))]
     }),
   FuzzTarget(
     name: "subsets-info",
