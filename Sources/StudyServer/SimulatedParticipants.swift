@@ -282,12 +282,14 @@ public struct LoadCheck: Sendable {
               worker.started += 1
               var state = first
               if state.questionsPending {
-                // Skips the host's questions (an empty response; a study with required questions fails here).
+                // Skips the host's questions with an empty response; required questions stop the
+                // check (every new participant would be refused the same way).
                 let body = try JSONSerialization.data(withJSONObject: ["responses": [String: String]()])
                 let reply = try await timed { try await client.send("POST", "/api/responses", cookie: id, body: body) }
                 guard reply.status == 200 else {
-                  worker.unexpected += 1
-                  continue
+                  throw LoadFailure(
+                    "the study's questions cannot be skipped (POST /api/responses answered \(reply.status): \(reply.text)); the load check answers no questions"
+                  )
                 }
                 state = try reply.json(StudyService.State.self)
               }

@@ -411,6 +411,10 @@ func json(_ object: [String: Any]) throws -> Data { try JSONSerialization.data(w
       StudyExport.self,
       from: try await client.send("GET", "/admin/answers.json", headers: ["Authorization": "Bearer admin-secret"]).body)
     #expect(export.participants.first?.responses == ["age": "30", "vision": "corrected"])
+    // The load check cannot answer a required question: it stops and says so.
+    await #expect {
+      _ = try await LoadCheck(participants: 2, duration: 5, adminToken: "admin-secret").run(client: client)
+    } throws: { ($0 as? LoadCheck.Interrupted)?.reason.contains("questions cannot be skipped") == true }
     #expect(server.stop() == 0)
   }
 
