@@ -109,7 +109,10 @@ extension StudyCommand {
         maskColor: maskColor, practice: practice, attentionPerPart: attentionPerPart,
         out: out)
       print(
-        "\(out): \(set.images.count) images (\(set.images.count / max(set.fractions.count, 1)) test images x \(set.fractions.count) fractions)"
+        "\(out): \(set.images.count) images (\(set.images.count { $0.kind == nil } / max(set.fractions.count, 1)) test images x \(set.fractions.count) fractions"
+          + (practice + attentionPerPart > 0
+            ? ", \(set.images.count { $0.kind == .practice }) practice, \(set.images.count { $0.kind == .attention }) catch"
+            : "") + ")"
       )
       print(
         "serve it with: overinterp study serve \(out)   (or analyse answers with: overinterp study report --study \(out) --db DB)"
