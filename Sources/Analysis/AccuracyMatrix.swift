@@ -28,7 +28,7 @@ public struct AccuracyMatrix {
 
   /// `models`: (group, name, network); `data`: (label, dataset).
   public init(
-    models: [(group: String, name: String, network: any Network)], data: [(label: String, dataset: ImageDataset)],
+    models: [(group: String, name: String, network: any Classifier)], data: [(label: String, dataset: ImageDataset)],
     batchSize: Int = 500, device: Device = .cpu
   ) throws {
     var cells: [Cell] = []

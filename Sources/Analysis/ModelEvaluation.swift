@@ -14,7 +14,7 @@ public struct ModelEvaluation {
   public let entries: [(name: String, report: ClassificationReport)]
 
   public init(
-    networks: [(name: String, network: any Network)], data: ImageDataset, batchSize: Int = 256, device: Device = .cpu,
+    networks: [(name: String, network: any Classifier)], data: ImageDataset, batchSize: Int = 256, device: Device = .cpu,
     progress: Bool = true
   ) throws {
     var entries: [(name: String, report: ClassificationReport)] = []

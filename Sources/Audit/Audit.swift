@@ -210,7 +210,7 @@ extension Audit {
   /// (`members/member-i/`, resumable), and `results/ensemble-*.png` shows the ensemble's SIS
   /// beside each member's (the paper's Figure S2).
   public func analyse(
-    classifier: any Classifier, data: ImageDataset, device: Device, members: [(file: ModelFile, network: any Network)] = []
+    classifier: any Classifier, data: ImageDataset, device: Device, members: [(file: ModelFile, network: any Classifier)] = []
   ) throws -> AuditResults {
     let store = RunStore(directory: runFolder)
     let manifest = try store.readManifest()
@@ -290,7 +290,7 @@ extension Audit {
   /// the ensemble's SIS, then each member's SIS at `threshold` (an empty tile where a member's
   /// confidence is below it).
   func writeMemberComparison(
-    gallery: [ImageRecord], members: [(file: ModelFile, network: any Network)], data: ImageDataset, manifest: RunManifest,
+    gallery: [ImageRecord], members: [(file: ModelFile, network: any Classifier)], data: ImageDataset, manifest: RunManifest,
     threshold: Double, device: Device
   ) throws {
     guard !gallery.isEmpty else { return }

@@ -48,7 +48,8 @@ public struct BackSelectJob {
       architecture: classifier.info.architecture, data: record, selection: selection, positions: positions,
       sourceIndices: positions.map { data.sourceIndices[$0] }, inputShape: data.imageShape, features: layout.description,
       featureCount: layout.count, maskValue: maskValue.recorded, settings: settings, shard: shard, overinterpVersion: version,
-      libtorchVersion: Runtime.libtorchVersion, device: device.description)
+      libtorchVersion: Runtime.libtorchVersion, device: device.description,
+      normalization: classifier.info.normalization.description)
     store = RunStore(directory: out)
     runner = BackSelectRunner(
       classifier: classifier, dataset: data, manifest: manifest, store: store, layout: layout, maskValue: maskValue.values,

@@ -2,6 +2,7 @@
 // Thin by design: argument checks throw, and every entry point converts any exception into a
 // message in a thread-local slot plus a sentinel return value.
 #include "ctorch.h"
+#include "shim.h"
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -19,7 +20,7 @@
 #include <string>
 #include <vector>
 
-namespace {
+namespace ot_shim {
 
 thread_local char* g_last_error = nullptr;
 std::atomic<int64_t> g_live{0};
@@ -30,37 +31,11 @@ void set_error(const char* msg) {
   g_last_error = strdup(msg ? msg : "unknown error");
 }
 
-#define OT_TRY try {
-#define OT_CATCH(sentinel)                                              \
-  }                                                                     \
-  catch (const c10::Error& e) {                                         \
-    set_error(e.what_without_backtrace());                              \
-    return sentinel;                                                    \
-  }                                                                     \
-  catch (const std::exception& e) {                                     \
-    set_error(e.what());                                                \
-    return sentinel;                                                    \
-  }                                                                     \
-  catch (...) {                                                         \
-    set_error("unknown C++ exception in libtorch shim");                \
-    return sentinel;                                                    \
-  }
+}  // namespace ot_shim
 
-struct Holder {
-  at::Tensor t;
-};
+using namespace ot_shim;
 
-inline at::Tensor& T(ot_tensor h) {
-  if (h == nullptr) throw std::invalid_argument("null tensor handle");
-  return reinterpret_cast<Holder*>(h)->t;
-}
-
-inline ot_tensor wrap(at::Tensor t) {
-  auto* h = new Holder{std::move(t)};
-  g_live.fetch_add(1, std::memory_order_relaxed);
-  ++g_live_thread;
-  return reinterpret_cast<ot_tensor>(h);
-}
+namespace {
 
 at::ScalarType to_dtype(int32_t code) {
   switch (code) {
@@ -88,11 +63,6 @@ int32_t from_dtype(at::ScalarType t) {
     case at::kBool: return 7;
     default: throw std::invalid_argument(std::string("unsupported dtype ") + c10::toString(t));
   }
-}
-
-at::Device to_device(int32_t code) {
-  if (code < 0) return at::Device(at::kCPU);
-  return at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(code));
 }
 
 at::TensorOptions opts(int32_t dtype, int32_t device) {

@@ -15,15 +15,27 @@ public struct ModelFileOptions: Sendable {
   public var classNames: [String]?
   /// Image-folder preprocessing (default: the architecture's).
   public var preprocessing: Preprocessing?
+  /// Input shape C,H,W of a TorchScript model (built-in architectures know theirs).
+  public var inputShape: [Int]?
+  /// Whether TorchScript files may be loaded: that runs the code they contain.
+  public var trustCode: Bool
 
   public init(
     architecture: Architecture? = nil, normalization: Normalization? = nil, classNames: [String]? = nil,
-    preprocessing: Preprocessing? = nil
+    preprocessing: Preprocessing? = nil, inputShape: [Int]? = nil, trustCode: Bool = false
   ) {
     self.architecture = architecture
     self.normalization = normalization
     self.classNames = classNames
     self.preprocessing = preprocessing
+    self.inputShape = inputShape
+    self.trustCode = trustCode
+  }
+
+  /// The flags' part of a TorchScript model's description.
+  var torchScriptFlags: TorchScriptMetadata {
+    TorchScriptMetadata(
+      classNames: classNames, inputShape: inputShape, normalization: normalization, preprocessing: preprocessing)
   }
 }
 
@@ -31,9 +43,37 @@ public struct ModelFileOptions: Sendable {
 /// dicts and PyTorch checkpoints (the last two with `ModelFileOptions.architecture`). PyTorch
 /// checkpoints go through the restricted pickle reader: no code from the file is run.
 public enum ModelLoader {
+  /// Any model file as a classifier: the files `load` reads, and TorchScript files (with
+  /// `options.trustCode`; see `TorchScriptModel.load`).
+  public static func loadClassifier(_ file: String, options: ModelFileOptions = .init(), device: Device = .cpu) throws
+    -> any Classifier
+  {
+    guard FileManager.default.fileExists(atPath: file) else { throw FileFormatError(file, "no such model file") }
+    if !file.hasSuffix(".safetensors"), TorchScriptModel.isTorchScript(file) {
+      if let arch = options.architecture {
+        throw ModelError.badCheckpoint(
+          path: file,
+          message:
+            "this is a TorchScript model, which brings its own architecture; --arch \(arch.rawValue) is for state dicts (drop it, or save the model's state_dict instead)"
+        )
+      }
+      return try TorchScriptModel.load(file, flags: options.torchScriptFlags, trustCode: options.trustCode, device: device)
+    }
+    return try load(file, options: options, device: device)
+  }
+
+  /// A network overinterp can train, convert and save: overinterp's safetensors, bare safetensors
+  /// state dicts and PyTorch checkpoints. TorchScript files are refused (see `loadClassifier`).
   public static func load(_ file: String, options: ModelFileOptions = .init(), device: Device = .cpu) throws -> any Network {
     guard FileManager.default.fileExists(atPath: file) else { throw FileFormatError(file, "no such model file") }
     let isSafetensors = file.hasSuffix(".safetensors")
+    if !isSafetensors, TorchScriptModel.isTorchScript(file) {
+      throw ModelError.badCheckpoint(
+        path: file,
+        message:
+          "this is a TorchScript model; this command needs weights overinterp can rebuild (a state dict: torch.save(model.state_dict(), path) with --arch). TorchScript models are read by eval, backselect, sis, audit and table1 with --trust-code"
+      )
+    }
     if isSafetensors, options.architecture == nil {
       return try ModelCheckpoint.load(file, device: device).network
     }

@@ -154,6 +154,9 @@ public struct RunManifest: Equatable, Sendable {
   /// Their indices in the source (e.g. official test indices).
   public var sourceIndices: [Int]
   public var inputShape: [Int]
+  /// The model's input normalization (`Normalization.description`), whose mean is the masked
+  /// pixels' colour; nil in manifests written before it was recorded.
+  public var normalization: String?
   /// The feature layout (`FeatureLayout.description`: "pixel", "value", "patch4", ...).
   public var features: String
   public var featureCount: Int
@@ -168,8 +171,10 @@ public struct RunManifest: Equatable, Sendable {
   public init(
     modelPaths: [String], modelSHA256: [String], architecture: String, data: DataRecord, selection: String, positions: [Int],
     sourceIndices: [Int], inputShape: [Int], features: String, featureCount: Int, maskValue: String = "zero",
-    settings: SelectionSettings, shard: Shard = .whole, overinterpVersion: String, libtorchVersion: String, device: String
+    settings: SelectionSettings, shard: Shard = .whole, overinterpVersion: String, libtorchVersion: String, device: String,
+    normalization: String? = nil
   ) {
+    self.normalization = normalization
     self.modelPaths = modelPaths
     self.modelSHA256 = modelSHA256
     self.architecture = architecture
@@ -197,6 +202,8 @@ public struct RunManifest: Equatable, Sendable {
     a.shard = .whole
     b.shard = .whole
     b.data.description = a.data.description
+    // Manifests written before the normalization was recorded resume under newer versions.
+    if a.normalization == nil || b.normalization == nil { b.normalization = a.normalization }
     guard a != b else { return [] }
     let ma = (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(a))) as? [String: Any] ?? [:]
     let mb = (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(b))) as? [String: Any] ?? [:]
@@ -239,7 +246,7 @@ extension RunManifest: Codable {
     case format, modelPaths, modelSHA256, architecture, dataPath, dataLabels, dataSplit, dataHoldout, dataDescription
     case preprocessing, numClasses, selection, positions, sourceIndices, inputShape, features, featureCount, maskValue
     case score, method, k, switchProbability, exactLast, onDip, switchCap, chunk, group, shard
-    case overinterpVersion, libtorchVersion, device
+    case overinterpVersion, libtorchVersion, device, normalization
   }
 
   public init(from decoder: Decoder) throws {
@@ -286,7 +293,11 @@ extension RunManifest: Codable {
         score: try recorded(.score, absent: nil), method: method, k: try c.decodeIfPresent(Int.self, forKey: .k), hybrid: hybrid,
         chunk: try c.decode(Int.self, forKey: .chunk), group: try c.decode(Int.self, forKey: .group)),
       shard: shard, overinterpVersion: try c.decode(String.self, forKey: .overinterpVersion),
-      libtorchVersion: try c.decode(String.self, forKey: .libtorchVersion), device: try c.decode(String.self, forKey: .device))
+      libtorchVersion: try c.decode(String.self, forKey: .libtorchVersion), device: try c.decode(String.self, forKey: .device),
+      normalization: try c.decodeIfPresent(String.self, forKey: .normalization))
+    if let n = normalization, Normalization(parsing: n) == nil {
+      throw SISError.store("manifest normalization '\(n)' is not m1,m2,m3/s1,s2,s3")
+    }
     let problems = settings.problems()
     guard problems.isEmpty else { throw SISError.store("manifest settings: \(problems.joined(separator: "; "))") }
     guard positions.count == sourceIndices.count else {
@@ -324,6 +335,7 @@ extension RunManifest: Codable {
     try c.encode(positions, forKey: .positions)
     try c.encode(sourceIndices, forKey: .sourceIndices)
     try c.encode(inputShape, forKey: .inputShape)
+    try c.encodeIfPresent(normalization, forKey: .normalization)
     try c.encode(features, forKey: .features)
     try c.encode(featureCount, forKey: .featureCount)
     try c.encode(maskValue, forKey: .maskValue)

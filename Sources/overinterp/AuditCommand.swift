@@ -146,7 +146,7 @@ struct AuditCommand: ParsableCommand {
     try runtime.apply()
     let device = runtime.resolvedDevice
     let grid = parsedThresholds() ?? [0.99]
-    let networks = try model.loadNetworks(device: device)
+    let networks = try model.loadClassifiers(device: device)
     let classifier: any Classifier = networks.count == 1 ? networks[0] : try Ensemble(networks)
     let (data, dataRecord, dataPath) = try loadData(classifier: classifier)
     let files = try model.files()

@@ -42,7 +42,7 @@ struct Eval: ParsableCommand {
     let device = runtime.resolvedDevice
     if let cifar10c { return try evaluateCorruptions(cifar10c, device: device) }
     let paths = model.models.isEmpty ? ["default"] : model.models
-    let networks = try model.loadNetworks(device: device)
+    let networks = try model.loadClassifiers(device: device)
     let data = try dataOptions.load(for: networks[0].info)
     let evaluation = try ModelEvaluation(
       networks: Array(zip(paths, networks)).map { (name: $0.0, network: $0.1) }, data: data, batchSize: batchSize, device: device)

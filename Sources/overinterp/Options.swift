@@ -101,9 +101,18 @@ struct ModelOptions: ParsableArguments {
   @Option(
     name: .customLong("model"),
     help:
-      "Model file (.safetensors from overinterp, or a PyTorch .pt/.th with --arch); repeat for an ensemble; `default` is the embedded model."
+      "Model file (.safetensors from overinterp, a PyTorch state dict .pt/.th with --arch, or a TorchScript .pt with --trust-code); repeat for an ensemble; `default` is the embedded model."
   )
   var models: [String] = []
+
+  @Flag(
+    help:
+      "Allow TorchScript model files (torch.jit.save). Loading one runs the code stored in it: only for files you trust. State dicts never need it."
+  )
+  var trustCode = false
+
+  @Option(help: "Input shape C,H,W of a TorchScript model (or input_shape in the JSON beside it), e.g. 3,32,32.")
+  var inputShape: String?
 
   @Option(
     help:
@@ -123,6 +132,9 @@ struct ModelOptions: ParsableArguments {
   var preprocessing: String?
 
   func validate() throws {
+    if let inputShape, TorchScriptMetadata.parseShape(inputShape) == nil {
+      throw ValidationError("--input-shape must be three positive sizes C,H,W such as 3,32,32, got '\(inputShape)'")
+    }
     if let arch, Architecture(rawValue: arch) == nil {
       throw ValidationError(
         "--arch must be one of \(Architecture.allCases.map(\.rawValue).joined(separator: ", ")), got '\(arch)'")
@@ -143,7 +155,8 @@ struct ModelOptions: ParsableArguments {
     ModelFileOptions(
       architecture: try arch.map(Architecture.named), normalization: normalization.flatMap(Normalization.init(parsing:)),
       classNames: try classes.map(ModelLoader.classNames(parsing:)),
-      preprocessing: preprocessing.flatMap(Preprocessing.init(parsing:)))
+      preprocessing: preprocessing.flatMap(Preprocessing.init(parsing:)),
+      inputShape: inputShape.flatMap(TorchScriptMetadata.parseShape), trustCode: trustCode)
   }
 
   /// The model files as given (`default`: the embedded model), with the files that hold them.
@@ -155,11 +168,11 @@ struct ModelOptions: ParsableArguments {
     }
   }
 
-  /// Each model given, loaded.
-  func loadNetworks(device: Device) throws -> [any Network] {
+  /// Each model given, loaded (TorchScript files too, with --trust-code).
+  func loadClassifiers(device: Device) throws -> [any Classifier] {
     let options = try fileOptions()
     return try files().map { f in
-      do { return try ModelLoader.load(f.file, options: options, device: device) } catch let e as FileFormatError
+      do { return try ModelLoader.loadClassifier(f.file, options: options, device: device) } catch let e as FileFormatError
         where e.path == f.file
       {
         throw FileFormatError(f.file, e.message + " (--model)")
@@ -169,7 +182,7 @@ struct ModelOptions: ParsableArguments {
 
   /// The model, or the ensemble (mean of logits) of the models given.
   func load(device: Device) throws -> any Classifier {
-    let loaded = try loadNetworks(device: device)
+    let loaded = try loadClassifiers(device: device)
     return loaded.count == 1 ? loaded[0] : try Ensemble(loaded)
   }
 }
@@ -243,6 +256,14 @@ func resolveShard(_ flag: String?) throws -> Shard {
   }
   if flag == "auto" { throw ValidationFailure("--shard auto needs a Slurm job array: SLURM_ARRAY_TASK_ID is not set") }
   return .whole
+}
+
+/// The normalization of a run's model, whose mean colours the masked pixels: recorded in the
+/// manifest, else (older runs) in the model file's metadata, else CIFAR-10's.
+func maskNormalization(_ manifest: RunManifest) -> Normalization {
+  if let n = manifest.normalization.flatMap(Normalization.init(parsing:)) { return n }
+  let model = manifest.modelPaths.first.map { $0 == "default" ? (try? Resources.path("default-model.safetensors")) ?? $0 : $0 }
+  return model.flatMap(ModelCheckpoint.recordedNormalization) ?? .cifar10
 }
 
 /// Files embedded in the build (the default model and sample images).

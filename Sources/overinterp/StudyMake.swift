@@ -97,12 +97,7 @@ extension StudyCommand {
         let store = RunStore(directory: r)
         let manifest = try store.readManifest()
         loaded.append((r, try store.records(), try manifest.loadData(embeddedSample: try? Resources.path("sample"))))
-        if let model = manifest.modelPaths.first,
-          let n = ModelCheckpoint.recordedNormalization(
-            model == "default" ? try Resources.path("default-model.safetensors") : model)
-        {
-          maskColor = n.meanColor
-        }
+        maskColor = maskNormalization(manifest).meanColor
       }
       let set = try StudySet.make(
         runs: loaded, fractions: parsedFractions() ?? [], perClass: perClass, confidence: confidence, seed: seed,

@@ -45,8 +45,7 @@ struct Subsets: ParsableCommand {
 
   func run() throws {
     let manifest = try RunStore(directory: runFolder).readManifest()
-    let model = manifest.modelPaths.first.map { $0 == "default" ? (try? Resources.path("default-model.safetensors")) ?? $0 : $0 }
-    let maskColor = (model.flatMap(ModelCheckpoint.recordedNormalization) ?? .cifar10).meanColor
+    let maskColor = maskNormalization(manifest).meanColor
     let info = try SubsetsJob(run: runFolder, fraction: fraction, kind: kind, seed: seed, withImages: images)
       .write(
         to: out, embeddedSample: try? Resources.path("sample"), maskColor: maskColor, version: Overinterp.configuration.version)

@@ -26,6 +26,11 @@ struct Table1: ParsableCommand {
   @Option(help: "CIFAR-10 binary folders: the split to read (the held-out images are clean).")
   var split: Split = .holdout
 
+  @Flag(
+    help:
+      "Allow TorchScript model files (their normalization and input shape from the JSON beside them); loading one runs its code.")
+  var trustCode = false
+
   @Option(help: "Output folder.")
   var out: String
 
@@ -47,10 +52,11 @@ struct Table1: ParsableCommand {
   func run() throws {
     try runtime.apply()
     let device = runtime.resolvedDevice
-    let networks = try models.map { text -> (group: String, name: String, network: any Network) in
+    let options = ModelFileOptions(trustCode: trustCode)
+    let networks = try models.map { text -> (group: String, name: String, network: any Classifier) in
       let (group, path) = try Self.pair(text, flag: "--model")
       let file = path == "default" ? try Resources.path("default-model.safetensors") : path
-      return (group, path, try ModelLoader.load(file, device: device))
+      return (group, path, try ModelLoader.loadClassifier(file, options: options, device: device))
     }
     let datasets = try data.map { text -> (label: String, dataset: ImageDataset) in
       let (label, path) = try Self.pair(text, flag: "--data")

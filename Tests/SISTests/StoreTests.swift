@@ -179,4 +179,24 @@ func manifest(
     b.data.holdout = 7
     #expect(a.differences(from: b) == ["dataHoldout"])
   }
+
+  /// New runs record the model's normalization (the masked pixels' colour for a TorchScript
+  /// model, whose file says nothing about it); a run started before that resumes, and two
+  /// recorded normalizations that differ are a difference.
+  @Test func manifestRecordsTheNormalization() throws {
+    let data = tinyData(2, seed: 5)
+    var old = manifest(data, positions: [0, 1], score: .logprob, group: 1)
+    var new = old
+    new.normalization = Normalization.imagenet.description
+    let decoded = try JSONDecoder().decode(RunManifest.self, from: try JSONEncoder().encode(new))
+    #expect(decoded.normalization == Normalization.imagenet.description)
+    #expect(decoded == new)
+    #expect(try JSONDecoder().decode(RunManifest.self, from: try JSONEncoder().encode(old)).normalization == nil)
+    #expect(new.differences(from: old).isEmpty && old.differences(from: new).isEmpty)
+    old.normalization = Normalization.cifar10.description
+    #expect(new.differences(from: old) == ["normalization"])
+    var bad = new
+    bad.normalization = "1,2/3"
+    #expect(throws: SISError.self) { try JSONDecoder().decode(RunManifest.self, from: try JSONEncoder().encode(bad)) }
+  }
 }

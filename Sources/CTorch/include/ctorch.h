@@ -146,6 +146,19 @@ int ot_autograd_grad(ot_tensor output, const ot_tensor* inputs, int32_t n, ot_te
 int ot_optim_sgd_step(const ot_tensor* params, const ot_tensor* bufs, int32_t n, double lr,
                       double momentum, double dampening, double weight_decay, int nesterov, int first);
 
+// ---- TorchScript modules ------------------------------------------------------------------------
+// A TorchScript archive (torch.jit.save) loaded with torch::jit::load. Loading and calling one
+// runs the code stored in the file: callers do so only with the user's consent.
+typedef struct ot_script_opaque* ot_script;
+ot_script ot_script_load(const char* path, int32_t device);
+void ot_script_free(ot_script m);
+// module.train(training != 0) (eval mode when 0).
+int ot_script_set_training(ot_script m, int training);
+// forward(x). The result must be a tensor; anything else is an error naming what was returned.
+ot_tensor ot_script_forward(ot_script m, ot_tensor x);
+// Elements in all parameters (recursively), or -1 on error.
+int64_t ot_script_parameter_count(ot_script m);
+
 #ifdef __cplusplus
 }
 #endif
