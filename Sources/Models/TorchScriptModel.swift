@@ -100,8 +100,9 @@ public struct TorchScriptMetadata: Equatable, Sendable {
   /// "3,32,32" or "3x32x32".
   public static func parseShape(_ text: String) -> [Int]? {
     let parts = text.split(whereSeparator: { $0 == "," || $0 == "x" }).map { Int($0.trimmingCharacters(in: .whitespaces)) }
-    guard parts.count == 3, parts.allSatisfy({ ($0 ?? 0) > 0 }) else { return nil }
-    return parts.map { $0! }
+    let sizes = parts.compactMap { $0 }
+    guard sizes.count == 3, sizes.allSatisfy({ $0 > 0 }) else { return nil }
+    return sizes
   }
 
   /// `self` with every field `other` sets taken from `other`.

@@ -36,7 +36,7 @@ import Torch
 
   func predicted(_ classifier: any Classifier, _ x: [Float], shape: [Int]) throws -> Int {
     let logits = try withInferenceMode { try classifier.logits(try Tensor(x, shape: [1] + shape)).floats() }
-    return logits.indices.max { logits[$0] < logits[$1] }!
+    return logits.indices.max { logits[$0] < logits[$1] } ?? -1
   }
 
   @Test func exactBackSelectIsTheSameOrder() throws {
