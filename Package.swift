@@ -87,7 +87,7 @@ let package = Package(
     .testTarget(name: "StudyServerTests", dependencies: ["overinterp", "StudyServer", "Study", "Datasets", "TestSupport"]),
     .testTarget(
       name: "AuditTests", dependencies: ["Audit", "Analysis", "Base", "Datasets", "Models", "SIS", "Torch", "Training"]),
-    .testTarget(name: "TrainingTests", dependencies: ["Base", "Training", "Models", "Datasets", "Torch"]),
+    .testTarget(name: "TrainingTests", dependencies: ["Base", "Training", "Models", "Datasets", "Torch", "Analysis"]),
     .testTarget(
       name: "CLITests", dependencies: ["overinterp", "Base", "Models", "Datasets", "Torch", "SIS", "Study", "TestSupport"],
       exclude: ["Fixtures"]),

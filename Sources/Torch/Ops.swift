@@ -49,6 +49,16 @@ extension Tensor {
   public func pow(_ e: Double) throws(TorchError) -> Tensor { try binary(.pow, e) }
   public func maximum(_ other: Tensor) throws(TorchError) -> Tensor { try binary(.maximum, other) }
   public func minimum(_ other: Tensor) throws(TorchError) -> Tensor { try binary(.minimum, other) }
+  public func maximum(_ s: Double) throws(TorchError) -> Tensor { try binary(.maximum, s) }
+  public func minimum(_ s: Double) throws(TorchError) -> Tensor { try binary(.minimum, s) }
+  /// Every element limited to [lower, upper].
+  public func clamped(_ lower: Double, _ upper: Double) throws(TorchError) -> Tensor {
+    try binary(.maximum, lower).binary(.minimum, upper)
+  }
+  /// Elementwise min(max(self, lower), upper) with tensor bounds (broadcast).
+  public func clamped(_ lower: Tensor, _ upper: Tensor) throws(TorchError) -> Tensor {
+    try binary(.maximum, lower).binary(.minimum, upper)
+  }
 
   // MARK: comparisons (bool results)
 
@@ -76,6 +86,7 @@ extension Tensor {
   public func tanh() throws(TorchError) -> Tensor { try unary(.tanh) }
   public func floor() throws(TorchError) -> Tensor { try unary(.floor) }
   public func round() throws(TorchError) -> Tensor { try unary(.round) }
+  public func sign() throws(TorchError) -> Tensor { try unary(.sign) }
   public func isnan() throws(TorchError) -> Tensor { try unary(.isnan) }
   public func isfinite() throws(TorchError) -> Tensor { try unary(.isfinite) }
   public func logicalNot() throws(TorchError) -> Tensor { try unary(.logicalNot) }

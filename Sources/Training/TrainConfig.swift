@@ -1,3 +1,4 @@
+import Analysis
 import Foundation
 
 /// Every setting of a training run. Saved as `config.json` next to the results and inside every
@@ -33,6 +34,13 @@ public struct TrainConfig: Codable, Equatable, Sendable {
   public var seed: UInt64 = 0
   /// libtorch threads.
   public var threads = 2
+  /// Adversarial training (Madry et al.): each batch is replaced by its PGD-perturbed version
+  /// before the SGD step. nil: standard training.
+  public var adversarial: PGDAttack?
+  /// A model file whose weights the run starts from (fine-tuning) instead of a random
+  /// initialization, and its SHA-256; nil: random initialization.
+  public var initialWeights: String?
+  public var initialWeightsSHA256: String?
 
   public init() {}
 
@@ -92,6 +100,10 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     }
     if holdout < 0 || holdout >= 50_000 { p.append("--holdout must be in 0..<50000, got \(holdout)") }
     if threads < 1 { p.append("--threads must be at least 1, got \(threads)") }
+    if let adversarial {
+      p += adversarial.problems()
+      if adversarial.restarts != 1 { p.append("adversarial training uses one attack per batch (no --restarts)") }
+    }
     return p
   }
 

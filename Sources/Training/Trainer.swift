@@ -11,6 +11,10 @@ public struct EpochLog: Codable, Sendable {
   public var trainLoss: Double
   public var trainAccuracy: Double
   public var validationAccuracy: Double?
+  /// With adversarial training: accuracy on the first `Trainer.robustValidationCount` validation
+  /// images under `PGDAttack.validation(for:)` of the training attack (PGD-10, whatever attack
+  /// trains: a one-step attack's own accuracy would hide catastrophic overfitting).
+  public var validationRobustAccuracy: Double?
   public var learningRate: Double
   public var seconds: Double
   public var imagesPerSecond: Double
@@ -40,6 +44,8 @@ public final class Trainer {
   public var onEpoch: ((EpochLog) -> Void)?
   /// Stop after this many epochs in this process (for tests of resumption); nil runs to the end.
   public var stopAfterEpochs: Int?
+  /// Validation images attacked after each epoch of adversarial training.
+  public static let robustValidationCount = 500
 
   public var checkpointPath: String { directory + "/checkpoint.safetensors" }
   public var modelPath: String { directory + "/model.safetensors" }
@@ -71,8 +77,23 @@ public final class Trainer {
     if exists {
       try restore()
     } else {
+      if let file = config.initialWeights { try startFrom(file) }
       try writeAtomically(try config.json() + "\n", to: directory + "/config.json")
     }
+  }
+
+  /// Copies the weights of `file` (same architecture and classes) into the network.
+  func startFrom(_ file: String) throws {
+    if let expected = config.initialWeightsSHA256, try SHA256.hex(file: file) != expected {
+      throw TrainingError("\(file) is not the file the run was configured with (its SHA-256 differs)")
+    }
+    let start = try ModelLoader.load(file, device: device)
+    guard start.info.architecture == config.arch, start.info.numClasses == network.info.numClasses else {
+      throw TrainingError(
+        "\(file) holds a \(start.info.architecture) with \(start.info.numClasses) classes; this run trains a \(config.arch) with \(network.info.numClasses)"
+      )
+    }
+    try network.load(stateDict: start.stateDict(), source: file)
   }
 
   func restore() throws {
@@ -144,7 +165,15 @@ public final class Trainer {
           try Tensor(bytes: $0, shape: [batch.count] + set.images.imageShape, dtype: .float32)
         }.to(device)
         let y = try Tensor(batch.labels, shape: [batch.count]).to(device)
-        let logits = try network.logits(x, training: true)
+        let input =
+          try config.adversarial.map {
+            // Each step's random start from (seed, epoch, step): a resumed run draws what an
+            // uninterrupted one would.
+            try $0.perturb(
+              network, x, labels: y, normalization: network.info.normalization,
+              seed: SplitMix64(seed: config.seed, stream: UInt64(epoch) << 32 | UInt64(step)).state)
+          } ?? x
+        let logits = try network.logits(input, training: true)
         let loss = try NN.crossEntropy(logits, targets: y)
         try optimizer.zeroGrad()
         try loss.backward()
@@ -169,9 +198,19 @@ public final class Trainer {
         validationAccuracy =
           ClassificationReport(probabilities: probs, labels: validation.labels, classNames: network.info.classNames).accuracy
       }
+      var validationRobustAccuracy: Double?
+      if let attack = config.adversarial, let validation, validation.count > 0 {
+        let sample = validation.subset(Array(0..<Swift.min(Self.robustValidationCount, validation.count)))
+        validationRobustAccuracy =
+          try RobustnessReport(
+            classifier: network, data: sample, attack: PGDAttack.validation(for: attack), seed: config.seed &+ UInt64(epoch),
+            device: device
+          ).robustAccuracy
+      }
       let entry = EpochLog(
         epoch: epoch + 1, trainLoss: lossSum / Double(max(seen, 1)), trainAccuracy: Double(correct) / Double(max(seen, 1)),
-        validationAccuracy: validationAccuracy, learningRate: config.learningRate(at: Double(epoch)),
+        validationAccuracy: validationAccuracy, validationRobustAccuracy: validationRobustAccuracy,
+        learningRate: config.learningRate(at: Double(epoch)),
         seconds: Progress.now() - start, imagesPerSecond: Double(seen) / trainSeconds)
       log.append(entry)
       finishedEpochs += 1

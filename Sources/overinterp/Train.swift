@@ -58,6 +58,16 @@ struct Train: ParsableCommand {
   @Option(help: "Independent replicates to train.") var replicates: Int = 1
   @Option(help: "Threads libtorch may use (default: all cores).") var threads: Int?
   @Flag(help: "Continue the runs in --out from their last finished epoch.") var resume = false
+  @Option(
+    help:
+      "Adversarial training: pgd (Madry et al.; l-inf, random start, in pixel space before normalization); each batch is replaced by its attacked version."
+  )
+  var adversarial: String?
+  @Option(help: "With --adversarial: the l-inf radius in pixel units, e.g. 8/255.") var eps: String = "8/255"
+  @Option(help: "With --adversarial: the attack's step, e.g. 2/255.") var step: String = "2/255"
+  @Option(help: "With --adversarial: the attack's steps.") var steps: Int = 7
+  @Option(help: "Start from this model's weights (same architecture; `default`: the embedded model) instead of random ones.")
+  var initialize: String?
 
   func resolvedConfig() throws -> TrainConfig {
     guard var c = TrainConfig.preset(preset) else {
@@ -84,6 +94,24 @@ struct Train: ParsableCommand {
     if let holdout { c.holdout = holdout }
     if let normalization { c.normalization = normalization }
     c.threads = threads ?? ProcessInfo.processInfo.activeProcessorCount
+    if let initialize {
+      let file = initialize == "default" ? try Resources.path("default-model.safetensors") : initialize
+      guard FileManager.default.fileExists(atPath: file) else {
+        throw ValidationError("--initialize: no such model file \(file)")
+      }
+      c.initialWeights = file == initialize ? absolutePath(file) : file
+      c.initialWeightsSHA256 = try SHA256.hex(file: file)
+    }
+    if let adversarial {
+      guard adversarial == "pgd" else { throw ValidationError("--adversarial must be pgd, got '\(adversarial)'") }
+      guard let e = PGDAttack.parseFraction(eps) else {
+        throw ValidationError("--eps must look like 8/255 or 0.031, got '\(eps)'")
+      }
+      guard let s = PGDAttack.parseFraction(step) else {
+        throw ValidationError("--step must look like 2/255 or 0.0078, got '\(step)'")
+      }
+      c.adversarial = PGDAttack(epsilon: e, stepSize: s, steps: steps)
+    }
     return c
   }
 
@@ -113,7 +141,8 @@ struct Train: ParsableCommand {
     let testSet =
       try test.map { try DataSource(path: $0).load() } ?? (subsets ? nil : try? DataSource(path: data, split: .test).load())
     printError(
-      "training on \(trainSet.description), \(trainSet.count) images; validating on \(validation?.count ?? 0) held-out images")
+      "training on \(trainSet.description), \(trainSet.count) images; validating on \(validation?.count ?? 0) held-out images"
+        + (base.adversarial.map { "; adversarial training with \($0)" } ?? ""))
     var finals: [Double] = []
     for r in 0..<replicates {
       var config = base
@@ -124,8 +153,9 @@ struct Train: ParsableCommand {
       if trainer.finishedEpochs > 0 { printError("\(dir): resuming after epoch \(trainer.finishedEpochs)") }
       trainer.onEpoch = { e in
         let v = e.validationAccuracy.map { String(format: "%.2f%%", $0 * 100) } ?? "-"
+        let robust = e.validationRobustAccuracy.map { String(format: "  val under attack %.2f%%", $0 * 100) } ?? ""
         print(
-          "epoch \(pad(String(e.epoch), 3, left: true))  loss \(String(format: "%.4f", e.trainLoss))  train \(String(format: "%.2f%%", e.trainAccuracy * 100))  val \(v)  lr \(String(format: "%.5f", e.learningRate))  \(Int(e.imagesPerSecond)) img/s  \(Int(e.seconds))s"
+          "epoch \(pad(String(e.epoch), 3, left: true))  loss \(String(format: "%.4f", e.trainLoss))  train \(String(format: "%.2f%%", e.trainAccuracy * 100))  val \(v)\(robust)  lr \(String(format: "%.5f", e.learningRate))  \(Int(e.imagesPerSecond)) img/s  \(Int(e.seconds))s"
         )
         fflush(nil)
       }
