@@ -1,8 +1,10 @@
 #!/usr/bin/python3
-"""Dev-only: writes the TorchScript fixtures under Tests/ModelsTests/Fixtures/torchscript.
+"""Dev-only: writes the fixtures of users' own models under Tests/ModelsTests/Fixtures/torchscript
+(TorchScript files) and Tests/ModelsTests/Fixtures/robustness (a checkpoint in the layout of the
+MadryLab `robustness` library).
 
 Run with Debian's PyTorch (apt-get install python3-torch):
-    /usr/bin/python3 scripts/make_torchscript_fixtures.py
+    /usr/bin/python3 scripts/make_user_model_fixtures.py
 overinterp never runs Python; this script exists so the fixtures can be regenerated and audited.
 
 Files written (all small):
@@ -16,6 +18,14 @@ Files written (all small):
 - inputs_u8.npy: 4 seeded uint8 images (N, 32, 32, 3); tiny_logits.npy, resnet20_logits.npy:
   PyTorch's logits of the two models on them (CIFAR-10 normalization).
 - tiny_state_dict.pt: the tiny CNN's torch.save'd state dict (a ZIP that is not TorchScript).
+- robustness/resnet20.pt: the embedded ResNet20's weights saved the way the robustness library's
+  training saves a model (torch.save of {"model": AttackerModel state_dict, "optimizer": ...,
+  "schedule": ..., "epoch": ...}, under DataParallel's "module." prefix): the network under
+  "module.model." and again, sharing storage, under "module.attacker.model."; the normalization as
+  "module.normalizer.new_mean"/"new_std" buffers of shape (3, 1, 1) (here CIFAR-10's mean with the
+  std 0.2471, 0.2435, 0.2616 that many robust models use, so a test can tell it came from the file).
+  The library itself is not installed here; its layout is written out from its source
+  (robustness/attacker.py, robustness/helpers.py InputNormalize, robustness/train.py).
 """
 import json
 import os
@@ -113,6 +123,28 @@ def main():
 
     torch.jit.script(TupleNet().eval()).save(os.path.join(OUT, "tuple_output.pt"))
     print("wrote", OUT)
+
+    robust_dir = os.path.join(ROOT, "Tests", "ModelsTests", "Fixtures", "robustness")
+    os.makedirs(robust_dir, exist_ok=True)
+    sd = {
+        "module.normalizer.new_mean": torch.tensor(CIFAR_MEAN).view(3, 1, 1),
+        "module.normalizer.new_std": torch.tensor([0.2471, 0.2435, 0.2616]).view(3, 1, 1),
+    }
+    weights = resnet.state_dict()
+    for k, v in weights.items():
+        sd["module.model." + k] = v
+    sd["module.attacker.normalizer.new_mean"] = sd["module.normalizer.new_mean"]
+    sd["module.attacker.normalizer.new_std"] = sd["module.normalizer.new_std"]
+    for k, v in weights.items():
+        sd["module.attacker.model." + k] = v
+    checkpoint = {
+        "model": sd,
+        "optimizer": {"state": {}, "param_groups": [{"lr": 0.1, "momentum": 0.9, "weight_decay": 5e-4, "params": [0, 1]}]},
+        "schedule": {"step_size": 50, "gamma": 0.1, "base_lrs": [0.1], "last_epoch": 150},
+        "epoch": 150,
+    }
+    torch.save(checkpoint, os.path.join(robust_dir, "resnet20.pt"))
+    print("wrote", robust_dir)
 
 
 if __name__ == "__main__":

@@ -4,13 +4,17 @@
   import Darwin
 #endif
 
-/// A one-line progress display (count, rate, ETA) on standard error when it is a terminal, and
-/// silence in pipes and files.
+/// A one-line progress display (count, rate, ETA) on standard error. On a terminal the line is
+/// redrawn in place; in a pipe or file (a job under nohup or Slurm) a plain line is written every
+/// `OVERINTERP_PROGRESS_SECONDS` seconds (default 300; 0 turns it off), so commands that end
+/// sooner write nothing.
 public final class Progress {
   let total: Int
   let label: String
   let unit: String
   let enabled: Bool
+  /// Seconds between plain lines when standard error is not a terminal (nil: redraw in place).
+  let logInterval: Double?
   let start: Double
   var lastDraw: Double = 0
   public private(set) var done = 0
@@ -19,8 +23,19 @@ public final class Progress {
     self.total = total
     self.label = label
     self.unit = unit
-    self.enabled = enabled ?? (isatty(2) == 1)
     self.start = Self.now()
+    if let enabled {
+      self.enabled = enabled
+      logInterval = nil
+    } else if isatty(2) == 1 {
+      self.enabled = true
+      logInterval = nil
+    } else {
+      let interval = getenv("OVERINTERP_PROGRESS_SECONDS").flatMap { Double(String(cString: $0)) } ?? 300
+      self.enabled = interval > 0
+      logInterval = interval > 0 ? interval : nil
+      lastDraw = start
+    }
   }
 
   public static func now() -> Double {
@@ -35,17 +50,25 @@ public final class Progress {
     done += n
     guard enabled else { return }
     let t = Self.now()
-    if t - lastDraw < 0.2 && done < total { return }
+    if let logInterval {
+      if t - lastDraw < logInterval { return }
+    } else if t - lastDraw < 0.2 && done < total {
+      return
+    }
     lastDraw = t
     let rate = Double(done) / Swift.max(t - start, 1e-9)
     let eta = rate > 0 ? Double(total - done) / rate : 0
     let line =
-      "\r\(label) \(done)/\(total) \(unit)  \(Self.format(rate))/s  ETA \(Self.duration(eta))\(extra.isEmpty ? "" : "  " + extra)"
-    printError(line + "\u{1b}[K", newline: false)
+      "\(label) \(done)/\(total) \(unit)  \(Self.format(rate))/s  ETA \(Self.duration(eta))\(extra.isEmpty ? "" : "  " + extra)"
+    if logInterval != nil {
+      printError(line)
+    } else {
+      printError("\r" + line + "\u{1b}[K", newline: false)
+    }
   }
 
   public func finish() {
-    guard enabled else { return }
+    guard enabled, logInterval == nil else { return }
     printError("\r\u{1b}[K", newline: false)
   }
 

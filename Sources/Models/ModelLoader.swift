@@ -81,7 +81,12 @@ public enum ModelLoader {
       throw ModelError.badCheckpoint(
         path: file, message: "a PyTorch checkpoint does not say its architecture; pass --arch (and --normalization)")
     }
-    let state = isSafetensors ? try Safetensors.read(file).tensors : try TorchCheckpoint(path: file).stateDict()
+    var state = isSafetensors ? try Safetensors.read(file).tensors : try TorchCheckpoint(path: file).stateDict()
+    var options = options
+    if let robust = try RobustnessLibraryLayout(state, source: file) {
+      state = robust.network
+      if options.normalization == nil { options.normalization = robust.normalization }
+    }
     return try build(architecture, state: state, source: file, options: options, device: device)
   }
 
@@ -118,5 +123,49 @@ public enum ModelLoader {
     let names = text.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     guard !names.isEmpty else { throw ModelError.badCheckpoint(path: "--classes", message: "no class names in '\(text)'") }
     return names
+  }
+}
+
+/// A state dict in the layout of the MadryLab `robustness` library (its `AttackerModel`, saved
+/// by `robustness.train` under DataParallel's `module.` prefix, which `TorchCheckpoint` strips):
+/// the network under `model.`, the same network again under `attacker.model.`, and the input
+/// normalization as buffers `normalizer.new_mean` / `normalizer.new_std` of shape (C, 1, 1)
+/// (also under `attacker.normalizer.`). The network's own names (after `model.`) are those of the
+/// architecture, so a robustness-library model loads when the architecture exists here (for
+/// CIFAR-10 its `vgg16`, whose names are those of `Architecture.vgg16`).
+public struct RobustnessLibraryLayout {
+  /// The network's state dict, names without `model.`.
+  public let network: [(String, Tensor)]
+  /// The normalization its normalizer applies.
+  public let normalization: Normalization
+
+  /// nil when `state` is not in that layout; throws when it is but is incomplete.
+  public init?(_ state: [(String, Tensor)], source: String) throws {
+    let names = Dictionary(state.map { ($0.0, $0.1) }, uniquingKeysWith: { a, _ in a })
+    guard let mean = names["normalizer.new_mean"], let std = names["normalizer.new_std"],
+      state.contains(where: { $0.0.hasPrefix("model.") })
+    else { return nil }
+    // float32 buffers: their shortest decimal form (0.4914, not 0.49140000343...).
+    let m = try mean.to(.float32).floats().map { Double($0.description) ?? Double($0) }
+    let s = try std.to(.float32).floats().map { Double($0.description) ?? Double($0) }
+    guard m.count == s.count, !m.isEmpty, s.allSatisfy({ $0 > 0 && $0.isFinite }), m.allSatisfy(\.isFinite) else {
+      throw ModelError.badCheckpoint(
+        path: source,
+        message:
+          "a robustness-library checkpoint whose normalizer is unusable (mean \(mean.shape), std \(std.shape); expected C values each, std positive)"
+      )
+    }
+    let unexpected = state.map(\.0).filter {
+      !$0.hasPrefix("model.") && !$0.hasPrefix("attacker.") && !$0.hasPrefix("normalizer.")
+    }
+    guard unexpected.isEmpty else {
+      throw ModelError.badCheckpoint(
+        path: source,
+        message:
+          "looks like a robustness-library checkpoint (normalizer.new_mean) but also holds \(unexpected.prefix(3).joined(separator: ", "))"
+      )
+    }
+    network = state.filter { $0.0.hasPrefix("model.") }.map { (String($0.0.dropFirst("model.".count)), $0.1) }
+    normalization = Normalization(mean: m, std: s)
   }
 }

@@ -121,7 +121,9 @@ struct ModelOptions: ParsableArguments {
   var arch: String?
 
   @Option(
-    help: "Input normalization for such files: \(Normalization.presets.map(\.0).joined(separator: ", ")), or m1,m2,m3/s1,s2,s3.")
+    help:
+      "Input normalization for such files: \(Normalization.presets.map(\.0).joined(separator: ", ")), or m1,m2,m3/s1,s2,s3 (default: a robustness-library checkpoint's own normalizer, else the architecture's)."
+  )
   var normalization: String?
 
   @Option(

@@ -117,6 +117,20 @@ func tempPath(_ name: String) -> String {
   }
 
   /// Help text snapshot; regenerate with OVERINTERP_UPDATE_SNAPSHOTS=1.
+  /// In a pipe (a job under nohup or Slurm) progress is a plain line every
+  /// OVERINTERP_PROGRESS_SECONDS, and nothing when it is 0.
+  @Test func progressInAPipeIsPlainLines() throws {
+    let often = try CLI.run(
+      ["eval", "--batch-size", "10", "--threads", "1"], environment: ["OVERINTERP_PROGRESS_SECONDS": "0.000001"])
+    #expect(often.status == 0)
+    let lines = often.stderr.split(separator: "\n").filter { $0.hasPrefix("eval default ") }
+    #expect(lines.count >= 5, "\(often.stderr)")
+    #expect(lines.last?.contains("100/100 images") == true, "\(often.stderr)")
+    #expect(!often.stderr.contains("\u{1b}["), "no terminal control codes in a pipe")
+    let never = try CLI.run(["eval", "--batch-size", "10", "--threads", "1"], environment: ["OVERINTERP_PROGRESS_SECONDS": "0"])
+    #expect(!never.stderr.contains("eval default"), "\(never.stderr)")
+  }
+
   @Test func evalHelpSnapshot() throws {
     let r = try CLI.run(["eval", "--help"])
     #expect(r.status == 0)

@@ -155,3 +155,43 @@ func inTemporaryFolder(_ body: (String) throws -> Void) throws {
     #expect(m.normalization == .minusOneToOne)
   }
 }
+
+/// A checkpoint in the MadryLab robustness library's layout (scripts/make_user_model_fixtures.py).
+@Suite struct RobustnessLibraryTests {
+  let file = modelFixtures + "/robustness/resnet20.pt"
+
+  @Test func loadsTheNetworkAndItsNormalizer() throws {
+    let net = try ModelLoader.load(file, options: ModelFileOptions(architecture: .resnet20))
+    #expect(net.info.normalization == Normalization(mean: [0.4914, 0.4822, 0.4465], std: [0.2471, 0.2435, 0.2616]))
+    let native = try ModelLoader.load(defaultModelFile)
+    for ((name, a), (_, b)) in zip(net.stateDict(), native.stateDict()) {
+      #expect(try a.bytes() == b.bytes(), "\(name)")
+    }
+    // --normalization wins over the file's normalizer.
+    let flagged = try ModelLoader.load(file, options: ModelFileOptions(architecture: .resnet20, normalization: .cifar10))
+    #expect(flagged.info.normalization == .cifar10)
+  }
+
+  @Test func layoutIsRecognizedOnlyWhenComplete() throws {
+    let w = try Tensor([Float(1)], shape: [1])
+    let mean = try Tensor([Float(0.5), 0.5, 0.5], shape: [3, 1, 1])
+    #expect(try RobustnessLibraryLayout([("conv.weight", w)], source: "f") == nil)
+    let e = #expect(throws: ModelError.self) {
+      try RobustnessLibraryLayout(
+        [
+          ("normalizer.new_mean", mean), ("normalizer.new_std", try Tensor([Float(0), 1, 1], shape: [3, 1, 1])), ("model.a", w),
+        ],
+        source: "f")
+    }
+    #expect("\(e!)".contains("std positive"))
+    let extra = #expect(throws: ModelError.self) {
+      try RobustnessLibraryLayout(
+        [("normalizer.new_mean", mean), ("normalizer.new_std", mean), ("model.a", w), ("head.b", w)], source: "f")
+    }
+    #expect("\(extra!)".contains("head.b"))
+    let ok = try #require(
+      try RobustnessLibraryLayout(
+        [("normalizer.new_mean", mean), ("normalizer.new_std", mean), ("model.a", w), ("attacker.model.a", w)], source: "f"))
+    #expect(ok.network.map(\.0) == ["a"])
+  }
+}
