@@ -15,11 +15,14 @@ public struct BackSelectRunner {
   public let layout: FeatureLayout
   public let maskValue: [Float]?
   public let device: Device
+  /// The bfloat16 twin of `classifier`, for the bf16 precisions.
+  public let fast: (any Classifier)?
 
   public init(
     classifier: any Classifier, dataset: ImageDataset, manifest: RunManifest, store: RunStore, layout: FeatureLayout,
-    maskValue: [Float]?, device: Device
+    maskValue: [Float]?, device: Device, fast: (any Classifier)? = nil
   ) {
+    self.fast = fast
     self.classifier = classifier
     self.dataset = dataset
     self.manifest = manifest
@@ -91,7 +94,8 @@ public struct BackSelectRunner {
           classifier: classifier, images: images, classes: predicted, inputShape: layout.inputShape, k: k,
           switchProbability: Float(hybrid.switchAt), capAtFullImage: hybrid.switchCap == .confidence, exactLast: hybrid.exactLast,
           setAside: hybrid.onDip == .setAside, maskValue: maskValue, score: settings.score, chunk: settings.chunk, device: device,
-          onProgress: { onProgress?(0, $0) }, onCost: { cost = $0 })
+          precision: settings.precision, fast: fast, verifyTop: settings.verifyTop, onProgress: { onProgress?(0, $0) },
+          onCost: { cost = $0 })
       case .gradient:
         guard layout.description == "pixel", let k = settings.k else {
           throw SISError.badArgument("the gradient method works on pixel features with a block size k")
@@ -100,13 +104,13 @@ public struct BackSelectRunner {
           classifier: classifier, images: images, classes: predicted, inputShape: layout.inputShape, k: k, maskValue: maskValue,
           score: settings.score, device: device, onIteration: { _ in onProgress?(0, k * positions.count) }, onCost: { cost = $0 })
       case .exact:
-        let scorer = try ClassifierScorer(
-          classifier: classifier, images: images, classes: predicted, layout: layout, maskValue: maskValue, score: settings.score,
-          chunk: settings.chunk, device: device)
+        let scorer = try ExactSelectionScorer(
+          classifier: classifier, fast: fast, precision: settings.precision, verifyTop: settings.verifyTop, images: images,
+          classes: predicted, layout: layout, maskValue: maskValue, score: settings.score, chunk: settings.chunk, device: device)
         results = try backSelect(problems: positions.count, featureCount: layout.count, scorer: scorer) { n in
           onProgress?(0, n)
         }
-        cost = SelectionCost(forwardPasses: scorer.evaluations)
+        cost = scorer.cost
       }
       let seconds = Float((Progress.now() - start) / Double(positions.count))
       let records = positions.enumerated().map { (k, pos) in

@@ -48,11 +48,22 @@ public func gradientBackSelect(
 /// forward pass per image, or per candidate in exact selection).
 public struct SelectionCost: Sendable, Equatable {
   public var gradientPasses: Int
+  /// float32 forward passes.
   public var forwardPasses: Int
+  /// bfloat16 forward passes (`Precision.bf16`, `.bf16Verify`).
+  public var bf16Passes: Int
+  /// bf16-verify: steps decided, and those where the bfloat16 best was the pick.
+  public var verifiedSteps: Int
+  public var agreeingSteps: Int
 
-  public init(gradientPasses: Int = 0, forwardPasses: Int = 0) {
+  public init(
+    gradientPasses: Int = 0, forwardPasses: Int = 0, bf16Passes: Int = 0, verifiedSteps: Int = 0, agreeingSteps: Int = 0
+  ) {
     self.gradientPasses = gradientPasses
     self.forwardPasses = forwardPasses
+    self.bf16Passes = bf16Passes
+    self.verifiedSteps = verifiedSteps
+    self.agreeingSteps = agreeingSteps
   }
 }
 
@@ -111,17 +122,24 @@ public func hybridBackSelect(
 public func hybridBackSelect(
   classifier: any Classifier, images: [[Float]], classes: [Int], inputShape: [Int], k: Int, switchProbability: Float,
   capAtFullImage: Bool = false, exactLast: Int, setAside: Bool = false, maskValue: [Float]? = nil, score: SelectionScore,
-  chunk: Int, device: Device = .cpu, onProgress: ((Int) -> Void)? = nil, onCost: ((SelectionCost) -> Void)? = nil
+  chunk: Int, device: Device = .cpu, precision: Precision = .fp32, fast: (any Classifier)? = nil, verifyTop: Int? = nil,
+  onProgress: ((Int) -> Void)? = nil, onCost: ((SelectionCost) -> Void)? = nil
 ) throws -> [BackSelectResult] {
   let evaluator = try ClassifierMaskEvaluator(
     classifier: classifier, images: images, classes: classes, inputShape: inputShape, maskValue: maskValue, score: score,
     device: device)
-  let scorer = try ClassifierScorer(
-    classifier: classifier, images: images, classes: classes, layout: .pixels(inputShape), maskValue: maskValue, score: score,
-    chunk: chunk, device: device)
+  let scorer = try ExactSelectionScorer(
+    classifier: classifier, fast: fast, precision: precision, verifyTop: verifyTop, images: images, classes: classes,
+    layout: .pixels(inputShape), maskValue: maskValue, score: score, chunk: chunk, device: device)
   return try hybridBackSelect(
     evaluator: evaluator, scorer: scorer, k: k, switchProbability: switchProbability, capAtFullImage: capAtFullImage,
-    exactLast: exactLast, setAside: setAside, onProgress: onProgress, onCost: onCost, exactEvaluations: { scorer.evaluations })
+    exactLast: exactLast, setAside: setAside, onProgress: onProgress,
+    onCost: { phase in
+      var cost = scorer.cost
+      cost.gradientPasses = phase.gradientPasses
+      cost.forwardPasses = phase.forwardPasses
+      onCost?(cost)
+    }, exactEvaluations: { scorer.cost.forwardPasses })
 }
 
 /// The gradient iterations of `gradientBackSelect` and `hybridBackSelect`, one step at a time.

@@ -15,10 +15,14 @@ public struct SelectionSettings: Equatable, Sendable {
   public var chunk: Int
   /// Images advanced in lockstep (the gradient method's mini-batch).
   public var group: Int
+  /// How exact selection (the exact method, the hybrid's exact phase) scores candidates.
+  public var precision: Precision
+  /// With `.bf16Verify`: candidates per step scored again in float32.
+  public var verifyTop: Int?
 
   public init(
     score: SelectionScore = .logprob, method: SelectionMethod = .exact, k: Int? = nil, hybrid: HybridSettings? = nil,
-    chunk: Int = 128, group: Int = 4
+    chunk: Int = 128, group: Int = 4, precision: Precision = .fp32, verifyTop: Int? = nil
   ) {
     self.score = score
     self.method = method
@@ -26,6 +30,8 @@ public struct SelectionSettings: Equatable, Sendable {
     self.hybrid = method == .hybrid ? hybrid : nil
     self.chunk = chunk
     self.group = group
+    self.precision = method == .gradient ? .fp32 : precision
+    self.verifyTop = self.precision == .bf16Verify ? verifyTop : nil
   }
 
   /// What is missing for the method, if anything ("the gradient method needs a block size k").
@@ -35,12 +41,22 @@ public struct SelectionSettings: Equatable, Sendable {
     if method == .hybrid, hybrid == nil { out.append("the hybrid method needs its switch settings") }
     if chunk < 1 { out.append("chunk must be at least 1") }
     if group < 1 { out.append("group must be at least 1") }
+    if precision == .bf16Verify, (verifyTop ?? 0) < 1 { out.append("bf16-verify needs --verify-top >= 1") }
     return out
   }
 
   /// "exact, score logprob", "gradient k=8, score logprob",
   /// "hybrid k=8 switch 0.9990 last 256 on dip set-aside cap confidence, score logprob".
   public var label: String {
+    let base = methodLabel
+    switch precision {
+    case .fp32: return base
+    case .bf16: return base + ", bf16"
+    case .bf16Verify: return base + ", bf16-verify top \(verifyTop ?? 0)"
+    }
+  }
+
+  var methodLabel: String {
     switch method {
     case .exact: return "exact, score \(score.rawValue)"
     case .gradient: return "gradient k=\(k ?? 0), score \(score.rawValue)"
@@ -245,7 +261,7 @@ extension RunManifest: Codable {
   enum Key: String, CodingKey {
     case format, modelPaths, modelSHA256, architecture, dataPath, dataLabels, dataSplit, dataHoldout, dataDescription
     case preprocessing, numClasses, selection, positions, sourceIndices, inputShape, features, featureCount, maskValue
-    case score, method, k, switchProbability, exactLast, onDip, switchCap, chunk, group, shard
+    case score, method, k, switchProbability, exactLast, onDip, switchCap, chunk, group, shard, precision, verifyTop
     case overinterpVersion, libtorchVersion, device, normalization
   }
 
@@ -291,7 +307,9 @@ extension RunManifest: Codable {
       maskValue: try c.decode(String.self, forKey: .maskValue),
       settings: SelectionSettings(
         score: try recorded(.score, absent: nil), method: method, k: try c.decodeIfPresent(Int.self, forKey: .k), hybrid: hybrid,
-        chunk: try c.decode(Int.self, forKey: .chunk), group: try c.decode(Int.self, forKey: .group)),
+        chunk: try c.decode(Int.self, forKey: .chunk), group: try c.decode(Int.self, forKey: .group),
+        precision: try recorded(.precision, absent: Precision.fp32),
+        verifyTop: try c.decodeIfPresent(Int.self, forKey: .verifyTop)),
       shard: shard, overinterpVersion: try c.decode(String.self, forKey: .overinterpVersion),
       libtorchVersion: try c.decode(String.self, forKey: .libtorchVersion), device: try c.decode(String.self, forKey: .device),
       normalization: try c.decodeIfPresent(String.self, forKey: .normalization))
@@ -350,6 +368,8 @@ extension RunManifest: Codable {
     }
     try c.encode(settings.chunk, forKey: .chunk)
     try c.encode(settings.group, forKey: .group)
+    if settings.precision != .fp32 { try c.encode(settings.precision.rawValue, forKey: .precision) }
+    try c.encodeIfPresent(settings.verifyTop, forKey: .verifyTop)
     try c.encode(shard.description, forKey: .shard)
     try c.encode(overinterpVersion, forKey: .overinterpVersion)
     try c.encode(libtorchVersion, forKey: .libtorchVersion)

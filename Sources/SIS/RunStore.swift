@@ -93,7 +93,9 @@ public struct RunStore {
   }
 
   /// `cost`: what BackSelect spent on the group, written to `timings.jsonl` per image as
-  /// `forward_passes_per_image` and, where gradients were taken, `gradient_passes_per_image`.
+  /// `forward_passes_per_image` (float32) and, where they were run, `gradient_passes_per_image`,
+  /// `bf16_passes_per_image`, and for bf16-verify the steps decided in the group and those where
+  /// the bfloat16 best was picked (`verified_steps`, `bf16_best_picked`).
   public func writeShard(group: Int, records: [ImageRecord], cost: SelectionCost? = nil) throws {
     let n = records.count
     let p = records.first?.order.count ?? 0
@@ -117,6 +119,10 @@ public struct RunStore {
       let per = { (count: Int) in count / Swift.max(n, 1) }
       passes = ", \"forward_passes_per_image\": \(per(cost.forwardPasses))"
       if cost.gradientPasses > 0 { passes += ", \"gradient_passes_per_image\": \(per(cost.gradientPasses))" }
+      if cost.bf16Passes > 0 { passes += ", \"bf16_passes_per_image\": \(per(cost.bf16Passes))" }
+      if cost.verifiedSteps > 0 {
+        passes += ", \"verified_steps\": \(cost.verifiedSteps), \"bf16_best_picked\": \(cost.agreeingSteps)"
+      }
     }
     let line = "{\"group\": \(group), \"images\": \(n), \"seconds_per_image\": \(records.first?.seconds ?? 0)\(passes)}\n"
     appendLine(line, to: directory + "/timings.jsonl")

@@ -86,6 +86,8 @@ struct AuditCommand: ParsableCommand {
   @Option(help: "Candidate images per forward pass (exact selection).")
   var chunk: Int = 128
 
+  @OptionGroup var precisionOptions: PrecisionOptions
+
   @Option(
     help:
       "Run the backward-selection groups g with g % n == i: i/n, or auto (from the Slurm job array; the default inside one); the analyses and report wait until the run is complete."
@@ -159,7 +161,8 @@ struct AuditCommand: ParsableCommand {
     let selectionSettings = SelectionSettings(
       score: score, method: method, k: k,
       hybrid: HybridSettings(switchAt: switchAt, exactLast: exactLast, onDip: .setAside, switchCap: .confidence), chunk: chunk,
-      group: group)
+      group: group, precision: method == .gradient ? .fp32 : precisionOptions.effective(device: device),
+      verifyTop: precisionOptions.verifyTop)
     let audit = try Audit(folder: out, settings: settings, selection: selectionSettings)
     try audit.prepare()
 

@@ -92,6 +92,8 @@ struct BackSelectCommand: ParsableCommand {
   @Option(help: "Images advanced in lockstep (their candidates share forward passes).")
   var group: Int = 4
 
+  @OptionGroup var precisionOptions: PrecisionOptions
+
   func validate() throws {
     try selection.requireOne()
     if let shard, shard != "auto", Shard(parsing: shard) == nil {
@@ -111,12 +113,12 @@ struct BackSelectCommand: ParsableCommand {
   @Option(help: "With --plan: tasks (machines or array tasks) the estimate divides the time by (default: the shard count).")
   var tasks: Int?
 
-  /// The method and its parameters as the flags give them.
-  var settings: SelectionSettings {
+  /// The method and its parameters as the flags give them (`precision`: the one that runs).
+  func settings(precision: Precision = .fp32) -> SelectionSettings {
     SelectionSettings(
       score: score, method: method, k: k,
       hybrid: HybridSettings(switchAt: switchAt, exactLast: exactLast, onDip: onDip, switchCap: switchCap), chunk: chunk,
-      group: group)
+      group: group, precision: precision, verifyTop: precisionOptions.verifyTop)
   }
 
   func run() throws {
@@ -130,7 +132,7 @@ struct BackSelectCommand: ParsableCommand {
     if plan {
       let shardSetting = try resolveShard(shard)
       let cost = CostPlan(
-        settings: settings, pixels: layout.count, images: positions.count,
+        settings: settings(precision: precisionOptions.precision), pixels: layout.count, images: positions.count,
         forwardPerSecond: try CostPlan.measureThroughput(classifier, data: data, device: device),
         tasks: tasks ?? shardSetting.count)
       print(cost.text)
@@ -138,7 +140,9 @@ struct BackSelectCommand: ParsableCommand {
     }
     let job = try BackSelectJob(
       classifier: classifier, models: try model.files(), data: data, dataRecord: dataOptions.record(data), positions: positions,
-      selection: description, layout: layout, maskValue: mask, settings: settings, shard: try resolveShard(shard),
+      selection: description, layout: layout, maskValue: mask,
+      settings: settings(precision: precisionOptions.effective(device: device)),
+      shard: try resolveShard(shard),
       device: device, out: out, version: Overinterp.configuration.version)
     try job.prepare(resume: resume)
     let imageCount = job.pendingImages

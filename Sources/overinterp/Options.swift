@@ -36,6 +36,39 @@ struct RuntimeOptions: ParsableArguments {
   }
 }
 
+extension Precision: ExpressibleByArgument {}
+
+/// `--precision` and `--verify-top`: how exact selection scores candidates.
+struct PrecisionOptions: ParsableArguments {
+  @Option(
+    help:
+      "How exact selection (the exact method, the hybrid's exact phase) scores candidates: fp32, bf16 (the BN-folded model in bfloat16), or bf16-verify (all candidates in bfloat16, the best --verify-top again in float32, the float32 best picked). bfloat16 is fast on CPUs with AMX; elsewhere fp32 is used, with a message."
+  )
+  var precision: Precision = .fp32
+
+  @Option(help: "With --precision bf16-verify: candidates per step scored again in float32.")
+  var verifyTop: Int = 8
+
+  func validate() throws {
+    if verifyTop < 1 { throw ValidationError("--verify-top must be at least 1, got \(verifyTop)") }
+  }
+
+  /// The precision to run on `device`: the bfloat16 ones fall back to fp32 on a CPU without AMX
+  /// (said on stderr), where bfloat16 is slower than float32, unless OVERINTERP_BF16_WITHOUT_AMX=1.
+  func effective(device: Device) -> Precision {
+    guard precision != .fp32, device == .cpu, !cpuHasAMX else { return precision }
+    if ProcessInfo.processInfo.environment["OVERINTERP_BF16_WITHOUT_AMX"] == "1" {
+      printError(
+        "--precision \(precision.rawValue): this CPU has no AMX; running bfloat16 anyway (OVERINTERP_BF16_WITHOUT_AMX=1)")
+      return precision
+    }
+    printError(
+      "--precision \(precision.rawValue): this CPU has no AMX (no amx_bf16 in /proc/cpuinfo), where bfloat16 is slower than float32; using fp32 (OVERINTERP_BF16_WITHOUT_AMX=1 forces bfloat16)"
+    )
+    return .fp32
+  }
+}
+
 /// Where the images come from.
 struct DataOptions: ParsableArguments {
   @Option(

@@ -347,3 +347,33 @@ struct TinySetup {
     #expect(bad.stderr.contains("--severities"))
   }
 }
+
+/// `--precision`: bfloat16 falls back to fp32 with a message on a CPU without AMX; forced, a
+/// bf16-verify run records its precision and how often the bfloat16 best was picked.
+@Suite(.serialized) struct PrecisionCLITests {
+  @Test func bf16VerifyFromTheCLI() throws {
+    let t = try TinySetup(count: 2)
+    defer { t.remove() }
+    let hasAMX = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?.contains("amx_bf16") ?? false
+    let args = ["--indices", "0...1", "--group", "2", "--precision", "bf16-verify", "--verify-top", "4"]
+    let plain = try CLI.run(t.backselect(t.dir + "/plain", args), environment: ["OVERINTERP_BF16_WITHOUT_AMX": "0"])
+    #expect(plain.status == 0, "\(plain.stderr)")
+    let plainManifest = try String(contentsOfFile: t.dir + "/plain/manifest.json", encoding: .utf8)
+    if hasAMX {
+      #expect(plainManifest.contains("bf16-verify"))
+    } else {
+      #expect(plain.stderr.contains("this CPU has no AMX"), "\(plain.stderr)")
+      #expect(!plainManifest.contains("bf16"), "fell back to fp32: \(plainManifest)")
+    }
+    let forced = try CLI.run(t.backselect(t.dir + "/forced", args), environment: ["OVERINTERP_BF16_WITHOUT_AMX": "1"])
+    #expect(forced.status == 0, "\(forced.stderr)")
+    let manifest = try String(contentsOfFile: t.dir + "/forced/manifest.json", encoding: .utf8)
+    #expect(manifest.contains("\"precision\"") && manifest.contains("bf16-verify"), "\(manifest)")
+    let timings = try String(contentsOfFile: t.dir + "/forced/timings.jsonl", encoding: .utf8)
+    #expect(timings.contains("\"bf16_passes_per_image\": 2080"), "\(timings)")
+    #expect(timings.contains("\"verified_steps\": 126"), "63 steps with two or more candidates, per image: \(timings)")
+    // Resuming under another precision is another run.
+    let other = try CLI.run(t.backselect(t.dir + "/forced", ["--indices", "0...1", "--group", "2", "--resume"]))
+    #expect(other.status != 0 && other.stderr.contains("different run"), "\(other.stderr)")
+  }
+}
