@@ -6,9 +6,11 @@ import SIS
 import Torch
 
 /// Exact BackSelect of ResNet20 on CIFAR-10 images in several evaluator configurations against the paper's Python procedure, in one run.
-public func backSelectBenchmark(shared: String, images: String, window: Int, chunks: String, baseline: Baseline) throws
-  -> [String]
-{
+/// `verifyTops`: bf16-verify variants to add (one per top K; none without), `bf16`: a plain
+/// bfloat16 variant too.
+public func backSelectBenchmark(
+  shared: String, images: String, window: Int, chunks: String, baseline: Baseline, verifyTops: [Int] = [], bf16: Bool = false
+) throws -> [String] {
   let threadCount = baseline.threadCount
   let python = baseline.python
   var out: [String] = []
@@ -36,19 +38,22 @@ public func backSelectBenchmark(shared: String, images: String, window: Int, chu
     variants.append(("overinterp-fused-cl-chunk\(c)-full-steps", fused, c, .max))
   }
   variants.append(("overinterp-fused-cl-chunk128", fused, 128, 32))
+  // bfloat16 (fp32 in and out): the twin scores every candidate; bf16-verify scores the best K
+  // again with the fused float32 model.
+  let twin = verifyTops.isEmpty && !bf16 ? nil : try bfloat16Twin(net)
+  var precisions: [(String, Precision, Int?)] = bf16 ? [("overinterp-bf16-chunk128", .bf16, nil)] : []
+  precisions += verifyTops.map { ("overinterp-bf16-verify-top\($0)-chunk128", .bf16Verify, $0) }
   var seconds: [String: Double] = [:]
   var orders: [String: [[Int]]] = [:]
   var values: [String: [[Float]]] = [:]
-  for (name, classifier, chunk, probe) in variants {
+  var picks: [String: (agreeing: Int, steps: Int)] = [:]
+  func record(_ name: String, _ run: (Int) throws -> BackSelectResult) throws {
     var o: [[Int]] = []
     var v: [[Float]] = []
     var total = 0.0
     for k in 0..<list.count {
-      let scorer = try ClassifierScorer(
-        classifier: classifier, images: [inputs[k]], classes: [classes[k]], layout: .pixels([3, 32, 32]), score: .prob,
-        chunk: chunk)
       let start = Progress.now()
-      let r = try backSelect(problems: 1, featureCount: 1024, initiallyMasked: [initial], scorer: scorer, probe: probe)[0]
+      let r = try run(k)
       total += Progress.now() - start
       o.append(r.order)
       v.append(r.values)
@@ -57,6 +62,26 @@ public func backSelectBenchmark(shared: String, images: String, window: Int, chu
     orders[name] = o
     values[name] = v
     printError("\(name): \(fmt(total / Double(list.count))) s per image")
+  }
+  for (name, classifier, chunk, probe) in variants {
+    try record(name) { k in
+      let scorer = try ClassifierScorer(
+        classifier: classifier, images: [inputs[k]], classes: [classes[k]], layout: .pixels([3, 32, 32]), score: .prob,
+        chunk: chunk)
+      return try backSelect(problems: 1, featureCount: 1024, initiallyMasked: [initial], scorer: scorer, probe: probe)[0]
+    }
+  }
+  for (name, precision, top) in precisions {
+    try record(name) { k in
+      let scorer = try ExactSelectionScorer(
+        classifier: fused, fast: twin, precision: precision, verifyTop: top, images: [inputs[k]], classes: [classes[k]],
+        layout: .pixels([3, 32, 32]), maskValue: nil, score: .prob, chunk: 128, device: .cpu)
+      let r = try backSelect(problems: 1, featureCount: 1024, initiallyMasked: [initial], scorer: scorer)[0]
+      let c = scorer.cost
+      picks[name, default: (0, 0)].agreeing += c.agreeingSteps
+      picks[name, default: (0, 0)].steps += c.verifiedSteps
+      return r
+    }
   }
   if !python.isEmpty {
     var o: [[Int]] = []
@@ -95,8 +120,10 @@ public func backSelectBenchmark(shared: String, images: String, window: Int, chu
       while i < mine.count && i < ro.count && mine[i] == ro[i] { i += 1 }
       return i == ro.count ? "same order" : "same for \(i) steps (ref value there \(rv[i]))"
     }
+    let fp32 = seconds["overinterp-fused-cl-chunk128"].map { "vs fused fp32 " + fmt($0 / s) + "x  " } ?? ""
+    let picked = picks[name].map { "bf16 best picked in \($0.agreeing) of \($0.steps) steps; " } ?? ""
     out.append(
-      "\(pad(name, 40)) \(pad(fmt(s), 9, left: true)) s/image  \(base.map { "speedup " + fmt($0 / s) + "x" } ?? "")  \(agree.joined(separator: "; "))"
+      "\(pad(name, 40)) \(pad(fmt(s), 9, left: true)) s/image  \(base.map { "speedup " + fmt($0 / s) + "x  " } ?? "")\(fp32)\(picked)\(agree.joined(separator: "; "))"
     )
   }
   return out

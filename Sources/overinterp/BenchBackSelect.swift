@@ -35,9 +35,23 @@ struct BenchBackSelect: ParsableCommand {
   @Option(help: "Chunk sizes to try for the optimized evaluator.")
   var chunks: String = "64,128"
 
+  @Option(
+    help:
+      "bf16-verify variants to time, one per --verify-top value (comma-separated; `none` for none). Default: 4,8 on a CPU with AMX, none elsewhere (bfloat16 is slow there)."
+  )
+  var verifyTops: String?
+
+  @Flag(help: "Also time plain bfloat16 (every candidate in bf16, no verification).")
+  var bf16 = false
+
   func run() throws {
+    let tops: [Int] =
+      verifyTops.map { $0 == "none" ? [] : $0.split(separator: ",").compactMap { Int($0) } } ?? (cpuHasAMX ? [4, 8] : [])
+    if let verifyTops, verifyTops != "none", tops.isEmpty || tops.contains(where: { $0 < 1 }) {
+      throw ValidationError("--verify-tops must be positive integers separated by commas, or none, got '\(verifyTops)'")
+    }
     let lines = try backSelectBenchmark(
-      shared: shared, images: images, window: window, chunks: chunks, baseline: baseline.settings)
+      shared: shared, images: images, window: window, chunks: chunks, baseline: baseline.settings, verifyTops: tops, bf16: bf16)
     for line in lines { print(line) }
   }
 }
