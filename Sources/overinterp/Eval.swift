@@ -4,6 +4,7 @@ import Base
 import Datasets
 import Foundation
 import Models
+import SIS
 import Torch
 
 struct Eval: ParsableCommand {
@@ -53,9 +54,19 @@ struct Eval: ParsableCommand {
   @Option(help: "With --attack: the seed of the random starts.")
   var seed: UInt64 = 0
 
+  @Option(
+    help:
+      "fp32, or bf16 (the BN-folded model in bfloat16, for CPUs with AMX; elsewhere fp32 is used, with a message). Not with --attack."
+  )
+  var precision: Precision = .fp32
+
   func validate() throws {
     if batchSize < 1 { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
     if let a = try parsedAttack(), let problem = a.problems().first { throw ValidationError(problem) }
+    if precision == .bf16Verify {
+      throw ValidationError("--precision for eval is fp32 or bf16 (bf16-verify is for backselect and audit)")
+    }
+    if precision != .fp32, attack != nil { throw ValidationError("--attack runs in fp32; drop --precision") }
   }
 
   /// The attack the flags describe (nil without --attack).
@@ -75,7 +86,8 @@ struct Eval: ParsableCommand {
     if let cifar10c { return try evaluateCorruptions(cifar10c, device: device) }
     if let attack = try parsedAttack() { return try evaluateRobustness(attack, device: device) }
     let paths = model.models.isEmpty ? ["default"] : model.models
-    let networks = try model.loadClassifiers(device: device)
+    var networks = try model.loadClassifiers(device: device)
+    if effectivePrecision(precision, device: device) == .bf16 { networks = try networks.map(bfloat16Twin) }
     let data = try dataOptions.load(for: networks[0].info)
     let evaluation = try ModelEvaluation(
       networks: Array(zip(paths, networks)).map { (name: $0.0, network: $0.1) }, data: data, batchSize: batchSize, device: device)

@@ -53,20 +53,22 @@ struct PrecisionOptions: ParsableArguments {
     if verifyTop < 1 { throw ValidationError("--verify-top must be at least 1, got \(verifyTop)") }
   }
 
-  /// The precision to run on `device`: the bfloat16 ones fall back to fp32 on a CPU without AMX
-  /// (said on stderr), where bfloat16 is slower than float32, unless OVERINTERP_BF16_WITHOUT_AMX=1.
-  func effective(device: Device) -> Precision {
-    guard precision != .fp32, device == .cpu, !cpuHasAMX else { return precision }
-    if ProcessInfo.processInfo.environment["OVERINTERP_BF16_WITHOUT_AMX"] == "1" {
-      printError(
-        "--precision \(precision.rawValue): this CPU has no AMX; running bfloat16 anyway (OVERINTERP_BF16_WITHOUT_AMX=1)")
-      return precision
-    }
+  func effective(device: Device) -> Precision { effectivePrecision(precision, device: device) }
+}
+
+/// The precision to run on `device`: the bfloat16 ones fall back to fp32 on a CPU without AMX
+/// (said on stderr), where bfloat16 is slower than float32, unless OVERINTERP_BF16_WITHOUT_AMX=1.
+func effectivePrecision(_ precision: Precision, device: Device) -> Precision {
+  guard precision != .fp32, device == .cpu, !cpuHasAMX else { return precision }
+  if ProcessInfo.processInfo.environment["OVERINTERP_BF16_WITHOUT_AMX"] == "1" {
     printError(
-      "--precision \(precision.rawValue): this CPU has no AMX (no amx_bf16 in /proc/cpuinfo), where bfloat16 is slower than float32; using fp32 (OVERINTERP_BF16_WITHOUT_AMX=1 forces bfloat16)"
-    )
-    return .fp32
+      "--precision \(precision.rawValue): this CPU has no AMX; running bfloat16 anyway (OVERINTERP_BF16_WITHOUT_AMX=1)")
+    return precision
   }
+  printError(
+    "--precision \(precision.rawValue): this CPU has no AMX (no amx_bf16 in /proc/cpuinfo), where bfloat16 is slower than float32; using fp32 (OVERINTERP_BF16_WITHOUT_AMX=1 forces bfloat16)"
+  )
+  return .fp32
 }
 
 /// Where the images come from.

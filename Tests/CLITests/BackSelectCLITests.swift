@@ -376,4 +376,20 @@ struct TinySetup {
     let other = try CLI.run(t.backselect(t.dir + "/forced", ["--indices", "0...1", "--group", "2", "--resume"]))
     #expect(other.status != 0 && other.stderr.contains("different run"), "\(other.stderr)")
   }
+
+  /// `eval --precision bf16`: the bfloat16 twin classifies the embedded sample about as the
+  /// float32 model does.
+  @Test func evalInBfloat16() throws {
+    func accuracy(_ extra: [String], _ env: [String: String]) throws -> Double {
+      let r = try CLI.run(["eval", "--json", "--threads", "1"] + extra, environment: env)
+      #expect(r.status == 0, "\(r.stderr)")
+      let root = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+      return ((root?["models"] as? [[String: Any]])?.first?["accuracy"] as? Double) ?? -1
+    }
+    let fp32 = try accuracy([], [:])
+    let bf16 = try accuracy(["--precision", "bf16"], ["OVERINTERP_BF16_WITHOUT_AMX": "1"])
+    #expect(fp32 > 0.7 && Swift.abs(bf16 - fp32) <= 0.03, "fp32 \(fp32), bf16 \(bf16)")
+    let refused = try CLI.run(["eval", "--precision", "bf16-verify"])
+    #expect(refused.status != 0 && refused.stderr.contains("fp32 or bf16"), "\(refused.stderr)")
+  }
 }
