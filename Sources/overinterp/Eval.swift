@@ -73,11 +73,7 @@ struct Eval: ParsableCommand {
   func parsedAttack() throws -> PGDAttack? {
     guard let attack else { return nil }
     guard attack == "pgd" else { throw ValidationError("--attack must be pgd, got '\(attack)'") }
-    guard let e = PGDAttack.parseFraction(eps) else { throw ValidationError("--eps must look like 8/255 or 0.031, got '\(eps)'") }
-    guard let s = PGDAttack.parseFraction(step) else {
-      throw ValidationError("--step must look like 2/255 or 0.0078, got '\(step)'")
-    }
-    return PGDAttack(epsilon: e, stepSize: s, steps: steps, randomStart: true, restarts: restarts)
+    return try pgdAttack(eps: eps, step: step, steps: steps, restarts: restarts)
   }
 
   func run() throws {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Analysis
 import Audit
 import Base
 import Datasets
@@ -37,6 +38,15 @@ struct RuntimeOptions: ParsableArguments {
 }
 
 extension Precision: ExpressibleByArgument {}
+
+/// The PGD attack of `--eps`, `--step` (each 8/255 or a decimal), `--steps` and `--restarts`.
+func pgdAttack(eps: String, step: String, steps: Int, restarts: Int = 1) throws -> PGDAttack {
+  guard let e = PGDAttack.parseFraction(eps) else { throw ValidationError("--eps must look like 8/255 or 0.031, got '\(eps)'") }
+  guard let s = PGDAttack.parseFraction(step) else {
+    throw ValidationError("--step must look like 2/255 or 0.0078, got '\(step)'")
+  }
+  return PGDAttack(epsilon: e, stepSize: s, steps: steps, randomStart: true, restarts: restarts)
+}
 
 /// `--precision` and `--verify-top`: how exact selection scores candidates.
 struct PrecisionOptions: ParsableArguments {

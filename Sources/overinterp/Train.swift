@@ -104,13 +104,7 @@ struct Train: ParsableCommand {
     }
     if let adversarial {
       guard adversarial == "pgd" else { throw ValidationError("--adversarial must be pgd, got '\(adversarial)'") }
-      guard let e = PGDAttack.parseFraction(eps) else {
-        throw ValidationError("--eps must look like 8/255 or 0.031, got '\(eps)'")
-      }
-      guard let s = PGDAttack.parseFraction(step) else {
-        throw ValidationError("--step must look like 2/255 or 0.0078, got '\(step)'")
-      }
-      c.adversarial = PGDAttack(epsilon: e, stepSize: s, steps: steps)
+      c.adversarial = try pgdAttack(eps: eps, step: step, steps: steps)
     }
     return c
   }
