@@ -102,5 +102,5 @@ let package = Package(
 if env["OVERINTERP_FUZZ"] == "1" {
   package.targets.append(
     .executableTarget(
-      name: "overinterp-fuzz", dependencies: ["Base", "Torch", "Datasets", "SIS", "Study"], path: "Fuzz/Sources"))
+      name: "overinterp-fuzz", dependencies: ["Base", "Torch", "Datasets", "Models", "SIS", "Study"], path: "Fuzz/Sources"))
 }

@@ -1,6 +1,7 @@
 import Base
 import Datasets
 import Foundation
+import Models
 import SIS
 import Study
 import Torch
@@ -86,7 +87,8 @@ let targets: [FuzzTarget] = [
     name: "torch-checkpoint",
     run: { bytes in
       let checkpoint = try TorchCheckpoint(bytes: bytes, path: path)
-      _ = try checkpoint.stateDict()
+      // What loading with --arch does next: recognize the robustness library's layout.
+      _ = try RobustnessLibraryLayout(try checkpoint.stateDict(), source: path)
     },
     seeds: { [] }),  // the committed PyTorch files in Fuzz/corpus/torch-checkpoint
   FuzzTarget(
@@ -202,6 +204,20 @@ let targets: [FuzzTarget] = [
         runLabel: "exact, score logprob",
         modelPaths: ["default"], modelSHA256: ["0"], maskColor: [125, 123, 114], overinterpVersion: "fuzz")
       return [("random", try jsonBytes(info))]
+    }),
+  FuzzTarget(
+    name: "model-description",
+    run: { bytes in _ = try TorchScriptMetadata(json: bytes, source: path) },
+    seeds: {
+      [
+        (
+          "full",
+          text(
+            #"{"class_names":["cat","dog"],"input_shape":[3,32,32],"normalization":"cifar10","preprocessing":"none","#
+              + #""architecture":"net"}"#)
+        ),
+        ("mean-std", text(#"{"input_shape":"3x8x8","normalization":{"mean":[0.5,0.5,0.5],"std":[0.25,0.25,0.25]}}"#)),
+      ]
     }),
   FuzzTarget(
     name: "study",
