@@ -70,4 +70,20 @@ import Torch
     #expect(results[0].order.count == 1024)
     for (a, b) in zip(results[0].values, results[1].values) { #expect(Swift.abs(a - b) <= 1e-5) }
   }
+
+  @Test func hybridBackSelectIsTheSameOrder() throws {
+    let scripted = try TorchScriptModel.load(scriptedFile, trustCode: true)
+    let native = try ModelLoader.load(stateDictFile)
+    let shape = [3, 8, 8]
+    let images = [try image(1, size: 8), try image(3, size: 8)]
+    let classes = try images.map { try predicted(native, $0, shape: shape) }
+    let orders = try [scripted as any Classifier, native].map { classifier in
+      try hybridBackSelect(
+        classifier: classifier, images: images, classes: classes, inputShape: shape, k: 4, switchProbability: 0.5,
+        capAtFullImage: true, exactLast: 16, setAside: true, score: .logprob, chunk: 64
+      ).map(\.order)
+    }
+    #expect(orders[0] == orders[1])
+    #expect(orders[0].allSatisfy { $0.sorted() == Array(0..<64) })
+  }
 }
