@@ -75,4 +75,29 @@ import Torch
     #expect(html.contains("tinynet (TorchScript)"), "the report names the model")
     #expect(FileManager.default.fileExists(atPath: out + "/results/results.json"))
   }
+
+  /// A TorchScript model's normalization comes from flags or JSON, not from its file: the run
+  /// records it, and `subsets` paints masked pixels in that normalization's mean (here ImageNet's,
+  /// 124,116,104), not CIFAR-10's.
+  @Test func subsetsOfATorchScriptRunUseItsNormalization() throws {
+    let t = try TinySetup(count: 2)
+    defer { t.remove() }
+    let scripted = t.dir + "/net.pt"
+    try FileManager.default.copyItem(atPath: fixtures + "/resnet20_scripted.pt", toPath: scripted)
+    let run = try CLI.run([
+      "backselect", "--model", scripted, "--trust-code", "--normalization", "imagenet", "--input-shape", "3,8,8", "--data",
+      t.images, "--labels", t.labels, "--indices", "0...1", "--method", "gradient", "--k", "8", "--out", t.dir + "/run",
+      "--threads", "1",
+    ])
+    #expect(run.status == 0, "\(run.stderr)")
+    let subsets = try CLI.run(["subsets", "--run", t.dir + "/run", "--fraction", "0.25", "--out", t.dir + "/subsets"])
+    #expect(subsets.status == 0, "\(subsets.stderr)")
+    let images = try NpyArray.read(t.dir + "/subsets/images.npy").values(as: UInt8.self)
+    let masks = try NpyArray.read(t.dir + "/subsets/masks.npy").values(as: UInt8.self)
+    #expect(masks.filter { $0 == 1 }.count == 2 * 16)
+    let mean = Normalization.imagenet.meanColor
+    for (p, kept) in masks.enumerated() where kept == 0 {
+      #expect(Array(images[(p * 3)..<(p * 3 + 3)]) == mean, "pixel \(p)")
+    }
+  }
 }
