@@ -149,7 +149,8 @@ public struct RobustnessReport: Sendable {
     let progress = progressLabel.map { Progress(total: data.count, label: $0) }
     defer { progress?.finish() }
     let normalization = classifier.info.normalization
-    let std = normalization.std
+    let channels = normalization.std.count
+    let std = try Tensor(normalization.std.map { Float($0) }, shape: [1, channels, 1, 1]).to(device)
     var clean = 0
     var robust = 0
     var worst = 0.0
@@ -169,9 +170,7 @@ public struct RobustnessReport: Sendable {
         let predicted: [Int] = try withNoGrad { try classifier.logits(adversarial).argmax(dim: 1).to(.cpu).ints() }
         for (i, p) in predicted.enumerated() where p != labels[i] { stillCorrect[i] = false }
         // Distance in pixel units: |difference| times the channel's std.
-        let diff = try (adversarial - x).abs().to(.cpu).floats()
-        let plane = diff.count / Swift.max(labels.count * std.count, 1)
-        for (k, d) in diff.enumerated() { worst = Swift.max(worst, Double(d) * std[(k / plane) % std.count]) }
+        worst = Swift.max(worst, try ((adversarial - x).abs() * std).max().item())
       }
       robust += stillCorrect.filter { $0 }.count
       progress?.advance(by: end - start)

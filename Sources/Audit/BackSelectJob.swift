@@ -53,7 +53,7 @@ public struct BackSelectJob {
     store = RunStore(directory: out)
     runner = BackSelectRunner(
       classifier: classifier, dataset: data, manifest: manifest, store: store, layout: layout, maskValue: maskValue.values,
-      device: device, fast: settings.precision == .fp32 || settings.method == .gradient ? nil : try bfloat16Twin(classifier))
+      device: device, fast: settings.precision == .fp32 ? nil : try bfloat16Twin(classifier))
   }
 
   /// Creates the run folder, or checks that it holds this run (then `resume` must be set).

@@ -36,13 +36,6 @@ ot_script ot_script_load(const char* path, int32_t device) {
 
 void ot_script_free(ot_script m) { delete reinterpret_cast<ScriptHolder*>(m); }
 
-int ot_script_set_training(ot_script m, int training) {
-  OT_TRY
-  M(m).train(training != 0);
-  return 0;
-  OT_CATCH(-1)
-}
-
 ot_tensor ot_script_forward(ot_script m, ot_tensor x) {
   OT_TRY
   std::vector<c10::IValue> inputs{T(x)};
@@ -56,14 +49,6 @@ ot_tensor ot_script_forward(ot_script m, ot_tensor x) {
   }
   return wrap(out.toTensor());
   OT_CATCH(nullptr)
-}
-
-int64_t ot_script_parameter_count(ot_script m) {
-  OT_TRY
-  int64_t n = 0;
-  for (const auto& p : M(m).parameters(/*recurse=*/true)) n += p.numel();
-  return n;
-  OT_CATCH(-1)
 }
 
 }  // extern "C"

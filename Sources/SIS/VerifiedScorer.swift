@@ -29,8 +29,8 @@ public var cpuHasAMX: Bool {
 /// value it stores (the picked candidate's) is float32. Among equal bfloat16 scores the earlier
 /// candidate ranks first, as BackSelect breaks ties.
 ///
-/// Counters (`steps`, `agreeingSteps`, `verifiedEvaluations`) say how often the bfloat16 best was
-/// the pick: the fidelity report of a run.
+/// Counters (`steps`, `agreeingSteps`) say how often the bfloat16 best was the pick: the fidelity
+/// report of a run; `exact.evaluations` counts the candidates verified.
 public final class VerifiedScorer<Fast: CandidateScorer, Exact: CandidateScorer>: CandidateScorer {
   public let fast: Fast
   public let exact: Exact
@@ -39,8 +39,6 @@ public final class VerifiedScorer<Fast: CandidateScorer, Exact: CandidateScorer>
   public private(set) var steps = 0
   /// Of those, the requests where the bfloat16 best was also the float32 best of the verified.
   public private(set) var agreeingSteps = 0
-  /// Candidates scored again in float32.
-  public private(set) var verifiedEvaluations = 0
 
   public init(fast: Fast, exact: Exact, top: Int) throws {
     guard top >= 1 else { throw SISError.badArgument("--verify-top must be at least 1, got \(top)") }
@@ -68,7 +66,6 @@ public final class VerifiedScorer<Fast: CandidateScorer, Exact: CandidateScorer>
     for (r, req) in requests.enumerated() {
       var row = screened[r].map { Evaluation(score: -.infinity, probability: $0.probability) }
       for (j, slot) in chosen[r].enumerated() { row[slot] = verified[r][j] }
-      verifiedEvaluations += chosen[r].count
       if req.candidates.count >= 2, let fastBest = chosen[r].first {
         steps += 1
         let pick = row.indices.max { a, b in row[a].score != row[b].score ? row[a].score < row[b].score : a > b }

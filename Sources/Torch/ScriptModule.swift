@@ -23,11 +23,6 @@ public final class ScriptModule: @unchecked Sendable {
 
   deinit { ot_script_free(handle) }
 
-  /// Switches between training and eval mode (batch norm statistics, dropout).
-  public func setTraining(_ training: Bool) throws(TorchError) {
-    try checked(ot_script_set_training(handle, training ? 1 : 0))
-  }
-
   /// The module's `forward` on one tensor; it must return a tensor.
   public func forward(_ x: Tensor) throws(TorchError) -> Tensor {
     guard let h = ot_script_forward(handle, x.handle) else {
@@ -35,12 +30,5 @@ public final class ScriptModule: @unchecked Sendable {
       throw TorchError("\(path): \(e.message)")
     }
     return Tensor(owning: h)
-  }
-
-  /// Elements in all its parameters.
-  public func parameterCount() throws(TorchError) -> Int {
-    let n = ot_script_parameter_count(handle)
-    if n < 0 { throw TorchError.last() }
-    return Int(n)
   }
 }

@@ -152,12 +152,8 @@ int ot_optim_sgd_step(const ot_tensor* params, const ot_tensor* bufs, int32_t n,
 typedef struct ot_script_opaque* ot_script;
 ot_script ot_script_load(const char* path, int32_t device);
 void ot_script_free(ot_script m);
-// module.train(training != 0) (eval mode when 0).
-int ot_script_set_training(ot_script m, int training);
 // forward(x). The result must be a tensor; anything else is an error naming what was returned.
 ot_tensor ot_script_forward(ot_script m, ot_tensor x);
-// Elements in all parameters (recursively), or -1 on error.
-int64_t ot_script_parameter_count(ot_script m);
 
 #ifdef __cplusplus
 }
