@@ -49,17 +49,36 @@ public enum ModelLoader {
     -> any Classifier
   {
     guard FileManager.default.fileExists(atPath: file) else { throw FileFormatError(file, "no such model file") }
-    if !file.hasSuffix(".safetensors"), TorchScriptModel.isTorchScript(file) {
-      if let arch = options.architecture {
-        throw ModelError.badCheckpoint(
-          path: file,
-          message:
-            "this is a TorchScript model, which brings its own architecture; --arch \(arch.rawValue) is for state dicts (drop it, or save the model's state_dict instead)"
-        )
+    // With --arch the file is read as a state dict, and `load` recognizes TorchScript only if
+    // that fails, so state dicts are not read twice.
+    if !file.hasSuffix(".safetensors"), options.architecture == nil {
+      if TorchScriptModel.isTorchScript(file) {
+        return try TorchScriptModel.load(file, flags: options.torchScriptFlags, trustCode: options.trustCode, device: device)
       }
-      return try TorchScriptModel.load(file, flags: options.torchScriptFlags, trustCode: options.trustCode, device: device)
+      if options.trustCode {
+        // --trust-code without --arch: the user expects TorchScript; say why this is not it.
+        let why: String
+        do {
+          _ = try ZipArchive(path: file)
+          why = "a ZIP archive without TorchScript's code/ folder and constants.pkl"
+        } catch let e as FileFormatError {
+          why = e.message
+        }
+        throw ModelError.badCheckpoint(
+          path: file, message: "not a TorchScript archive (\(why)); a PyTorch state dict needs --arch")
+      }
     }
     return try load(file, options: options, device: device)
+  }
+
+  /// What `load` says of a TorchScript file (given with `architecture`, if any).
+  static func torchScriptRefusal(_ file: String, architecture: Architecture?) -> ModelError {
+    .badCheckpoint(
+      path: file,
+      message: "this is a TorchScript model, which brings its own architecture"
+        + (architecture.map { ", so --arch \($0.rawValue) does not apply" } ?? "")
+        + ": eval, backselect, sis, audit and table1 read it with --trust-code (without --arch); train, convert and --initialize need weights overinterp can rebuild (a state dict: torch.save(model.state_dict(), path) with --arch)"
+    )
   }
 
   /// A network overinterp can train, convert and save: overinterp's safetensors, bare safetensors
@@ -67,21 +86,23 @@ public enum ModelLoader {
   public static func load(_ file: String, options: ModelFileOptions = .init(), device: Device = .cpu) throws -> any Network {
     guard FileManager.default.fileExists(atPath: file) else { throw FileFormatError(file, "no such model file") }
     let isSafetensors = file.hasSuffix(".safetensors")
-    if !isSafetensors, TorchScriptModel.isTorchScript(file) {
-      throw ModelError.badCheckpoint(
-        path: file,
-        message:
-          "this is a TorchScript model; this command needs weights overinterp can rebuild (a state dict: torch.save(model.state_dict(), path) with --arch). TorchScript models are read by eval, backselect, sis, audit and table1 with --trust-code"
-      )
-    }
     if isSafetensors, options.architecture == nil {
       return try ModelCheckpoint.load(file, device: device).network
     }
     guard let architecture = options.architecture else {
+      if TorchScriptModel.isTorchScript(file) { throw torchScriptRefusal(file, architecture: nil) }
       throw ModelError.badCheckpoint(
         path: file, message: "a PyTorch checkpoint does not say its architecture; pass --arch (and --normalization)")
     }
-    var state = isSafetensors ? try Safetensors.read(file).tensors : try TorchCheckpoint(path: file).stateDict()
+    var state: [(String, Tensor)]
+    if isSafetensors {
+      state = try Safetensors.read(file).tensors
+    } else {
+      // A TorchScript file's pickle names its own classes, which the restricted reader refuses.
+      do { state = try TorchCheckpoint(path: file).stateDict() } catch  where TorchScriptModel.isTorchScript(file) {
+        throw torchScriptRefusal(file, architecture: architecture)
+      }
+    }
     var options = options
     if let robust = try RobustnessLibraryLayout(state, source: file) {
       state = robust.network

@@ -67,6 +67,7 @@ struct Eval: ParsableCommand {
       throw ValidationError("--precision for eval is fp32 or bf16 (bf16-verify is for backselect and audit)")
     }
     if precision != .fp32, attack != nil { throw ValidationError("--attack runs in fp32; drop --precision") }
+    if precision != .fp32, cifar10c != nil { throw ValidationError("--cifar10c runs in fp32; drop --precision") }
   }
 
   /// The attack the flags describe (nil without --attack).

@@ -121,6 +121,24 @@ func inTemporaryFolder(_ body: (String) throws -> Void) throws {
     }
   }
 
+  /// With --trust-code and no --arch the user expects TorchScript: a truncated file or a state
+  /// dict says why it is not one.
+  @Test func truncatedTorchScriptIsNamed() throws {
+    try inTemporaryFolder { dir in
+      let truncated = dir + "/net.pt"
+      let bytes = try readFile(tiny)
+      try Data(bytes.prefix(bytes.count / 2)).write(to: URL(fileURLWithPath: truncated))
+      let e = #expect(throws: ModelError.self) {
+        try ModelLoader.loadClassifier(truncated, options: ModelFileOptions(trustCode: true))
+      }
+      #expect("\(e!)".contains("net.pt") && "\(e!)".contains("truncated"), "\(e!)")
+      let stateDict = #expect(throws: ModelError.self) {
+        try ModelLoader.loadClassifier(torchScriptFixtures + "/tiny_state_dict.pt", options: ModelFileOptions(trustCode: true))
+      }
+      #expect("\(stateDict!)".contains("needs --arch"), "\(stateDict!)")
+    }
+  }
+
   @Test func forwardMustReturnLogits() throws {
     let e = #expect(throws: ModelError.self) {
       try TorchScriptModel.load(
