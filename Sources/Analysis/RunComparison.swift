@@ -22,7 +22,7 @@ public struct RunComparison {
     let common = Set(recordSets[0].map(\.position)).intersection(recordSets[1].map(\.position))
     recordSets = recordSets.map { $0.filter { common.contains($0.position) }.sorted { $0.position < $1.position } }
     guard !common.isEmpty else { throw SISError.badArgument("the runs share no finished image") }
-    guard manifests[0].data.description == manifests[1].data.description, manifests[0].features == "pixel",
+    guard manifests[0].data.sameImages(as: manifests[1].data), manifests[0].features == "pixel",
       manifests[1].features == "pixel"
     else { throw SISError.badArgument("the runs must use the same data and pixel features") }
     let (h, w) = (manifests[0].inputShape[1], manifests[0].inputShape[2])

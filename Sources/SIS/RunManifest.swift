@@ -149,6 +149,14 @@ public struct DataRecord: Equatable, Sendable {
     self.preprocessing = preprocessing
     self.numClasses = numClasses
   }
+
+  /// Whether two records name the same images: everything but the description, which is prose
+  /// that spells the path as it was typed (relative or absolute).
+  public func sameImages(as other: DataRecord) -> Bool {
+    var o = other
+    o.description = description
+    return self == o
+  }
 }
 
 /// Everything that determines the results of a backward-selection run. Two runs (or shards)

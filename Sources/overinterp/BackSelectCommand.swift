@@ -161,8 +161,10 @@ struct BackSelectCommand: ParsableCommand {
   }
 }
 
-/// An absolute, standardized path (runs record where their inputs were).
+/// An absolute, standardized path (runs record where their inputs were, and compare them): no
+/// `.`, `..` or repeated `/` (Foundation keeps `a//b`, and resolves `a//b/..` to `a/`).
 func absolutePath(_ p: String) -> String {
   let cwd = URL(fileURLWithPath: FileManager.default.currentDirectoryPath, isDirectory: true)
-  return URL(fileURLWithPath: p, relativeTo: cwd).absoluteURL.standardized.path
+  let single = p.split(separator: "/", omittingEmptySubsequences: true).joined(separator: "/")
+  return URL(fileURLWithPath: p.hasPrefix("/") ? "/" + single : single, relativeTo: cwd).absoluteURL.standardized.path
 }

@@ -168,6 +168,29 @@ struct TinySetup {
     #expect(sis.stdout.contains("position 2"))
   }
 
+  @Test func compareTakesTheSameImagesHoweverTheirPathWasSpelled() throws {
+    let t = try TinySetup(count: 3)
+    defer { t.remove() }
+    let flags = ["--all", "--group", "3", "--method", "gradient", "--k", "8"]
+    let absolute = try CLI.run(t.backselect(t.dir + "/absolute", flags))
+    #expect(absolute.status == 0, "\(absolute.stderr)")
+    // The same images named by a relative path: the descriptions differ, the images do not.
+    let relative = try CLI.run(
+      ["backselect", "--model", t.model, "--data", "images.npy", "--labels", "labels.npy", "--out", "relative"] + flags,
+      directory: t.dir)
+    #expect(relative.status == 0, "\(relative.stderr)")
+    let cmp = try CLI.run(["compare", t.dir + "/absolute", t.dir + "/relative", "--threshold", "0.2", "--out", t.dir + "/cmp"])
+    #expect(cmp.status == 0, "\(cmp.stderr)")
+    #expect(cmp.stdout.contains("3 image(s) of"), "\(cmp.stdout)")
+    // Other images (a copy of the file under another name) are refused.
+    try FileManager.default.copyItem(atPath: t.images, toPath: t.dir + "/other.npy")
+    let other = try CLI.run(
+      ["backselect", "--model", t.model, "--data", t.dir + "/other.npy", "--labels", t.labels, "--out", t.dir + "/other"] + flags)
+    #expect(other.status == 0, "\(other.stderr)")
+    let refused = try CLI.run(["compare", t.dir + "/absolute", t.dir + "/other", "--threshold", "0.2", "--out", t.dir + "/cmp2"])
+    #expect(refused.status != 0 && refused.stderr.contains("same data"), "\(refused.stderr)")
+  }
+
   @Test func hybridMethodFromTheCLIAgainstExact() throws {
     let t = try TinySetup(count: 2)
     defer { t.remove() }

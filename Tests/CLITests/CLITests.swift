@@ -12,10 +12,11 @@ struct CLI {
     var stderr: String
   }
 
-  static func run(_ args: [String], environment extra: [String: String] = [:]) throws -> Result {
+  static func run(_ args: [String], environment extra: [String: String] = [:], directory: String? = nil) throws -> Result {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: binary)
     p.arguments = args
+    if let directory { p.currentDirectoryURL = URL(fileURLWithPath: directory) }
     var env = ProcessInfo.processInfo.environment
     env["OMP_NUM_THREADS"] = "1"
     env.merge(extra) { _, new in new }
