@@ -86,8 +86,43 @@ public struct Audit {
   public var settingsPath: String { folder + "/audit.json" }
   public var selectionPath: String { folder + "/selection.json" }
   public var runFolder: String { folder + "/run" }
-  public var resultsFolder: String { folder + "/results" }
-  public var reportPath: String { folder + "/report.html" }
+  public var resultsFolder: String { folder + (interim ? "/interim/results" : "/results") }
+  public var reportPath: String { folder + (interim ? "/interim/report.html" : "/report.html") }
+
+  /// Whether this writes an interim snapshot (`audit --interim`) instead of the final stages.
+  public private(set) var interim = false
+
+  /// The same audit writing an interim snapshot: the analyses and the report of the images
+  /// finished so far, into `interim/` (`interim/results/`, `interim/report.html`), rewritten at
+  /// each call. The audit's own stages are not touched, so a running backward selection (one
+  /// process or the shards of a Slurm array) goes on, and the final `results/` and `report.html`
+  /// are written as before once it is complete.
+  public func interimSnapshot() -> Audit {
+    var a = self
+    a.interim = true
+    return a
+  }
+
+  /// The backward selection's manifest, finished images (in position order) and their costs:
+  /// `run/`, or where the shards of a sharded audit are not merged yet, every shard's.
+  public func finishedImages() throws -> (manifest: RunManifest, records: [ImageRecord], costs: [Int: ImageCost]) {
+    let run = RunStore(directory: runFolder)
+    let shardsFolder = folder + "/shards"
+    let shardNames = ((try? FileManager.default.contentsOfDirectory(atPath: shardsFolder)) ?? []).filter {
+      $0.hasPrefix("shard-")
+    }.sorted()
+    let stores =
+      FileManager.default.fileExists(atPath: run.directory + "/manifest.json") || shardNames.isEmpty
+      ? [run] : shardNames.map { RunStore(directory: shardsFolder + "/" + $0) }
+    let manifest = try stores[0].readManifest()
+    var records: [ImageRecord] = []
+    var costs: [Int: ImageCost] = [:]
+    for store in stores where FileManager.default.fileExists(atPath: store.directory + "/manifest.json") {
+      records += try store.records()
+      costs.merge(store.costs()) { a, _ in a }
+    }
+    return (manifest, records.sorted { $0.position < $1.position }, costs)
+  }
 
   /// Creates the folder and `audit.json`, or checks that the folder holds this audit.
   public func prepare() throws {
@@ -212,10 +247,12 @@ extension Audit {
   public func analyse(
     classifier: any Classifier, data: ImageDataset, device: Device, members: [(file: ModelFile, network: any Classifier)] = []
   ) throws -> AuditResults {
-    let store = RunStore(directory: runFolder)
-    let manifest = try store.readManifest()
-    let records = try store.records()
-    guard !records.isEmpty else { throw SISError.badArgument("\(runFolder): no finished images yet") }
+    let (manifest, records, _) = try finishedImages()
+    guard !records.isEmpty else { throw SISError.badArgument("\(folder): no image has finished backward selection yet") }
+    // A snapshot replaces the previous one whole (its gallery showed other images).
+    if interim, FileManager.default.fileExists(atPath: resultsFolder) {
+      try FileManager.default.removeItem(atPath: resultsFolder)
+    }
     try FileManager.default.createDirectory(atPath: resultsFolder, withIntermediateDirectories: true)
     let curve = sisSizeCurve(records, thresholds: settings.thresholds)
     let groups = correctIncorrect(records, thresholds: settings.thresholds)

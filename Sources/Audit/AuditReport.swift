@@ -10,9 +10,8 @@ extension Audit {
   @discardableResult
   public func writeReport(machine: String) throws -> String {
     let results = try JSONDecoder().decode(AuditResults.self, from: Data(try readFile(resultsFolder + "/results.json")))
-    let manifest = try RunStore(directory: runFolder).readManifest()
+    let (manifest, _, costs) = try finishedImages()
     let selection = try JSONDecoder().decode(Selection.self, from: Data(try readFile(selectionPath)))
-    let costs = RunStore(directory: runFolder).costs()
     let seconds = costs.values.reduce(0) { $0 + Double($1.seconds) }
     let charts = charts(results)
     func esc(_ s: String) -> String { LineChart.escape(s) }
@@ -31,10 +30,15 @@ extension Audit {
       table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #ccc;padding:.25rem .5rem;text-align:right}
       th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}img{image-rendering:pixelated;max-width:100%}
       .gallery img{width:16rem;margin:.25rem}code{background:#f3f3f3;padding:0 .2rem}svg{max-width:100%;height:auto}
+      .interim{background:#fff4d6;border:1px solid #e0b400;padding:.5rem .75rem}
       </style></head><body>
       <h1>Overinterpretation audit</h1>
 
       """
+    if interim {
+      h +=
+        "<p class=\"interim\"><strong>Interim report</strong>: \(results.images) of the \(selection.positions.count) selected images had finished backward selection when it was written (\(esc(Self.timestamp()))). Every number below is over those images only. The audit goes on with the same command; its final report is <code>report.html</code> in the audit folder.</p>\n"
+    }
     h += "<h2>Settings</h2><table>"
     let rows: [(String, String)] = [
       (
@@ -133,4 +137,7 @@ extension Audit {
     try writeFileAtomically(Array(h.utf8), to: reportPath)
     return reportPath
   }
+
+  /// Now, UTC, to the second (the interim report's time).
+  static func timestamp() -> String { ISO8601DateFormatter().string(from: Date()) }
 }

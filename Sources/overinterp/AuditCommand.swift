@@ -97,6 +97,12 @@ struct AuditCommand: ParsableCommand {
   @Flag(help: "Print the selection, the cost in model passes and the estimated time, and stop.")
   var plan = false
 
+  @Flag(
+    help:
+      "Write an interim report of the images that have finished backward selection so far (interim/report.html) and stop; runs no backward selection, so it can be used beside a running audit or its shards."
+  )
+  var interim = false
+
   func parsedThresholds() -> [Double]? {
     let parts = thresholds.split(separator: ",")
     let values = parts.compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
@@ -167,13 +173,23 @@ struct AuditCommand: ParsableCommand {
     try audit.prepare()
 
     let selection = try audit.select(classifier: classifier, data: data, device: device)
+    // A resumed audit: the plan is for the images still to do.
+    let done = (try? audit.finishedImages().records.count) ?? 0
     let cost = CostPlan(
-      settings: selectionSettings, pixels: data.plane, images: selection.positions.count,
+      settings: selectionSettings, pixels: data.plane, images: selection.positions.count - done,
       forwardPerSecond: try CostPlan.measureThroughput(classifier, data: data, device: device), tasks: 1)
-    printError("audit: \(selection.description); " + cost.text)
+    printError(
+      "audit: \(selection.description); " + (done > 0 ? "\(done) of \(selection.positions.count) image(s) done; " : "")
+        + cost.text)
     if plan { return }
     guard !selection.positions.isEmpty else {
       throw ValidationFailure("no image is predicted with confidence >= \(settings.minConfidence); lower --min-confidence")
+    }
+    let members = networks.count > 1 ? Array(zip(files, networks)).map { (file: $0.0, network: $0.1) } : []
+    if interim {
+      try writeInterim(
+        audit.interimSnapshot(), selected: selection.positions.count, classifier: classifier, data: data, members: members)
+      return
     }
 
     // A shard (several machines or a Slurm array) writes into shards/; whoever finds every shard
@@ -203,10 +219,32 @@ struct AuditCommand: ParsableCommand {
       print("\(out): this shard's backward selection is done; the analyses run once every shard is (run this command again then)")
       return
     }
-    let members = networks.count > 1 ? Array(zip(files, networks)).map { (file: $0.0, network: $0.1) } : []
     let results =
       try audit.finishedResults() ?? audit.analyse(classifier: classifier, data: data, device: device, members: members)
     let report = try audit.writeReport(machine: machineDescription())
+    printSummary(results, report: report)
+  }
+
+  /// `--interim`: the analyses and report of the images finished so far, in `interim/`.
+  func writeInterim(
+    _ audit: Audit, selected: Int, classifier: any Classifier, data: ImageDataset,
+    members: [(file: ModelFile, network: any Classifier)]
+  ) throws {
+    let finished: Int
+    do {
+      finished = try audit.finishedImages().records.count
+    } catch {
+      throw ValidationFailure("\(out): backward selection has not started yet (\(error)); nothing to report")
+    }
+    guard finished > 0 else { throw ValidationFailure("\(out): no image has finished backward selection yet; nothing to report") }
+    print(
+      "interim: \(finished) of \(selected) image(s) finished"
+        + (finished == selected ? " (all: run the command without --interim for the final report)" : ""))
+    let results = try audit.analyse(classifier: classifier, data: data, device: runtime.resolvedDevice, members: members)
+    printSummary(results, report: try audit.writeReport(machine: machineDescription()))
+  }
+
+  func printSummary(_ results: AuditResults, report: String) {
     for row in results.subsets.rows {
       print(
         "\(pad(row.kind, 26)) accuracy \(pct(row.accuracy)), mean confidence \(pct(row.meanConfidence)), confidence drop \(fmt(row.confidenceDrop, digits: 3)) ± \(fmt(row.confidenceDropStd, digits: 3))"

@@ -168,6 +168,49 @@ import Torch
     #expect(html.contains("The ensemble against its members"))
   }
 
+  /// `--interim` beside an unfinished (sharded) audit: the analyses and report of the images
+  /// finished so far go to interim/, the audit's own stages are untouched, and once everything is
+  /// finished the snapshot equals the final results (its earlier gallery images are gone).
+  @Test func interimReportOfAnUnfinishedAudit() throws {
+    let t = try TinySetup(count: 8)
+    defer { t.remove() }
+    let out = t.dir + "/audit"
+    let args = [
+      "audit", "--model", t.model, "--data", t.images, "--labels", t.labels, "--thresholds", "0.1,0.2", "--k", "4", "--group",
+      "2", "--out", out, "--threads", "1",
+    ]
+    let early = try CLI.run(args + ["--interim"])
+    #expect(early.status != 0 && early.stderr.contains("backward selection has not started yet"), "\(early.stderr)")
+    let half = try CLI.run(args + ["--shard", "1/2"])
+    #expect(half.status == 0, "\(half.stderr)")
+    let snapshot = try CLI.run(args + ["--interim"])
+    #expect(snapshot.status == 0 && snapshot.stdout.contains("interim: 4 of 8 image(s) finished\n"), "\(snapshot.stdout)")
+    #expect(snapshot.stdout.contains("report: \(out)/interim/report.html"), "\(snapshot.stdout)")
+    #expect(
+      snapshot.stderr.contains("4 of 8 image(s) done; plan: 4 image(s)"), "the plan counts what remains: \(snapshot.stderr)")
+    let interimHTML = try String(contentsOfFile: out + "/interim/report.html", encoding: .utf8)
+    #expect(interimHTML.contains("<strong>Interim report</strong>: 4 of the 8 selected images"))
+    let partial = try JSONSerialization.jsonObject(
+      with: Data(contentsOf: URL(fileURLWithPath: out + "/interim/results/results.json")))
+    #expect((partial as? [String: Any])?["images"] as? Int == 4)
+    for stage in ["results", "report.html", "run"] {
+      #expect(!FileManager.default.fileExists(atPath: out + "/" + stage), "\(stage)")
+    }
+
+    let rest = try CLI.run(args + ["--shard", "0/2"])
+    #expect(rest.status == 0 && rest.stdout.contains("report: \(out)/report.html"), "\(rest.stdout)\(rest.stderr)")
+    #expect(!(try String(contentsOfFile: out + "/report.html", encoding: .utf8)).contains("Interim report"))
+    let whole = try CLI.run(args + ["--interim"])
+    #expect(whole.status == 0 && whole.stdout.contains("interim: 8 of 8 image(s) finished (all:"), "\(whole.stdout)")
+    #expect(
+      FileManager.default.contents(atPath: out + "/interim/results/results.json")
+        == FileManager.default.contents(atPath: out + "/results/results.json"))
+    func galleries(_ folder: String) throws -> [String] {
+      try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasPrefix("gallery-") }.sorted()
+    }
+    #expect(try galleries(out + "/interim/results") == galleries(out + "/results"))
+  }
+
   /// A sharded audit (two Slurm array tasks, --shard auto from the array variables): each task
   /// writes its own shard folder, the one that finds both complete merges them and finishes; the
   /// results equal a single process's. Inconsistent array variables are an error naming them,
