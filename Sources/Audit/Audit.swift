@@ -107,13 +107,8 @@ public struct Audit {
   /// `run/`, or where the shards of a sharded audit are not merged yet, every shard's.
   public func finishedImages() throws -> (manifest: RunManifest, records: [ImageRecord], costs: [Int: ImageCost]) {
     let run = RunStore(directory: runFolder)
-    let shardsFolder = folder + "/shards"
-    let shardNames = ((try? FileManager.default.contentsOfDirectory(atPath: shardsFolder)) ?? []).filter {
-      $0.hasPrefix("shard-")
-    }.sorted()
-    let stores =
-      FileManager.default.fileExists(atPath: run.directory + "/manifest.json") || shardNames.isEmpty
-      ? [run] : shardNames.map { RunStore(directory: shardsFolder + "/" + $0) }
+    let shards = shardStores()
+    let stores = FileManager.default.fileExists(atPath: run.directory + "/manifest.json") || shards.isEmpty ? [run] : shards
     let manifest = try stores[0].readManifest()
     var records: [ImageRecord] = []
     var costs: [Int: ImageCost] = [:]
@@ -150,17 +145,21 @@ public struct Audit {
   /// the shards are merged into `run/` once all are complete.
   public func shardFolder(_ s: Shard) -> String { folder + "/shards/shard-\(s.index)-of-\(s.count)" }
 
+  /// The shard folders of a sharded audit (`shards/shard-i-of-n`), in name order.
+  func shardStores() -> [RunStore] {
+    let shardsFolder = folder + "/shards"
+    return ((try? FileManager.default.contentsOfDirectory(atPath: shardsFolder)) ?? []).filter { $0.hasPrefix("shard-") }
+      .sorted().map { RunStore(directory: shardsFolder + "/" + $0) }
+  }
+
   /// For a sharded audit (a `shards/` folder): merges the shards into `run/` when every shard
   /// folder of the same count holds all its groups, and returns whether `run/` is complete.
   /// Without `shards/`, whether `run/` holds every selected image.
   public func mergeShardsIfComplete(selected: Int) throws -> Bool {
-    let shardsFolder = folder + "/shards"
-    let names = ((try? FileManager.default.contentsOfDirectory(atPath: shardsFolder)) ?? []).filter { $0.hasPrefix("shard-") }
-      .sorted()
-    if !names.isEmpty {
-      let stores = names.map { RunStore(directory: shardsFolder + "/" + $0) }
+    let stores = shardStores()
+    if !stores.isEmpty {
       let manifests = stores.compactMap { try? $0.readManifest() }
-      guard let count = manifests.first?.shard.count, manifests.count == names.count,
+      guard let count = manifests.first?.shard.count, manifests.count == stores.count,
         manifests.allSatisfy({ $0.shard.count == count }),
         Set(manifests.map(\.shard.index)).count == count
       else { return false }
