@@ -280,8 +280,8 @@ extension Audit {
       heatmapSIS: texts.dropFirst().first ?? .init(what: "-", subsets: 0, text: ""))
     let e = JSONEncoder()
     e.outputFormatting = [.prettyPrinted, .sortedKeys]
-    try writeFileAtomically(Array(curveCSV(curve).utf8), to: resultsFolder + "/sis-size-vs-threshold.csv")
-    try writeFileAtomically(Array(groupCSV(groups).utf8), to: resultsFolder + "/correct-vs-incorrect.csv")
+    try writeFileAtomically(Array(Self.curveCSV(curve).utf8), to: resultsFolder + "/sis-size-vs-threshold.csv")
+    try writeFileAtomically(Array(Self.groupCSV(groups).utf8), to: resultsFolder + "/correct-vs-incorrect.csv")
     try writeFileAtomically(Array(subsets.csv.utf8), to: resultsFolder + "/subset-accuracy.csv")
     let svg = charts(results)
     try writeFileAtomically(Array(svg.sisSize.utf8), to: resultsFolder + "/sis-size-vs-threshold.svg")
@@ -353,7 +353,7 @@ extension Audit {
     }
   }
 
-  func curveCSV(_ c: [SISSizePoint]) -> String {
+  static func curveCSV(_ c: [SISSizePoint]) -> String {
     func v(_ x: Double?) -> String { x.map { String($0) } ?? "" }
     return "threshold,images,mean_sis_size,ci95_lower,ci95_upper\n"
       + c.map { "\($0.threshold),\($0.images),\(v($0.mean)),\(v($0.interval?.lower)),\(v($0.interval?.upper))" }.joined(
@@ -361,7 +361,7 @@ extension Audit {
       + "\n"
   }
 
-  func groupCSV(_ g: [CorrectIncorrectPoint]) -> String {
+  static func groupCSV(_ g: [CorrectIncorrectPoint]) -> String {
     func v(_ x: Double?) -> String { x.map { String($0) } ?? "" }
     return
       "threshold,correct,incorrect,correct_mean_size,incorrect_mean_size,percent_increase,percent_increase_ci95_lower,percent_increase_ci95_upper,correct_confidence,incorrect_confidence\n"

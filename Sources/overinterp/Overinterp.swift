@@ -15,7 +15,8 @@ struct Overinterp: AsyncParsableCommand {
       """,
     version: "0.1.0",
     subcommands: [
-      AuditCommand.self, SlurmCommand.self, Eval.self, Train.self, BackSelectCommand.self, SISCommand.self, Subsets.self,
+      AuditCommand.self, CompareAudits.self, SlurmCommand.self, Eval.self, Train.self, BackSelectCommand.self, SISCommand.self,
+      Subsets.self,
       Table1.self, Heatmap.self,
       CompareRuns.self,
       Merge.self,

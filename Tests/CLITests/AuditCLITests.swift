@@ -211,6 +211,48 @@ import Torch
     #expect(try galleries(out + "/interim/results") == galleries(out + "/results"))
   }
 
+  /// `compare-audits`: one curve per audit from the audits' own files; its CSV rows are each
+  /// audit's rows under its label, an unfinished audit enters through its interim snapshot and is
+  /// labelled so, and a folder without results is an error naming it.
+  @Test func compareAuditsOverlaysFinishedAndInterimAudits() throws {
+    let t = try TinySetup(count: 8)
+    defer { t.remove() }
+    func args(_ out: String, k: Int) -> [String] {
+      [
+        "audit", "--model", t.model, "--data", t.images, "--labels", t.labels, "--thresholds", "0.1,0.2,0.3", "--k", "\(k)",
+        "--group", "2", "--out", out, "--threads", "1",
+      ]
+    }
+    let a = try CLI.run(args(t.dir + "/a", k: 4))
+    #expect(a.status == 0, "\(a.stderr)")
+    let half = try CLI.run(args(t.dir + "/b", k: 8) + ["--shard", "0/2"])
+    #expect(half.status == 0, "\(half.stderr)")
+    let missing = try CLI.run(["compare-audits", t.dir + "/a", t.dir + "/b", "--out", t.dir + "/overlay"])
+    #expect(missing.status != 0 && missing.stderr.contains("\(t.dir)/b: no results yet"), "\(missing.stderr)")
+    let snapshot = try CLI.run(args(t.dir + "/b", k: 8) + ["--interim"])
+    #expect(snapshot.status == 0, "\(snapshot.stderr)")
+
+    let r = try CLI.run(["compare-audits", "k 4, whole=\(t.dir)/a", t.dir + "/b", "--out", t.dir + "/overlay"])
+    #expect(r.status == 0, "\(r.stderr)")
+    let own = try String(contentsOfFile: t.dir + "/a/results/sis-size-vs-threshold.csv", encoding: .utf8).split(separator: "\n")
+    let snap = try String(contentsOfFile: t.dir + "/b/interim/results/sis-size-vs-threshold.csv", encoding: .utf8)
+      .split(separator: "\n")
+    let overlay = try String(contentsOfFile: t.dir + "/overlay/sis-size-vs-threshold.csv", encoding: .utf8).split(separator: "\n")
+    #expect(overlay.first == "audit," + (own.first ?? ""))
+    #expect(Array(overlay.dropFirst()) == own.dropFirst().map { "\"k 4, whole\"," + $0 } + snap.dropFirst().map { "b," + $0 })
+    let groups = try String(contentsOfFile: t.dir + "/overlay/correct-vs-incorrect.csv", encoding: .utf8).split(separator: "\n")
+    #expect(groups.count == 1 + 2 * 3)
+    let results = try JSONSerialization.jsonObject(
+      with: Data(contentsOf: URL(fileURLWithPath: t.dir + "/a/results/results.json")))
+    let rows = ((results as? [String: Any])?["subsets"] as? [String: Any])?["rows"] as? [[String: Any]]
+    let accuracy = (rows?.first?["accuracy"] as? Double ?? -1) * 100
+    #expect(
+      r.stdout.contains("k 4, whole: accuracy \(String(format: "%.1f", accuracy))% (gradient k=4, 8 images)"), "\(r.stdout)")
+    #expect(r.stdout.contains("b: accuracy ") && r.stdout.contains("(gradient k=8, 4 of 8 images, interim)"), "\(r.stdout)")
+    let svg = try String(contentsOfFile: t.dir + "/overlay/sis-size-vs-threshold.svg", encoding: .utf8)
+    #expect(svg.contains("k 4, whole: accuracy") && svg.contains("4 of 8 images, interim"))
+  }
+
   /// A sharded audit (two Slurm array tasks, --shard auto from the array variables): each task
   /// writes its own shard folder, the one that finds both complete merges them and finishes; the
   /// results equal a single process's. Inconsistent array variables are an error naming them,

@@ -1,0 +1,117 @@
+import Analysis
+import Base
+import Foundation
+import SIS
+
+/// Finished audits side by side, read from their files (no model pass): the paper's Figure 6 (mean
+/// SIS size against threshold, one curve per audited model, an ensemble counting as one, accuracy
+/// in the legend) and Figure 5 (SIS of correctly over misclassified images), as SVG and CSV. An
+/// audit still running contributes its interim snapshot (`audit --interim`), labelled as such.
+public struct AuditOverlay {
+  public struct Entry {
+    public var label: String
+    public var folder: String
+    public var settings: AuditSettings
+    public var results: AuditResults
+    /// Read from `interim/results/` (the audit is not finished).
+    public var interim: Bool
+    public var selected: Int
+
+    /// The legend: label, accuracy on the full audited images, method and images.
+    public var legend: String {
+      let accuracy = results.subsets.rows.first.map { fmt($0.accuracy * 100, digits: 1) + "%" } ?? "-"
+      let method = settings.method + (settings.k.map { " k=\($0)" } ?? "")
+      let images = interim ? "\(results.images) of \(selected) images, interim" : "\(results.images) images"
+      return "\(label): accuracy \(accuracy) (\(method), \(images))"
+    }
+  }
+
+  public let entries: [Entry]
+
+  /// `audits`: (label, audit folder) pairs; each folder needs `audit.json`, `selection.json` and
+  /// `results/results.json` (or `interim/results/results.json`).
+  public init(_ audits: [(label: String, folder: String)]) throws {
+    guard !audits.isEmpty else { throw SISError.badArgument("give at least one audit folder") }
+    entries = try audits.map { label, folder in
+      func decode<T: Decodable>(_ type: T.Type, _ path: String) throws -> T {
+        do {
+          return try JSONDecoder().decode(T.self, from: Data(try readFile(folder + "/" + path)))
+        } catch {
+          throw SISError.store("\(folder)/\(path): not a readable audit file (\(error))")
+        }
+      }
+      let fm = FileManager.default
+      let interim = !fm.fileExists(atPath: folder + "/results/results.json")
+      guard !interim || fm.fileExists(atPath: folder + "/interim/results/results.json") else {
+        throw SISError.store(
+          "\(folder): no results yet (neither results/results.json nor interim/results/results.json); finish the audit, or write a snapshot with `audit ... --interim`"
+        )
+      }
+      return Entry(
+        label: label, folder: folder, settings: try decode(AuditSettings.self, "audit.json"),
+        results: try decode(AuditResults.self, interim ? "interim/results/results.json" : "results/results.json"),
+        interim: interim, selected: try decode(Audit.Selection.self, "selection.json").positions.count)
+    }
+  }
+
+  /// Figure 6 and Figure 5 with one series per audit.
+  public var charts: (sisSize: String, correctIncorrect: String) {
+    let sis = LineChart(
+      title: "SIS size against threshold (Figure 6 form)", xLabel: "threshold τ", yLabel: "mean SIS size (pixels), 95% CI",
+      series: entries.map { e in
+        .init(
+          name: e.legend,
+          points: e.results.sisSize.compactMap { p in
+            p.mean.map { .init(x: p.threshold, y: $0, lower: p.interval?.lower, upper: p.interval?.upper) }
+          })
+      })
+    let groups = LineChart(
+      title: "SIS of correctly over misclassified images (Figure 5 form)", xLabel: "threshold τ",
+      yLabel: "% increase of mean SIS size, 95% CI",
+      series: entries.map { e in
+        .init(
+          name: e.legend,
+          points: e.results.correctIncorrect.compactMap { p in
+            p.percentIncrease.map {
+              .init(x: p.threshold, y: $0, lower: p.percentIncreaseInterval?.lower, upper: p.percentIncreaseInterval?.upper)
+            }
+          })
+      }, reference: 0)
+    return (sis.svg, groups.svg)
+  }
+
+  /// Writes `sis-size-vs-threshold.svg`/`.csv` and `correct-vs-incorrect.svg`/`.csv` (the audits'
+  /// own CSV columns after an `audit` column) into `folder`; returns a text summary.
+  @discardableResult
+  public func write(to folder: String) throws -> String {
+    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    func labelled(_ csv: (Entry) -> String) -> String {
+      var lines: [String] = []
+      for (i, e) in entries.enumerated() {
+        let rows = csv(e).split(separator: "\n")
+        if i == 0, let header = rows.first { lines.append("audit," + header) }
+        lines += rows.dropFirst().map { "\(Self.csvField(e.label))," + $0 }
+      }
+      return lines.joined(separator: "\n") + "\n"
+    }
+    let svg = charts
+    try writeFileAtomically(Array(svg.sisSize.utf8), to: folder + "/sis-size-vs-threshold.svg")
+    try writeFileAtomically(Array(svg.correctIncorrect.utf8), to: folder + "/correct-vs-incorrect.svg")
+    try writeFileAtomically(
+      Array(labelled { Audit.curveCSV($0.results.sisSize) }.utf8), to: folder + "/sis-size-vs-threshold.csv")
+    try writeFileAtomically(
+      Array(labelled { Audit.groupCSV($0.results.correctIncorrect) }.utf8), to: folder + "/correct-vs-incorrect.csv")
+    var text = ""
+    for e in entries {
+      let sizes = e.results.sisSize.map { p in "τ \(fmt(p.threshold, digits: 2)): \(p.mean.map { fmt($0, digits: 1) } ?? "-")" }
+      text += "\(e.legend)\n  mean SIS size (pixels of \(e.results.featureCount)): \(sizes.joined(separator: ", "))\n"
+    }
+    text += "wrote \(folder)/sis-size-vs-threshold.svg, .csv and correct-vs-incorrect.svg, .csv\n"
+    return text
+  }
+
+  /// A CSV field, quoted when it holds a comma or a quote.
+  static func csvField(_ s: String) -> String {
+    s.contains(",") || s.contains("\"") ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+  }
+}
