@@ -52,7 +52,13 @@ public struct LineChart {
   }
 
   public var svg: String {
-    let (w, h, left, right, top, bottom) = (560.0, 340.0, 64.0, 16.0, 36.0, 48.0)
+    // The legend sits below the axis label, a line per series, so it never covers a curve; the
+    // chart widens for long series names (about 6.6 px per character at 12 px).
+    let legendHeight = 16.0 * Double(series.count) + 4
+    let longest = Double(series.map(\.name.count).max() ?? 0)
+    let (w, plotHeight, left, right, top) = (Swift.max(560.0, 64 + 30 + longest * 6.6 + 16), 340.0, 64.0, 16.0, 36.0)
+    let bottom = 48.0 + legendHeight
+    let h = plotHeight + legendHeight
     let all = series.flatMap(\.points)
     let xs = all.map(\.x)
     let ys = all.flatMap { [$0.y, $0.lower ?? $0.y, $0.upper ?? $0.y] } + (reference.map { [$0] } ?? [])
@@ -81,9 +87,11 @@ public struct LineChart {
       let xv = x0 + Double(i) / 4 * (x1 - x0)
       s += "<text x=\"\(f(px(xv)))\" y=\"\(f(h - bottom + 16))\" text-anchor=\"middle\">\(fmt(xv, digits: 2))</text>\n"
     }
-    s += "<text x=\"\(f((left + w - right) / 2))\" y=\"\(f(h - 8))\" text-anchor=\"middle\">\(Self.escape(xLabel))</text>\n"
     s +=
-      "<text x=\"14\" y=\"\(f(h / 2))\" transform=\"rotate(-90 14 \(f(h / 2)))\" text-anchor=\"middle\">\(Self.escape(yLabel))</text>\n"
+      "<text x=\"\(f((left + w - right) / 2))\" y=\"\(f(plotHeight - 8))\" text-anchor=\"middle\">\(Self.escape(xLabel))</text>\n"
+    let midY = (top + h - bottom) / 2
+    s +=
+      "<text x=\"14\" y=\"\(f(midY))\" transform=\"rotate(-90 14 \(f(midY)))\" text-anchor=\"middle\">\(Self.escape(yLabel))</text>\n"
     if let reference {
       s +=
         "<line x1=\"\(f(left))\" y1=\"\(f(py(reference)))\" x2=\"\(f(w - right))\" y2=\"\(f(py(reference)))\" stroke=\"gray\" stroke-dasharray=\"4 3\"/>\n"
@@ -100,7 +108,7 @@ public struct LineChart {
       let path = line.points.map { "\(f(px($0.x))),\(f(py($0.y)))" }.joined(separator: " ")
       s += "<polyline points=\"\(path)\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\"/>\n"
       for p in line.points { s += "<circle cx=\"\(f(px(p.x)))\" cy=\"\(f(py(p.y)))\" r=\"3\" fill=\"\(color)\"/>\n" }
-      let ly = top + 4 + Double(k) * 16
+      let ly = plotHeight + 4 + Double(k) * 16
       s += "<rect x=\"\(f(left + 12))\" y=\"\(f(ly))\" width=\"12\" height=\"4\" fill=\"\(color)\"/>"
       s += "<text x=\"\(f(left + 30))\" y=\"\(f(ly + 6))\">\(Self.escape(line.name))</text>\n"
     }
