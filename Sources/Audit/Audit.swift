@@ -103,20 +103,28 @@ public struct Audit {
     return a
   }
 
-  /// The backward selection's manifest, finished images (in position order) and their costs:
-  /// `run/`, or where the shards of a sharded audit are not merged yet, every shard's.
-  public func finishedImages() throws -> (manifest: RunManifest, records: [ImageRecord], costs: [Int: ImageCost]) {
+  /// Where the backward selection is stored: `run/`, or where the shards of a sharded audit are
+  /// not merged yet, every shard that has begun; and the manifest (any store's: they differ only
+  /// in the shard). Reads no image record.
+  public func selectionStores() throws -> (stores: [RunStore], manifest: RunManifest) {
     let run = RunStore(directory: runFolder)
-    let shards = shardStores()
-    let stores = FileManager.default.fileExists(atPath: run.directory + "/manifest.json") || shards.isEmpty ? [run] : shards
-    let manifest = try stores[0].readManifest()
-    var records: [ImageRecord] = []
-    var costs: [Int: ImageCost] = [:]
-    for store in stores where FileManager.default.fileExists(atPath: store.directory + "/manifest.json") {
-      records += try store.records()
-      costs.merge(store.costs()) { a, _ in a }
-    }
-    return (manifest, records.sorted { $0.position < $1.position }, costs)
+    let hasManifest = { (s: RunStore) in FileManager.default.fileExists(atPath: s.directory + "/manifest.json") }
+    let shards = shardStores().filter(hasManifest)
+    let stores = hasManifest(run) || shards.isEmpty ? [run] : shards
+    return (stores, try stores[0].readManifest())
+  }
+
+  /// Images that have finished backward selection, counted from the finished groups.
+  public func finishedImageCount() throws -> Int {
+    let (stores, manifest) = try selectionStores()
+    return stores.reduce(0) { n, s in s.finishedGroups().reduce(n) { $0 + manifest.positions(ofGroup: $1).count } }
+  }
+
+  /// The backward selection's manifest and finished images, in position order.
+  public func finishedImages() throws -> (manifest: RunManifest, records: [ImageRecord]) {
+    let (stores, manifest) = try selectionStores()
+    let records = try stores.flatMap { try $0.records() }
+    return (manifest, records.sorted { $0.position < $1.position })
   }
 
   /// Creates the folder and `audit.json`, or checks that the folder holds this audit.
@@ -246,7 +254,7 @@ extension Audit {
   public func analyse(
     classifier: any Classifier, data: ImageDataset, device: Device, members: [(file: ModelFile, network: any Classifier)] = []
   ) throws -> AuditResults {
-    let (manifest, records, _) = try finishedImages()
+    let (manifest, records) = try finishedImages()
     guard !records.isEmpty else { throw SISError.badArgument("\(folder): no image has finished backward selection yet") }
     // A snapshot replaces the previous one whole (its gallery showed other images).
     if interim, FileManager.default.fileExists(atPath: resultsFolder) {
@@ -372,32 +380,46 @@ extension Audit {
       }.joined(separator: "\n") + "\n"
   }
 
-  /// The three figures as SVG.
-  public func charts(_ r: AuditResults) -> (sisSize: String, correctIncorrect: String, confidence: String) {
-    let label =
-      settings.modelPaths.count > 1 ? "ensemble of \(settings.modelPaths.count)" : (settings.modelPaths.first ?? "model")
-    let sis = LineChart(
+  /// Figure 6: mean SIS size against threshold with 95% intervals, a series per named result.
+  static func sisSizeChart(_ series: [(name: String, results: AuditResults)]) -> LineChart {
+    LineChart(
       title: "SIS size against threshold (Figure 6 form)", xLabel: "threshold τ", yLabel: "mean SIS size (pixels), 95% CI",
-      series: [
+      series: series.map { name, r in
         .init(
-          name:
-            "\(label), accuracy \(fmt(r.subsets.rows.first.map { $0.accuracy * 100 } ?? 0, digits: 1))% on the audited images",
+          name: name,
           points: r.sisSize.compactMap { p in
             p.mean.map { .init(x: p.threshold, y: $0, lower: p.interval?.lower, upper: p.interval?.upper) }
           })
-      ])
-    let groups = LineChart(
+      })
+  }
+
+  /// Figure 5: percentage increase of mean SIS size of correctly over misclassified images with
+  /// 95% intervals, a series per named result, against a reference line at 0.
+  static func correctIncorrectChart(_ series: [(name: String, results: AuditResults)]) -> LineChart {
+    LineChart(
       title: "SIS of correctly over misclassified images (Figure 5 form)", xLabel: "threshold τ",
       yLabel: "% increase of mean SIS size, 95% CI",
-      series: [
+      series: series.map { name, r in
         .init(
-          name: label,
+          name: name,
           points: r.correctIncorrect.compactMap { p in
             p.percentIncrease.map {
               .init(x: p.threshold, y: $0, lower: p.percentIncreaseInterval?.lower, upper: p.percentIncreaseInterval?.upper)
             }
           })
-      ], reference: 0)
+      }, reference: 0)
+  }
+
+  /// The three figures as SVG.
+  public func charts(_ r: AuditResults) -> (sisSize: String, correctIncorrect: String, confidence: String) {
+    let label =
+      settings.modelPaths.count > 1 ? "ensemble of \(settings.modelPaths.count)" : (settings.modelPaths.first ?? "model")
+    let sis = Self.sisSizeChart([
+      (
+        "\(label), accuracy \(fmt(r.subsets.rows.first.map { $0.accuracy * 100 } ?? 0, digits: 1))% on the audited images", r
+      )
+    ])
+    let groups = Self.correctIncorrectChart([(label, r)])
     let confidence = LineChart(
       title: "Confidence of correctly and misclassified images (Figure S3 form)", xLabel: "threshold τ",
       yLabel: "mean confidence f(x), 95% CI",

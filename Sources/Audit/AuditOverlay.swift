@@ -56,28 +56,8 @@ public struct AuditOverlay {
 
   /// Figure 6 and Figure 5 with one series per audit.
   public var charts: (sisSize: String, correctIncorrect: String) {
-    let sis = LineChart(
-      title: "SIS size against threshold (Figure 6 form)", xLabel: "threshold τ", yLabel: "mean SIS size (pixels), 95% CI",
-      series: entries.map { e in
-        .init(
-          name: e.legend,
-          points: e.results.sisSize.compactMap { p in
-            p.mean.map { .init(x: p.threshold, y: $0, lower: p.interval?.lower, upper: p.interval?.upper) }
-          })
-      })
-    let groups = LineChart(
-      title: "SIS of correctly over misclassified images (Figure 5 form)", xLabel: "threshold τ",
-      yLabel: "% increase of mean SIS size, 95% CI",
-      series: entries.map { e in
-        .init(
-          name: e.legend,
-          points: e.results.correctIncorrect.compactMap { p in
-            p.percentIncrease.map {
-              .init(x: p.threshold, y: $0, lower: p.percentIncreaseInterval?.lower, upper: p.percentIncreaseInterval?.upper)
-            }
-          })
-      }, reference: 0)
-    return (sis.svg, groups.svg)
+    let series = entries.map { (name: $0.legend, results: $0.results) }
+    return (Audit.sisSizeChart(series).svg, Audit.correctIncorrectChart(series).svg)
   }
 
   /// Writes `sis-size-vs-threshold.svg`/`.csv` and `correct-vs-incorrect.svg`/`.csv` (the audits'

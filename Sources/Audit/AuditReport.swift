@@ -10,7 +10,8 @@ extension Audit {
   @discardableResult
   public func writeReport(machine: String) throws -> String {
     let results = try JSONDecoder().decode(AuditResults.self, from: Data(try readFile(resultsFolder + "/results.json")))
-    let (manifest, _, costs) = try finishedImages()
+    let (stores, manifest) = try selectionStores()
+    let costs = stores.reduce(into: [Int: ImageCost]()) { all, s in all.merge(s.costs()) { a, _ in a } }
     let selection = try JSONDecoder().decode(Selection.self, from: Data(try readFile(selectionPath)))
     let seconds = costs.values.reduce(0) { $0 + Double($1.seconds) }
     let charts = charts(results)

@@ -174,7 +174,7 @@ struct AuditCommand: ParsableCommand {
 
     let selection = try audit.select(classifier: classifier, data: data, device: device)
     // A resumed audit: the plan is for the images still to do.
-    let done = (try? audit.finishedImages().records.count) ?? 0
+    let done = (try? audit.finishedImageCount()) ?? 0
     let cost = CostPlan(
       settings: selectionSettings, pixels: data.plane, images: selection.positions.count - done,
       forwardPerSecond: try CostPlan.measureThroughput(classifier, data: data, device: device), tasks: 1)
@@ -232,7 +232,7 @@ struct AuditCommand: ParsableCommand {
   ) throws {
     let finished: Int
     do {
-      finished = try audit.finishedImages().records.count
+      finished = try audit.finishedImageCount()
     } catch {
       throw ValidationFailure("\(out): backward selection has not started yet (\(error)); nothing to report")
     }

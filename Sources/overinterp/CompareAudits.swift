@@ -26,10 +26,8 @@ struct CompareAudits: ParsableCommand {
   }
 
   func run() throws {
-    let pairs = audits.map { a -> (label: String, folder: String) in
-      if let eq = a.firstIndex(of: "="), !FileManager.default.fileExists(atPath: a) {
-        return (String(a[..<eq]), String(a[a.index(after: eq)...]))
-      }
+    let pairs = try audits.map { a -> (label: String, folder: String) in
+      if a.contains("="), !FileManager.default.fileExists(atPath: a) { return try labelledPath(a, flag: "an audit") }
       return (URL(fileURLWithPath: a).lastPathComponent, a)
     }
     print(try AuditOverlay(pairs).write(to: out), terminator: "")

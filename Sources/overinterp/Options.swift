@@ -329,3 +329,12 @@ enum Resources {
     )
   }
 }
+
+/// `LABEL=PATH` split at the first `=`; both sides must be non-empty (`flag` names the argument
+/// in the error).
+func labelledPath(_ text: String, flag: String) throws -> (String, String) {
+  guard let eq = text.firstIndex(of: "="), eq != text.startIndex, text.index(after: eq) != text.endIndex else {
+    throw ValidationError("\(flag) must be LABEL=PATH, got '\(text)'")
+  }
+  return (String(text[..<eq]), String(text[text.index(after: eq)...]))
+}

@@ -36,17 +36,10 @@ struct Table1: ParsableCommand {
 
   @OptionGroup var runtime: RuntimeOptions
 
-  static func pair(_ text: String, flag: String) throws -> (String, String) {
-    guard let eq = text.firstIndex(of: "="), eq != text.startIndex, text.index(after: eq) != text.endIndex else {
-      throw ValidationError("\(flag) must be LABEL=PATH, got '\(text)'")
-    }
-    return (String(text[..<eq]), String(text[text.index(after: eq)...]))
-  }
-
   func validate() throws {
     if models.isEmpty || data.isEmpty { throw ValidationError("give at least one --model GROUP=FILE and one --data LABEL=PATH") }
-    for m in models { _ = try Self.pair(m, flag: "--model") }
-    for d in data { _ = try Self.pair(d, flag: "--data") }
+    for m in models { _ = try labelledPath(m, flag: "--model") }
+    for d in data { _ = try labelledPath(d, flag: "--data") }
   }
 
   func run() throws {
@@ -54,12 +47,12 @@ struct Table1: ParsableCommand {
     let device = runtime.resolvedDevice
     let options = ModelFileOptions(trustCode: trustCode)
     let networks = try models.map { text -> (group: String, name: String, network: any Classifier) in
-      let (group, path) = try Self.pair(text, flag: "--model")
+      let (group, path) = try labelledPath(text, flag: "--model")
       let file = path == "default" ? try Resources.path("default-model.safetensors") : path
       return (group, path, try ModelLoader.loadClassifier(file, options: options, device: device))
     }
     let datasets = try data.map { text -> (label: String, dataset: ImageDataset) in
-      let (label, path) = try Self.pair(text, flag: "--data")
+      let (label, path) = try labelledPath(text, flag: "--data")
       return (label, try DataSource(path: path, split: split).load())
     }
     let matrix = try AccuracyMatrix(models: networks, data: datasets, device: device)
