@@ -120,6 +120,12 @@ public struct Audit {
     return stores.reduce(0) { n, s in s.finishedGroups().reduce(n) { $0 + manifest.positions(ofGroup: $1).count } }
   }
 
+  /// What the finished images cost (wall time and passes per image, from each store's
+  /// `timings.jsonl`).
+  public func finishedCosts() throws -> [ImageCost] {
+    try selectionStores().stores.flatMap { Array($0.costs().values) }
+  }
+
   /// The backward selection's manifest and finished images, in position order.
   public func finishedImages() throws -> (manifest: RunManifest, records: [ImageRecord]) {
     let (stores, manifest) = try selectionStores()

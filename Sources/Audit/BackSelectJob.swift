@@ -73,6 +73,20 @@ public struct BackSelectJob {
     return manifest.settings.method == .gradient ? p : p * (p + 1) / 2
   }
 
+  /// For a hybrid run: the exact phase's size (pixels left by the gradient phase) of up to
+  /// `images` images spread evenly over the images still to do (over all of them when none is
+  /// left), measured by running the gradient phase alone; nil for the other methods.
+  public func pilotExactPhase(images: Int = 8) throws -> [Int]? {
+    guard manifest.settings.method == .hybrid, images > 0 else { return nil }
+    let pending = runner.pendingGroups.flatMap { manifest.positions(ofGroup: $0) }
+    let pool = pending.isEmpty ? manifest.positions : pending
+    let n = Swift.min(images, pool.count)
+    return try runner.hybridExactPhaseSizes((0..<n).map { pool[$0 * pool.count / n] })
+  }
+
+  /// What the finished images of this folder cost (`timings.jsonl`).
+  public var finishedCosts: [ImageCost] { Array(store.costs().values) }
+
   /// Runs the pending groups; `onProgress(imagesDone, candidates)` after each step and group.
   public func run(onProgress: ((_ imagesDone: Int, _ candidates: Int) -> Void)? = nil) throws {
     try runner.run(onProgress: onProgress)

@@ -29,28 +29,96 @@ public struct CostPlan: Sendable {
     return Double(n) / Swift.max(Progress.now() - start, 1e-6)
   }
 
-  public init(settings: SelectionSettings, pixels: Int, images: Int, forwardPerSecond: Double, tasks: Int) {
+  /// Where the per-image numbers come from: the method's formula, a pilot of the hybrid's
+  /// gradient phase, or the images of this run that are finished.
+  public enum Basis: Sendable, Equatable {
+    case formula
+    /// Pixels left to the exact phase, per pilot image.
+    case pilot(exactPhase: [Int])
+    /// Finished images: how many, their mean wall time per image.
+    case finished(images: Int, secondsPerImage: Double)
+  }
+  public var basis: Basis
+
+  /// The plan from the method's formula (`Audit.passesPerImage`), from a pilot of the hybrid's
+  /// gradient phase (`exactPhase`: the pixels it left to the exact phase, per pilot image), or,
+  /// best, from what the finished images of the run cost (`finished`, from `timings.jsonl`): their
+  /// model passes and their wall time per image, measured on the machine that ran them.
+  public init(
+    settings: SelectionSettings, pixels: Int, images: Int, forwardPerSecond: Double, tasks: Int, exactPhase: [Int]? = nil,
+    finished: [ImageCost] = []
+  ) {
     let passes = Audit.passesPerImage(settings, pixels: pixels)
     self.images = images
     forwardPerImage = passes.forward
     gradientPerImage = passes.gradient
+    basis = .formula
+    if settings.method == .hybrid, let exactPhase, !exactPhase.isEmpty {
+      forwardPerImage = 1 + exactPhase.reduce(0) { $0 + $1 * ($1 + 1) / 2 } / exactPhase.count
+      basis = .pilot(exactPhase: exactPhase)
+    }
+    let forward = finished.compactMap(\.forwardPasses)
+    if !forward.isEmpty { forwardPerImage = forward.reduce(0, +) / forward.count }
+    let gradient = finished.compactMap(\.gradientPasses)
+    if !gradient.isEmpty { gradientPerImage = gradient.reduce(0, +) / gradient.count }
+    let timed = finished.map { Double($0.seconds) }.filter { $0 > 0 }
+    if !timed.isEmpty { basis = .finished(images: timed.count, secondsPerImage: timed.reduce(0, +) / Double(timed.count)) }
     self.forwardPerSecond = forwardPerSecond
     self.tasks = Swift.max(tasks, 1)
     label = settings.label
     method = settings.method
   }
 
-  /// Seconds on one process; a gradient pass (forward and backward) counts as three forward passes.
+  /// Seconds on one process: the finished images' mean wall time per image where there are
+  /// some, else the passes at the measured throughput, a gradient pass (forward and backward)
+  /// counting as three forward passes.
   public var seconds: Double {
-    Double(images) * (Double(forwardPerImage) + 3 * Double(gradientPerImage)) / Swift.max(forwardPerSecond, 1e-9)
+    if case .finished(_, let perImage) = basis { return Double(images) * perImage }
+    return Double(images) * (Double(forwardPerImage) + 3 * Double(gradientPerImage)) / Swift.max(forwardPerSecond, 1e-9)
+  }
+
+  /// Progress units (candidates scored) per image as `BackSelectRunner` reports them: p for the
+  /// gradient method, p(p+1)/2 for exact selection, and for the hybrid the gradient phase's
+  /// pixels plus the exact phase's candidates, at the sizes this plan expects.
+  public func candidatesPerImage(pixels p: Int) -> Int {
+    switch method {
+    case .gradient: return p
+    case .exact: return p * (p + 1) / 2
+    case .hybrid:
+      if case .formula = basis { return p * (p + 1) / 2 }
+      // forwardPerImage = 1 + r(r+1)/2 on average; the gradient phase masks about p - r pixels.
+      let exact = Swift.max(forwardPerImage - 1, 0)
+      let r = Int((Double(8 * exact + 1).squareRoot() - 1) / 2)
+      return exact + Swift.max(p - r, 0)
+    }
   }
 
   public var text: String {
     let total = Double(images) * Double(forwardPerImage)
+    let source: String
+    switch basis {
+    case .formula:
+      source =
+        method == .hybrid
+        ? "at least, when the exact phase starts at --exact-last pixels (a dip below --switch-at starts it earlier) "
+        : ""
+    case .pilot(let r):
+      source =
+        "on average, the exact phase measured on a pilot of \(r.count) image(s) (gradient phase only): "
+        + "\(fmt(Double(r.reduce(0, +)) / Double(r.count), digits: 0)) pixels (\(r.min() ?? 0)-\(r.max() ?? 0)) "
+    case .finished(let n, _):
+      source = "on average over the \(n) finished image(s) "
+    }
+    let pace: String
+    if case .finished(_, let perImage) = basis {
+      pace = "\(fmt(perImage, digits: 1)) s per finished image; estimated \(Progress.duration(seconds)) for the rest at that pace"
+    } else {
+      pace = "\(Int(forwardPerSecond)) forward passes/s measured here; estimated \(Progress.duration(seconds)) on one process"
+    }
     return "plan: \(images) image(s), \(label): \(forwardPerImage) forward + \(gradientPerImage) gradient passes per image "
-      + (method == .hybrid ? "at most, when the exact phase starts at --exact-last pixels " : "")
+      + source
       + "(\(fmt(total, digits: 0)) forward passes in all; exact steps that saturate end early under --score prob, so this is an upper bound there); "
-      + "\(Int(forwardPerSecond)) forward passes/s measured here; estimated \(Progress.duration(seconds)) on one process"
+      + pace
       + (tasks > 1 ? ", \(Progress.duration(seconds / Double(tasks))) on \(tasks) tasks as fast as this machine" : "")
   }
 }

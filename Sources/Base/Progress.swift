@@ -57,7 +57,7 @@ public final class Progress {
     }
     lastDraw = t
     let rate = Double(done) / Swift.max(t - start, 1e-9)
-    let eta = rate > 0 ? Double(total - done) / rate : 0
+    let eta = rate > 0 ? Double(Swift.max(total - done, 0)) / rate : 0
     let line =
       "\(label) \(done)/\(total) \(unit)  \(Self.format(rate))/s  ETA \(Self.duration(eta))\(extra.isEmpty ? "" : "  " + extra)"
     if logInterval != nil {

@@ -76,6 +76,20 @@ public struct BackSelectRunner {
     return (images, predicted, confidence)
   }
 
+  /// For a hybrid run: the pixels each image at `positions` would leave to the exact phase
+  /// (`hybridExactPhaseSizes`), measured by running the gradient phase alone.
+  public func hybridExactPhaseSizes(_ positions: [Int]) throws -> [Int] {
+    let settings = manifest.settings
+    guard settings.method == .hybrid, layout.description == "pixel", let k = settings.k, let hybrid = settings.hybrid else {
+      throw SISError.badArgument("only a hybrid run on pixel features has an exact phase to measure")
+    }
+    let (images, predicted, _) = try prepareImages(positions)
+    return try SIS.hybridExactPhaseSizes(
+      classifier: classifier, images: images, classes: predicted, inputShape: layout.inputShape, k: k,
+      switchProbability: Float(hybrid.switchAt), capAtFullImage: hybrid.switchCap == .confidence, exactLast: hybrid.exactLast,
+      setAside: hybrid.onDip == .setAside, maskValue: maskValue, score: settings.score, device: device)
+  }
+
   /// Runs every pending group; `onImages(done, candidates)` reports progress.
   public func run(onProgress: ((_ imagesDone: Int, _ candidates: Int) -> Void)? = nil) throws {
     let settings = manifest.settings

@@ -142,6 +142,29 @@ public func hybridBackSelect(
     }, exactEvaluations: { scorer.cost.forwardPasses })
 }
 
+/// The pixels the hybrid's gradient phase leaves to its exact phase, per image (set-aside pixels
+/// included): an image with r of them costs r(r+1)/2 forward passes in the exact phase. Runs the
+/// gradient phase alone (about p/k gradient passes per image), so that a plan can measure what
+/// the hybrid will cost instead of assuming that the exact phase starts at `exactLast`: a dip
+/// below `switchProbability` starts it earlier, and set-aside blocks add to it.
+public func hybridExactPhaseSizes(
+  classifier: any Classifier, images: [[Float]], classes: [Int], inputShape: [Int], k: Int, switchProbability: Float,
+  capAtFullImage: Bool = false, exactLast: Int, setAside: Bool = false, maskValue: [Float]? = nil, score: SelectionScore,
+  device: Device = .cpu
+) throws -> [Int] {
+  guard switchProbability >= 0 && switchProbability <= 1 else {
+    throw SISError.badArgument("the switch probability must be in [0, 1], got \(switchProbability)")
+  }
+  let evaluator = try ClassifierMaskEvaluator(
+    classifier: classifier, images: images, classes: classes, inputShape: inputShape, maskValue: maskValue, score: score,
+    device: device)
+  var phase = try GradientPhase(
+    evaluator: evaluator, k: k, switchBelow: switchProbability, capAtFullImage: capAtFullImage, exactLast: exactLast,
+    setAside: setAside)
+  try phase.run(maxIterations: nil, onIteration: nil)
+  return phase.masked.map { m in m.count { !$0 } }
+}
+
 /// The gradient iterations of `gradientBackSelect` and `hybridBackSelect`, one step at a time.
 /// Each iteration evaluates the images still in the phase with their gradients (`iterate`):
 /// for each image it first settles the block masked in the previous iteration (`settle`: keep

@@ -269,4 +269,10 @@ public struct ImageCost: Sendable, Equatable {
   public var seconds: Float
   public var forwardPasses: Int?
   public var gradientPasses: Int?
+
+  public init(seconds: Float, forwardPasses: Int? = nil, gradientPasses: Int? = nil) {
+    self.seconds = seconds
+    self.forwardPasses = forwardPasses
+    self.gradientPasses = gradientPasses
+  }
 }

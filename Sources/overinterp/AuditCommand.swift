@@ -173,11 +173,29 @@ struct AuditCommand: ParsableCommand {
     try audit.prepare()
 
     let selection = try audit.select(classifier: classifier, data: data, device: device)
-    // A resumed audit: the plan is for the images still to do.
+    // A shard (several machines or a Slurm array) writes into shards/; whoever finds every shard
+    // complete merges them into run/ and goes on with the analyses.
+    let shardSetting = try resolveShard(shard)
+    let sharded = shardSetting.count > 1
+    let alreadySharded = FileManager.default.fileExists(atPath: out + "/shards")
+    let job = {
+      try BackSelectJob(
+        classifier: classifier, models: files, data: data, dataRecord: dataRecord, positions: selection.positions,
+        selection: selection.description, layout: .pixels(data.imageShape), maskValue: .mean, settings: selectionSettings,
+        shard: shardSetting, device: device, out: sharded ? audit.shardFolder(shardSetting) : audit.runFolder,
+        version: Overinterp.configuration.version)
+    }
+    // A resumed audit: the plan is for the images still to do, at the finished images' pace; a
+    // new hybrid audit measures its exact phase on a pilot.
     let done = (try? audit.finishedImageCount()) ?? 0
+    let finishedCosts = (try? audit.finishedCosts()) ?? []
+    let remaining = selection.positions.count - done
     let cost = CostPlan(
-      settings: selectionSettings, pixels: data.plane, images: selection.positions.count - done,
-      forwardPerSecond: try CostPlan.measureThroughput(classifier, data: data, device: device), tasks: 1)
+      settings: selectionSettings, pixels: data.plane, images: remaining,
+      forwardPerSecond: finishedCosts.isEmpty ? try CostPlan.measureThroughput(classifier, data: data, device: device) : 0,
+      tasks: 1,
+      exactPhase: finishedCosts.isEmpty && !interim && remaining > 0 ? try job().pilotExactPhase() : nil,
+      finished: finishedCosts)
     printError(
       "audit: \(selection.description); " + (done > 0 ? "\(done) of \(selection.positions.count) image(s) done; " : "")
         + cost.text)
@@ -192,21 +210,13 @@ struct AuditCommand: ParsableCommand {
       return
     }
 
-    // A shard (several machines or a Slurm array) writes into shards/; whoever finds every shard
-    // complete merges them into run/ and goes on with the analyses.
-    let shardSetting = try resolveShard(shard)
-    let sharded = shardSetting.count > 1
-    let alreadySharded = FileManager.default.fileExists(atPath: out + "/shards")
     if sharded || !alreadySharded {
-      let job = try BackSelectJob(
-        classifier: classifier, models: files, data: data, dataRecord: dataRecord, positions: selection.positions,
-        selection: selection.description, layout: .pixels(data.imageShape), maskValue: .mean, settings: selectionSettings,
-        shard: shardSetting, device: device, out: sharded ? audit.shardFolder(shardSetting) : audit.runFolder,
-        version: Overinterp.configuration.version)
+      let job = try job()
       try job.prepare(resume: true)
       let pending = job.pendingImages
       if pending > 0 {
-        let progress = Progress(total: pending * job.candidatesPerImage, label: "backselect", unit: "candidates")
+        let progress = Progress(
+          total: pending * cost.candidatesPerImage(pixels: data.plane), label: "backselect", unit: "candidates")
         var done = 0
         try job.run { images, candidates in
           done += images

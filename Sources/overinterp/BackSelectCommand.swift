@@ -129,27 +129,35 @@ struct BackSelectCommand: ParsableCommand {
     let layout = try FeatureLayout(parsing: features, inputShape: data.imageShape)
     let mask = try MaskValue(parsing: maskValue, inputShape: data.imageShape, normalization: classifier.info.normalization)
     let (positions, description) = try selection.select(data, classifier: classifier, device: device)
-    if plan {
-      let shardSetting = try resolveShard(shard)
-      let cost = CostPlan(
-        settings: settings(precision: precisionOptions.precision), pixels: layout.count, images: positions.count,
-        forwardPerSecond: try CostPlan.measureThroughput(classifier, data: data, device: device),
-        tasks: tasks ?? shardSetting.count)
-      print(cost.text)
-      return
-    }
     let job = try BackSelectJob(
       classifier: classifier, models: try model.files(), data: data, dataRecord: dataOptions.record(data), positions: positions,
       selection: description, layout: layout, maskValue: mask,
-      settings: settings(precision: precisionOptions.effective(device: device)),
+      settings: settings(precision: plan ? precisionOptions.precision : precisionOptions.effective(device: device)),
       shard: try resolveShard(shard),
       device: device, out: out, version: Overinterp.configuration.version)
-    try job.prepare(resume: resume)
+    if !plan { try job.prepare(resume: resume) }
+    // The cost at the pace of the images this folder finished, else from a pilot of the hybrid's
+    // gradient phase, else from the method's formula.
+    let finished = job.finishedCosts
+    let hybridPilot = finished.isEmpty && job.pendingImages > 0
+    func costPlan(images: Int, tasks: Int) throws -> CostPlan {
+      CostPlan(
+        settings: job.manifest.settings, pixels: layout.count, images: images,
+        forwardPerSecond: finished.isEmpty ? try CostPlan.measureThroughput(classifier, data: data, device: device) : 0,
+        tasks: tasks, exactPhase: hybridPilot ? try job.pilotExactPhase() : nil, finished: finished)
+    }
+    if plan {
+      print(try costPlan(images: job.pendingImages, tasks: tasks ?? job.manifest.shard.count).text)
+      return
+    }
     let imageCount = job.pendingImages
     printError(
       "backselect: \(imageCount) image(s) to do in \(job.pendingGroups) group(s) of \(positions.count) selected (\(description)); data: \(data.description)"
     )
-    let progress = Progress(total: imageCount * job.candidatesPerImage, label: "backselect", unit: "candidates")
+    let perImage =
+      method == .hybrid && imageCount > 0
+      ? try costPlan(images: imageCount, tasks: 1).candidatesPerImage(pixels: layout.count) : job.candidatesPerImage
+    let progress = Progress(total: imageCount * perImage, label: "backselect", unit: "candidates")
     var imagesDone = 0
     try job.run { images, candidates in
       imagesDone += images

@@ -1,4 +1,5 @@
 import Analysis
+import Audit
 import Datasets
 import Models
 import Torch
@@ -107,5 +108,38 @@ import Testing
     #expect(Swift.abs(bs.confidenceDrop - m) < 1e-6 && Swift.abs(bs.confidenceDropStd - s) < 1e-6, "\(bs) vs \(m) ± \(s)")
     let full = try #require(evaluation.rows.first)
     #expect(full.confidenceDrop == 0 && full.agreement == 1)
+  }
+
+  /// The cost plan from the formula, from a pilot of the hybrid's gradient phase, and from the
+  /// finished images, by hand. 1024 pixels, k = 8: 128 gradient passes per image.
+  @Test func costPlanByHand() {
+    let hybrid = SelectionSettings(method: .hybrid, k: 8, hybrid: HybridSettings())
+    // The formula assumes the exact phase starts at --exact-last (256): 1 + 256 * 257 / 2.
+    let formula = CostPlan(settings: hybrid, pixels: 1024, images: 10, forwardPerSecond: 1000, tasks: 2)
+    #expect(formula.forwardPerImage == 32897 && formula.gradientPerImage == 128 && formula.basis == .formula)
+    #expect(Swift.abs(formula.seconds - 10 * (32897 + 3 * 128) / 1000) < 1e-9)
+    #expect(formula.text.contains("at least") && formula.text.contains("on 2 tasks"), "\(formula.text)")
+    // A pilot: exact phases of 100 and 300 pixels, 5050 and 45150 forward passes: 1 + 25100.
+    let pilot = CostPlan(
+      settings: hybrid, pixels: 1024, images: 10, forwardPerSecond: 1000, tasks: 1, exactPhase: [100, 300])
+    #expect(pilot.forwardPerImage == 25101 && pilot.basis == .pilot(exactPhase: [100, 300]))
+    #expect(Swift.abs(pilot.seconds - 10 * (25101 + 3 * 128) / 1000) < 1e-9)
+    #expect(pilot.text.contains("pilot of 2 image(s)") && pilot.text.contains("200 pixels (100-300)"), "\(pilot.text)")
+    // Progress units: 25100 exact candidates (r(r+1)/2 = 25100 at r = 223.6, taken as 223) and the
+    // 1024 - 223 pixels of the gradient phase.
+    #expect(pilot.candidatesPerImage(pixels: 1024) == 25100 + 1024 - 223)
+    // Finished images win over the pilot: their passes and wall time.
+    let done = [
+      ImageCost(seconds: 90, forwardPasses: 80000, gradientPasses: 100),
+      ImageCost(seconds: 110, forwardPasses: 90000, gradientPasses: 120),
+    ]
+    let resumed = CostPlan(
+      settings: hybrid, pixels: 1024, images: 10, forwardPerSecond: 1000, tasks: 1, exactPhase: [100], finished: done)
+    #expect(resumed.forwardPerImage == 85000 && resumed.gradientPerImage == 110)
+    #expect(resumed.basis == .finished(images: 2, secondsPerImage: 100) && resumed.seconds == 1000)
+    #expect(resumed.text.contains("over the 2 finished image(s)") && resumed.text.contains("100.0 s per finished image"))
+    // Exact selection: p(p+1)/2 + 1, whatever a pilot would say.
+    let exact = CostPlan(settings: SelectionSettings(), pixels: 64, images: 1, forwardPerSecond: 100, tasks: 1)
+    #expect(exact.forwardPerImage == 2081 && exact.gradientPerImage == 0 && exact.candidatesPerImage(pixels: 64) == 2080)
   }
 }

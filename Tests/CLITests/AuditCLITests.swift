@@ -187,7 +187,9 @@ import Torch
     #expect(snapshot.status == 0 && snapshot.stdout.contains("interim: 4 of 8 image(s) finished\n"), "\(snapshot.stdout)")
     #expect(snapshot.stdout.contains("report: \(out)/interim/report.html"), "\(snapshot.stdout)")
     #expect(
-      snapshot.stderr.contains("4 of 8 image(s) done; plan: 4 image(s)"), "the plan counts what remains: \(snapshot.stderr)")
+      snapshot.stderr.contains("4 of 8 image(s) done; plan: 4 image(s)")
+        && snapshot.stderr.contains("on average over the 4 finished image(s)"),
+      "the plan counts what remains, at the finished images' pace: \(snapshot.stderr)")
     let interimHTML = try String(contentsOfFile: out + "/interim/report.html", encoding: .utf8)
     #expect(interimHTML.contains("<strong>Interim report</strong>: 4 of the 8 selected images"))
     let partial = try JSONSerialization.jsonObject(

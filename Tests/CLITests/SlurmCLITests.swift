@@ -92,4 +92,29 @@ import Testing
     #expect(r.stdout.contains("12486 forward passes in all") && r.stdout.contains("on 4 tasks"), "\(r.stdout)")
     #expect(!FileManager.default.fileExists(atPath: t.dir + "/planned"))
   }
+
+  /// A hybrid's plan measures its exact phase on a pilot (here all 6 images: the gradient phase
+  /// alone) and so predicts the forward passes the run then takes (within the one pass per image
+  /// that measures the gradient phase's last block); a resumed plan goes by the finished images.
+  @Test func hybridPlanPredictsTheRunsForwardPasses() throws {
+    let t = try TinySetup(count: 6)
+    defer { t.remove() }
+    let flags = ["--all", "--group", "2", "--method", "hybrid", "--k", "4", "--switch-at", "0.5", "--exact-last", "10"]
+    let plan = try CLI.run(t.backselect(t.dir + "/hybrid", flags + ["--plan"]))
+    #expect(plan.status == 0 && plan.stdout.contains("the exact phase measured on a pilot of 6 image(s)"), "\(plan.stdout)")
+    let predicted = try #require(
+      plan.stdout.firstMatch(of: /: (\d+) forward \+ (\d+) gradient passes per image on average/).map { Int($0.1)! })
+    let run = try CLI.run(t.backselect(t.dir + "/hybrid", flags))
+    #expect(run.status == 0, "\(run.stderr)")
+    let groups = try String(contentsOfFile: t.dir + "/hybrid/timings.jsonl", encoding: .utf8).split(separator: "\n").map {
+      try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+    }
+    let forward = groups.compactMap { $0["forward_passes_per_image"] as? Int }
+    #expect(forward.count == 3)
+    let measured = Double(forward.reduce(0, +)) / 3
+    #expect(measured >= Double(predicted) - 1.5 && measured <= Double(predicted) + 1.5, "plan \(predicted), run \(measured)")
+    let resumed = try CLI.run(t.backselect(t.dir + "/hybrid", flags + ["--plan"]))
+    #expect(
+      resumed.stdout.contains("plan: 0 image(s)") && resumed.stdout.contains("over the 6 finished image(s)"), "\(resumed.stdout)")
+  }
 }

@@ -258,6 +258,43 @@ final class InteractionClassifier: Classifier {
     }
   }
 
+  /// The plan's pilot (`hybridExactPhaseSizes`, the gradient phase alone) finds the exact phase
+  /// the hybrid then runs: r pixels cost r(r+1)/2 forward passes there. Cases from the tests above:
+  /// a dip set aside (6 pixels), an image below the switch level capped (12) or not (16), and a
+  /// group of images with an exactLast floor, where each image is checked by running it alone.
+  @Test func pilotFindsTheExactPhaseTheHybridRuns() throws {
+    let ones = [Float](repeating: 1, count: 16)
+    let dip: [Float] = [-0.5, -0.5] + (2..<16).map { Float($0) * 0.1 }
+    #expect(
+      try hybridExactPhaseSizes(
+        classifier: InteractionClassifier(weights: dip, penalty: 10), images: [ones], classes: [0], inputShape: [1, 4, 4],
+        k: 2, switchProbability: 0.9, exactLast: 4, setAside: true, score: .logprob) == [6])
+    let low: [Float] = [-0.3, -0.2, -0.1, -0.4] + (4..<16).map { 0.3 + 0.05 * Float($0) }
+    for (cap, r) in [(false, 16), (true, 12)] {
+      #expect(
+        try hybridExactPhaseSizes(
+          classifier: LinearClassifier(weights: low), images: [ones], classes: [0], inputShape: [1, 4, 4], k: 2,
+          switchProbability: 0.999, capAtFullImage: cap, exactLast: 0, score: .logprob) == [r])
+    }
+    let images = [image, image.map { $0 * 0.6 }, image.enumerated().map { $0.offset < 8 ? 2.5 : 1.5 }]
+    for exactLast in [0, 5] {
+      let sizes = try hybridExactPhaseSizes(
+        classifier: LinearClassifier(weights: weights), images: images, classes: [0, 0, 0], inputShape: [1, 4, 4], k: 2,
+        switchProbability: 0.9, exactLast: exactLast, score: .logprob)
+      // The gradient phase stops with at most exactLast pixels left: one block (k = 2) below it at worst.
+      #expect(sizes.count == 3 && sizes.allSatisfy { $0 > exactLast - 2 && $0 <= 16 }, "\(sizes)")
+      for (i, img) in images.enumerated() {
+        var cost = SelectionCost()
+        _ = try hybridBackSelect(
+          classifier: LinearClassifier(weights: weights), images: [img], classes: [0], inputShape: [1, 4, 4], k: 2,
+          switchProbability: 0.9, exactLast: exactLast, score: .logprob, chunk: 7, onCost: { cost = $0 })
+        // At most one more forward pass: the gradient phase's measurement of its last block.
+        let exact = sizes[i] * (sizes[i] + 1) / 2
+        #expect(cost.forwardPasses == exact || cost.forwardPasses == exact + 1, "image \(i): r \(sizes[i]), \(cost)")
+      }
+    }
+  }
+
   /// Images of a group that left the gradient phase (or finished) are not evaluated any more:
   /// together they cost exactly the evaluations they cost one at a time, with the same results.
   @Test func groupsCostWhatTheirImagesCostAlone() throws {
