@@ -244,3 +244,122 @@ public func maskBytes(_ features: [Int], _ p: Int) -> [UInt8] {
   for f in features where f >= 0 && f < p { m[f] = 1 }
   return m
 }
+
+extension PixelSubsets {
+  /// Joins subset folders of disjoint images of one source (e.g. the subsets of the shards of one
+  /// backward selection, written as each shard finished) into `folder`, sorted by position. The
+  /// folders must agree on everything but their images and runs: kind, fraction, seed, pixels
+  /// kept, image shape, classes, source, method label, model and mask colour; an image in two
+  /// folders is refused. `images.npy` and `masks.npy` are joined when every folder has them,
+  /// else left out (the loader rebuilds the images from the source). `folder` may be one of the
+  /// inputs: everything is read before anything is written, and `subsets.json` is written last.
+  /// Returns the joined description.
+  @discardableResult
+  public static func merge(_ folders: [String], into folder: String) throws -> Info {
+    guard let firstFolder = folders.first else { throw FileFormatError(folder, "nothing to merge") }
+    struct Part {
+      var info: Info
+      var kept: [Int]
+      var labels: [Int]
+      var predicted: [Int]
+      var sources: [Int]
+      var positions: [Int]
+      var images: [UInt8]?
+      var masks: [UInt8]?
+    }
+    var parts: [Part] = []
+    for f in folders {
+      let info = try readInfo(f)
+      let n = info.count
+      func ints(_ name: String, _ shape: [Int]) throws -> [Int] {
+        let a = try NpyArray.read(f + "/" + name)
+        guard a.shape == shape else {
+          throw FileFormatError(f + "/" + name, "expected shape \(shape) as subsets.json says, got \(a.shape)")
+        }
+        return try a.integers()
+      }
+      var part = Part(
+        info: info, kept: try ints("kept.npy", [n, info.keptPerImage]), labels: try ints("labels.npy", [n]),
+        predicted: try ints("predicted.npy", [n]), sources: try ints("source_index.npy", [n]),
+        positions: try ints("position.npy", [n]))
+      let (c, h, w) = (info.imageShape[0], info.imageShape[1], info.imageShape[2])
+      if FileManager.default.fileExists(atPath: f + "/images.npy"), FileManager.default.fileExists(atPath: f + "/masks.npy") {
+        let images = try NpyArray.read(f + "/images.npy")
+        let masks = try NpyArray.read(f + "/masks.npy")
+        guard images.kind == .uint8, images.shape == [n, h, w, c], masks.kind == .uint8, masks.shape == [n, h, w] else {
+          throw FileFormatError(f, "images.npy must be uint8 (\(n), \(h), \(w), \(c)) and masks.npy uint8 (\(n), \(h), \(w))")
+        }
+        part.images = images.data
+        part.masks = masks.data
+      }
+      parts.append(part)
+    }
+    let base = parts[0].info
+    for (f, part) in zip(folders, parts).dropFirst() {
+      let i = part.info
+      var differ: [String] = []
+      if i.kind != base.kind { differ.append("kind (\(i.kind.rawValue) vs \(base.kind.rawValue))") }
+      if i.fraction != base.fraction { differ.append("fraction (\(i.fraction) vs \(base.fraction))") }
+      if i.seed != base.seed { differ.append("seed") }
+      if i.keptPerImage != base.keptPerImage { differ.append("keptPerImage") }
+      if i.imageShape != base.imageShape { differ.append("imageShape") }
+      if i.classNames != base.classNames { differ.append("classNames") }
+      if i.sourcePath != base.sourcePath || i.sourceSplit != base.sourceSplit || i.sourceHoldout != base.sourceHoldout
+        || i.sourceLabels != base.sourceLabels
+      {
+        differ.append("source (\(i.sourceDescription) vs \(base.sourceDescription))")
+      }
+      if i.runLabel != base.runLabel { differ.append("method (\(i.runLabel ?? "none") vs \(base.runLabel ?? "none"))") }
+      if i.modelSHA256 != base.modelSHA256 { differ.append("model (SHA-256)") }
+      if i.maskColor != base.maskColor { differ.append("maskColor") }
+      if !differ.isEmpty {
+        throw FileFormatError(f, "cannot be merged with \(firstFolder): they differ in \(differ.joined(separator: ", "))")
+      }
+    }
+    // Every image once, in position order.
+    var rows: [(part: Int, row: Int)] = []
+    var seen: [Int: String] = [:]
+    for (p, part) in parts.enumerated() {
+      for (r, pos) in part.positions.enumerated() {
+        if let other = seen[pos] {
+          throw FileFormatError(folders[p], "image at position \(pos) (source index \(part.sources[r])) is also in \(other)")
+        }
+        seen[pos] = folders[p]
+        rows.append((p, r))
+      }
+    }
+    rows.sort { parts[$0.part].positions[$0.row] < parts[$1.part].positions[$1.row] }
+    let n = rows.count
+    let k = base.keptPerImage
+    let (c, h, w) = (base.imageShape[0], base.imageShape[1], base.imageShape[2])
+    func column(_ pick: (Part) -> [Int], width: Int = 1) -> [Int] {
+      rows.flatMap { r in pick(parts[r.part])[(r.row * width)..<((r.row + 1) * width)] }
+    }
+    let runs = parts.compactMap(\.info.run).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+    var info = base
+    info.count = n
+    info.run = runs.count <= 1 ? runs.first : runs.joined(separator: " + ")
+    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    try? FileManager.default.removeItem(atPath: folder + "/subsets.json")
+    try NpyArray(column(\.kept, width: k).map { UInt16($0) }, shape: [n, k]).write(to: folder + "/kept.npy")
+    try NpyArray(column(\.labels).map { Int64($0) }, shape: [n]).write(to: folder + "/labels.npy")
+    try NpyArray(column(\.predicted).map { Int64($0) }, shape: [n]).write(to: folder + "/predicted.npy")
+    try NpyArray(column(\.sources).map { Int64($0) }, shape: [n]).write(to: folder + "/source_index.npy")
+    try NpyArray(column(\.positions).map { Int64($0) }, shape: [n]).write(to: folder + "/position.npy")
+    let partImages = parts.compactMap(\.images)
+    let partMasks = parts.compactMap(\.masks)
+    if partImages.count == parts.count && partMasks.count == parts.count {
+      let plane = h * w
+      let images = rows.flatMap { r in partImages[r.part][(r.row * plane * c)..<((r.row + 1) * plane * c)] }
+      let masks = rows.flatMap { r in partMasks[r.part][(r.row * plane)..<((r.row + 1) * plane)] }
+      try NpyArray(images, shape: [n, h, w, c]).write(to: folder + "/images.npy")
+      try NpyArray(masks, shape: [n, h, w]).write(to: folder + "/masks.npy")
+    } else {
+      for f in ["images.npy", "masks.npy"] { try? FileManager.default.removeItem(atPath: folder + "/" + f) }
+    }
+    let e = JSONEncoder()
+    e.outputFormatting = [.prettyPrinted, .sortedKeys]
+    try writeFileAtomically(Array(try e.encode(info)) + [0x0a], to: folder + "/subsets.json")
+    return info
+  }
+}

@@ -1,26 +1,41 @@
 import ArgumentParser
 import Base
+import Datasets
 import SIS
 
 struct Merge: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Join backselect shard folders into one run, refusing folders whose manifests disagree.",
+    abstract:
+      "Join backselect shard folders into one run, or pixel-subset folders of disjoint images into one dataset, refusing folders that disagree.",
     discussion: """
-      Every group of the run must be present: a missing one is an error that names it and the \
-      shard (i/n) that should have written it, unless --allow-incomplete (e.g. to look at a run \
-      in progress).
+      Backselect runs: every group of the run must be present: a missing one is an error that \
+      names it and the shard (i/n) that should have written it, unless --allow-incomplete (e.g. \
+      to look at a run in progress). Pixel-subset folders (written by `subsets`, e.g. one per \
+      finished shard of a long run) must agree on kind, fraction, seed, source, method and \
+      model, and hold no image twice; --out may be one of them (the way a dataset grows shard \
+      by shard).
       """)
 
-  @Argument(help: "Run folders (e.g. the --shard i/n outputs of several machines).")
+  @Argument(help: "Run folders (e.g. the --shard i/n outputs of several machines), or pixel-subset folders.")
   var runs: [String]
 
-  @Option(help: "Merged run folder.")
+  @Option(help: "Merged run or pixel-subset folder.")
   var out: String
 
   @Flag(help: "Merge what is there even if groups are missing.")
   var allowIncomplete = false
 
   func run() throws {
+    let subsetFolders = runs.filter(PixelSubsets.isSubsetFolder)
+    if !subsetFolders.isEmpty {
+      guard subsetFolders.count == runs.count else {
+        let other = runs.first { !PixelSubsets.isSubsetFolder($0) } ?? ""
+        throw ValidationFailure("\(other) is not a pixel-subset folder (no subsets.json) like \(subsetFolders[0])")
+      }
+      let info = try PixelSubsets.merge(runs, into: out)
+      print("\(out): \(info.count) image(s) from \(runs.count) folder(s); \(info.description)")
+      return
+    }
     let stores = runs.map(RunStore.init(directory:))
     let copied = try RunStore.merge(stores, into: RunStore(directory: out))
     let merged = RunStore(directory: out)

@@ -185,4 +185,57 @@ func scratch(_ name: String) -> String {
     let moved = try PixelSubsets.load(dir + "/sub", sourceOverride: dir + "/other.npy")
     #expect(moved.pixels != rebuilt.pixels)
   }
+
+  /// Subset folders of disjoint images (one per finished shard of a long run) merge into the
+  /// dataset written in one go, in place; folders that disagree or share an image are refused.
+  @Test func subsetFoldersOfDisjointImagesMergeIntoOne() throws {
+    let dir = scratch("merge")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    let (hwc, labels) = patchImages(8, seed: 3)
+    try NpyArray(hwc, shape: [8, 16, 16, 3]).write(to: dir + "/images.npy")
+    try NpyArray(labels, shape: [8]).write(to: dir + "/labels.npy")
+    let source = try DataSource(path: dir + "/images.npy", labelsPath: dir + "/labels.npy").load()
+    func info(_ count: Int, seed: UInt64 = 1, run: String) -> PixelSubsets.Info {
+      PixelSubsets.Info(
+        kind: .random, fraction: 0.05, seed: seed, count: count, keptPerImage: 13, imageShape: [3, 16, 16],
+        classNames: source.classNames, sourcePath: dir + "/images.npy", sourceSplit: "test", sourceHoldout: 0,
+        sourceLabels: dir + "/labels.npy", sourceDescription: source.description, run: run, runLabel: "gradient k=8",
+        modelPaths: ["m"], modelSHA256: ["abc"], maskColor: [125, 123, 114], overinterpVersion: "test")
+    }
+    func write(_ name: String, _ positions: [Int], seed: UInt64 = 1, images: Bool = true) throws -> String {
+      let kept = positions.map { PixelSubsets.randomPixels(count: 13, of: 256, seed: seed, sourceIndex: $0) }
+      try PixelSubsets.write(
+        info: info(positions.count, seed: seed, run: "run-" + name), source: source, positions: positions, kept: kept,
+        predicted: positions.map { 7 - $0 }, withImages: images, to: dir + "/" + name)
+      return dir + "/" + name
+    }
+    let whole = try write("whole", [0, 1, 2, 4, 5, 7])
+    let a = try write("a", [4, 0])
+    let b = try write("b", [2])
+    let c = try write("c", [7, 5, 1])
+    let merged = try PixelSubsets.merge([a, b, c], into: a)
+    #expect(merged.count == 6 && merged.run == "run-a + run-b + run-c")
+    for file in ["kept.npy", "labels.npy", "predicted.npy", "source_index.npy", "position.npy", "images.npy", "masks.npy"] {
+      #expect(try readFile(a + "/" + file) == readFile(whole + "/" + file), "\(file)")
+    }
+    let loaded = try PixelSubsets.load(a)
+    let expected = try PixelSubsets.load(whole)
+    #expect(loaded.pixels == expected.pixels && loaded.masks == expected.masks && loaded.labels == expected.labels)
+    // A folder without images: the merge leaves them out, and the loader rebuilds the same pixels.
+    let noImages = try write("d", [3], images: false)
+    try PixelSubsets.merge([a, noImages], into: dir + "/ad")
+    #expect(!FileManager.default.fileExists(atPath: dir + "/ad/images.npy"))
+    #expect(try PixelSubsets.load(dir + "/ad").count == 7)
+    // Refused: an image twice, another seed.
+    let twice = try write("e", [2, 6])
+    #expect(throws: FileFormatError.self) { try PixelSubsets.merge([b, twice], into: dir + "/x") }
+    let otherSeed = try write("f", [6], seed: 2)
+    do {
+      try PixelSubsets.merge([b, otherSeed], into: dir + "/y")
+      Issue.record("merged subsets drawn with another seed")
+    } catch let e as FileFormatError {
+      #expect("\(e)".contains("seed"))
+    }
+  }
 }

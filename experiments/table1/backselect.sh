@@ -5,7 +5,7 @@
 # folders are large (about 10 KB per image) and live outside the repository (RUNS, default
 # /work/runs/table1); what is kept of them is their 5% subsets, which are committed.
 #
-# The training images run as SHARDS shards (--shard i/SHARDS, about 1,125 images each at 40), each
+# The training images run as SHARDS shards (--shard i/SHARDS; at 40, 35 or 36 groups of 32 images each), each
 # in its own run folder; when a shard finishes, its 5% backward-selection and random subsets go to
 # backselect-train-shards/III-of-SHARDS and random-train-shards/III-of-SHARDS (small: the kept pixel indices) and its run folder may go.
 # A machine that is lost between sessions so loses at most the shard in progress; rerunning the

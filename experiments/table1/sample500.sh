@@ -7,11 +7,12 @@
 # 5% subsets, 5% random subsets of the same images, and the models of step 2 evaluated on them.
 # Run it once the hybrid audit is complete; models of step 2 that do not exist yet are left out.
 #
-#   experiments/table1/sample500.sh [OVERINTERP] [RUNS]
+#   experiments/table1/sample500.sh [OVERINTERP] [RUNS]    (MODELS: train.sh's, default models/ here)
 set -euo pipefail
 OVERINTERP=${1:-overinterp}
 RUNS=${2:-/work/runs/table1}
 HERE=$(cd "$(dirname "$0")" && pwd)
+MODELS=${MODELS:-$HERE/models}
 ROOT=$(cd "$HERE/../.." && pwd)
 OUT="$HERE/sample500"
 HYBRID="$ROOT/experiments/audit-r20-hybrid-500/run"
@@ -31,7 +32,7 @@ subsets "$RUNS/sample500-full" --run "$GRADIENT" --fraction 1 --kind backselect
 
 models=(--model "full=default")
 for m in r20-full-seed1:full r20-backselect:"5% BS (gradient)" r20-random:"5% random"; do
-  file="$RUNS/${m%%:*}/model.safetensors"
+  file="$MODELS/${m%%:*}/model.safetensors"
   if [ -f "$file" ]; then models+=(--model "${m#*:}=$file"); fi
 done
 "$OVERINTERP" table1 "${models[@]}" --data "full@sample of 500=$RUNS/sample500-full" \
