@@ -120,16 +120,10 @@ public enum PixelSubsets {
     guard kept.allSatisfy({ $0.count == k && $0.allSatisfy { (0..<p).contains($0) } }) else {
       throw FileFormatError(folder, "every image must keep \(k) pixels in 0..<\(p)")
     }
-    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-    try? FileManager.default.removeItem(atPath: folder + "/subsets.json")
-    try NpyArray(kept.flatMap { $0.map { UInt16($0) } }, shape: [n, k]).write(to: folder + "/kept.npy")
-    try NpyArray(positions.map { Int64(source.labels[$0]) }, shape: [n]).write(to: folder + "/labels.npy")
-    try NpyArray(predicted.map { Int64($0) }, shape: [n]).write(to: folder + "/predicted.npy")
-    try NpyArray(positions.map { Int64(source.sourceIndices[$0]) }, shape: [n]).write(to: folder + "/source_index.npy")
-    try NpyArray(positions.map { Int64($0) }, shape: [n]).write(to: folder + "/position.npy")
+    var images: (pixels: [UInt8], masks: [UInt8])?
     if withImages {
       let masks = kept.flatMap { maskBytes($0, p) }
-      let (c, h, w) = (source.imageShape[0], source.imageShape[1], source.imageShape[2])
+      let c = source.imageShape[0]
       var hwc = [UInt8](repeating: 0, count: n * p * c)
       for (i, pos) in positions.enumerated() {
         let img = source.image(pos)
@@ -141,8 +135,31 @@ public enum PixelSubsets {
           }
         }
       }
-      try NpyArray(hwc, shape: [n, h, w, c]).write(to: folder + "/images.npy")
-      try NpyArray(masks, shape: [n, h, w]).write(to: folder + "/masks.npy")
+      images = (hwc, masks)
+    }
+    try writeFiles(
+      info: info, kept: kept.flatMap { $0 }, labels: positions.map { source.labels[$0] }, predicted: predicted,
+      sources: positions.map { source.sourceIndices[$0] }, positions: positions, images: images, to: folder)
+  }
+
+  /// Writes a subset folder's arrays (`kept` row-major, `info.keptPerImage` per image; `images`
+  /// HWC pixels and HW masks, or nil to leave both out), each atomically, and `subsets.json` last.
+  private static func writeFiles(
+    info: Info, kept: [Int], labels: [Int], predicted: [Int], sources: [Int], positions: [Int],
+    images: (pixels: [UInt8], masks: [UInt8])?, to folder: String
+  ) throws {
+    let n = positions.count
+    let (c, h, w) = (info.imageShape[0], info.imageShape[1], info.imageShape[2])
+    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    try? FileManager.default.removeItem(atPath: folder + "/subsets.json")
+    try NpyArray(kept.map { UInt16($0) }, shape: [n, info.keptPerImage]).write(to: folder + "/kept.npy")
+    try NpyArray(labels.map { Int64($0) }, shape: [n]).write(to: folder + "/labels.npy")
+    try NpyArray(predicted.map { Int64($0) }, shape: [n]).write(to: folder + "/predicted.npy")
+    try NpyArray(sources.map { Int64($0) }, shape: [n]).write(to: folder + "/source_index.npy")
+    try NpyArray(positions.map { Int64($0) }, shape: [n]).write(to: folder + "/position.npy")
+    if let images {
+      try NpyArray(images.pixels, shape: [n, h, w, c]).write(to: folder + "/images.npy")
+      try NpyArray(images.masks, shape: [n, h, w]).write(to: folder + "/masks.npy")
     } else {
       for f in ["images.npy", "masks.npy"] { try? FileManager.default.removeItem(atPath: folder + "/" + f) }
     }
@@ -339,27 +356,19 @@ extension PixelSubsets {
     var info = base
     info.count = n
     info.run = runs.count <= 1 ? runs.first : runs.joined(separator: " + ")
-    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-    try? FileManager.default.removeItem(atPath: folder + "/subsets.json")
-    try NpyArray(column(\.kept, width: k).map { UInt16($0) }, shape: [n, k]).write(to: folder + "/kept.npy")
-    try NpyArray(column(\.labels).map { Int64($0) }, shape: [n]).write(to: folder + "/labels.npy")
-    try NpyArray(column(\.predicted).map { Int64($0) }, shape: [n]).write(to: folder + "/predicted.npy")
-    try NpyArray(column(\.sources).map { Int64($0) }, shape: [n]).write(to: folder + "/source_index.npy")
-    try NpyArray(column(\.positions).map { Int64($0) }, shape: [n]).write(to: folder + "/position.npy")
     let partImages = parts.compactMap(\.images)
     let partMasks = parts.compactMap(\.masks)
+    var images: (pixels: [UInt8], masks: [UInt8])?
     if partImages.count == parts.count && partMasks.count == parts.count {
       let plane = h * w
-      let images = rows.flatMap { r in partImages[r.part][(r.row * plane * c)..<((r.row + 1) * plane * c)] }
-      let masks = rows.flatMap { r in partMasks[r.part][(r.row * plane)..<((r.row + 1) * plane)] }
-      try NpyArray(images, shape: [n, h, w, c]).write(to: folder + "/images.npy")
-      try NpyArray(masks, shape: [n, h, w]).write(to: folder + "/masks.npy")
-    } else {
-      for f in ["images.npy", "masks.npy"] { try? FileManager.default.removeItem(atPath: folder + "/" + f) }
+      images = (
+        rows.flatMap { r in partImages[r.part][(r.row * plane * c)..<((r.row + 1) * plane * c)] },
+        rows.flatMap { r in partMasks[r.part][(r.row * plane)..<((r.row + 1) * plane)] }
+      )
     }
-    let e = JSONEncoder()
-    e.outputFormatting = [.prettyPrinted, .sortedKeys]
-    try writeFileAtomically(Array(try e.encode(info)) + [0x0a], to: folder + "/subsets.json")
+    try writeFiles(
+      info: info, kept: column(\.kept, width: k), labels: column(\.labels), predicted: column(\.predicted),
+      sources: column(\.sources), positions: column(\.positions), images: images, to: folder)
     return info
   }
 }

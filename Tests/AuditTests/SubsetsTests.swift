@@ -35,6 +35,16 @@ func patchPixels(_ label: Int) -> Set<Int> {
   return [c * 16 + c, c * 16 + c + 1, (c + 1) * 16 + c, (c + 1) * 16 + c + 1]
 }
 
+/// `count` generated 16x16 patch images and their labels as `images.npy` and `labels.npy` in a
+/// new folder `dir`, loaded as a dataset.
+func patchSource(in dir: String, count: Int, seed: UInt64) throws -> ImageDataset {
+  try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+  let (hwc, labels) = patchImages(count, seed: seed)
+  try NpyArray(hwc, shape: [count, 16, 16, 3]).write(to: dir + "/images.npy")
+  try NpyArray(labels, shape: [count]).write(to: dir + "/labels.npy")
+  return try DataSource(path: dir + "/images.npy", labelsPath: dir + "/labels.npy").load()
+}
+
 func scratch(_ name: String) -> String {
   NSTemporaryDirectory() + "/audit-\(getpid())-\(UInt32.random(in: 0...UInt32.max))-\(name)"
 }
@@ -149,11 +159,7 @@ func scratch(_ name: String) -> String {
   @Test func subsetsRebuildFromTheirSourceAndCheckIt() throws {
     let dir = scratch("rebuild")
     defer { try? FileManager.default.removeItem(atPath: dir) }
-    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    let (hwc, labels) = patchImages(6, seed: 9)
-    try NpyArray(hwc, shape: [6, 16, 16, 3]).write(to: dir + "/images.npy")
-    try NpyArray(labels, shape: [6]).write(to: dir + "/labels.npy")
-    let source = try DataSource(path: dir + "/images.npy", labelsPath: dir + "/labels.npy").load()
+    let source = try patchSource(in: dir, count: 6, seed: 9)
     let info = PixelSubsets.Info(
       kind: .random, fraction: 0.25, seed: 1, count: 3, keptPerImage: 64, imageShape: [3, 16, 16], classNames: source.classNames,
       sourcePath: dir + "/images.npy", sourceSplit: "test", sourceHoldout: 0, sourceLabels: dir + "/labels.npy",
@@ -191,11 +197,7 @@ func scratch(_ name: String) -> String {
   @Test func subsetFoldersOfDisjointImagesMergeIntoOne() throws {
     let dir = scratch("merge")
     defer { try? FileManager.default.removeItem(atPath: dir) }
-    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    let (hwc, labels) = patchImages(8, seed: 3)
-    try NpyArray(hwc, shape: [8, 16, 16, 3]).write(to: dir + "/images.npy")
-    try NpyArray(labels, shape: [8]).write(to: dir + "/labels.npy")
-    let source = try DataSource(path: dir + "/images.npy", labelsPath: dir + "/labels.npy").load()
+    let source = try patchSource(in: dir, count: 8, seed: 3)
     func info(_ count: Int, seed: UInt64 = 1, run: String) -> PixelSubsets.Info {
       PixelSubsets.Info(
         kind: .random, fraction: 0.05, seed: seed, count: count, keptPerImage: 13, imageShape: [3, 16, 16],
