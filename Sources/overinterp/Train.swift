@@ -168,8 +168,12 @@ struct Train: ParsableCommand {
     if replicates > 1 {
       print("replicates: held-out accuracy \(replicateSummary(finals)) % over \(replicates) models")
     }
-    print(
-      "evaluate on the test split with: overinterp eval --model \(out)\(replicates > 1 ? "/replicate-*" : "")/model.safetensors --data \(data) --split test"
-    )
+    // The test data of the run: --test, else a CIFAR-10 folder's test batch (a subset folder has none).
+    let evalData = test.map { "--data \($0)" } ?? (PixelSubsets.isSubsetFolder(data) ? nil : "--data \(data) --split test")
+    if let evalData {
+      print(
+        "evaluate on the test data with: overinterp eval --model \(out)\(replicates > 1 ? "/replicate-*" : "")/model.safetensors \(evalData)"
+      )
+    }
   }
 }
