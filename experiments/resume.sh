@@ -8,7 +8,7 @@
 #   - the 500-image hybrid audit (experiments/audit-r20-hybrid-500; nice 5, both threads: the
 #     critical path of the audit reproduction and of Table 1's step 3);
 #   - Table 1 step 1, gradient BackSelect of the training images by shards (backselect.sh;
-#     nice 19, so that it takes what the audit leaves);
+#     nice 19, so that it takes what the audit leaves; two shards at once when the audit is done);
 #   - with --train, Table 1 step 2 (train.sh; nice 10), whose first model needs no subsets.
 #
 # Logs go to RUNS (default /work/runs). Commit what the runs write (audit shards, shard subsets,
@@ -38,7 +38,10 @@ if [ ! -f "$audit/report.html" ] && ! running "out $audit"; then
   echo "audit: started (log $RUNS/audit500.log)"
 fi
 if ! running table1/backselect.sh; then
-  nohup experiments/table1/backselect.sh "$BIN/overinterp" "$RUNS/table1" "$DATA" >> "$RUNS/table1-bs.log" 2>&1 &
+  # Both cores once the audit is done.
+  jobs=1
+  if [ -f "$audit/report.html" ]; then jobs=2; fi
+  JOBS=$jobs nohup experiments/table1/backselect.sh "$BIN/overinterp" "$RUNS/table1" "$DATA" >> "$RUNS/table1-bs.log" 2>&1 &
   echo "table1 step 1: started (log $RUNS/table1-bs.log)"
 fi
 if [ "${1:-}" = --train ] && ! running table1/train.sh; then

@@ -12,12 +12,15 @@
 # script skips every benchmark and shard whose subsets are here, and resumes a run folder that
 # survived. train.sh joins the shards' subsets (`overinterp merge`) once all are here.
 #
-#   experiments/table1/backselect.sh [OVERINTERP] [RUNS] [DATA] [SHARDS]
+# JOBS (default 1) shards run at once, one thread each: 2 on an otherwise idle 2-core machine.
+#
+#   [JOBS=2] experiments/table1/backselect.sh [OVERINTERP] [RUNS] [DATA] [SHARDS]
 set -euo pipefail
 OVERINTERP=${1:-overinterp}
 RUNS=${2:-/work/runs/table1}
 DATA=${3:-../shared/data}
 SHARDS=${4:-40}
+JOBS=${JOBS:-1}
 HERE=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$RUNS"
 common=(--method gradient --k 8 --score logprob --group 32 --all --threads 1)
@@ -42,12 +45,19 @@ if [ ! -f "$HERE/random-test-lossless/subsets.json" ]; then
   run "$RUNS/gradient-k8-test-lossless" --data "$DATA/cifar-10-test-lossless-subset"
   subsets "$RUNS/gradient-k8-test-lossless" test-lossless
 fi
-for ((i = 0; i < SHARDS; i++)); do
+# shard I: BackSelect of training shard I, then its subsets.
+shard() {
+  local i=$1 name folder
   name=train-shards/$(printf '%03d' "$i")-of-$SHARDS
-  [ -f "$HERE/random-$name/subsets.json" ] && continue
   folder="$RUNS/gradient-k8-train-$(printf '%03d' "$i")-of-$SHARDS"
   run "$folder" --data "$DATA/cifar-10-batches-bin" --split train --shard "$i/$SHARDS"
   mkdir -p "$HERE/backselect-train-shards" "$HERE/random-train-shards"
   subsets "$folder" "$name"
   echo "$(date -u +%FT%TZ) shard $i/$SHARDS done"
+}
+for ((i = 0; i < SHARDS; i++)); do
+  [ -f "$HERE/random-train-shards/$(printf '%03d' "$i")-of-$SHARDS/subsets.json" ] && continue
+  while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n; done
+  shard "$i" &
 done
+while [ "$(jobs -rp | wc -l)" -gt 0 ]; do wait -n; done
