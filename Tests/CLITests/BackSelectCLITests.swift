@@ -1,3 +1,4 @@
+import Base
 import Datasets
 import Foundation
 import Models
@@ -288,6 +289,38 @@ struct TinySetup {
     #expect(csv.count == 5 && csv[0] == "group,model,data,accuracy,mean_confidence,images")
     let bad = try CLI.run(["table1", "--model", "orig", "--data", "bs=x", "--out", t.dir + "/t2"])
     #expect(bad.status != 0 && bad.stderr.contains("--model must be LABEL=PATH"), "\(bad.stderr)")
+  }
+
+  /// The Table 1 reproduction's way: each shard of a run writes its own subsets, and `merge` joins
+  /// them into the folder that `subsets` writes from the whole run; a run folder among subset
+  /// folders is refused.
+  @Test func subsetsOfShardsMergeIntoTheWholeRunsFromTheCLI() throws {
+    let t = try TinySetup(count: 6)
+    defer { t.remove() }
+    var folders: [String] = []
+    for shard in ["0/2", "1/2"] {
+      let name = t.dir + "/shard-" + shard.prefix(1)
+      let r = try CLI.run(t.backselect(name, ["--all", "--group", "2", "--shard", shard]))
+      #expect(r.status == 0, "\(r.stderr)")
+      let s = try CLI.run([
+        "subsets", "--run", name, "--fraction", "0.1", "--kind", "random", "--seed", "5", "--out", name + "-sub",
+      ])
+      #expect(s.status == 0, "\(s.stderr)")
+      folders.append(name + "-sub")
+    }
+    let whole = try CLI.run(t.backselect(t.dir + "/whole", ["--all", "--group", "2"]))
+    #expect(whole.status == 0, "\(whole.stderr)")
+    let all = try CLI.run([
+      "subsets", "--run", t.dir + "/whole", "--fraction", "0.1", "--kind", "random", "--seed", "5", "--out", t.dir + "/whole-sub",
+    ])
+    #expect(all.status == 0, "\(all.stderr)")
+    let merged = try CLI.run(["merge"] + folders + ["--out", t.dir + "/merged"])
+    #expect(merged.status == 0 && merged.stdout.contains("6 image(s) from 2 folder(s)"), "\(merged.stdout)\(merged.stderr)")
+    for file in ["kept.npy", "labels.npy", "predicted.npy", "source_index.npy", "position.npy", "images.npy", "masks.npy"] {
+      #expect(try readFile(t.dir + "/merged/" + file) == readFile(t.dir + "/whole-sub/" + file), "\(file)")
+    }
+    let mixed = try CLI.run(["merge", folders[0], t.dir + "/shard-1", "--out", t.dir + "/mixed"])
+    #expect(mixed.status != 0 && mixed.stderr.contains("not a pixel-subset folder"), "\(mixed.stderr)")
   }
 
   /// Section 4.6: BackSelect on an ensemble (mean of logits) and on one of its members, on the
