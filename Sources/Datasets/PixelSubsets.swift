@@ -264,16 +264,34 @@ public func maskBytes(_ features: [Int], _ p: Int) -> [UInt8] {
 
 extension PixelSubsets {
   /// Joins subset folders of disjoint images of one source (e.g. the subsets of the shards of one
-  /// backward selection, written as each shard finished) into `folder`, sorted by position. The
+  /// backward selection, written as each shard finished) into `out`, sorted by position. The
   /// folders must agree on everything but their images and runs: kind, fraction, seed, pixels
   /// kept, image shape, classes, source, method label, model and mask colour; an image in two
   /// folders is refused. `images.npy` and `masks.npy` are joined when every folder has them,
-  /// else left out (the loader rebuilds the images from the source). `folder` may be one of the
-  /// inputs: everything is read before anything is written, and `subsets.json` is written last.
+  /// else left out (the loader rebuilds the images from the source). `out` may be one of the
+  /// inputs: the merged folder is written beside it (`OUT.merging`) and swapped in by two
+  /// renames, so a crash leaves either the old folder or the new one whole (between the renames,
+  /// the old one is `OUT.replaced`, and the next merge into `out` says so). A folder `out` that
+  /// holds something else than subsets is refused.
   /// Returns the joined description.
   @discardableResult
-  public static func merge(_ folders: [String], into folder: String) throws -> Info {
-    guard let firstFolder = folders.first else { throw FileFormatError(folder, "nothing to merge") }
+  public static func merge(_ folders: [String], into out: String) throws -> Info {
+    guard let firstFolder = folders.first else { throw FileFormatError(out, "nothing to merge") }
+    let fm = FileManager.default
+    var folder = out
+    while folder.count > 1 && folder.hasSuffix("/") { folder.removeLast() }
+    if fm.fileExists(atPath: folder) && !isSubsetFolder(folder)
+      && !((try? fm.contentsOfDirectory(atPath: folder))?.isEmpty ?? false)
+    {
+      throw FileFormatError(folder, "exists and is not a pixel-subset folder (no subsets.json): merge into a new folder")
+    }
+    let (staging, replaced) = (folder + ".merging", folder + ".replaced")
+    if fm.fileExists(atPath: replaced) {
+      throw FileFormatError(
+        folder,
+        "an earlier merge into it was interrupted: \(replaced) holds the folder before it and \(staging) the merged one; move the one to keep to \(folder)"
+      )
+    }
     struct Part {
       var info: Info
       var kept: [Int]
@@ -366,9 +384,21 @@ extension PixelSubsets {
         rows.flatMap { r in partMasks[r.part][(r.row * plane)..<((r.row + 1) * plane)] }
       )
     }
+    try? fm.removeItem(atPath: staging)
     try writeFiles(
       info: info, kept: column(\.kept, width: k), labels: column(\.labels), predicted: column(\.predicted),
-      sources: column(\.sources), positions: column(\.positions), images: images, to: folder)
+      sources: column(\.sources), positions: column(\.positions), images: images, to: staging)
+    do {
+      if fm.fileExists(atPath: folder) {
+        try fm.moveItem(atPath: folder, toPath: replaced)
+        try fm.moveItem(atPath: staging, toPath: folder)
+        try fm.removeItem(atPath: replaced)
+      } else {
+        try fm.moveItem(atPath: staging, toPath: folder)
+      }
+    } catch {
+      throw FileFormatError(folder, "cannot move the merged folder \(staging) into place: \(error)")
+    }
     return info
   }
 }

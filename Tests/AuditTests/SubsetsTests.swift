@@ -218,6 +218,7 @@ func scratch(_ name: String) -> String {
     let c = try write("c", [7, 5, 1])
     let merged = try PixelSubsets.merge([a, b, c], into: a)
     #expect(merged.count == 6 && merged.run == "run-a + run-b + run-c")
+    #expect(!FileManager.default.fileExists(atPath: a + ".merging") && !FileManager.default.fileExists(atPath: a + ".replaced"))
     for file in ["kept.npy", "labels.npy", "predicted.npy", "source_index.npy", "position.npy", "images.npy", "masks.npy"] {
       #expect(try readFile(a + "/" + file) == readFile(whole + "/" + file), "\(file)")
     }
@@ -232,6 +233,18 @@ func scratch(_ name: String) -> String {
     // Refused: an image twice, another seed.
     let twice = try write("e", [2, 6])
     #expect(throws: FileFormatError.self) { try PixelSubsets.merge([b, twice], into: dir + "/x") }
+    // Refused: a folder that holds something else, and one whose last merge was interrupted.
+    try FileManager.default.createDirectory(atPath: dir + "/other", withIntermediateDirectories: true)
+    try Data([1]).write(to: URL(fileURLWithPath: dir + "/other/notes.txt"))
+    #expect(throws: FileFormatError.self) { try PixelSubsets.merge([b], into: dir + "/other/") }
+    #expect(FileManager.default.fileExists(atPath: dir + "/other/notes.txt"))
+    try FileManager.default.createDirectory(atPath: c + ".replaced", withIntermediateDirectories: true)
+    do {
+      try PixelSubsets.merge([b, c], into: c)
+      Issue.record("merged over an interrupted merge")
+    } catch let e as FileFormatError {
+      #expect("\(e)".contains("interrupted"))
+    }
     let otherSeed = try write("f", [6], seed: 2)
     do {
       try PixelSubsets.merge([b, otherSeed], into: dir + "/y")
