@@ -318,7 +318,7 @@ extension PixelSubsets {
         predicted: try ints("predicted.npy", [n]), sources: try ints("source_index.npy", [n]),
         positions: try ints("position.npy", [n]))
       let (c, h, w) = (info.imageShape[0], info.imageShape[1], info.imageShape[2])
-      if FileManager.default.fileExists(atPath: f + "/images.npy"), FileManager.default.fileExists(atPath: f + "/masks.npy") {
+      if fm.fileExists(atPath: f + "/images.npy"), fm.fileExists(atPath: f + "/masks.npy") {
         let images = try NpyArray.read(f + "/images.npy")
         let masks = try NpyArray.read(f + "/masks.npy")
         guard images.kind == .uint8, images.shape == [n, h, w, c], masks.kind == .uint8, masks.shape == [n, h, w] else {
