@@ -198,30 +198,55 @@ public enum PixelSubsets {
     return info
   }
 
+  /// A subset folder's per-image arrays, as `readArrays` returns them checked.
+  public struct Arrays: Sendable {
+    /// Row-major, `keptPerImage` pixel indices per image.
+    public var kept: [Int]
+    public var labels: [Int]
+    public var predicted: [Int]
+    public var sources: [Int]
+    public var positions: [Int]
+  }
+
+  /// Reads `kept.npy`, `labels.npy`, `predicted.npy`, `source_index.npy` and `position.npy` of a
+  /// folder described by `info`, checking each array's shape against it, labels against the class
+  /// names, pixel indices against the image plane and positions for being non-negative; an error
+  /// names the file and what was expected.
+  public static func readArrays(_ folder: String, info: Info) throws -> Arrays {
+    let n = info.count
+    let classes = info.classNames.count
+    let plane = info.imageShape[1] * info.imageShape[2]
+    func ints(_ name: String, _ shape: [Int], _ range: Range<Int>, _ what: String) throws -> [Int] {
+      let path = folder + "/" + name
+      let array = try NpyArray.read(path)
+      guard array.shape == shape else {
+        throw FileFormatError(path, "expected shape \(shape) as subsets.json says, got \(array.shape)")
+      }
+      let values = try array.integers()
+      guard values.allSatisfy(range.contains) else {
+        throw FileFormatError(path, "\(what) must lie in \(range.lowerBound)..<\(range.upperBound)")
+      }
+      return values
+    }
+    let anyIndex = 0..<Int.max
+    return Arrays(
+      kept: try ints("kept.npy", [n, info.keptPerImage], 0..<plane, "pixel indices"),
+      labels: try ints("labels.npy", [n], 0..<classes, "labels (the class names)"),
+      predicted: try ints("predicted.npy", [n], 0..<classes, "predictions (the class names)"),
+      sources: try ints("source_index.npy", [n], anyIndex, "source indices"),
+      positions: try ints("position.npy", [n], anyIndex, "positions"))
+  }
+
   /// The subset dataset as images with masks. `sourceOverride` replaces the recorded source path
   /// (for folders moved to another machine) when `images.npy` is absent.
   public static func load(_ folder: String, sourceOverride: String? = nil) throws -> ImageDataset {
     let info = try readInfo(folder)
-    let kept = try NpyArray.read(folder + "/kept.npy")
+    let arrays = try readArrays(folder, info: info)
+    let (keptPixels, labels, sources) = (arrays.kept, arrays.labels, arrays.sources)
     let n = info.count
     let k = info.keptPerImage
-    guard kept.shape == [n, k] else {
-      throw FileFormatError(folder + "/kept.npy", "expected shape (\(n), \(k)) as subsets.json says, got \(kept.shape)")
-    }
-    let keptPixels = try kept.integers()
-    let labels = try NpyArray.read(folder + "/labels.npy").integers()
-    let sources = try NpyArray.read(folder + "/source_index.npy").integers()
-    guard labels.count == n, sources.count == n else {
-      throw FileFormatError(folder, "labels.npy and source_index.npy must have \(n) entries as subsets.json says")
-    }
-    guard labels.allSatisfy({ (0..<info.classNames.count).contains($0) }) else {
-      throw FileFormatError(folder + "/labels.npy", "labels must lie in 0..<\(info.classNames.count) (the class names)")
-    }
     let (c, h, w) = (info.imageShape[0], info.imageShape[1], info.imageShape[2])
     let p = h * w
-    guard keptPixels.allSatisfy({ (0..<p).contains($0) }) else {
-      throw FileFormatError(folder + "/kept.npy", "pixel indices must lie in 0..<\(p)")
-    }
     var masks = [UInt8](repeating: 0, count: n * p)
     for i in 0..<n { for j in 0..<k { masks[i * p + keptPixels[i * k + j]] = 1 } }
     let pixels: [UInt8]
@@ -234,12 +259,12 @@ public enum PixelSubsets {
       }
       pixels = ImageDataset.fromHWC(images.data, count: n, height: h, width: w, channels: c)
     } else {
-      let positions = try NpyArray.read(folder + "/position.npy").integers()
+      let positions = arrays.positions
       let source = DataSource(
         path: sourceOverride ?? info.sourcePath, split: Split(rawValue: info.sourceSplit) ?? .test, holdout: info.sourceHoldout,
         labelsPath: info.sourceLabels)
       let data = try source.load()
-      guard positions.count == n, positions.allSatisfy({ (0..<data.count).contains($0) }) else {
+      guard positions.allSatisfy({ (0..<data.count).contains($0) }) else {
         throw FileFormatError(
           folder + "/position.npy", "positions do not fit the source \(data.description) (\(data.count) images)")
       }
@@ -306,17 +331,10 @@ extension PixelSubsets {
     for f in folders {
       let info = try readInfo(f)
       let n = info.count
-      func ints(_ name: String, _ shape: [Int]) throws -> [Int] {
-        let a = try NpyArray.read(f + "/" + name)
-        guard a.shape == shape else {
-          throw FileFormatError(f + "/" + name, "expected shape \(shape) as subsets.json says, got \(a.shape)")
-        }
-        return try a.integers()
-      }
+      let arrays = try readArrays(f, info: info)
       var part = Part(
-        info: info, kept: try ints("kept.npy", [n, info.keptPerImage]), labels: try ints("labels.npy", [n]),
-        predicted: try ints("predicted.npy", [n]), sources: try ints("source_index.npy", [n]),
-        positions: try ints("position.npy", [n]))
+        info: info, kept: arrays.kept, labels: arrays.labels, predicted: arrays.predicted, sources: arrays.sources,
+        positions: arrays.positions)
       let (c, h, w) = (info.imageShape[0], info.imageShape[1], info.imageShape[2])
       if fm.fileExists(atPath: f + "/images.npy"), fm.fileExists(atPath: f + "/masks.npy") {
         let images = try NpyArray.read(f + "/images.npy")

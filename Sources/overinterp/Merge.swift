@@ -22,7 +22,7 @@ struct Merge: ParsableCommand {
   @Option(help: "Merged run or pixel-subset folder.")
   var out: String
 
-  @Flag(help: "Merge what is there even if groups are missing.")
+  @Flag(help: "Merge what is there even if groups are missing (backselect run folders only).")
   var allowIncomplete = false
 
   func run() throws {
@@ -31,6 +31,10 @@ struct Merge: ParsableCommand {
       guard subsetFolders.count == runs.count else {
         let other = runs.first { !PixelSubsets.isSubsetFolder($0) } ?? ""
         throw ValidationFailure("\(other) is not a pixel-subset folder (no subsets.json) like \(subsetFolders[0])")
+      }
+      guard !allowIncomplete else {
+        throw ValidationFailure(
+          "--allow-incomplete is for backselect run folders; pixel-subset folders have no groups to miss and are merged whole")
       }
       let info = try PixelSubsets.merge(runs, into: out)
       print("\(out): \(info.count) image(s) from \(runs.count) folder(s); \(info.description)")

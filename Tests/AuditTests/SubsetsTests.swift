@@ -252,5 +252,25 @@ func scratch(_ name: String) -> String {
     } catch let e as FileFormatError {
       #expect("\(e)".contains("seed"))
     }
+    // Refused, naming the file: a prediction outside the classes, an array shorter than the count.
+    // Merge and load read the arrays through the same checks.
+    let badPrediction = try write("g", [6])
+    try NpyArray([Int64(10)], shape: [1]).write(to: badPrediction + "/predicted.npy")
+    let short = try write("h", [3])
+    try NpyArray([Int64](), shape: [0]).write(to: short + "/position.npy")
+    for (folder, file) in [(badPrediction, "predicted.npy"), (short, "position.npy")] {
+      let attempts: [() throws -> Void] = [
+        { try PixelSubsets.merge([b, folder], into: dir + "/z") }, { _ = try PixelSubsets.load(folder) },
+      ]
+      for attempt in attempts {
+        do {
+          try attempt()
+          Issue.record("read \(folder)/\(file)")
+        } catch let e as FileFormatError {
+          #expect("\(e)".contains(folder + "/" + file), "\(e)")
+        }
+      }
+    }
+    #expect(!FileManager.default.fileExists(atPath: dir + "/z"))
   }
 }

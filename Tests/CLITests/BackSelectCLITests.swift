@@ -321,6 +321,8 @@ struct TinySetup {
     }
     let mixed = try CLI.run(["merge", folders[0], t.dir + "/shard-1", "--out", t.dir + "/mixed"])
     #expect(mixed.status != 0 && mixed.stderr.contains("not a pixel-subset folder"), "\(mixed.stderr)")
+    let incomplete = try CLI.run(["merge"] + folders + ["--out", t.dir + "/incomplete", "--allow-incomplete"])
+    #expect(incomplete.status != 0 && incomplete.stderr.contains("--allow-incomplete"), "\(incomplete.stderr)")
   }
 
   /// Section 4.6: BackSelect on an ensemble (mean of logits) and on one of its members, on the
