@@ -14,9 +14,16 @@ RUNS=${2:-/work/runs/table1}
 HERE=$(cd "$(dirname "$0")" && pwd)
 MODELS=${MODELS:-$HERE/models}
 ROOT=$(cd "$HERE/../.." && pwd)
-OUT="$HERE/sample500"
-HYBRID="$ROOT/experiments/audit-r20-hybrid-500/run"
-GRADIENT="$ROOT/experiments/robust-resnet20/audit-standard-gradient/run"
+# Paths relative to the repository root, so that the committed subsets.json name their runs
+# without this machine's prefix.
+# (A bare OVERINTERP is looked up on PATH; other relative arguments are taken from here.)
+case $OVERINTERP in /*) ;; */*) OVERINTERP=$PWD/$OVERINTERP ;; esac
+case $RUNS in /*) ;; *) RUNS=$PWD/$RUNS ;; esac
+case $MODELS in /*) ;; *) MODELS=$PWD/$MODELS ;; esac
+cd "$ROOT"
+OUT=experiments/table1/sample500
+HYBRID=experiments/audit-r20-hybrid-500/run
+GRADIENT=experiments/robust-resnet20/audit-standard-gradient/run
 mkdir -p "$OUT"
 
 subsets() {
