@@ -216,25 +216,25 @@ public enum PixelSubsets {
     let n = info.count
     let classes = info.classNames.count
     let plane = info.imageShape[1] * info.imageShape[2]
-    func ints(_ name: String, _ shape: [Int], _ range: Range<Int>, _ what: String) throws -> [Int] {
+    // Values in 0..<bound, or any non-negative value where bound is nil.
+    func ints(_ name: String, _ shape: [Int], below bound: Int?, _ what: String) throws -> [Int] {
       let path = folder + "/" + name
       let array = try NpyArray.read(path)
       guard array.shape == shape else {
         throw FileFormatError(path, "expected shape \(shape) as subsets.json says, got \(array.shape)")
       }
       let values = try array.integers()
-      guard values.allSatisfy(range.contains) else {
-        throw FileFormatError(path, "\(what) must lie in \(range.lowerBound)..<\(range.upperBound)")
+      guard values.allSatisfy({ $0 >= 0 && $0 < (bound ?? Int.max) }) else {
+        throw FileFormatError(path, "\(what) must \(bound.map { "lie in 0..<\($0)" } ?? "not be negative")")
       }
       return values
     }
-    let anyIndex = 0..<Int.max
     return Arrays(
-      kept: try ints("kept.npy", [n, info.keptPerImage], 0..<plane, "pixel indices"),
-      labels: try ints("labels.npy", [n], 0..<classes, "labels (the class names)"),
-      predicted: try ints("predicted.npy", [n], 0..<classes, "predictions (the class names)"),
-      sources: try ints("source_index.npy", [n], anyIndex, "source indices"),
-      positions: try ints("position.npy", [n], anyIndex, "positions"))
+      kept: try ints("kept.npy", [n, info.keptPerImage], below: plane, "pixel indices"),
+      labels: try ints("labels.npy", [n], below: classes, "labels (the class names)"),
+      predicted: try ints("predicted.npy", [n], below: classes, "predictions (the class names)"),
+      sources: try ints("source_index.npy", [n], below: nil, "source indices"),
+      positions: try ints("position.npy", [n], below: nil, "positions"))
   }
 
   /// The subset dataset as images with masks. `sourceOverride` replaces the recorded source path

@@ -14,9 +14,9 @@ RUNS=${2:-/work/runs/table1}
 HERE=$(cd "$(dirname "$0")" && pwd)
 MODELS=${MODELS:-$HERE/models}
 ROOT=$(cd "$HERE/../.." && pwd)
-# Paths relative to the repository root, so that the committed subsets.json name their runs
-# without this machine's prefix.
-# (A bare OVERINTERP is looked up on PATH; other relative arguments are taken from here.)
+# Relative arguments are taken from the caller's directory (a bare OVERINTERP is looked up on
+# PATH); the script then works from the repository root, so that the committed subsets.json name
+# their runs without this machine's prefix.
 case $OVERINTERP in /*) ;; */*) OVERINTERP=$PWD/$OVERINTERP ;; esac
 case $RUNS in /*) ;; *) RUNS=$PWD/$RUNS ;; esac
 case $MODELS in /*) ;; *) MODELS=$PWD/$MODELS ;; esac
