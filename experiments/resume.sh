@@ -9,7 +9,8 @@
 #     critical path of the audit reproduction and of Table 1's step 3);
 #   - Table 1 step 1, gradient BackSelect of the training images by shards (backselect.sh;
 #     nice 19, so that it takes what the audit leaves; two shards at once when the audit is done);
-#   - with --train, Table 1 step 2 (train.sh; nice 10), whose first model needs no subsets.
+#   - with --train, Table 1 step 2 (train.sh; nice 10): the replicate, which needs no subsets,
+#     while shards are missing; the subset-trained models once all are committed.
 #
 # Logs go to RUNS (default /work/runs). Commit what the runs write (audit shards, shard subsets,
 # training checkpoints under table1/models) before the session ends.

@@ -30,22 +30,33 @@ train() {
   if [ -f "$out/checkpoint.safetensors" ]; then args+=(--resume); fi
   nice -n 10 "$OVERINTERP" "${args[@]}" 2>&1 | tee -a "$HERE/train-$name.log"
 }
-# The replicate for transfer first (it needs no subsets, so it can train while step 1 runs): full
-# images, augmentation, like the embedded model but seed 1.
-train "$MODELS/r20-full-seed1" --data "$CIFAR" --seed 1
+shard() { echo "$HERE/$1-train-shards/$(printf '%03d' "$2")-of-$SHARDS"; }
+# Whether every shard of both kinds is committed.
+shards_done() {
+  local kind i
+  for kind in backselect random; do
+    for ((i = 0; i < SHARDS; i++)); do
+      [ -f "$(shard $kind $i)/subsets.json" ] || return 1
+    done
+  done
+}
+# The replicate for transfer: full images, augmentation, like the embedded model but seed 1. It
+# needs no subsets, so it trains first while step 1 is unfinished, and last otherwise (the
+# subset-trained models are the table's main rows).
+replicate() { train "$MODELS/r20-full-seed1" --data "$CIFAR" --seed 1; }
+if ! shards_done; then replicate; fi
 
 # join KIND: the KIND (backselect, random) subsets of the training images, one folder from the
 # SHARDS shard folders; refuses to go on until every shard is done.
 join() {
-  local kind=$1 i shard folders=()
+  local kind=$1 i folders=()
   [ -f "$RUNS/$kind-train/subsets.json" ] && return
   for ((i = 0; i < SHARDS; i++)); do
-    shard="$HERE/$kind-train-shards/$(printf '%03d' "$i")-of-$SHARDS"
-    if [ ! -f "$shard/subsets.json" ]; then
-      echo "train.sh: $shard is missing: run backselect.sh until all $SHARDS shards are done" >&2
+    if [ ! -f "$(shard "$kind" $i)/subsets.json" ]; then
+      echo "train.sh: $(shard "$kind" $i) is missing: run backselect.sh until all $SHARDS shards are done" >&2
       exit 1
     fi
-    folders+=("$shard")
+    folders+=("$(shard "$kind" $i)")
   done
   "$OVERINTERP" merge "${folders[@]}" --out "$RUNS/$kind-train"
 }
@@ -57,6 +68,7 @@ train "$MODELS/r20-backselect" --data "$RUNS/backselect-train" --validation "$HE
   --test "$HERE/backselect-test-lossless" --no-augment
 train "$MODELS/r20-random" --data "$RUNS/random-train" --validation "$HERE/random-holdout" \
   --test "$HERE/random-test-lossless" --no-augment
+replicate
 
 # Table 1 in the paper's layout on each benchmark (held-out training images; lossless test images),
 # and the transfer of the embedded model's subsets to the replicate (also as its own group). The
