@@ -237,6 +237,19 @@ public enum PixelSubsets {
       positions: try ints("position.npy", [n], below: nil, "positions"))
   }
 
+  /// A folder's optional uint8 array `name` (`images.npy`, `masks.npy`), checked against `shape`;
+  /// nil when the file is absent. An error names the file and the shape expected.
+  static func readStoredBytes(_ folder: String, _ name: String, shape: [Int]) throws -> [UInt8]? {
+    let path = folder + "/" + name
+    guard FileManager.default.fileExists(atPath: path) else { return nil }
+    let array = try NpyArray.read(path)
+    guard array.kind == .uint8, array.shape == shape else {
+      throw FileFormatError(
+        path, "expected uint8 of shape \(shape) as subsets.json says, got \(array.kind.rawValue) \(array.shape)")
+    }
+    return array.data
+  }
+
   /// The subset dataset as images with masks. `sourceOverride` replaces the recorded source path
   /// (for folders moved to another machine) when `images.npy` is absent.
   public static func load(_ folder: String, sourceOverride: String? = nil) throws -> ImageDataset {
@@ -250,14 +263,8 @@ public enum PixelSubsets {
     var masks = [UInt8](repeating: 0, count: n * p)
     for i in 0..<n { for j in 0..<k { masks[i * p + keptPixels[i * k + j]] = 1 } }
     let pixels: [UInt8]
-    let imagesPath = folder + "/images.npy"
-    if FileManager.default.fileExists(atPath: imagesPath) {
-      let images = try NpyArray.read(imagesPath)
-      guard images.kind == .uint8, images.shape == [n, h, w, c] else {
-        throw FileFormatError(
-          imagesPath, "expected uint8 images of shape (\(n), \(h), \(w), \(c)), got \(images.kind.rawValue) \(images.shape)")
-      }
-      pixels = ImageDataset.fromHWC(images.data, count: n, height: h, width: w, channels: c)
+    if let images = try readStoredBytes(folder, "images.npy", shape: [n, h, w, c]) {
+      pixels = ImageDataset.fromHWC(images, count: n, height: h, width: w, channels: c)
     } else {
       let positions = arrays.positions
       let source = DataSource(
@@ -336,14 +343,11 @@ extension PixelSubsets {
         info: info, kept: arrays.kept, labels: arrays.labels, predicted: arrays.predicted, sources: arrays.sources,
         positions: arrays.positions)
       let (c, h, w) = (info.imageShape[0], info.imageShape[1], info.imageShape[2])
-      if fm.fileExists(atPath: f + "/images.npy"), fm.fileExists(atPath: f + "/masks.npy") {
-        let images = try NpyArray.read(f + "/images.npy")
-        let masks = try NpyArray.read(f + "/masks.npy")
-        guard images.kind == .uint8, images.shape == [n, h, w, c], masks.kind == .uint8, masks.shape == [n, h, w] else {
-          throw FileFormatError(f, "images.npy must be uint8 (\(n), \(h), \(w), \(c)) and masks.npy uint8 (\(n), \(h), \(w))")
-        }
-        part.images = images.data
-        part.masks = masks.data
+      if let images = try readStoredBytes(f, "images.npy", shape: [n, h, w, c]),
+        let masks = try readStoredBytes(f, "masks.npy", shape: [n, h, w])
+      {
+        part.images = images
+        part.masks = masks
       }
       parts.append(part)
     }

@@ -258,7 +258,9 @@ func scratch(_ name: String) -> String {
     try NpyArray([Int64(10)], shape: [1]).write(to: badPrediction + "/predicted.npy")
     let short = try write("h", [3])
     try NpyArray([Int64](), shape: [0]).write(to: short + "/position.npy")
-    for (folder, file) in [(badPrediction, "predicted.npy"), (short, "position.npy")] {
+    let flatImages = try write("i", [3])
+    try NpyArray([UInt8](repeating: 0, count: 768), shape: [1, 768]).write(to: flatImages + "/images.npy")
+    for (folder, file) in [(badPrediction, "predicted.npy"), (short, "position.npy"), (flatImages, "images.npy")] {
       let attempts: [() throws -> Void] = [
         { try PixelSubsets.merge([b, folder], into: dir + "/z") }, { _ = try PixelSubsets.load(folder) },
       ]
@@ -270,6 +272,15 @@ func scratch(_ name: String) -> String {
           #expect("\(e)".contains(folder + "/" + file), "\(e)")
         }
       }
+    }
+    // The masks only merge reads (load rebuilds them from kept.npy).
+    let wideMasks = try write("j", [3])
+    try NpyArray([UInt8](repeating: 1, count: 512), shape: [1, 16, 32]).write(to: wideMasks + "/masks.npy")
+    do {
+      try PixelSubsets.merge([b, wideMasks], into: dir + "/z")
+      Issue.record("merged a masks.npy of the wrong shape")
+    } catch let e as FileFormatError {
+      #expect("\(e)".contains(wideMasks + "/masks.npy") && "\(e)".contains("[1, 16, 16]"), "\(e)")
     }
     #expect(!FileManager.default.fileExists(atPath: dir + "/z"))
   }
