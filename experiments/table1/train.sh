@@ -84,3 +84,5 @@ for bench in holdout test-lossless; do
     "${full[@]}" --data "5% BS (gradient)@$label=$HERE/backselect-$bench" \
     --data "5% random@$label=$HERE/random-$bench" --out "$HERE/table-$bench"
 done
+# Step 3 with the trained models: the 500-image sample's hybrid and gradient subsets.
+MODELS=$MODELS "$HERE/sample500.sh" "$OVERINTERP" "$RUNS"
