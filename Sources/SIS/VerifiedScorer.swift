@@ -13,13 +13,19 @@ public enum Precision: String, CaseIterable, Sendable {
   case bf16Verify = "bf16-verify"
 }
 
-/// Whether this CPU has AMX bfloat16 tiles (Linux: the `amx_bf16` flag of /proc/cpuinfo), where
-/// oneDNN's bfloat16 convolutions are several times faster than float32. Elsewhere bfloat16 runs
-/// through slower paths than float32.
-public var cpuHasAMX: Bool {
+/// Whether this CPU runs bfloat16 convolutions faster than float32 (Linux: the `amx_bf16` or
+/// `avx512_bf16` flag of /proc/cpuinfo): oneDNN uses AMX tiles or AVX-512 BF16 dot products there.
+/// Elsewhere bfloat16 runs through slower paths than float32 (34x slower for exact BackSelect on
+/// an AVX2 CPU; 1.4-1.8x faster with AVX-512 BF16, docs/SIS.md).
+public var cpuHasFastBF16: Bool {
   guard let bytes = try? readFile("/proc/cpuinfo") else { return false }
-  return String(decoding: bytes, as: UTF8.self).split(separator: "\n").contains { line in
-    line.hasPrefix("flags") && line.split(separator: " ").contains("amx_bf16")
+  return cpuInfoHasFastBF16(String(decoding: bytes, as: UTF8.self))
+}
+
+/// Whether the `flags` line of a /proc/cpuinfo text names `amx_bf16` or `avx512_bf16`.
+public func cpuInfoHasFastBF16(_ cpuinfo: String) -> Bool {
+  cpuinfo.split(separator: "\n").contains { line in
+    line.hasPrefix("flags") && line.split(separator: " ").contains { $0 == "amx_bf16" || $0 == "avx512_bf16" }
   }
 }
 

@@ -37,7 +37,7 @@ struct BenchBackSelect: ParsableCommand {
 
   @Option(
     help:
-      "bf16-verify variants to time, one per --verify-top value (comma-separated; `none` for none). Default: 4,8 on a CPU with AMX, none elsewhere (bfloat16 is slow there)."
+      "bf16-verify variants to time, one per --verify-top value (comma-separated; `none` for none). Default: 4,8 on a CPU with AMX or AVX-512 BF16, none elsewhere (bfloat16 is slow there)."
   )
   var verifyTops: String?
 
@@ -46,7 +46,7 @@ struct BenchBackSelect: ParsableCommand {
 
   func run() throws {
     let tops: [Int] =
-      verifyTops.map { $0 == "none" ? [] : $0.split(separator: ",").compactMap { Int($0) } } ?? (cpuHasAMX ? [4, 8] : [])
+      verifyTops.map { $0 == "none" ? [] : $0.split(separator: ",").compactMap { Int($0) } } ?? (cpuHasFastBF16 ? [4, 8] : [])
     if let verifyTops, verifyTops != "none", tops.isEmpty || tops.contains(where: { $0 < 1 }) {
       throw ValidationError("--verify-tops must be positive integers separated by commas, or none, got '\(verifyTops)'")
     }

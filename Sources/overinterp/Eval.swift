@@ -56,7 +56,7 @@ struct Eval: ParsableCommand {
 
   @Option(
     help:
-      "fp32, or bf16 (the BN-folded model in bfloat16, for CPUs with AMX; elsewhere fp32 is used, with a message). Not with --attack."
+      "fp32, or bf16 (the BN-folded model in bfloat16, for CPUs with AMX or AVX-512 BF16; elsewhere fp32 is used, with a message). Not with --attack."
   )
   var precision: Precision = .fp32
 

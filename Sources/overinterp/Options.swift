@@ -52,7 +52,7 @@ func pgdAttack(eps: String, step: String, steps: Int, restarts: Int = 1) throws 
 struct PrecisionOptions: ParsableArguments {
   @Option(
     help:
-      "How exact selection (the exact method, the hybrid's exact phase) scores candidates: fp32, bf16 (the BN-folded model in bfloat16), or bf16-verify (all candidates in bfloat16, the best --verify-top again in float32, the float32 best picked). bfloat16 is fast on CPUs with AMX; elsewhere fp32 is used, with a message."
+      "How exact selection (the exact method, the hybrid's exact phase) scores candidates: fp32, bf16 (the BN-folded model in bfloat16), or bf16-verify (all candidates in bfloat16, the best --verify-top again in float32, the float32 best picked). bfloat16 is fast on CPUs with AMX or AVX-512 BF16; elsewhere fp32 is used, with a message."
   )
   var precision: Precision = .fp32
 
@@ -66,17 +66,19 @@ struct PrecisionOptions: ParsableArguments {
   func effective(device: Device) -> Precision { effectivePrecision(precision, device: device) }
 }
 
-/// The precision to run on `device`: the bfloat16 ones fall back to fp32 on a CPU without AMX
-/// (said on stderr), where bfloat16 is slower than float32, unless OVERINTERP_BF16_WITHOUT_AMX=1.
+/// The precision to run on `device`: the bfloat16 ones fall back to fp32 on a CPU without fast
+/// bfloat16 (neither AMX nor AVX-512 BF16; said on stderr), where bfloat16 is slower than
+/// float32, unless OVERINTERP_FORCE_BF16=1.
 func effectivePrecision(_ precision: Precision, device: Device) -> Precision {
-  guard precision != .fp32, device == .cpu, !cpuHasAMX else { return precision }
-  if ProcessInfo.processInfo.environment["OVERINTERP_BF16_WITHOUT_AMX"] == "1" {
+  guard precision != .fp32, device == .cpu, !cpuHasFastBF16 else { return precision }
+  if ProcessInfo.processInfo.environment["OVERINTERP_FORCE_BF16"] == "1" {
     printError(
-      "--precision \(precision.rawValue): this CPU has no AMX; running bfloat16 anyway (OVERINTERP_BF16_WITHOUT_AMX=1)")
+      "--precision \(precision.rawValue): this CPU has neither AMX nor AVX-512 BF16; running bfloat16 anyway (OVERINTERP_FORCE_BF16=1)"
+    )
     return precision
   }
   printError(
-    "--precision \(precision.rawValue): this CPU has no AMX (no amx_bf16 in /proc/cpuinfo), where bfloat16 is slower than float32; using fp32 (OVERINTERP_BF16_WITHOUT_AMX=1 forces bfloat16)"
+    "--precision \(precision.rawValue): this CPU has neither AMX nor AVX-512 BF16 (no amx_bf16 or avx512_bf16 in /proc/cpuinfo), where bfloat16 is slower than float32; using fp32 (OVERINTERP_FORCE_BF16=1 forces bfloat16)"
   )
   return .fp32
 }

@@ -406,24 +406,25 @@ struct TinySetup {
   }
 }
 
-/// `--precision`: bfloat16 falls back to fp32 with a message on a CPU without AMX; forced, a
+/// `--precision`: bfloat16 falls back to fp32 with a message on a CPU without fast bfloat16
+/// (neither AMX nor AVX-512 BF16); forced, a
 /// bf16-verify run records its precision and how often the bfloat16 best was picked.
 @Suite(.serialized) struct PrecisionCLITests {
   @Test func bf16VerifyFromTheCLI() throws {
     let t = try TinySetup(count: 2)
     defer { t.remove() }
-    let hasAMX = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?.contains("amx_bf16") ?? false
+    let fastBF16 = cpuInfoHasFastBF16((try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? "")
     let args = ["--indices", "0...1", "--group", "2", "--precision", "bf16-verify", "--verify-top", "4"]
-    let plain = try CLI.run(t.backselect(t.dir + "/plain", args), environment: ["OVERINTERP_BF16_WITHOUT_AMX": "0"])
+    let plain = try CLI.run(t.backselect(t.dir + "/plain", args), environment: ["OVERINTERP_FORCE_BF16": "0"])
     #expect(plain.status == 0, "\(plain.stderr)")
     let plainManifest = try String(contentsOfFile: t.dir + "/plain/manifest.json", encoding: .utf8)
-    if hasAMX {
+    if fastBF16 {
       #expect(plainManifest.contains("bf16-verify"))
     } else {
-      #expect(plain.stderr.contains("this CPU has no AMX"), "\(plain.stderr)")
+      #expect(plain.stderr.contains("neither AMX nor AVX-512 BF16"), "\(plain.stderr)")
       #expect(!plainManifest.contains("bf16"), "fell back to fp32: \(plainManifest)")
     }
-    let forced = try CLI.run(t.backselect(t.dir + "/forced", args), environment: ["OVERINTERP_BF16_WITHOUT_AMX": "1"])
+    let forced = try CLI.run(t.backselect(t.dir + "/forced", args), environment: ["OVERINTERP_FORCE_BF16": "1"])
     #expect(forced.status == 0, "\(forced.stderr)")
     let manifest = try String(contentsOfFile: t.dir + "/forced/manifest.json", encoding: .utf8)
     #expect(manifest.contains("\"precision\"") && manifest.contains("bf16-verify"), "\(manifest)")
@@ -445,7 +446,7 @@ struct TinySetup {
       return ((root?["models"] as? [[String: Any]])?.first?["accuracy"] as? Double) ?? -1
     }
     let fp32 = try accuracy([], [:])
-    let bf16 = try accuracy(["--precision", "bf16"], ["OVERINTERP_BF16_WITHOUT_AMX": "1"])
+    let bf16 = try accuracy(["--precision", "bf16"], ["OVERINTERP_FORCE_BF16": "1"])
     #expect(fp32 > 0.7 && Swift.abs(bf16 - fp32) <= 0.03, "fp32 \(fp32), bf16 \(bf16)")
     let refused = try CLI.run(["eval", "--precision", "bf16-verify"])
     #expect(refused.status != 0 && refused.stderr.contains("fp32 or bf16"), "\(refused.stderr)")

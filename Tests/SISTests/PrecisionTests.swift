@@ -98,4 +98,16 @@ import Torch
     let e = #expect(throws: ModelError.self) { try bfloat16Twin(net) }
     #expect("\(e!)".contains("--precision fp32"))
   }
+
+  /// Fast bfloat16 is read from the `flags` line: AMX or AVX-512 BF16, not AVX-512 alone, and
+  /// not a flag's name elsewhere in the text or as part of another flag.
+  @Test func fastBF16FromCPUInfo() {
+    let line = "flags\t\t: fpu sse2 avx2 avx512f avx512bw"
+    #expect(!cpuInfoHasFastBF16("processor\t: 0\n\(line)\n"))
+    #expect(cpuInfoHasFastBF16("processor\t: 0\n\(line) avx512_bf16 avx512_vnni\n"))
+    #expect(cpuInfoHasFastBF16("\(line) amx_bf16 amx_tile\n"))
+    #expect(!cpuInfoHasFastBF16("model name\t: avx512_bf16 capable\n\(line)\n"))
+    #expect(!cpuInfoHasFastBF16("\(line) xavx512_bf16\n"))
+    #expect(!cpuInfoHasFastBF16(""))
+  }
 }
