@@ -38,7 +38,7 @@ subsets "$OUT/random" --run "$GRADIENT" --fraction 0.05 --kind random --seed 0
 subsets "$RUNS/sample500-full" --run "$GRADIENT" --fraction 1 --kind backselect
 
 models=(--model "full=default")
-for m in r20-full-seed1:full r20-backselect:"5% BS (gradient)" r20-random:"5% random"; do
+for m in r20-full-seed1:full r20-backselect:"5% BS (gradient)" r20-backselect-seed1:"5% BS (gradient)" r20-random:"5% random"; do
   file="$MODELS/${m%%:*}/model.safetensors"
   if [ -f "$file" ]; then models+=(--model "${m#*:}=$file"); fi
 done

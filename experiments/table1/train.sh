@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Table 1 reproduction, step 2 (run once step 1, backselect.sh, is complete): the 5% BS and 5%
 # random subsets of the 45,000 training images (joined from backselect.sh's shards), a ResNet20
-# trained on each (no augmentation, the fast preset), a second ResNet20 trained on full images
+# trained on each (no augmentation, the fast preset; a second, seed 1, on the BS subsets after
+# the replicate), a second ResNet20 trained on full images
 # (seed 1: the replicate for transfer), and the table. Resumable: every step skips what is done,
 # and training continues from its last finished epoch. The joined subsets go to RUNS (rebuilt in
 # seconds from the committed shards); the trained models go to MODELS (default models/ here, so
@@ -69,6 +70,9 @@ train "$MODELS/r20-backselect" --data "$RUNS/backselect-train" --validation "$HE
 train "$MODELS/r20-random" --data "$RUNS/random-train" --validation "$HERE/random-holdout" \
   --test "$HERE/random-test-lossless" --no-augment
 replicate
+# A second model on the 5% BS subsets (seed 1), for the spread of the table's main row.
+train "$MODELS/r20-backselect-seed1" --data "$RUNS/backselect-train" --validation "$HERE/backselect-holdout" \
+  --test "$HERE/backselect-test-lossless" --no-augment --seed 1
 
 # Table 1 in the paper's layout on each benchmark (held-out training images; lossless test images),
 # and the transfer of the embedded model's subsets to the replicate (also as its own group). The
@@ -80,6 +84,7 @@ for bench in holdout test-lossless; do
     --model "full=default" --model "full=$MODELS/r20-full-seed1/model.safetensors" \
     --model "transfer: full, seed 1=$MODELS/r20-full-seed1/model.safetensors" \
     --model "5% BS (gradient)=$MODELS/r20-backselect/model.safetensors" \
+    --model "5% BS (gradient)=$MODELS/r20-backselect-seed1/model.safetensors" \
     --model "5% random=$MODELS/r20-random/model.safetensors" \
     "${full[@]}" --data "5% BS (gradient)@$label=$HERE/backselect-$bench" \
     --data "5% random@$label=$HERE/random-$bench" --out "$HERE/table-$bench"
