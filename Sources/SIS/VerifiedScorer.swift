@@ -16,7 +16,7 @@ public enum Precision: String, CaseIterable, Sendable {
 /// Whether this CPU runs bfloat16 convolutions faster than float32 (Linux: the `amx_bf16` or
 /// `avx512_bf16` flag of /proc/cpuinfo): oneDNN uses AMX tiles or AVX-512 BF16 dot products there.
 /// Elsewhere bfloat16 runs through slower paths than float32 (34x slower for exact BackSelect on
-/// an AVX2 CPU; 1.4-1.8x faster with AVX-512 BF16, docs/SIS.md).
+/// an AVX2 CPU; 1.2-1.8x faster with AVX-512 BF16, docs/SIS.md).
 public var cpuHasFastBF16: Bool {
   guard let bytes = try? readFile("/proc/cpuinfo") else { return false }
   return cpuInfoHasFastBF16(String(decoding: bytes, as: UTF8.self))

@@ -413,12 +413,11 @@ struct TinySetup {
   @Test func bf16VerifyFromTheCLI() throws {
     let t = try TinySetup(count: 2)
     defer { t.remove() }
-    let fastBF16 = cpuInfoHasFastBF16((try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? "")
     let args = ["--indices", "0...1", "--group", "2", "--precision", "bf16-verify", "--verify-top", "4"]
     let plain = try CLI.run(t.backselect(t.dir + "/plain", args), environment: ["OVERINTERP_FORCE_BF16": "0"])
     #expect(plain.status == 0, "\(plain.stderr)")
     let plainManifest = try String(contentsOfFile: t.dir + "/plain/manifest.json", encoding: .utf8)
-    if fastBF16 {
+    if cpuHasFastBF16 {
       #expect(plainManifest.contains("bf16-verify"))
     } else {
       #expect(plain.stderr.contains("neither AMX nor AVX-512 BF16"), "\(plain.stderr)")

@@ -1,13 +1,12 @@
 #!/usr/bin/env bash
 # Table 1 reproduction, step 2 (run once step 1, backselect.sh, is complete): the 5% BS and 5%
 # random subsets of the 45,000 training images (joined from backselect.sh's shards), a ResNet20
-# trained on each (no augmentation, the fast preset; a second, seed 1, on the BS subsets after
-# the replicate), a second ResNet20 trained on full images
-# (seed 1: the replicate for transfer), and the table. Resumable: every step skips what is done,
-# and training continues from its last finished epoch. The joined subsets go to RUNS (rebuilt in
-# seconds from the committed shards); the trained models go to MODELS (default models/ here, so
-# that a checkpoint committed at the end of a session survives a lost machine); the tables are
-# committed.
+# trained on each (no augmentation, the fast preset), a ResNet20 trained on full images (seed 1:
+# the replicate for transfer), a second one on the BS subsets (seed 1), and the table.
+# Resumable: every step skips what is done, and training continues from its last finished epoch.
+# The joined subsets go to RUNS (rebuilt in seconds from the committed shards); the trained
+# models go to MODELS (default models/ here, so that a checkpoint committed at the end of a
+# session survives a lost machine); the tables are committed.
 #
 #   experiments/table1/train.sh [OVERINTERP] [RUNS] [DATA] [THREADS] [SHARDS]
 set -euo pipefail
