@@ -228,6 +228,10 @@ public struct Audit {
       let k = Swift.max(s.k ?? 1, 1)
       let r = s.hybrid?.exactLast ?? 256
       return (1 + r * (r + 1) / 2, (p + k - 1) / k)
+    case .fast:
+      let k = Swift.max(s.k ?? 1, 1)
+      let r = s.hybrid?.exactLast ?? 256
+      return (1 + (s.screening ?? ScreeningSettings()).evaluations(features: r), (p + k - 1) / k)
     }
   }
 }

@@ -28,7 +28,7 @@ public struct BackSelectJob {
   public init(
     classifier: any Classifier, models: [ModelFile], data: ImageDataset, dataRecord: DataRecord, positions: [Int],
     selection: String, layout: FeatureLayout, maskValue: MaskValue, settings: SelectionSettings, shard: Shard = .whole,
-    device: Device, out: String, version: String
+    device: Device, out: String, version: String, screenCheck: Bool = false
   ) throws {
     guard data.imageShape == classifier.info.inputShape else {
       throw SISError.badArgument("the model takes images of shape \(classifier.info.inputShape), the data has \(data.imageShape)")
@@ -51,9 +51,11 @@ public struct BackSelectJob {
       libtorchVersion: Runtime.libtorchVersion, device: device.description,
       normalization: classifier.info.normalization.description)
     store = RunStore(directory: out)
-    runner = BackSelectRunner(
+    var runner = try BackSelectRunner(
       classifier: classifier, dataset: data, manifest: manifest, store: store, layout: layout, maskValue: maskValue.values,
       device: device, fast: settings.precision == .fp32 ? nil : try bfloat16Twin(classifier))
+    runner.screenCheck = screenCheck
+    self.runner = runner
   }
 
   /// Creates the run folder, or checks that it holds this run (then `resume` must be set).
@@ -77,7 +79,7 @@ public struct BackSelectJob {
   /// `images` images spread evenly over the images still to do (over all of them when none is
   /// left), measured by running the gradient phase alone; nil for the other methods.
   public func pilotExactPhase(images: Int = 8) throws -> [Int]? {
-    guard manifest.settings.method == .hybrid, images > 0 else { return nil }
+    guard manifest.settings.method == .hybrid || manifest.settings.method == .fast, images > 0 else { return nil }
     let pending = runner.pendingGroups.flatMap { manifest.positions(ofGroup: $0) }
     let pool = pending.isEmpty ? manifest.positions : pending
     let n = Swift.min(images, pool.count)

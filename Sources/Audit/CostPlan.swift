@@ -18,6 +18,8 @@ public struct CostPlan: Sendable {
   public var tasks: Int
   public var label: String
   public var method: SelectionMethod
+  /// Pixels the gradient phase leaves to the exact phase, per pilot image (hybrid and fast).
+  var exactPhaseMean: Double?
 
   /// Times forward passes of up to 256 images of `data` (after a warm-up pass).
   public static func measureThroughput(_ classifier: any Classifier, data: ImageDataset, device: Device) throws -> Double {
@@ -53,9 +55,12 @@ public struct CostPlan: Sendable {
     forwardPerImage = passes.forward
     gradientPerImage = passes.gradient
     basis = .formula
-    if settings.method == .hybrid, let exactPhase, !exactPhase.isEmpty {
-      forwardPerImage = 1 + exactPhase.reduce(0) { $0 + $1 * ($1 + 1) / 2 } / exactPhase.count
+    if settings.method == .hybrid || settings.method == .fast, let exactPhase, !exactPhase.isEmpty {
+      let screening = settings.method == .fast ? settings.screening ?? ScreeningSettings() : nil
+      let perImage = exactPhase.map { r in screening?.evaluations(features: r) ?? r * (r + 1) / 2 }
+      forwardPerImage = 1 + perImage.reduce(0, +) / exactPhase.count
       basis = .pilot(exactPhase: exactPhase)
+      exactPhaseMean = Double(exactPhase.reduce(0, +)) / Double(exactPhase.count)
     }
     let forward = finished.compactMap(\.forwardPasses)
     if !forward.isEmpty { forwardPerImage = forward.reduce(0, +) / forward.count }
@@ -84,11 +89,12 @@ public struct CostPlan: Sendable {
     switch method {
     case .gradient: return p
     case .exact: return p * (p + 1) / 2
-    case .hybrid:
-      if case .formula = basis { return p * (p + 1) / 2 }
-      // forwardPerImage = 1 + r(r+1)/2 on average; the gradient phase masks about p - r pixels.
+    case .hybrid, .fast:
+      if case .formula = basis { return method == .fast ? forwardPerImage + p : p * (p + 1) / 2 }
+      // forwardPerImage = 1 + the exact phase's candidates; the gradient phase masks about p - r
+      // pixels (r from the pilot, else from r(r+1)/2 for the hybrid).
       let exact = Swift.max(forwardPerImage - 1, 0)
-      let r = Int((Double(8 * exact + 1).squareRoot() - 1) / 2)
+      let r = exactPhaseMean.map { Int($0) } ?? Int((Double(8 * exact + 1).squareRoot() - 1) / 2)
       return exact + Swift.max(p - r, 0)
     }
   }
@@ -99,7 +105,7 @@ public struct CostPlan: Sendable {
     switch basis {
     case .formula:
       source =
-        method == .hybrid
+        method == .hybrid || method == .fast
         ? "at least, when the exact phase starts at --exact-last pixels (a dip below --switch-at starts it earlier) "
         : ""
     case .pilot(let r):

@@ -37,5 +37,11 @@ public func machineDescription() -> String {
     info.split(separator: "\n").first { $0.hasPrefix("model name") }.flatMap { $0.split(separator: ":", maxSplits: 1).last }
     .map { $0.trimmingCharacters(in: .whitespaces) } ?? "unknown CPU"
   let os = ProcessInfo.processInfo.operatingSystemVersionString
-  return "\(model) (\(ProcessInfo.processInfo.activeProcessorCount) cores), \(os)"
+  let flags = Set(
+    info.split(separator: "\n").first { $0.hasPrefix("flags") }.map { $0.split(separator: " ").map(String.init) } ?? [])
+  // The vector extensions libtorch's kernels choose between (and that change their timing).
+  let isa =
+    [("amx_bf16", "AMX-BF16"), ("avx512_bf16", "AVX-512 BF16"), ("avx512f", "AVX-512"), ("avx2", "AVX2")]
+    .first { flags.contains($0.0) }.map { ", \($0.1)" } ?? ""
+  return "\(model) (\(ProcessInfo.processInfo.activeProcessorCount) cores\(isa)), \(os)"
 }

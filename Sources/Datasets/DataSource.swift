@@ -107,6 +107,13 @@ public struct DataSource: Sendable {
           images: path + "/cifar10.1_\(v)_data.npy", labels: path + "/cifar10.1_\(v)_labels.npy", indices: nil,
           description: "CIFAR-10.1 \(v) (\(path))")
       }
+      if Self.exists(path + "/images.npy") && Self.exists(path + "/labels.npy") {
+        // A folder of numpy arrays, as the embedded sample is laid out: source indices (where the
+        // images came from; random subsets are seeded by them) from indices.npy when present.
+        return try Self.loadNpyImages(
+          images: path + "/images.npy", labels: path + "/labels.npy",
+          indices: Self.exists(path + "/indices.npy") ? path + "/indices.npy" : nil, description: path, classNames: classNames)
+      }
       if !Self.corruptionFiles(in: path).isEmpty {
         guard let corruption, let severity else {
           throw FileFormatError(
@@ -124,7 +131,7 @@ public struct DataSource: Sendable {
       }
       throw FileFormatError(
         path,
-        "unrecognised dataset folder: expected CIFAR-10 binary batches (data_batch_1.bin, test_batch.bin), the lossless test subset, or CIFAR-10.1 .npy files"
+        "unrecognised dataset folder: expected CIFAR-10 binary batches (data_batch_1.bin, test_batch.bin), the lossless test subset, CIFAR-10.1 .npy files, or images.npy and labels.npy (and optionally indices.npy)"
       )
     }
     if path.hasSuffix(".bin") { return try CIFAR10.readBatch(path) }

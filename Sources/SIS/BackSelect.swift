@@ -17,6 +17,10 @@ public enum SelectionMethod: String, CaseIterable, Sendable {
   case gradient
   /// Gradient blocks, then exact selection for the last part (`hybridBackSelect`).
   case hybrid
+  /// The hybrid's gradient blocks, then screened exact selection for the last part
+  /// (`hybridBackSelect` with `ScreeningSettings`): exact-like SIS at a small multiple of the
+  /// gradient method's cost.
+  case fast
 }
 
 /// Hybrid only: what a gradient block that takes the probability below the switch level does.

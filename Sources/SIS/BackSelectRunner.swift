@@ -17,13 +17,23 @@ public struct BackSelectRunner {
   public let device: Device
   /// The bfloat16 twin of `classifier`, for the bf16 precisions.
   public let fast: (any Classifier)?
+  /// Runs the method of the manifest on a group of images.
+  var selector: Selector
+  /// The fast method: also evaluate every candidate at screened steps and count how often the
+  /// screened pick was the best (a study; the results are the same, the cost a full step's).
+  public var screenCheck: Bool {
+    get { selector.check }
+    set { selector.check = newValue }
+  }
 
   public init(
     classifier: any Classifier, dataset: ImageDataset, manifest: RunManifest, store: RunStore, layout: FeatureLayout,
     maskValue: [Float]?, device: Device, fast: (any Classifier)? = nil
-  ) {
+  ) throws {
     self.fast = fast
     self.classifier = classifier
+    selector = try Selector(
+      settings: manifest.settings, classifier: classifier, fast: fast, layout: layout, maskValue: maskValue, device: device)
     self.dataset = dataset
     self.manifest = manifest
     self.store = store
@@ -80,7 +90,9 @@ public struct BackSelectRunner {
   /// (`hybridExactPhaseSizes`), measured by running the gradient phase alone.
   public func hybridExactPhaseSizes(_ positions: [Int]) throws -> [Int] {
     let settings = manifest.settings
-    guard settings.method == .hybrid, layout.description == "pixel", let k = settings.k, let hybrid = settings.hybrid else {
+    guard settings.method == .hybrid || settings.method == .fast, layout.description == "pixel", let k = settings.k,
+      let hybrid = settings.hybrid
+    else {
       throw SISError.badArgument("only a hybrid run on pixel features has an exact phase to measure")
     }
     let (images, predicted, _) = try prepareImages(positions)
@@ -92,40 +104,11 @@ public struct BackSelectRunner {
 
   /// Runs every pending group; `onImages(done, candidates)` reports progress.
   public func run(onProgress: ((_ imagesDone: Int, _ candidates: Int) -> Void)? = nil) throws {
-    let settings = manifest.settings
     for g in pendingGroups {
       let positions = Array(manifest.positions(ofGroup: g))
       let start = Progress.now()
       let (images, predicted, confidence) = try prepareImages(positions)
-      let results: [BackSelectResult]
-      var cost: SelectionCost?
-      switch settings.method {
-      case .hybrid:
-        guard layout.description == "pixel", let k = settings.k, let hybrid = settings.hybrid else {
-          throw SISError.badArgument("the hybrid method works on pixel features with a block size k and a switch probability")
-        }
-        results = try hybridBackSelect(
-          classifier: classifier, images: images, classes: predicted, inputShape: layout.inputShape, k: k,
-          switchProbability: Float(hybrid.switchAt), capAtFullImage: hybrid.switchCap == .confidence, exactLast: hybrid.exactLast,
-          setAside: hybrid.onDip == .setAside, maskValue: maskValue, score: settings.score, chunk: settings.chunk, device: device,
-          precision: settings.precision, fast: fast, verifyTop: settings.verifyTop, onProgress: { onProgress?(0, $0) },
-          onCost: { cost = $0 })
-      case .gradient:
-        guard layout.description == "pixel", let k = settings.k else {
-          throw SISError.badArgument("the gradient method works on pixel features with a block size k")
-        }
-        results = try gradientBackSelect(
-          classifier: classifier, images: images, classes: predicted, inputShape: layout.inputShape, k: k, maskValue: maskValue,
-          score: settings.score, device: device, onIteration: { _ in onProgress?(0, k * positions.count) }, onCost: { cost = $0 })
-      case .exact:
-        let scorer = try ExactSelectionScorer(
-          classifier: classifier, fast: fast, precision: settings.precision, verifyTop: settings.verifyTop, images: images,
-          classes: predicted, layout: layout, maskValue: maskValue, score: settings.score, chunk: settings.chunk, device: device)
-        results = try backSelect(problems: positions.count, featureCount: layout.count, scorer: scorer) { n in
-          onProgress?(0, n)
-        }
-        cost = scorer.cost
-      }
+      let (results, cost) = try selector.select(images: images, classes: predicted) { onProgress?(0, $0) }
       let seconds = Float((Progress.now() - start) / Double(positions.count))
       let records = positions.enumerated().map { (k, pos) in
         ImageRecord(

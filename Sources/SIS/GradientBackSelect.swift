@@ -55,10 +55,14 @@ public struct SelectionCost: Sendable, Equatable {
   /// bf16-verify: steps decided, and those where the bfloat16 best was the pick.
   public var verifiedSteps: Int
   public var agreeingSteps: Int
+  /// The fast method: what screening did in the exact phase.
+  public var screening: ScreeningStats?
 
   public init(
-    gradientPasses: Int = 0, forwardPasses: Int = 0, bf16Passes: Int = 0, verifiedSteps: Int = 0, agreeingSteps: Int = 0
+    gradientPasses: Int = 0, forwardPasses: Int = 0, bf16Passes: Int = 0, verifiedSteps: Int = 0, agreeingSteps: Int = 0,
+    screening: ScreeningStats? = nil
   ) {
+    self.screening = screening
     self.gradientPasses = gradientPasses
     self.forwardPasses = forwardPasses
     self.bf16Passes = bf16Passes
@@ -95,7 +99,8 @@ public struct SelectionCost: Sendable, Equatable {
 public func hybridBackSelect(
   evaluator: some MaskGradientEvaluator, scorer: some CandidateScorer, k: Int, switchProbability: Float,
   capAtFullImage: Bool = false,
-  exactLast: Int, setAside: Bool = false, onProgress: ((Int) -> Void)? = nil, onCost: ((SelectionCost) -> Void)? = nil,
+  exactLast: Int, setAside: Bool = false, screening: ScreeningSettings? = nil, check: Bool = false,
+  neighbours: [[Int]] = [], onProgress: ((Int) -> Void)? = nil, onCost: ((SelectionCost) -> Void)? = nil,
   exactEvaluations: () -> Int = { 0 }
 ) throws -> [BackSelectResult] {
   guard switchProbability >= 0 && switchProbability <= 1 else {
@@ -106,10 +111,23 @@ public func hybridBackSelect(
     evaluator: evaluator, k: k, switchBelow: switchProbability, capAtFullImage: capAtFullImage, exactLast: exactLast,
     setAside: setAside)
   try phase.run(maxIterations: nil) { _ in onProgress?(k * n) }
-  let exact = try backSelect(problems: n, featureCount: evaluator.pixelCount, initiallyMasked: phase.masked, scorer: scorer) {
-    onProgress?($0)
+  let exact: [BackSelectResult]
+  var stats: ScreeningStats?
+  if let screening {
+    let (results, screened) = try screenedBackSelect(
+      problems: n, featureCount: evaluator.pixelCount, initiallyMasked: phase.masked, scorer: scorer, screening: screening,
+      neighbours: neighbours, check: check
+    ) { onProgress?($0) }
+    exact = results
+    stats = screened
+  } else {
+    exact = try backSelect(problems: n, featureCount: evaluator.pixelCount, initiallyMasked: phase.masked, scorer: scorer) {
+      onProgress?($0)
+    }
   }
-  onCost?(SelectionCost(gradientPasses: phase.cost.gradientPasses, forwardPasses: phase.cost.forwardPasses + exactEvaluations()))
+  onCost?(
+    SelectionCost(
+      gradientPasses: phase.cost.gradientPasses, forwardPasses: phase.cost.forwardPasses + exactEvaluations(), screening: stats))
   return zip(phase.results, exact).map { g, e in
     BackSelectResult(
       order: g.order + e.order, values: g.values + e.values, scores: g.scores + e.scores, exactTies: g.exactTies + e.exactTies,
@@ -118,26 +136,32 @@ public func hybridBackSelect(
 }
 
 /// `hybridBackSelect` on a classifier (pixel features; `chunk` candidates per forward pass in
-/// the exact phase).
+/// the exact phase). `scoring`, if given, scores the exact phase's candidates instead of
+/// `classifier` (the same function in a faster form: `optimizedForInference`); the gradient phase
+/// always runs `classifier`.
 public func hybridBackSelect(
   classifier: any Classifier, images: [[Float]], classes: [Int], inputShape: [Int], k: Int, switchProbability: Float,
   capAtFullImage: Bool = false, exactLast: Int, setAside: Bool = false, maskValue: [Float]? = nil, score: SelectionScore,
   chunk: Int, device: Device = .cpu, precision: Precision = .fp32, fast: (any Classifier)? = nil, verifyTop: Int? = nil,
+  screening: ScreeningSettings? = nil, check: Bool = false, scoring: (any Classifier)? = nil,
   onProgress: ((Int) -> Void)? = nil, onCost: ((SelectionCost) -> Void)? = nil
 ) throws -> [BackSelectResult] {
   let evaluator = try ClassifierMaskEvaluator(
     classifier: classifier, images: images, classes: classes, inputShape: inputShape, maskValue: maskValue, score: score,
     device: device)
   let scorer = try ExactSelectionScorer(
-    classifier: classifier, fast: fast, precision: precision, verifyTop: verifyTop, images: images, classes: classes,
-    layout: .pixels(inputShape), maskValue: maskValue, score: score, chunk: chunk, device: device)
+    classifier: scoring ?? classifier, fast: fast, precision: precision, verifyTop: verifyTop, images: images,
+    classes: classes, layout: .pixels(inputShape), maskValue: maskValue, score: score, chunk: chunk, device: device)
   return try hybridBackSelect(
     evaluator: evaluator, scorer: scorer, k: k, switchProbability: switchProbability, capAtFullImage: capAtFullImage,
-    exactLast: exactLast, setAside: setAside, onProgress: onProgress,
+    exactLast: exactLast, setAside: setAside, screening: screening, check: check,
+    neighbours: screening.map { pixelNeighbours(height: inputShape[1], width: inputShape[2], radius: $0.radius) } ?? [],
+    onProgress: onProgress,
     onCost: { phase in
       var cost = scorer.cost
       cost.gradientPasses = phase.gradientPasses
       cost.forwardPasses = phase.forwardPasses
+      cost.screening = phase.screening
       onCost?(cost)
     }, exactEvaluations: { scorer.cost.forwardPasses })
 }

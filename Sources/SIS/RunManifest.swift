@@ -9,8 +9,10 @@ public struct SelectionSettings: Equatable, Sendable {
   public var method: SelectionMethod
   /// Gradient and hybrid: pixels masked per gradient block (nil for exact).
   public var k: Int?
-  /// Hybrid only.
+  /// Hybrid and fast: the gradient phase and its switch to exact selection.
   public var hybrid: HybridSettings?
+  /// Fast only: how the exact phase screens its candidates.
+  public var screening: ScreeningSettings?
   /// Candidate images per forward pass.
   public var chunk: Int
   /// Images advanced in lockstep (the gradient method's mini-batch).
@@ -22,12 +24,13 @@ public struct SelectionSettings: Equatable, Sendable {
 
   public init(
     score: SelectionScore = .logprob, method: SelectionMethod = .exact, k: Int? = nil, hybrid: HybridSettings? = nil,
-    chunk: Int = 128, group: Int = 4, precision: Precision = .fp32, verifyTop: Int? = nil
+    screening: ScreeningSettings? = nil, chunk: Int = 128, group: Int = 4, precision: Precision = .fp32, verifyTop: Int? = nil
   ) {
     self.score = score
     self.method = method
     self.k = method == .exact ? nil : k
-    self.hybrid = method == .hybrid ? hybrid : nil
+    self.hybrid = method == .hybrid || method == .fast ? hybrid : nil
+    self.screening = method == .fast ? screening : nil
     self.chunk = chunk
     self.group = group
     self.precision = method == .gradient ? .fp32 : precision
@@ -38,7 +41,12 @@ public struct SelectionSettings: Equatable, Sendable {
   public func problems() -> [String] {
     var out: [String] = []
     if method != .exact, (k ?? 0) < 1 { out.append("the \(method.rawValue) method needs a block size k >= 1") }
-    if method == .hybrid, hybrid == nil { out.append("the hybrid method needs its switch settings") }
+    if method == .hybrid || method == .fast, hybrid == nil {
+      out.append("the \(method.rawValue) method needs its switch settings")
+    }
+    if method == .fast {
+      if let screening { out += screening.problems() } else { out.append("the fast method needs its screening settings") }
+    }
     if chunk < 1 { out.append("chunk must be at least 1") }
     if group < 1 { out.append("group must be at least 1") }
     if precision == .bf16Verify, (verifyTop ?? 0) < 1 { out.append("bf16-verify needs --verify-top >= 1") }
@@ -60,11 +68,11 @@ public struct SelectionSettings: Equatable, Sendable {
     switch method {
     case .exact: return "exact, score \(score.rawValue)"
     case .gradient: return "gradient k=\(k ?? 0), score \(score.rawValue)"
-    case .hybrid:
+    case .hybrid, .fast:
       let h = hybrid ?? HybridSettings()
-      return "hybrid k=\(k ?? 0) switch \(fmt(h.switchAt, digits: 4)) last \(h.exactLast)"
+      return "\(method.rawValue) k=\(k ?? 0) switch \(fmt(h.switchAt, digits: 4)) last \(h.exactLast)"
         + (h.onDip == .switch ? "" : " on dip \(h.onDip.rawValue)") + (h.switchCap == .none ? "" : " cap \(h.switchCap.rawValue)")
-        + ", score \(score.rawValue)"
+        + (screening.map { ", screened \($0.label)" } ?? "") + ", score \(score.rawValue)"
     }
   }
 
@@ -76,6 +84,7 @@ public struct SelectionSettings: Equatable, Sendable {
       let k = Swift.max(self.k ?? 1, 1)
       return "\((p + k - 1) / k) gradient iterations"
     case .hybrid: return "at most \(p) steps (gradient iterations, then exact steps)"
+    case .fast: return "at most \(p) steps (gradient iterations, then screened exact steps)"
     case .exact: return "\(p) steps"
     }
   }
@@ -270,6 +279,7 @@ extension RunManifest: Codable {
     case format, modelPaths, modelSHA256, architecture, dataPath, dataLabels, dataSplit, dataHoldout, dataDescription
     case preprocessing, numClasses, selection, positions, sourceIndices, inputShape, features, featureCount, maskValue
     case score, method, k, switchProbability, exactLast, onDip, switchCap, chunk, group, shard, precision, verifyTop
+    case screenTop, screenRadius, screenRefresh, screenFullBelow
     case overinterpVersion, libtorchVersion, device, normalization
   }
 
@@ -291,7 +301,13 @@ extension RunManifest: Codable {
     }
     let method: SelectionMethod = try recorded(.method, absent: .exact)
     var hybrid: HybridSettings?
-    if method == .hybrid {
+    var screening: ScreeningSettings?
+    if method == .fast {
+      screening = ScreeningSettings(
+        top: try c.decode(Int.self, forKey: .screenTop), radius: try c.decode(Int.self, forKey: .screenRadius),
+        refresh: try c.decode(Int.self, forKey: .screenRefresh), fullBelow: try c.decode(Int.self, forKey: .screenFullBelow))
+    }
+    if method == .hybrid || method == .fast {
       hybrid = HybridSettings(
         switchAt: try c.decode(Double.self, forKey: .switchProbability),
         exactLast: try c.decodeIfPresent(Int.self, forKey: .exactLast) ?? 0,
@@ -315,6 +331,7 @@ extension RunManifest: Codable {
       maskValue: try c.decode(String.self, forKey: .maskValue),
       settings: SelectionSettings(
         score: try recorded(.score, absent: nil), method: method, k: try c.decodeIfPresent(Int.self, forKey: .k), hybrid: hybrid,
+        screening: screening,
         chunk: try c.decode(Int.self, forKey: .chunk), group: try c.decode(Int.self, forKey: .group),
         precision: try recorded(.precision, absent: Precision.fp32),
         verifyTop: try c.decodeIfPresent(Int.self, forKey: .verifyTop)),
@@ -373,6 +390,12 @@ extension RunManifest: Codable {
       try c.encode(h.exactLast, forKey: .exactLast)
       try c.encode(h.onDip.rawValue, forKey: .onDip)
       try c.encode(h.switchCap.rawValue, forKey: .switchCap)
+    }
+    if let s = settings.screening {
+      try c.encode(s.top, forKey: .screenTop)
+      try c.encode(s.radius, forKey: .screenRadius)
+      try c.encode(s.refresh, forKey: .screenRefresh)
+      try c.encode(s.fullBelow, forKey: .screenFullBelow)
     }
     try c.encode(settings.chunk, forKey: .chunk)
     try c.encode(settings.group, forKey: .group)

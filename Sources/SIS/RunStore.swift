@@ -95,7 +95,10 @@ public struct RunStore {
   /// `cost`: what BackSelect spent on the group, written to `timings.jsonl` per image as
   /// `forward_passes_per_image` (float32) and, where they were run, `gradient_passes_per_image`,
   /// `bf16_passes_per_image`, and for bf16-verify the steps decided in the group and those where
-  /// the bfloat16 best was picked (`verified_steps`, `bf16_best_picked`).
+  /// the bfloat16 best was picked (`verified_steps`, `bf16_best_picked`); for the fast method the
+  /// screened and full exact steps (`screened_steps`, `full_steps`), and with `--screen-check` the
+  /// screened steps checked against a full step and how many picks were within the full step's
+  /// best n (`checked_steps`, `pick_within_best`).
   public func writeShard(group: Int, records: [ImageRecord], cost: SelectionCost? = nil) throws {
     let n = records.count
     let p = records.first?.order.count ?? 0
@@ -122,6 +125,13 @@ public struct RunStore {
       if cost.bf16Passes > 0 { passes += ", \"bf16_passes_per_image\": \(per(cost.bf16Passes))" }
       if cost.verifiedSteps > 0 {
         passes += ", \"verified_steps\": \(cost.verifiedSteps), \"bf16_best_picked\": \(cost.agreeingSteps)"
+      }
+      if let s = cost.screening {
+        passes += ", \"screened_steps\": \(s.screenedSteps), \"full_steps\": \(s.fullSteps)"
+        if s.checkedSteps > 0 {
+          let within = [1, 2, 4, 8, 16, 32, 64].map { "\"\($0)\": \(s.pickRankAtMost[$0] ?? 0)" }.joined(separator: ", ")
+          passes += ", \"checked_steps\": \(s.checkedSteps), \"pick_within_best\": {\(within)}"
+        }
       }
     }
     let line = "{\"group\": \(group), \"images\": \(n), \"seconds_per_image\": \(records.first?.seconds ?? 0)\(passes)}\n"

@@ -65,28 +65,10 @@ struct AuditCommand: ParsableCommand {
   @Option(help: "Fraction of pixels in the backward-selection and random subsets.")
   var fraction: Double = 0.05
 
-  @Option(help: "exact, gradient (the default here) or hybrid.")
-  var method: SelectionMethod = .gradient
+  @OptionGroup(title: "Selection method") var methodOptions: MethodOptions
 
-  @Option(help: "With gradient or hybrid: pixels per gradient block.")
-  var k: Int = 8
-
-  @Option(help: "What BackSelect maximises: prob, logprob, margin.")
-  var score: SelectionScore = .logprob
-
-  @Option(help: "With --method hybrid: the switch level (see backselect --help).")
-  var switchAt: Double = 0.999
-
-  @Option(help: "With --method hybrid: pixels left for exact selection at the latest.")
-  var exactLast: Int = 256
-
-  @Option(help: "Images advanced together (the gradient method's mini-batch).")
-  var group: Int = 32
-
-  @Option(help: "Candidate images per forward pass (exact selection).")
-  var chunk: Int = 128
-
-  @OptionGroup var precisionOptions: PrecisionOptions
+  /// The audit's method when --method is not given.
+  static let defaultMethod = SelectionMethod.gradient
 
   @Option(
     help:
@@ -119,9 +101,6 @@ struct AuditCommand: ParsableCommand {
     }
     if !(fraction > 0 && fraction <= 1) { throw ValidationError("--fraction must be in (0, 1], got \(fraction)") }
     if let sample, sample < 1 { throw ValidationError("--sample must be at least 1, got \(sample)") }
-    if k < 1 { throw ValidationError("--k must be at least 1, got \(k)") }
-    if group < 1 || chunk < 1 { throw ValidationError("--group and --chunk must be at least 1") }
-    if !(switchAt >= 0 && switchAt <= 1) { throw ValidationError("--switch-at must be in [0, 1], got \(switchAt)") }
     if let shard, shard != "auto", Shard(parsing: shard) == nil {
       throw ValidationError("--shard must be i/n with 0 <= i < n, or auto, got '\(shard)'")
     }
@@ -158,17 +137,16 @@ struct AuditCommand: ParsableCommand {
     let classifier: any Classifier = networks.count == 1 ? networks[0] : try Ensemble(networks)
     let (data, dataRecord, dataPath) = try loadData(classifier: classifier)
     let files = try model.files()
+    let selectionSettings = methodOptions.settings(
+      defaultMethod: Self.defaultMethod, defaultGroup: 32,
+      precision: effectivePrecision(methodOptions.precision, device: device))
+    let method = selectionSettings.method
     let settings = AuditSettings(
       modelPaths: files.map(\.recordedPath), modelSHA256: try files.map { try SHA256.hex(file: $0.file) },
       dataPath: dataPath, dataSplit: dataOptions.split.rawValue,
       dataHoldout: dataOptions.holdout, dataLabels: dataOptions.labels.map(absolutePath), minConfidence: minConfidence ?? grid[0],
-      correctOnly: correctOnly, sample: sample, seed: seed, method: method.rawValue, score: score.rawValue,
-      k: method == .exact ? nil : k, thresholds: grid, fraction: fraction)
-    let selectionSettings = SelectionSettings(
-      score: score, method: method, k: k,
-      hybrid: HybridSettings(switchAt: switchAt, exactLast: exactLast, onDip: .setAside, switchCap: .confidence), chunk: chunk,
-      group: group, precision: method == .gradient ? .fp32 : precisionOptions.effective(device: device),
-      verifyTop: precisionOptions.verifyTop)
+      correctOnly: correctOnly, sample: sample, seed: seed, method: method.rawValue, score: selectionSettings.score.rawValue,
+      k: selectionSettings.k, thresholds: grid, fraction: fraction)
     let audit = try Audit(folder: out, settings: settings, selection: selectionSettings)
     try audit.prepare()
 

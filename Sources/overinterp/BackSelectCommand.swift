@@ -7,11 +7,6 @@ import Models
 import SIS
 import Torch
 
-extension SelectionScore: ExpressibleByArgument {}
-extension SelectionMethod: ExpressibleByArgument {}
-extension DipPolicy: ExpressibleByArgument {}
-extension SwitchCap: ExpressibleByArgument {}
-
 struct BackSelectCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "backselect",
@@ -42,11 +37,6 @@ struct BackSelectCommand: ParsableCommand {
   @Option(help: "Process the lockstep groups g with g % n == i: i/n, or auto (from the Slurm job array; the default inside one).")
   var shard: String?
 
-  @Option(
-    help: "What BackSelect maximises: prob (the reference), logprob (default: still ordered where the softmax saturates), margin."
-  )
-  var score: SelectionScore = .logprob
-
   @Option(help: "Features: pixel (all channels of a pixel; the paper's), value, row, column, channel, patchK.")
   var features: String = "pixel"
 
@@ -56,56 +46,21 @@ struct BackSelectCommand: ParsableCommand {
   )
   var maskValue: String = "zero"
 
-  @Option(
-    help:
-      "exact (BackSelect over every candidate), gradient (the paper's Batched Gradient BackSelect, S5), or hybrid (gradient blocks, then exact selection for the last part)."
-  )
-  var method: SelectionMethod = .exact
-
-  @Option(help: "With --method gradient or hybrid: pixels masked per gradient iteration (the paper: 100).")
-  var k: Int = 100
-
-  @Option(
-    help:
-      "With --method hybrid: leave the gradient phase when a block takes the class probability below this (the block is put back); any SIS at a threshold up to this value then comes from the exact phase."
-  )
-  var switchAt: Double = 0.999
-
-  @Option(help: "With --method hybrid: also leave the gradient phase once this many pixels are left.")
-  var exactLast: Int = 256
-
-  @Option(
-    help:
-      "With --method hybrid: what a block that takes the probability below --switch-at does: set-aside (put it back, keep its pixels for the exact phase, go on with gradient blocks) or switch (start the exact phase)."
-  )
-  var onDip: DipPolicy = .setAside
-
-  @Option(
-    help:
-      "With --method hybrid: the switch level of an image whose confidence is below --switch-at: confidence (its own confidence; every SIS at a threshold it reaches still comes from the exact phase) or none (the image goes straight to exact selection)."
-  )
-  var switchCap: SwitchCap = .confidence
-
-  @Option(help: "Candidate images per forward pass.")
-  var chunk: Int = 128
-
-  @Option(help: "Images advanced in lockstep (their candidates share forward passes).")
-  var group: Int = 4
-
-  @OptionGroup var precisionOptions: PrecisionOptions
+  @OptionGroup(title: "Selection method") var methodOptions: MethodOptions
 
   func validate() throws {
     try selection.requireOne()
     if let shard, shard != "auto", Shard(parsing: shard) == nil {
       throw ValidationError("--shard must be i/n with 0 <= i < n, or auto, got '\(shard)'")
     }
-    if chunk < 1 { throw ValidationError("--chunk must be at least 1, got \(chunk)") }
-    if !(switchAt >= 0 && switchAt <= 1) { throw ValidationError("--switch-at must be a probability in [0, 1], got \(switchAt)") }
-    if exactLast < 0 { throw ValidationError("--exact-last must be at least 0, got \(exactLast)") }
-    if k < 1 { throw ValidationError("--k must be at least 1, got \(k)") }
-    if group < 1 { throw ValidationError("--group must be at least 1, got \(group)") }
     if let tasks, tasks < 1 { throw ValidationError("--tasks must be at least 1, got \(tasks)") }
   }
+
+  @Flag(
+    help:
+      "With --method fast: also evaluate every candidate at each screened step and record in timings.jsonl how often the screened pick was the full step's best (a study: same results, exact-phase cost of the hybrid)."
+  )
+  var screenCheck = false
 
   @Flag(help: "Print the cost (model passes, the throughput measured here, the estimated time on --tasks tasks) and stop.")
   var plan = false
@@ -115,10 +70,7 @@ struct BackSelectCommand: ParsableCommand {
 
   /// The method and its parameters as the flags give them (`precision`: the one that runs).
   func settings(precision: Precision = .fp32) -> SelectionSettings {
-    SelectionSettings(
-      score: score, method: method, k: k,
-      hybrid: HybridSettings(switchAt: switchAt, exactLast: exactLast, onDip: onDip, switchCap: switchCap), chunk: chunk,
-      group: group, precision: precision, verifyTop: precisionOptions.verifyTop)
+    methodOptions.settings(defaultMethod: .exact, defaultGroup: 4, precision: precision)
   }
 
   func run() throws {
@@ -132,9 +84,10 @@ struct BackSelectCommand: ParsableCommand {
     let job = try BackSelectJob(
       classifier: classifier, models: try model.files(), data: data, dataRecord: dataOptions.record(data), positions: positions,
       selection: description, layout: layout, maskValue: mask,
-      settings: settings(precision: plan ? precisionOptions.precision : precisionOptions.effective(device: device)),
+      settings: settings(
+        precision: plan ? methodOptions.precision : effectivePrecision(methodOptions.precision, device: device)),
       shard: try resolveShard(shard),
-      device: device, out: out, version: Overinterp.configuration.version)
+      device: device, out: out, version: Overinterp.configuration.version, screenCheck: screenCheck)
     if !plan { try job.prepare(resume: resume) }
     // The cost at the pace of the images this folder finished, else from a pilot of the hybrid's
     // gradient phase, else from the method's formula.
@@ -155,7 +108,7 @@ struct BackSelectCommand: ParsableCommand {
       "backselect: \(imageCount) image(s) to do in \(job.pendingGroups) group(s) of \(positions.count) selected (\(description)); data: \(data.description)"
     )
     let perImage =
-      method == .hybrid && imageCount > 0
+      [.hybrid, .fast].contains(job.manifest.settings.method) && imageCount > 0
       ? try costPlan(images: imageCount, tasks: 1).candidatesPerImage(pixels: layout.count) : job.candidatesPerImage
     let progress = Progress(total: imageCount * perImage, label: "backselect", unit: "candidates")
     var imagesDone = 0

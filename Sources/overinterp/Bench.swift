@@ -7,7 +7,7 @@ import Torch
 struct Bench: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Benchmarks that compare overinterp with PyTorch in Python on this machine.",
-    subcommands: [BenchInference.self, BenchBackSelect.self, BenchGradient.self, BenchTrain.self])
+    subcommands: [BenchInference.self, BenchBackSelect.self, BenchSelection.self, BenchGradient.self, BenchTrain.self])
 }
 
 /// Options every benchmark shares: the thread count of both sides and the Python baseline.

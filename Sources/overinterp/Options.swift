@@ -37,8 +37,6 @@ struct RuntimeOptions: ParsableArguments {
   }
 }
 
-extension Precision: ExpressibleByArgument {}
-
 /// The PGD attack of `--eps`, `--step` (each 8/255 or a decimal), `--steps` and `--restarts`.
 func pgdAttack(eps: String, step: String, steps: Int, restarts: Int = 1) throws -> PGDAttack {
   guard let e = PGDAttack.parseFraction(eps) else { throw ValidationError("--eps must look like 8/255 or 0.031, got '\(eps)'") }
@@ -46,24 +44,6 @@ func pgdAttack(eps: String, step: String, steps: Int, restarts: Int = 1) throws 
     throw ValidationError("--step must look like 2/255 or 0.0078, got '\(step)'")
   }
   return PGDAttack(epsilon: e, stepSize: s, steps: steps, randomStart: true, restarts: restarts)
-}
-
-/// `--precision` and `--verify-top`: how exact selection scores candidates.
-struct PrecisionOptions: ParsableArguments {
-  @Option(
-    help:
-      "How exact selection (the exact method, the hybrid's exact phase) scores candidates: fp32, bf16 (the BN-folded model in bfloat16), or bf16-verify (all candidates in bfloat16, the best --verify-top again in float32, the float32 best picked). bfloat16 is fast on CPUs with AMX or AVX-512 BF16; elsewhere fp32 is used, with a message."
-  )
-  var precision: Precision = .fp32
-
-  @Option(help: "With --precision bf16-verify: candidates per step scored again in float32.")
-  var verifyTop: Int = 8
-
-  func validate() throws {
-    if verifyTop < 1 { throw ValidationError("--verify-top must be at least 1, got \(verifyTop)") }
-  }
-
-  func effective(device: Device) -> Precision { effectivePrecision(precision, device: device) }
 }
 
 /// The precision to run on `device`: the bfloat16 ones fall back to fp32 on a CPU without fast

@@ -18,7 +18,7 @@ struct Overinterp: AsyncParsableCommand {
       AuditCommand.self, CompareAudits.self, SlurmCommand.self, Eval.self, Train.self, BackSelectCommand.self, SISCommand.self,
       Subsets.self,
       Table1.self, Heatmap.self,
-      CompareRuns.self,
+      CompareRuns.self, FidelityCommand.self,
       Merge.self,
       StudyCommand.self, Convert.self, DataCommand.self, Bench.self,
     ]

@@ -46,7 +46,7 @@ func manifest(
       let m = manifest(
         data, positions: [0, 1, 2], score: .logprob, group: 3, method: method, k: 8,
         hybrid: switchProbability.map { HybridSettings(switchAt: $0, exactLast: 0, onDip: .switch, switchCap: .none) })
-      let runner = BackSelectRunner(
+      let runner = try BackSelectRunner(
         classifier: net, dataset: data, manifest: m, store: RunStore(directory: dir), layout: .pixels([3, 6, 6]), maskValue: nil,
         device: .cpu)
       try runner.prepare(resume: false)
@@ -95,7 +95,7 @@ func manifest(
     let dir = NSTemporaryDirectory() + "/store-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let m = manifest(data, positions: [4, 0, 2], score: .logprob, group: 2)
-    let runner = BackSelectRunner(
+    let runner = try BackSelectRunner(
       classifier: net, dataset: data, manifest: m, store: RunStore(directory: dir), layout: .pixels([3, 6, 6]), maskValue: nil,
       device: .cpu)
     try runner.prepare(resume: false)

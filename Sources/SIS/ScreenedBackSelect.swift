@@ -1,0 +1,221 @@
+/// How screened exact selection (`screenedBackSelect`) chooses the candidates it evaluates at a
+/// step. Every evaluated candidate is scored exactly (the scorer's full answer for that masked
+/// input); screening only decides which candidates are evaluated.
+public struct ScreeningSettings: Equatable, Sendable {
+  /// M: the candidates with the best stale ranking evaluated at every step.
+  public var top: Int
+  /// Features within this many pixels (Chebyshev distance) of the feature masked last are
+  /// evaluated too: masking a pixel changes its neighbours' scores most. 0: none.
+  public var radius: Int
+  /// Every this many steps a step evaluates every candidate (a refresh of the stale ranking).
+  /// 0: only the first step does.
+  public var refresh: Int
+  /// Steps with at most this many candidates left evaluate every candidate, so the last
+  /// `fullBelow` features are ordered exactly as BackSelect orders them from that point.
+  public var fullBelow: Int
+
+  public init(top: Int = 16, radius: Int = 1, refresh: Int = 32, fullBelow: Int = 32) {
+    self.top = top
+    self.radius = radius
+    self.refresh = refresh
+    self.fullBelow = fullBelow
+  }
+
+  /// What is wrong with the settings, if anything.
+  public func problems() -> [String] {
+    var out: [String] = []
+    if top < 1 { out.append("the screened candidates per step must be at least 1, got \(top)") }
+    if radius < 0 { out.append("the screening radius must be at least 0, got \(radius)") }
+    if refresh < 0 { out.append("the refresh interval must be at least 0, got \(refresh)") }
+    if fullBelow < 0 { out.append("the exact tail must be at least 0 features, got \(fullBelow)") }
+    return out
+  }
+
+  /// Candidates evaluated (forward passes) by a screened exact phase over `r` features: the first
+  /// step's r (and the input itself), a screened subset of at most `top` plus the neighbours per
+  /// step, every candidate at refresh steps and while at most `fullBelow` are left. An upper
+  /// bound: neighbours already masked are not evaluated.
+  public func evaluations(features r: Int) -> Int {
+    guard r > 0 else { return 0 }
+    let side = 2 * radius + 1
+    let screened = top + side * side - 1
+    var total = 1 + r
+    var since = 1
+    for c in stride(from: r - 1, through: 1, by: -1) {
+      if c <= fullBelow || c <= screened || (refresh > 0 && since >= refresh) {
+        total += c
+        since = 1
+      } else {
+        total += screened
+        since += 1
+      }
+    }
+    return total
+  }
+
+  /// "top 16 radius 1 refresh 32 full below 32".
+  public var label: String { "top \(top) radius \(radius) refresh \(refresh) full below \(fullBelow)" }
+}
+
+/// What screening did over a run (summed over its images).
+public struct ScreeningStats: Sendable, Equatable {
+  /// Steps that evaluated every candidate, and steps that evaluated a screened subset.
+  public var fullSteps = 0
+  public var screenedSteps = 0
+  /// Candidates evaluated (forward passes of the scorer, the phase-start evaluation included).
+  public var evaluations = 0
+  /// With `check`: screened steps whose pick was also the best of every candidate, and steps whose
+  /// pick was within the full step's best `n` (n = 1, 2, 4, 8, 16, 32, 64) by score.
+  public var checkedSteps = 0
+  public var agreeingSteps = 0
+  public var pickRankAtMost: [Int: Int] = [:]
+
+  public init() {}
+
+  public static func + (a: ScreeningStats, b: ScreeningStats) -> ScreeningStats {
+    var s = a
+    s.fullSteps += b.fullSteps
+    s.screenedSteps += b.screenedSteps
+    s.evaluations += b.evaluations
+    s.checkedSteps += b.checkedSteps
+    s.agreeingSteps += b.agreeingSteps
+    s.pickRankAtMost.merge(b.pickRankAtMost, uniquingKeysWith: +)
+    return s
+  }
+}
+
+/// The neighbours of every pixel of an `height` x `width` grid within Chebyshev distance `radius`
+/// (the pixel itself excluded), in increasing feature order.
+public func pixelNeighbours(height: Int, width: Int, radius: Int) -> [[Int]] {
+  (0..<(height * width)).map { f in
+    let (y, x) = (f / width, f % width)
+    var out: [Int] = []
+    for dy in -radius...radius where (0..<height).contains(y + dy) {
+      for dx in -radius...radius where (0..<width).contains(x + dx) && (dy != 0 || dx != 0) {
+        out.append((y + dy) * width + x + dx)
+      }
+    }
+    return out
+  }
+}
+
+/// Screened exact BackSelect: backward selection that, at most steps, evaluates only a screened
+/// subset of the candidates exactly and masks the best of those.
+///
+/// Every candidate keeps the drop it caused when it was last evaluated: the score of the input
+/// as it stood then minus the score with the candidate masked too. Masking one pixel changes most
+/// other pixels' drops very little, so the stale drops rank the candidates well: a screened step
+/// evaluates the `top` candidates with the smallest stale drop and every candidate within
+/// `radius` of the feature masked last (whose drops masking it changed most), at the current
+/// mask, and masks the one with the highest score among them (ties: lowest index). Steps that
+/// evaluate every candidate: the first, every `refresh`-th, and all steps with at most
+/// `fullBelow` candidates left, or no more than the screened subset would hold. With `top` at
+/// least the number of candidates every step evaluates every candidate, and the result is
+/// `backSelect`'s, step for step.
+///
+/// The values stored are exact: the probability of the masked input after each pick, measured by
+/// the evaluation that chose it. So FindSIS's SIS are verified sufficient as in exact selection.
+///
+/// `check` (for studies; costs a full step every step): evaluates every candidate at every
+/// screened step as well, still masks the screened pick, and counts how often the pick was the
+/// best of all (`ScreeningStats`).
+public func screenedBackSelect(
+  problems: Int, featureCount: Int, initiallyMasked: [[Bool]]? = nil, scorer: some CandidateScorer,
+  screening: ScreeningSettings, neighbours: [[Int]], check: Bool = false, onStep: ((Int) -> Void)? = nil
+) throws -> (results: [BackSelectResult], stats: ScreeningStats) {
+  let issues = screening.problems()
+  guard issues.isEmpty else { throw SISError.badArgument(issues.joined(separator: "; ")) }
+  guard neighbours.count == featureCount else {
+    throw SISError.badArgument("screening needs the neighbours of all \(featureCount) features, got \(neighbours.count)")
+  }
+  var masked = initiallyMasked ?? [[Bool]](repeating: [Bool](repeating: false, count: featureCount), count: problems)
+  var remaining = masked.map { m in (0..<featureCount).filter { !m[$0] } }
+  var results = [BackSelectResult](
+    repeating: BackSelectResult(order: [], values: [], scores: [], exactTies: 0, nearTies: 0), count: problems)
+  var stats = ScreeningStats()
+  // Per problem: the score of the input as it stands (nil before the first step), the stale drop
+  // of every feature, steps since the last full step, the feature masked last.
+  var base = [Double?](repeating: nil, count: problems)
+  var drop = [[Double]](repeating: [Double](repeating: 0, count: featureCount), count: problems)
+  var sinceFull = [Int](repeating: 0, count: problems)
+  var last = [Int?](repeating: nil, count: problems)
+  let ranks = [1, 2, 4, 8, 16, 32, 64]
+  // The evaluations of the step being decided, by feature.
+  var fresh = [Evaluation](repeating: Evaluation(score: 0, probability: 0), count: featureCount)
+
+  while true {
+    let active = (0..<problems).filter { !remaining[$0].isEmpty }
+    if active.isEmpty { break }
+    // The candidates each problem evaluates (ascending, so the first maximum is the lowest index).
+    var subsets: [[Int]] = []
+    var full: [Bool] = []
+    for p in active {
+      let all = remaining[p]
+      var isFull =
+        base[p] == nil || all.count <= screening.fullBelow || (screening.refresh > 0 && sinceFull[p] >= screening.refresh)
+      var subset: [Int] = []
+      if !isFull {
+        var chosen = Set<Int>()
+        if let l = last[p] { for f in neighbours[l] where !masked[p][f] { chosen.insert(f) } }
+        let others = all.filter { !chosen.contains($0) }
+        let (best, _) = topK(others, k: screening.top) { Float(-drop[p][$0]) }
+        chosen.formUnion(best)
+        subset = chosen.sorted()
+        if subset.count >= all.count { isFull = true }
+      }
+      full.append(isFull)
+      subsets.append(isFull ? all : subset)
+    }
+    // A problem's first step also evaluates the input as it stands (the base of its drops).
+    let requests = active.enumerated().map { k, p in
+      CandidateRequest(
+        problem: p, masked: masked[p],
+        candidates: (base[p] == nil ? [CandidateRequest.none] : []) + (check && !full[k] ? remaining[p] : subsets[k]))
+    }
+    let evaluations = try scorer.evaluate(requests)
+    var decided = 0
+    for (k, p) in active.enumerated() {
+      var evals = evaluations[k]
+      stats.evaluations += evals.count
+      if base[p] == nil { base[p] = evals.removeFirst().score }
+      let all = remaining[p]
+      decided += all.count
+      // The evaluations of the subset (in check mode, picked out of the full step's).
+      let evaluated = check && !full[k] ? all : subsets[k]
+      for (f, e) in zip(evaluated, evals) { fresh[f] = e }
+      let subset = subsets[k]
+      var best = 0
+      for i in 1..<subset.count where fresh[subset[i]].score > fresh[subset[best]].score { best = i }
+      let pick = subset[best]
+      let pickEval = fresh[pick]
+      var runnerUp = -Double.infinity
+      for (i, f) in subset.enumerated() where i != best { runnerUp = Swift.max(runnerUp, fresh[f].score) }
+      if runnerUp == pickEval.score { results[p].exactTies += 1 }
+      if subset.count > 1 && pickEval.score - runnerUp <= 1e-6 { results[p].nearTies += 1 }
+      if check && !full[k] {
+        // Rank of the pick among every candidate (1: the full step's pick; ties rank by index).
+        let better = all.indices.filter { i in
+          let s = evals[i].score
+          return s > pickEval.score || (s == pickEval.score && all[i] < pick)
+        }.count
+        stats.checkedSteps += 1
+        if better == 0 { stats.agreeingSteps += 1 }
+        for n in ranks where better < n { stats.pickRankAtMost[n, default: 0] += 1 }
+      }
+      if full[k] { stats.fullSteps += 1 } else { stats.screenedSteps += 1 }
+      sinceFull[p] = full[k] ? 1 : sinceFull[p] + 1
+      // Only the subset's drops are refreshed, so check mode follows the same path as without it.
+      let current = base[p] ?? 0
+      for f in subset { drop[p][f] = current - fresh[f].score }
+      results[p].order.append(pick)
+      results[p].values.append(Float(pickEval.probability))
+      results[p].scores.append(Float(pickEval.score))
+      masked[p][pick] = true
+      if let i = all.firstIndex(of: pick) { remaining[p].remove(at: i) }
+      base[p] = pickEval.score
+      last[p] = pick
+    }
+    onStep?(decided)
+  }
+  return (results, stats)
+}

@@ -1,0 +1,103 @@
+import ArgumentParser
+import Audit
+import Base
+import Benchmarks
+import Datasets
+import Foundation
+import Models
+import SIS
+import Torch
+
+struct BenchSelection: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "selection",
+    abstract:
+      "The gradient method, the fast method and the hybrid on the same images in one run: time per image and its multiple of the gradient method's.",
+    discussion: """
+      Takes the first --images images of --data (default: the embedded sample) that the model \
+      predicts with confidence >= 0.5, runs each method once over all of them in lockstep (after \
+      a warm-up on one image): the gradient method with --k (default 8), the fast method with the \
+      selection options, its bfloat16 variants with --bf16 (CPUs with AMX or AVX-512 BF16), and \
+      the hybrid (unless --no-hybrid). Prints seconds and model passes per image and each time as a \
+      multiple of the gradient method's, with the machine. --reference RUN adds exact BackSelect's \
+      cost per image as recorded in a finished exact run (measured there, not here).
+      """)
+
+  @OptionGroup var model: ModelOptions
+  @OptionGroup var dataOptions: DataOptions
+  @OptionGroup(title: "Selection method (for the fast variant)") var methodOptions: MethodOptions
+
+  @Option(help: "Images to time (the first ones with confidence >= 0.5).")
+  var images: Int = 8
+
+  @Flag(inversion: .prefixedNo, help: "Time the hybrid too (a minute or more per image).")
+  var hybrid = true
+
+  @Flag(help: "Also time the fast method with --precision bf16 and bf16-verify (where this CPU runs bfloat16 fast).")
+  var bf16 = false
+
+  @Option(help: "A finished exact run whose cost per image to print beside (e.g. experiments/reference-exact-holdout30/run).")
+  var reference: String?
+
+  @Option(help: "Threads (default: all cores).")
+  var threads: Int?
+
+  func validate() throws {
+    if images < 1 { throw ValidationError("--images must be at least 1, got \(images)") }
+    if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+  }
+
+  func run() throws {
+    try Runtime.configureAllocator()
+    try Runtime.setThreads(threads ?? ProcessInfo.processInfo.activeProcessorCount)
+    let classifier = try model.load(device: .cpu)
+    let data = try dataOptions.load(for: classifier.info)
+    let (positions, description) = try ImageSelection(.confident(threshold: 0.5, correctOnly: false), maxImages: images)
+      .select(data, classifier: classifier, progressLabel: nil)
+    let sub = data.subset(positions)
+    let x = try sub.normalized(0..<sub.count, classifier.info.normalization)
+    let flat = try x.floats()
+    let size = sub.imageSize
+    let inputs = (0..<sub.count).map { Array(flat[($0 * size)..<(($0 + 1) * size)]) }
+    let classes = try withInferenceMode { try classifier.logits(x).argmax(dim: 1).ints() }
+    let fast = methodOptions.settings(defaultMethod: .fast, defaultGroup: images, precision: .fp32)
+    var fastSettings = fast
+    fastSettings.method = .fast
+    let gradient = SelectionSettings(score: fast.score, method: .gradient, k: fast.k, group: images)
+    var variants: [(String, SelectionSettings)] = [("fast", fastSettings)]
+    if bf16 {
+      if effectivePrecision(.bf16, device: .cpu) == .bf16 {
+        for precision in [Precision.bf16, .bf16Verify] {
+          var s = fastSettings
+          s.precision = precision
+          s.verifyTop = precision == .bf16Verify ? methodOptions.verifyTop : nil
+          variants.append(("fast-\(precision.rawValue)", s))
+        }
+      }
+    }
+    if hybrid {
+      variants.append(
+        (
+          "hybrid",
+          SelectionSettings(
+            score: fast.score, method: .hybrid, k: fast.k,
+            hybrid: HybridSettings(exactLast: MethodOptions.hybridExactLast), chunk: fast.chunk, group: images)
+        ))
+    }
+    printError("bench selection: \(positions.count) image(s) of \(data.description) (\(description))")
+    let timings = try selectionBenchmark(
+      classifier: classifier, images: inputs, classes: classes, inputShape: data.imageShape, gradient: gradient,
+      variants: variants, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount, log: { printError($0) })
+    for line in selectionBenchmarkLines(timings, machine: machineDescription()) { print(line) }
+    if let reference {
+      let store = RunStore(directory: reference)
+      let manifest = try store.readManifest()
+      let costs = Array(store.costs().values)
+      let seconds = costs.map { Double($0.seconds) }.filter { $0 > 0 }
+      let forward = costs.compactMap(\.forwardPasses).map(Double.init)
+      print(
+        "\(manifest.label) (\(reference), \(costs.count) image(s), as measured in that run): "
+          + "\(fmt(mean(seconds), digits: 1)) s and \(fmt(mean(forward), digits: 0)) forward passes per image")
+    }
+  }
+}

@@ -1,0 +1,78 @@
+import Analysis
+import ArgumentParser
+import Base
+import Foundation
+import SIS
+
+struct FidelityCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "fidelity",
+    abstract:
+      "Judge an approximate backward selection against a reference run of the same images: one PASS/FAIL line per criterion.",
+    discussion: """
+      The yardstick of docs/studies/fast-selection.md: mean and median SIS size at each threshold \
+      within 15% of the reference's; the 5% subsets keep the full image's class on at least as many \
+      images as the reference's, less one; the mean confidence drop on them within 0.02; the share \
+      of their pixels within 2 px of the border within 5 points; every SIS of the approximation \
+      sufficient (f >= τ measured on exactly that subset). Only images finished in both runs count. \
+      The model (default: the embedded one) must be the one both runs were made with. Exits with \
+      status 1 when a criterion fails.
+      """)
+
+  @Argument(help: "The reference run folder (exact BackSelect, score logprob).")
+  var reference: String
+
+  @Argument(help: "The run folder to judge.")
+  var approximation: String
+
+  @OptionGroup var model: ModelOptions
+  @OptionGroup var runtime: RuntimeOptions
+
+  @Option(help: "Comma-separated SIS thresholds.")
+  var thresholds: String = "0.5,0.9,0.99"
+
+  @Option(help: "Fraction of pixels in the backward-selection subsets.")
+  var fraction: Double = 0.05
+
+  @Option(help: "Also write the criteria as JSON to this file.")
+  var json: String?
+
+  func parsedThresholds() -> [Double]? {
+    let values = thresholds.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+    guard !values.isEmpty, values.allSatisfy({ $0 != nil && (0...1).contains($0 ?? -1) }) else { return nil }
+    return values.compactMap { $0 }
+  }
+
+  func validate() throws {
+    guard parsedThresholds() != nil else {
+      throw ValidationError("--thresholds must be comma-separated probabilities in [0, 1], got '\(thresholds)'")
+    }
+    if !(fraction > 0 && fraction <= 1) { throw ValidationError("--fraction must be in (0, 1], got \(fraction)") }
+  }
+
+  func run() throws {
+    try runtime.apply()
+    let device = runtime.resolvedDevice
+    let stores = [RunStore(directory: reference), RunStore(directory: approximation)]
+    let manifest = try stores[1].readManifest()
+    let files = try model.files()
+    let hashes = try files.map { try SHA256.hex(file: $0.file) }
+    guard hashes == manifest.modelSHA256 else {
+      throw ValidationFailure(
+        "--model: \(files.map(\.recordedPath).joined(separator: ", ")) is not the model of \(approximation) (\(manifest.modelPaths.joined(separator: ", "))); pass that model"
+      )
+    }
+    let classifier = try model.load(device: device)
+    let data = try manifest.loadData(embeddedSample: try? Resources.path("sample"))
+    let yardstick = try FidelityYardstick(
+      reference: stores[0], approximation: stores[1], classifier: classifier, data: data,
+      thresholds: parsedThresholds() ?? [0.5, 0.9, 0.99], fraction: fraction, device: device)
+    print(yardstick.text, terminator: "")
+    if let json {
+      let e = JSONEncoder()
+      e.outputFormatting = [.prettyPrinted, .sortedKeys]
+      try writeFileAtomically(Array(try e.encode(yardstick.criteria)) + [0x0a], to: json)
+    }
+    if !yardstick.passed { throw ExitCode(1) }
+  }
+}

@@ -1,0 +1,105 @@
+import ArgumentParser
+import SIS
+
+extension SelectionScore: ExpressibleByArgument {}
+extension SelectionMethod: ExpressibleByArgument {}
+extension DipPolicy: ExpressibleByArgument {}
+extension SwitchCap: ExpressibleByArgument {}
+extension Precision: ExpressibleByArgument {}
+
+/// How backward selection runs: the method and its parameters, the score, the batch shape and
+/// the precision. One declaration for `backselect` and `audit`; `defaultMethod` is the only
+/// thing they differ in.
+struct MethodOptions: ParsableArguments {
+  @Option(
+    help: ArgumentHelp(
+      "exact, gradient, hybrid or fast (default: fast for audit, exact for backselect).",
+      discussion:
+        "exact: BackSelect over every candidate. gradient: the paper's Batched Gradient BackSelect (S5). hybrid: gradient blocks, then exact selection for the last --exact-last pixels. fast: the hybrid with a screened exact phase (docs/SIS.md): exact-like SIS at a small multiple of the gradient method's cost."
+    ))
+  var method: SelectionMethod?
+
+  @Option(help: "What BackSelect maximises: prob (the reference), logprob (still ordered where the softmax saturates), margin.")
+  var score: SelectionScore = .logprob
+
+  @Option(help: "gradient, hybrid, fast: pixels masked per gradient block (the paper: 100 on ImageNet).")
+  var k: Int = 8
+
+  @Option(
+    help:
+      "hybrid, fast: a gradient block that takes the class probability below this is put back; any SIS at a threshold up to this value then comes from the exact phase."
+  )
+  var switchAt: Double = 0.999
+
+  @Option(help: "hybrid, fast: the gradient phase ends once this many pixels are left (besides set-aside ones).")
+  var exactLast: Int?
+
+  @Option(
+    help:
+      "hybrid, fast: what a block that takes the probability below --switch-at does: set-aside (put it back, keep its pixels for the exact phase, go on) or switch (start the exact phase)."
+  )
+  var onDip: DipPolicy = .setAside
+
+  @Option(
+    help:
+      "hybrid, fast: the switch level of an image less confident than --switch-at: confidence (its own confidence) or none (straight to exact selection)."
+  )
+  var switchCap: SwitchCap = .confidence
+
+  @Option(help: "fast: candidates with the best stale drop evaluated exactly at every screened step (M).")
+  var screenTop: Int = ScreeningSettings().top
+
+  @Option(help: "fast: pixels within this distance of the one masked last are evaluated too (0: none).")
+  var screenRadius: Int = ScreeningSettings().radius
+
+  @Option(help: "fast: every this many steps a step evaluates every candidate (0: only the first).")
+  var screenRefresh: Int = ScreeningSettings().refresh
+
+  @Option(help: "fast: the last this many pixels are ordered by full exact steps.")
+  var screenFullBelow: Int = ScreeningSettings().fullBelow
+
+  @Option(help: "Candidate images per forward pass (exact selection).")
+  var chunk: Int = 128
+
+  @Option(help: "Images advanced in lockstep (their candidates share forward passes; the gradient method's mini-batch).")
+  var group: Int?
+
+  @Option(
+    help:
+      "How exact selection (exact, and the exact phase of hybrid and fast) scores candidates: fp32, bf16 (the BN-folded model in bfloat16), or bf16-verify (all candidates in bfloat16, the best --verify-top again in float32, the float32 best picked). bfloat16 is fast on CPUs with AMX or AVX-512 BF16; elsewhere fp32 is used, with a message."
+  )
+  var precision: Precision = .fp32
+
+  @Option(help: "With --precision bf16-verify: candidates per step scored again in float32.")
+  var verifyTop: Int = 8
+
+  /// The hybrid's default exact tail (every candidate evaluated, so r(r+1)/2 passes), and the fast
+  /// method's (a screened tail costs about r(M + 9) passes, so it can afford a longer one).
+  static let hybridExactLast = 256
+  static let fastExactLast = 256
+
+  func validate() throws {
+    if k < 1 { throw ValidationError("--k must be at least 1, got \(k)") }
+    if !(switchAt >= 0 && switchAt <= 1) { throw ValidationError("--switch-at must be a probability in [0, 1], got \(switchAt)") }
+    if let exactLast, exactLast < 0 { throw ValidationError("--exact-last must be at least 0, got \(exactLast)") }
+    if screenTop < 1 { throw ValidationError("--screen-top must be at least 1, got \(screenTop)") }
+    if screenRadius < 0 { throw ValidationError("--screen-radius must be at least 0, got \(screenRadius)") }
+    if screenRefresh < 0 { throw ValidationError("--screen-refresh must be at least 0, got \(screenRefresh)") }
+    if screenFullBelow < 0 { throw ValidationError("--screen-full-below must be at least 0, got \(screenFullBelow)") }
+    if chunk < 1 { throw ValidationError("--chunk must be at least 1, got \(chunk)") }
+    if let group, group < 1 { throw ValidationError("--group must be at least 1, got \(group)") }
+    if verifyTop < 1 { throw ValidationError("--verify-top must be at least 1, got \(verifyTop)") }
+  }
+
+  /// The settings the flags give, for a command whose default method is `defaultMethod` and whose
+  /// default group is `defaultGroup`; `precision`: the one that runs (`effectivePrecision`).
+  func settings(defaultMethod: SelectionMethod, defaultGroup: Int, precision: Precision) -> SelectionSettings {
+    let method = self.method ?? defaultMethod
+    let last = exactLast ?? (method == .fast ? Self.fastExactLast : Self.hybridExactLast)
+    return SelectionSettings(
+      score: score, method: method, k: k,
+      hybrid: HybridSettings(switchAt: switchAt, exactLast: last, onDip: onDip, switchCap: switchCap),
+      screening: ScreeningSettings(top: screenTop, radius: screenRadius, refresh: screenRefresh, fullBelow: screenFullBelow),
+      chunk: chunk, group: group ?? defaultGroup, precision: method == .gradient ? .fp32 : precision, verifyTop: verifyTop)
+  }
+}

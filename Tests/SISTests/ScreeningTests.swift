@@ -1,0 +1,205 @@
+import Base
+import Foundation
+import Models
+import Testing
+import Torch
+
+@testable import SIS
+
+/// Screened exact selection (`screenedBackSelect`) and the fast method built on it.
+@Suite struct ScreeningTests {
+  /// f(masked) = 100 − Σ masked weights − 50 when features 0 and 1 are both masked: after feature
+  /// 0 goes, feature 1's stale drop (2) says it is the cheapest to mask next, but masking it now
+  /// costs 52.
+  static let weights: [Double] = [1, 2, 3, 10, 20, 30]
+  static func interacting(_ masked: [Bool]) -> Double {
+    var v = 100.0
+    for (i, m) in masked.enumerated() where m { v -= weights[i] }
+    if masked[0] && masked[1] { v -= 50 }
+    return v
+  }
+
+  static let noNeighbours = [[Int]](repeating: [], count: 6)
+
+  @Test func theExactEvaluationOfTheTopMCorrectsAWrongStaleRanking() throws {
+    let scorer = FunctionScorer { _, masked in Self.interacting(masked) }
+    let exact = try backSelect(problems: 1, featureCount: 6, scorer: scorer)[0]
+    #expect(exact.order == [0, 2, 3, 4, 5, 1])
+    // M = 1 trusts the stale ranking at step 2 and masks feature 1 (f falls to 47).
+    let one = try screenedBackSelect(
+      problems: 1, featureCount: 6, scorer: scorer, screening: ScreeningSettings(top: 1, radius: 0, refresh: 0, fullBelow: 0),
+      neighbours: Self.noNeighbours)
+    #expect(one.results[0].order[1] == 1)
+    #expect(one.results[0].values[1] == 47)
+    // M = 2 also evaluates feature 2, whose exact score is higher, and follows exact selection.
+    let two = try screenedBackSelect(
+      problems: 1, featureCount: 6, scorer: scorer, screening: ScreeningSettings(top: 2, radius: 0, refresh: 0, fullBelow: 0),
+      neighbours: Self.noNeighbours)
+    #expect(two.results[0].order == exact.order)
+    #expect(two.results[0].values == exact.values)
+    // Steps 2 to 4 were screened (2 candidates each); the first and the last two were full.
+    #expect(two.stats.screenedSteps == 3)
+    #expect(two.stats.fullSteps == 3)
+    #expect(two.stats.evaluations == 1 + 6 + 3 * 2 + 2 + 1)
+  }
+
+  /// A function with pairwise interactions, so that stale scores rank badly, and exact ties.
+  static func tangled(problem: Int, _ masked: [Bool]) -> Double {
+    let p = masked.count
+    var v = 0.0
+    for i in 0..<p where !masked[i] {
+      v += Double((i * 7 + problem * 3) % 5)
+      for j in (i + 1)..<p where !masked[j] && (i * j + problem) % 4 == 0 { v += Double((i + j) % 3) - 0.5 }
+    }
+    return v
+  }
+
+  @Test(arguments: [0, 1, 2])
+  func withMAtLeastTheCandidateCountItIsExactBackSelectStepForStep(radius: Int) throws {
+    let p = 16
+    let scorer = FunctionScorer { problem, masked in Self.tangled(problem: problem, masked) }
+    var initial = [[Bool]](repeating: [Bool](repeating: false, count: p), count: 3)
+    initial[1][5] = true
+    initial[2][0] = true
+    initial[2][15] = true
+    let exact = try backSelect(problems: 3, featureCount: p, initiallyMasked: initial, scorer: scorer)
+    let screened = try screenedBackSelect(
+      problems: 3, featureCount: p, initiallyMasked: initial, scorer: scorer,
+      screening: ScreeningSettings(top: p, radius: radius, refresh: 5, fullBelow: 0),
+      neighbours: pixelNeighbours(height: 4, width: 4, radius: radius))
+    #expect(screened.results == exact)
+    #expect(screened.stats.screenedSteps == 0)
+    #expect(exact.contains { $0.exactTies > 0 })
+  }
+
+  @Test func screenedStepsEvaluateTheTopMAndTheNeighboursOfTheLastPick() throws {
+    let p = 64
+    var evaluated: [Int] = []
+    let scorer = FunctionScorer { problem, masked in Self.tangled(problem: problem, masked) }
+    let counting = CountingScorer(base: scorer) { evaluated.append($0) }
+    let settings = ScreeningSettings(top: 4, radius: 1, refresh: 0, fullBelow: 0)
+    let r = try screenedBackSelect(
+      problems: 1, featureCount: p, scorer: counting, screening: settings,
+      neighbours: pixelNeighbours(height: 8, width: 8, radius: 1))
+    #expect(Set(r.results[0].order) == Set(0..<p))
+    // The first step: the input and every candidate; then at most 4 + 8 per step until the
+    // candidates left fit the screened subset.
+    #expect(evaluated[0] == p + 1)
+    for n in evaluated.dropFirst() { #expect(n <= 12) }
+    #expect(r.stats.evaluations == evaluated.reduce(0, +))
+    #expect(r.stats.evaluations <= settings.evaluations(features: p))
+    // The values stored are the function's at the masks the order gives.
+    var masked = [Bool](repeating: false, count: p)
+    for (f, v) in zip(r.results[0].order, r.results[0].values) {
+      masked[f] = true
+      #expect(v == Float(Self.tangled(problem: 0, masked)))
+    }
+  }
+
+  @Test func refreshAndTheFullTailEvaluateEveryCandidate() throws {
+    let p = 40
+    var evaluated: [Int] = []
+    let scorer = CountingScorer(base: FunctionScorer { problem, masked in Self.tangled(problem: problem, masked) }) {
+      evaluated.append($0)
+    }
+    let settings = ScreeningSettings(top: 3, radius: 0, refresh: 10, fullBelow: 6)
+    _ = try screenedBackSelect(
+      problems: 1, featureCount: p, scorer: scorer, screening: settings,
+      neighbours: pixelNeighbours(height: 5, width: 8, radius: 0))
+    // Step s (0-based) has p − s candidates: full at s = 0, 10, 20, 30 and from 6 left on.
+    let expected = (0..<p).map { s -> Int in
+      let left = p - s
+      if s == 0 { return left + 1 }
+      return s % 10 == 0 || left <= 6 ? left : 3
+    }
+    #expect(evaluated == expected)
+    #expect(evaluated.reduce(0, +) == settings.evaluations(features: p))
+  }
+
+  @Test func checkModeChangesNothingAndCountsAgreement() throws {
+    let p = 36
+    let scorer = FunctionScorer { problem, masked in Self.tangled(problem: problem, masked) }
+    let settings = ScreeningSettings(top: 2, radius: 1, refresh: 0, fullBelow: 4)
+    let neighbours = pixelNeighbours(height: 6, width: 6, radius: 1)
+    let plain = try screenedBackSelect(problems: 2, featureCount: p, scorer: scorer, screening: settings, neighbours: neighbours)
+    let checked = try screenedBackSelect(
+      problems: 2, featureCount: p, scorer: scorer, screening: settings, neighbours: neighbours, check: true)
+    #expect(checked.results == plain.results)
+    #expect(checked.stats.checkedSteps == plain.stats.screenedSteps)
+    #expect(checked.stats.agreeingSteps == checked.stats.pickRankAtMost[1])
+    #expect(checked.stats.agreeingSteps < checked.stats.checkedSteps)
+    // Ranks are cumulative: within the best 64 of at most 36 candidates is every step.
+    #expect(checked.stats.pickRankAtMost[64] == checked.stats.checkedSteps)
+    #expect(checked.stats.evaluations > plain.stats.evaluations)
+  }
+
+  @Test func neighboursOfAPixelGrid() {
+    let n = pixelNeighbours(height: 3, width: 4, radius: 1)
+    #expect(n[0] == [1, 4, 5])
+    #expect(n[5] == [0, 1, 2, 4, 6, 8, 9, 10])
+    #expect(n[11] == [6, 7, 10])
+    #expect(pixelNeighbours(height: 3, width: 4, radius: 0).allSatisfy { $0.isEmpty })
+    #expect(pixelNeighbours(height: 5, width: 5, radius: 2)[12].count == 24)
+  }
+
+  @Test func badSettingsAreRefusedWithTheirValues() {
+    let scorer = FunctionScorer { _, masked in Self.interacting(masked) }
+    #expect(throws: SISError.self) {
+      try screenedBackSelect(
+        problems: 1, featureCount: 6, scorer: scorer, screening: ScreeningSettings(top: 0), neighbours: Self.noNeighbours)
+    }
+    #expect(throws: SISError.self) {
+      try screenedBackSelect(problems: 1, featureCount: 6, scorer: scorer, screening: ScreeningSettings(), neighbours: [])
+    }
+    #expect(ScreeningSettings(top: 0, radius: -1, refresh: -2, fullBelow: -3).problems().count == 4)
+  }
+
+  /// The fast method on a linear model with one interaction the gradient cannot see: the
+  /// screened exact phase with M at least the pixels left is the hybrid, and with small M every
+  /// SIS is still sufficient.
+  @Test(arguments: [SelectionScore.logprob, .prob])
+  func theFastMethodIsTheHybridWhenScreeningCoversEveryCandidate(score: SelectionScore) throws {
+    let weights: [Float] = [0.5, 0.1, 0.7, 0.3, 0.9, 0.2, 0.8, 0.4, 0.6, 0.25, 0.75, 0.35, 0.15, 0.45, 0.55, 0.65]
+    let net = InteractionClassifier(weights: weights.map { $0 * 1.5 }, penalty: 4)
+    let images = [[Float](repeating: 1, count: 16), (0..<16).map { Float($0 % 4) * 0.4 + 0.3 }]
+    let hybrid = try hybridBackSelect(
+      classifier: net, images: images, classes: [0, 0], inputShape: [1, 4, 4], k: 2, switchProbability: 0.99,
+      capAtFullImage: true, exactLast: 8, setAside: true, score: score, chunk: 7)
+    let wide = try hybridBackSelect(
+      classifier: net, images: images, classes: [0, 0], inputShape: [1, 4, 4], k: 2, switchProbability: 0.99,
+      capAtFullImage: true, exactLast: 8, setAside: true, score: score, chunk: 7,
+      screening: ScreeningSettings(top: 16, radius: 1, refresh: 0, fullBelow: 0))
+    #expect(wide == hybrid)
+    var stats: ScreeningStats?
+    let narrow = try hybridBackSelect(
+      classifier: net, images: images, classes: [0, 0], inputShape: [1, 4, 4], k: 2, switchProbability: 0.99,
+      capAtFullImage: true, exactLast: 8, setAside: true, score: score, chunk: 7,
+      screening: ScreeningSettings(top: 1, radius: 0, refresh: 0, fullBelow: 0), onCost: { stats = $0.screening })
+    #expect((stats?.screenedSteps ?? 0) > 0)
+    let scorer = try ClassifierScorer(
+      classifier: net, images: images, classes: [0, 0], layout: .pixels([1, 4, 4]), score: score)
+    for (i, r) in narrow.enumerated() {
+      #expect(Set(r.order) == Set(0..<16))
+      let full = try scorer.evaluateMasked([(i, [Bool](repeating: false, count: 16))])[0].probability
+      for t in [0.5, 0.9, 0.99] {
+        guard case .sis(let sis) = findSIS(order: r.order, values: r.values, fullInput: Float(full), threshold: Float(t)) else {
+          continue
+        }
+        var masked = [Bool](repeating: true, count: 16)
+        for f in sis { masked[f] = false }
+        #expect(Float(try scorer.evaluateMasked([(i, masked)])[0].probability) >= Float(t))
+      }
+    }
+  }
+}
+
+/// Passes requests to `base` and reports the candidates of each call.
+struct CountingScorer<Base: CandidateScorer>: CandidateScorer {
+  let base: Base
+  let record: (Int) -> Void
+  func evaluate(_ requests: [CandidateRequest]) throws -> [[Evaluation]] {
+    record(requests.reduce(0) { $0 + $1.candidates.count })
+    return try base.evaluate(requests)
+  }
+  var scoreCeiling: Double? { base.scoreCeiling }
+}
