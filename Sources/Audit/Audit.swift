@@ -215,25 +215,6 @@ public struct Audit {
     try writeFileAtomically(Array(try e.encode(selection)) + [0x0a], to: selectionPath)
     return selection
   }
-
-  /// Model passes per image of the chosen method on images of `pixels` pixels (upper bound for
-  /// the hybrid's exact phase: `exactLast` pixels), for the cost estimate printed before a run.
-  public static func passesPerImage(_ s: SelectionSettings, pixels p: Int) -> (forward: Int, gradient: Int) {
-    switch s.method {
-    case .exact: return (1 + p * (p + 1) / 2, 0)
-    case .gradient:
-      let k = Swift.max(s.k ?? 1, 1)
-      return (1, (p + k - 1) / k)
-    case .hybrid:
-      let k = Swift.max(s.k ?? 1, 1)
-      let r = s.hybrid?.exactLast ?? 256
-      return (1 + r * (r + 1) / 2, (p + k - 1) / k)
-    case .fast:
-      let k = Swift.max(s.k ?? 1, 1)
-      let r = s.hybrid?.exactLast ?? 256
-      return (1 + (s.screening ?? ScreeningSettings()).evaluations(features: r), (p + k - 1) / k)
-    }
-  }
 }
 
 /// Stage 3's numbers, as written to `results/`.

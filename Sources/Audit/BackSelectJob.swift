@@ -67,15 +67,13 @@ public struct BackSelectJob {
   /// Groups this shard still has to do.
   public var pendingGroups: Int { runner.pendingGroups.count }
 
-  /// Candidates (progress units) per image: p for the gradient method (k per iteration), p(p+1)/2
-  /// for exact selection, and that upper bound for the hybrid, whose exact share is not known
-  /// in advance.
+  /// Candidates (progress units) per image at the nominal exact phase
+  /// (`SelectionSettings.progressUnits`); a plan with a pilot knows better.
   public var candidatesPerImage: Int {
-    let p = manifest.featureCount
-    return manifest.settings.method == .gradient ? p : p * (p + 1) / 2
+    manifest.settings.progressUnits(pixels: manifest.featureCount)
   }
 
-  /// For a hybrid run: the exact phase's size (pixels left by the gradient phase) of up to
+  /// For a hybrid or fast run: the exact phase's size (pixels left by the gradient phase) of up to
   /// `images` images spread evenly over the images still to do (over all of them when none is
   /// left), measured by running the gradient phase alone; nil for the other methods.
   public func pilotExactPhase(images: Int = 8) throws -> [Int]? {

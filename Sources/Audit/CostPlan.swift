@@ -18,8 +18,7 @@ public struct CostPlan: Sendable {
   public var tasks: Int
   public var label: String
   public var method: SelectionMethod
-  /// Pixels the gradient phase leaves to the exact phase, per pilot image (hybrid and fast).
-  var exactPhaseMean: Double?
+  let settings: SelectionSettings
 
   /// Times forward passes of up to 256 images of `data` (after a warm-up pass).
   public static func measureThroughput(_ classifier: any Classifier, data: ImageDataset, device: Device) throws -> Double {
@@ -42,7 +41,7 @@ public struct CostPlan: Sendable {
   }
   public var basis: Basis
 
-  /// The plan from the method's formula (`Audit.passesPerImage`), from a pilot of the hybrid's
+  /// The plan from the method's formula (`SelectionSettings.passesPerImage`), from a pilot of the hybrid's
   /// gradient phase (`exactPhase`: the pixels it left to the exact phase, per pilot image), or,
   /// best, from what the finished images of the run cost (`finished`, from `timings.jsonl`): their
   /// model passes and their wall time per image, measured on the machine that ran them.
@@ -50,18 +49,13 @@ public struct CostPlan: Sendable {
     settings: SelectionSettings, pixels: Int, images: Int, forwardPerSecond: Double, tasks: Int, exactPhase: [Int]? = nil,
     finished: [ImageCost] = []
   ) {
-    let passes = Audit.passesPerImage(settings, pixels: pixels)
+    let piloted = [.hybrid, .fast].contains(settings.method) ? exactPhase.flatMap { $0.isEmpty ? nil : $0 } : nil
+    let passes = settings.passesPerImage(pixels: pixels, exactPhase: piloted)
+    self.settings = settings
     self.images = images
     forwardPerImage = passes.forward
     gradientPerImage = passes.gradient
-    basis = .formula
-    if settings.method == .hybrid || settings.method == .fast, let exactPhase, !exactPhase.isEmpty {
-      let screening = settings.method == .fast ? settings.screening ?? ScreeningSettings() : nil
-      let perImage = exactPhase.map { r in screening?.evaluations(features: r) ?? r * (r + 1) / 2 }
-      forwardPerImage = 1 + perImage.reduce(0, +) / exactPhase.count
-      basis = .pilot(exactPhase: exactPhase)
-      exactPhaseMean = Double(exactPhase.reduce(0, +)) / Double(exactPhase.count)
-    }
+    basis = piloted.map { .pilot(exactPhase: $0) } ?? .formula
     let forward = finished.compactMap(\.forwardPasses)
     if !forward.isEmpty { forwardPerImage = forward.reduce(0, +) / forward.count }
     let gradient = finished.compactMap(\.gradientPasses)
@@ -82,21 +76,11 @@ public struct CostPlan: Sendable {
     return Double(images) * (Double(forwardPerImage) + 3 * Double(gradientPerImage)) / Swift.max(forwardPerSecond, 1e-9)
   }
 
-  /// Progress units (candidates scored) per image as `BackSelectRunner` reports them: p for the
-  /// gradient method, p(p+1)/2 for exact selection, and for the hybrid the gradient phase's
-  /// pixels plus the exact phase's candidates, at the sizes this plan expects.
+  /// Progress units (candidates decided) per image as `BackSelectRunner` reports them, at the
+  /// exact-phase sizes this plan expects (`SelectionSettings.progressUnits`).
   public func candidatesPerImage(pixels p: Int) -> Int {
-    switch method {
-    case .gradient: return p
-    case .exact: return p * (p + 1) / 2
-    case .hybrid, .fast:
-      if case .formula = basis { return method == .fast ? forwardPerImage + p : p * (p + 1) / 2 }
-      // forwardPerImage = 1 + the exact phase's candidates; the gradient phase masks about p - r
-      // pixels (r from the pilot, else from r(r+1)/2 for the hybrid).
-      let exact = Swift.max(forwardPerImage - 1, 0)
-      let r = exactPhaseMean.map { Int($0) } ?? Int((Double(8 * exact + 1).squareRoot() - 1) / 2)
-      return exact + Swift.max(p - r, 0)
-    }
+    if case .pilot(let r) = basis { return settings.progressUnits(pixels: p, exactPhase: r) }
+    return settings.progressUnits(pixels: p)
   }
 
   public var text: String {

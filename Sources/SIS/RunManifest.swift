@@ -90,6 +90,49 @@ public struct SelectionSettings: Equatable, Sendable {
   }
 }
 
+/// The cost model of every method, in one place: what plans, progress bars and reports use.
+extension SelectionSettings {
+  /// Pixels the exact phase of the hybrid and fast methods orders when no pilot has measured it:
+  /// `exactLast` (a dip below the switch level starts it earlier, set-aside blocks add to it).
+  public var nominalExactPhase: Int { hybrid?.exactLast ?? 256 }
+
+  /// Forward passes of an exact phase over `r` features: every candidate of every step,
+  /// r(r+1)/2, or the screened count of the fast method (`ScreeningSettings.evaluations`).
+  public func exactPhasePasses(features r: Int) -> Int {
+    if method == .fast, let screening { return screening.evaluations(features: r) }
+    return r * (r + 1) / 2
+  }
+
+  /// Model passes per image of `p` pixels (forward, and gradient: one forward and one backward):
+  /// exact 1 + p(p+1)/2; gradient 1 + ceil(p/k) gradient passes; hybrid and fast about ceil(p/k)
+  /// gradient passes and 1 + the exact phase's passes, over `exactPhase` pixels (per image, e.g.
+  /// from a pilot; averaged) or `nominalExactPhase`.
+  public func passesPerImage(pixels p: Int, exactPhase: [Int]? = nil) -> (forward: Int, gradient: Int) {
+    let k = Swift.max(self.k ?? 1, 1)
+    switch method {
+    case .exact: return (1 + p * (p + 1) / 2, 0)
+    case .gradient: return (1, (p + k - 1) / k)
+    case .hybrid, .fast:
+      let phases = exactPhase.flatMap { $0.isEmpty ? nil : $0 } ?? [nominalExactPhase]
+      return (1 + phases.map { exactPhasePasses(features: $0) }.reduce(0, +) / phases.count, (p + k - 1) / k)
+    }
+  }
+
+  /// Progress units (candidates decided, a gradient block counting its pixels) per image, as
+  /// `BackSelectRunner` reports them: p for the gradient method, p(p+1)/2 for exact selection, and
+  /// for hybrid and fast the gradient phase's p − r pixels plus the exact phase's candidates
+  /// (`exactPhase` as in `passesPerImage`).
+  public func progressUnits(pixels p: Int, exactPhase: [Int]? = nil) -> Int {
+    switch method {
+    case .gradient: return p
+    case .exact: return p * (p + 1) / 2
+    case .hybrid, .fast:
+      let phases = exactPhase.flatMap { $0.isEmpty ? nil : $0 } ?? [nominalExactPhase]
+      return phases.map { r in r * (r + 1) / 2 + Swift.max(p - r, 0) }.reduce(0, +) / phases.count
+    }
+  }
+}
+
 /// The hybrid method's switch from gradient blocks to exact selection (`hybridBackSelect`).
 public struct HybridSettings: Equatable, Sendable {
   /// Leave the gradient phase when a block takes the probability below this.

@@ -125,9 +125,16 @@ import Testing
     #expect(pilot.forwardPerImage == 25101 && pilot.basis == .pilot(exactPhase: [100, 300]))
     #expect(Swift.abs(pilot.seconds - 10 * (25101 + 3 * 128) / 1000) < 1e-9)
     #expect(pilot.text.contains("pilot of 2 image(s)") && pilot.text.contains("200 pixels (100-300)"), "\(pilot.text)")
-    // Progress units: 25100 exact candidates (r(r+1)/2 = 25100 at r = 223.6, taken as 223) and the
-    // 1024 - 223 pixels of the gradient phase.
-    #expect(pilot.candidatesPerImage(pixels: 1024) == 25100 + 1024 - 223)
+    // Progress units: per pilot image the exact phase's r(r+1)/2 candidates and the gradient
+    // phase's 1024 - r pixels, averaged: (5050 + 924 + 45150 + 724) / 2.
+    #expect(pilot.candidatesPerImage(pixels: 1024) == (5050 + 924 + 45150 + 724) / 2)
+    // The fast method prices the same pilot with its screened exact phase.
+    var fast = hybrid
+    fast.method = .fast
+    fast.screening = ScreeningSettings(top: 8, radius: 1, refresh: 0, fullBelow: 32)
+    let fastPilot = CostPlan(settings: fast, pixels: 1024, images: 1, forwardPerSecond: 1000, tasks: 1, exactPhase: [100, 300])
+    let screened = [100, 300].map { fast.screening?.evaluations(features: $0) ?? 0 }
+    #expect(fastPilot.forwardPerImage == 1 + (screened[0] + screened[1]) / 2 && screened[1] < 300 * 20)
     // Finished images win over the pilot: their passes and wall time.
     let done = [
       ImageCost(seconds: 90, forwardPasses: 80000, gradientPasses: 100),
