@@ -670,12 +670,13 @@ int ot_tensor_backward(ot_tensor t) {
   OT_CATCH(-1)
 }
 
-ot_tensor ot_tensor_grad(ot_tensor t) {
+int ot_tensor_grad(ot_tensor t, ot_tensor* out) {
   OT_TRY
+  *out = nullptr;
   const auto& g = T(t).grad();
-  if (!g.defined()) return nullptr;
-  return wrap(g);
-  OT_CATCH(nullptr)
+  if (g.defined()) *out = wrap(g);
+  return 0;
+  OT_CATCH(-1)
 }
 
 int ot_tensor_zero_grad(ot_tensor t) {

@@ -5,7 +5,6 @@ import Study
 /// it enlarged with nearest-neighbour scaling, and sends the answer chosen with a button or a key
 /// 0-9; everything it needs to resume lives on the server.
 enum Page {
-  /// A page with one message and a link to the study (for people who follow a bad link).
   /// The start of every page up to its heading: the app's stylesheet and, for the participant
   /// page, its script.
   static func head(title: String, script: Bool = false) -> String {
@@ -24,10 +23,10 @@ enum Page {
     """
   }
 
+  /// A page with one message and a link to the study (for people who follow a bad link).
   static func message(title: String, text: String) -> String {
     head(title: title) + """
 
-      <p>\(text)</p>
       <p>\(text)</p>
       <p><a href="/">Go to the study</a></p>
       </main>

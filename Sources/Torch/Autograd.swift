@@ -1,7 +1,14 @@
 import CTorch
 
 extension Tensor {
-  public var requiresGrad: Bool { ot_tensor_requires_grad(handle) == 1 }
+  /// Whether autograd records operations on this tensor.
+  public var requiresGrad: Bool {
+    get throws(TorchError) {
+      let flag = ot_tensor_requires_grad(handle)
+      try checked(flag)
+      return flag == 1
+    }
+  }
 
   /// Marks a leaf tensor as a parameter whose gradient autograd accumulates into `grad`.
   public func setRequiresGrad(_ flag: Bool) throws(TorchError) {
@@ -13,9 +20,9 @@ extension Tensor {
 
   /// The accumulated gradient, or nil when none has been computed.
   public func grad() throws(TorchError) -> Tensor? {
-    if let h = ot_tensor_grad(handle) { return Tensor(owning: h) }
-    if ot_last_error() != nil { throw TorchError.last() }
-    return nil
+    var out: OpaquePointer?
+    try checked(ot_tensor_grad(handle, &out))
+    return out.map { Tensor(owning: $0) }
   }
 
   /// Drops the accumulated gradient (PyTorch's `zero_grad(set_to_none=True)`).

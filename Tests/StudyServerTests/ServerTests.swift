@@ -268,6 +268,8 @@ func json(_ object: [String: Any]) throws -> Data { try JSONSerialization.data(w
       let resume = try await client.send("GET", "/resume/not-a-code")
       #expect(resume.status == 404 && resume.headers["content-type"]?.hasPrefix("text/html") == true)
       #expect(resume.text.contains("Unknown participant code") && !resume.text.contains("\"error\""))
+      // The message appears once (it was printed twice when the pages came to share one head).
+      #expect(resume.text.components(separatedBy: "This link's participant code is not known").count == 2, "\(resume.text)")
       #expect(resume.headers["content-security-policy"] != nil)
     }
   }

@@ -76,7 +76,7 @@ final class LinearClassifier: Classifier {
       if Swift.abs(pa - pb) > 1e-4 { moved += 1 }
     }
     #expect(moved > a.count / 2, "the attack changes most pixels")
-    #expect(!adv.requiresGrad)
+    #expect(try !adv.requiresGrad)
   }
 
   /// For a linear model PGD finds the best l-inf attack: an image of class 0 survives exactly when

@@ -133,8 +133,8 @@ ot_tensor ot_nn_cross_entropy(ot_tensor logits, ot_tensor targets, int32_t reduc
 int ot_tensor_set_requires_grad(ot_tensor t, int requires_grad);
 int ot_tensor_requires_grad(ot_tensor t);
 int ot_tensor_backward(ot_tensor t);
-// Returns the gradient, or NULL without an error when the tensor has none.
-ot_tensor ot_tensor_grad(ot_tensor t);
+// Writes the gradient to *out (NULL when the tensor has none) and returns 0; -1 on error.
+int ot_tensor_grad(ot_tensor t, ot_tensor* out);
 int ot_tensor_zero_grad(ot_tensor t);
 // d(sum(output))/d(input) for each input, without accumulating into .grad.
 int ot_autograd_grad(ot_tensor output, const ot_tensor* inputs, int32_t n, ot_tensor* out_grads);
