@@ -110,7 +110,15 @@ public func hybridBackSelect(
   var phase = try GradientPhase(
     evaluator: evaluator, k: k, switchBelow: switchProbability, capAtFullImage: capAtFullImage, exactLast: exactLast,
     setAside: setAside)
-  try phase.run(maxIterations: nil) { _ in onProgress?(k * n) }
+  if let share = screening?.occlusionShare, share > 0 {
+    let early = try occlusionPhase(
+      problems: n, featureCount: evaluator.pixelCount, scorer: scorer, exactLast: exactLast, share: share,
+      switchBelow: switchProbability, capAtFullImage: capAtFullImage, onProgress: onProgress)
+    phase.masked = early.masked
+    phase.results = early.results
+  } else {
+    try phase.run(maxIterations: nil) { _ in onProgress?(k * n) }
+  }
   let exact: [BackSelectResult]
   var stats: ScreeningStats?
   if let screening {

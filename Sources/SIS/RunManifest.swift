@@ -322,7 +322,7 @@ extension RunManifest: Codable {
     case format, modelPaths, modelSHA256, architecture, dataPath, dataLabels, dataSplit, dataHoldout, dataDescription
     case preprocessing, numClasses, selection, positions, sourceIndices, inputShape, features, featureCount, maskValue
     case score, method, k, switchProbability, exactLast, onDip, switchCap, chunk, group, shard, precision, verifyTop
-    case screenTop, screenRadius, screenRefresh, screenFullBelow
+    case screenTop, screenRadius, screenRefresh, screenFullBelow, occlusionShare
     case overinterpVersion, libtorchVersion, device, normalization
   }
 
@@ -348,7 +348,8 @@ extension RunManifest: Codable {
     if method == .fast {
       screening = ScreeningSettings(
         top: try c.decode(Int.self, forKey: .screenTop), radius: try c.decode(Int.self, forKey: .screenRadius),
-        refresh: try c.decode(Int.self, forKey: .screenRefresh), fullBelow: try c.decode(Int.self, forKey: .screenFullBelow))
+        refresh: try c.decode(Int.self, forKey: .screenRefresh), fullBelow: try c.decode(Int.self, forKey: .screenFullBelow),
+        occlusionShare: try c.decodeIfPresent(Double.self, forKey: .occlusionShare) ?? 0)
     }
     if method == .hybrid || method == .fast {
       hybrid = HybridSettings(
@@ -439,6 +440,7 @@ extension RunManifest: Codable {
       try c.encode(s.radius, forKey: .screenRadius)
       try c.encode(s.refresh, forKey: .screenRefresh)
       try c.encode(s.fullBelow, forKey: .screenFullBelow)
+      if s.occlusionShare > 0 { try c.encode(s.occlusionShare, forKey: .occlusionShare) }
     }
     try c.encode(settings.chunk, forKey: .chunk)
     try c.encode(settings.group, forKey: .group)

@@ -1,3 +1,5 @@
+import Base
+
 /// How screened exact selection (`screenedBackSelect`) chooses the candidates it evaluates at a
 /// step. Every evaluated candidate is scored exactly (the scorer's full answer for that masked
 /// input); screening only decides which candidates are evaluated.
@@ -13,12 +15,16 @@ public struct ScreeningSettings: Equatable, Sendable {
   /// Steps with at most this many candidates left evaluate every candidate, so the last
   /// `fullBelow` features are ordered exactly as BackSelect orders them from that point.
   public var fullBelow: Int
+  /// The early phase: 0 for the hybrid's gradient blocks; otherwise `occlusionPhase`, masking this
+  /// share of the remaining pixels per round by their exact single-pixel drops.
+  public var occlusionShare: Double
 
-  public init(top: Int = 16, radius: Int = 1, refresh: Int = 32, fullBelow: Int = 32) {
+  public init(top: Int = 16, radius: Int = 1, refresh: Int = 32, fullBelow: Int = 32, occlusionShare: Double = 0) {
     self.top = top
     self.radius = radius
     self.refresh = refresh
     self.fullBelow = fullBelow
+    self.occlusionShare = occlusionShare
   }
 
   /// What is wrong with the settings, if anything.
@@ -28,6 +34,7 @@ public struct ScreeningSettings: Equatable, Sendable {
     if radius < 0 { out.append("the screening radius must be at least 0, got \(radius)") }
     if refresh < 0 { out.append("the refresh interval must be at least 0, got \(refresh)") }
     if fullBelow < 0 { out.append("the exact tail must be at least 0 features, got \(fullBelow)") }
+    if !(occlusionShare >= 0 && occlusionShare < 1) { out.append("the occlusion share must be in [0, 1), got \(occlusionShare)") }
     return out
   }
 
@@ -54,7 +61,10 @@ public struct ScreeningSettings: Equatable, Sendable {
   }
 
   /// "top 16 radius 1 refresh 32 full below 32".
-  public var label: String { "top \(top) radius \(radius) refresh \(refresh) full below \(fullBelow)" }
+  public var label: String {
+    "top \(top) radius \(radius) refresh \(refresh) full below \(fullBelow)"
+      + (occlusionShare > 0 ? ", occlusion blocks of \(fmt(occlusionShare * 100, digits: 0))%" : "")
+  }
 }
 
 /// What screening did over a run (summed over its images).
@@ -218,4 +228,85 @@ public func screenedBackSelect(
     onStep?(decided)
   }
   return (results, stats)
+}
+
+/// The occlusion phase: an early phase for the fast method that masks pixels by their exact
+/// single-pixel drops instead of the mask gradient. Each round evaluates every remaining pixel at
+/// the current mask (one forward pass each, as a full exact step does) and masks, as one block,
+/// the `share` of them whose masking leaves the highest score (in that order; ties: lowest
+/// index), never leaving fewer than `exactLast`. One more pass measures the probability with the
+/// block masked, and every pixel of the block records it (as a gradient block does). A block that
+/// takes the probability below the image's switch level is halved (its best half kept) and
+/// measured again; when even one pixel would, the phase ends for that image. The switch level is
+/// `switchBelow`, or with `capAtFullImage` at most the image's probability on the full input; an
+/// image below `switchBelow` without the cap skips the phase. So, as in the hybrid, every value the
+/// phase records is at least the switch level, and any SIS at a threshold up to it comes from the
+/// exact phase that follows.
+///
+/// Returns the masks it leaves, the partial results (order, values, scores) and the forward passes
+/// it ran.
+public func occlusionPhase(
+  problems n: Int, featureCount p: Int, scorer: some CandidateScorer, exactLast: Int, share: Double, switchBelow: Float,
+  capAtFullImage: Bool, onProgress: ((Int) -> Void)? = nil
+) throws -> (masked: [[Bool]], results: [BackSelectResult], evaluations: Int) {
+  guard share > 0 && share < 1 else { throw SISError.badArgument("the occlusion share must be in (0, 1), got \(share)") }
+  var masked = [[Bool]](repeating: [Bool](repeating: false, count: p), count: n)
+  var results = [BackSelectResult](
+    repeating: BackSelectResult(order: [], values: [], scores: [], exactTies: 0, nearTies: 0), count: n)
+  var active = [Bool](repeating: true, count: n)
+  var level = [Float](repeating: switchBelow, count: n)
+  var evaluations = 0
+  var first = true
+  while true {
+    let rows = (0..<n).filter { p0 in active[p0] && masked[p0].count { !$0 } > exactLast }
+    if rows.isEmpty { break }
+    let remaining = rows.map { r in (0..<p).filter { !masked[r][$0] } }
+    let evals = try scorer.evaluate(
+      zip(rows, remaining).map { CandidateRequest(problem: $0, masked: masked[$0], candidates: [CandidateRequest.none] + $1) })
+    evaluations += evals.reduce(0) { $0 + $1.count }
+    // Each image's block: the best share of its pixels by score, best first.
+    var blocks: [[Int]] = []
+    var proposed: [Int] = []
+    for (k, r) in rows.enumerated() {
+      let here = Float(evals[k][0].probability)
+      if first {
+        if capAtFullImage { level[r] = Swift.min(level[r], here) } else if here < switchBelow { active[r] = false }
+      }
+      let scores = Array(evals[k].dropFirst())
+      let ranked = remaining[k].indices.sorted { a, b in
+        scores[a].score != scores[b].score ? scores[a].score > scores[b].score : remaining[k][a] < remaining[k][b]
+      }
+      let b = Swift.max(1, Swift.min(Int(share * Double(remaining[k].count)), remaining[k].count - exactLast))
+      blocks.append(ranked.prefix(b).map { remaining[k][$0] })
+      proposed.append(r)
+    }
+    first = false
+    onProgress?(remaining.reduce(0) { $0 + $1.count })
+    // Measure each block; halve those that dip below the level until they do not.
+    var pending = Array(zip(rows, blocks)).filter { active[$0.0] }
+    while !pending.isEmpty {
+      let e = try scorer.evaluateMasked(
+        pending.map { r, block in
+          var m = masked[r]
+          for f in block { m[f] = true }
+          return (r, m)
+        })
+      evaluations += pending.count
+      var retry: [(Int, [Int])] = []
+      for ((r, block), value) in zip(pending, e) {
+        if Float(value.probability) >= level[r] {
+          for f in block { masked[r][f] = true }
+          results[r].order += block
+          results[r].values += [Float](repeating: Float(value.probability), count: block.count)
+          results[r].scores += [Float](repeating: Float(value.score), count: block.count)
+        } else if block.count > 1 {
+          retry.append((r, Array(block.prefix(block.count / 2))))
+        } else {
+          active[r] = false
+        }
+      }
+      pending = retry
+    }
+  }
+  return (masked, results, evaluations)
 }

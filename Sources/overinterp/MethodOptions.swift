@@ -58,6 +58,12 @@ struct MethodOptions: ParsableArguments {
   @Option(help: "fast: the last this many pixels are ordered by full exact steps.")
   var screenFullBelow: Int = ScreeningSettings().fullBelow
 
+  @Option(
+    help:
+      "fast: 0 for the hybrid's gradient blocks as the early phase; otherwise mask this share of the remaining pixels per round by their exact single-pixel drops (the occlusion phase)."
+  )
+  var occlusionShare: Double = ScreeningSettings().occlusionShare
+
   @Option(help: "Candidate images per forward pass (exact selection).")
   var chunk: Int = 128
 
@@ -86,6 +92,9 @@ struct MethodOptions: ParsableArguments {
     if screenRadius < 0 { throw ValidationError("--screen-radius must be at least 0, got \(screenRadius)") }
     if screenRefresh < 0 { throw ValidationError("--screen-refresh must be at least 0, got \(screenRefresh)") }
     if screenFullBelow < 0 { throw ValidationError("--screen-full-below must be at least 0, got \(screenFullBelow)") }
+    if !(occlusionShare >= 0 && occlusionShare < 1) {
+      throw ValidationError("--occlusion-share must be in [0, 1), got \(occlusionShare)")
+    }
     if chunk < 1 { throw ValidationError("--chunk must be at least 1, got \(chunk)") }
     if let group, group < 1 { throw ValidationError("--group must be at least 1, got \(group)") }
     if verifyTop < 1 { throw ValidationError("--verify-top must be at least 1, got \(verifyTop)") }
@@ -99,7 +108,9 @@ struct MethodOptions: ParsableArguments {
     return SelectionSettings(
       score: score, method: method, k: k,
       hybrid: HybridSettings(switchAt: switchAt, exactLast: last, onDip: onDip, switchCap: switchCap),
-      screening: ScreeningSettings(top: screenTop, radius: screenRadius, refresh: screenRefresh, fullBelow: screenFullBelow),
+      screening: ScreeningSettings(
+        top: screenTop, radius: screenRadius, refresh: screenRefresh, fullBelow: screenFullBelow,
+        occlusionShare: occlusionShare),
       chunk: chunk, group: group ?? defaultGroup, precision: method == .gradient ? .fp32 : precision, verifyTop: verifyTop)
   }
 }

@@ -193,6 +193,69 @@ import Torch
   }
 }
 
+extension ScreeningTests {
+  /// p = sigmoid(Σ unmasked weights − 5) over 16 features: masking a feature lowers the logit by
+  /// its weight, so single-pixel drops rank the features by weight.
+  static let additive: [Double] = [0.1, 2.0, 0.3, 1.5, 0.05, 0.8, 0.2, 1.1, 0.4, 0.15, 0.9, 0.25, 0.6, 0.35, 1.3, 0.45]
+  static func sigmoid(_ masked: [Bool]) -> Double {
+    var z = -5.0
+    for (i, w) in additive.enumerated() where !masked[i] { z += w }
+    return 1 / (1 + Foundation.exp(-z))
+  }
+
+  @Test func theOcclusionPhaseMasksTheSmallestDropsInBlocksAndKeepsTheLevel() throws {
+    let scorer = FunctionScorer(score: .logprob) { _, masked in Self.sigmoid(masked) }
+    let full = Self.sigmoid([Bool](repeating: false, count: 16))
+    // Level 0.5: the logit (5.45 on the full input) may fall to 0, so the first block, the 8
+    // lightest features (1.8), is kept whole, and so is the next of 4 (2.75); 4 are left.
+    let phase = try occlusionPhase(
+      problems: 1, featureCount: 16, scorer: scorer, exactLast: 4, share: 0.5, switchBelow: 0.5, capAtFullImage: true)
+    let order = phase.results[0].order
+    let byWeight = (0..<16).sorted { Self.additive[$0] < Self.additive[$1] }
+    #expect(Array(order.prefix(8)) == Array(byWeight.prefix(8)))
+    #expect(phase.results[0].values.allSatisfy { Double($0) >= 0.5 })
+    #expect(phase.masked[0].count { !$0 } >= 4)
+    // Every value is the probability with the pixels up to its block masked.
+    var masked = [Bool](repeating: false, count: 16)
+    var i = 0
+    while i < order.count {
+      let v = phase.results[0].values[i]
+      var j = i
+      while j < order.count && phase.results[0].values[j] == v {
+        masked[order[j]] = true
+        j += 1
+      }
+      #expect(abs(Double(v) - Self.sigmoid(masked)) < 1e-6)
+      i = j
+    }
+    // The first round evaluated the input and all 16 pixels, then measured its block.
+    #expect(phase.evaluations >= 16 + 1 + 1)
+    // A level above the full image's probability: without the cap the phase does nothing.
+    let none = try occlusionPhase(
+      problems: 1, featureCount: 16, scorer: scorer, exactLast: 4, share: 0.5, switchBelow: Float(full) + 0.001,
+      capAtFullImage: false)
+    #expect(none.results[0].order.isEmpty)
+  }
+
+  @Test func aBlockThatDipsBelowTheLevelIsHalved() throws {
+    // Level 0.99 (logit 4.595): from 5.45 only 0.855 of weight may go. The block of the 8
+    // lightest (1.8) dips and is halved to 4 (0.5); of the next round's 6 only the first (0.25)
+    // stays above the level; then even one more pixel (0.3) would dip.
+    let scorer = FunctionScorer(score: .logprob) { _, masked in Self.sigmoid(masked) }
+    let phase = try occlusionPhase(
+      problems: 1, featureCount: 16, scorer: scorer, exactLast: 4, share: 0.5, switchBelow: 0.99, capAtFullImage: true)
+    let byWeight = (0..<16).sorted { Self.additive[$0] < Self.additive[$1] }
+    #expect(phase.results[0].order == Array(byWeight.prefix(phase.results[0].order.count)))
+    #expect(phase.results[0].values.allSatisfy { $0 >= 0.99 })
+    var masked = [Bool](repeating: false, count: 16)
+    for f in phase.results[0].order { masked[f] = true }
+    // No single further pixel keeps the level: the phase ended because even one would dip.
+    let next = byWeight[phase.results[0].order.count]
+    masked[next] = true
+    #expect(Self.sigmoid(masked) < 0.99)
+  }
+}
+
 /// Passes requests to `base` and reports the candidates of each call.
 struct CountingScorer<Base: CandidateScorer>: CandidateScorer {
   let base: Base
