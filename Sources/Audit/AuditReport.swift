@@ -55,8 +55,14 @@ extension Audit {
       (
         "method",
         esc(manifest.label)
-          + (manifest.settings.method == .gradient
-            ? " (Batched Gradient BackSelect: SIS cut at block boundaries, larger than exact SIS)" : "")
+          + {
+            switch manifest.settings.method {
+            case .gradient: return " (Batched Gradient BackSelect: SIS cut at block boundaries, larger than exact SIS)"
+            case .fast:
+              return " (screened exact selection: its fidelity to exact selection is measured in docs/studies/fast-selection.md)"
+            case .exact, .hybrid: return ""
+            }
+          }()
       ),
       ("thresholds", settings.thresholds.map { fmt($0, digits: 2) }.joined(separator: ", ")),
       (

@@ -77,7 +77,10 @@ public struct BackSelectJob {
   /// `images` images spread evenly over the images still to do (over all of them when none is
   /// left), measured by running the gradient phase alone; nil for the other methods.
   public func pilotExactPhase(images: Int = 8) throws -> [Int]? {
-    guard manifest.settings.method == .hybrid || manifest.settings.method == .fast, images > 0 else { return nil }
+    // The occlusion phase's cost follows from the pixel count; the gradient phase's end does not.
+    guard manifest.settings.method == .hybrid || manifest.settings.method == .fast, images > 0,
+      manifest.settings.occlusionPhasePasses(pixels: manifest.featureCount) == nil
+    else { return nil }
     let pending = runner.pendingGroups.flatMap { manifest.positions(ofGroup: $0) }
     let pool = pending.isEmpty ? manifest.positions : pending
     let n = Swift.min(images, pool.count)

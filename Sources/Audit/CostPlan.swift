@@ -49,7 +49,10 @@ public struct CostPlan: Sendable {
     settings: SelectionSettings, pixels: Int, images: Int, forwardPerSecond: Double, tasks: Int, exactPhase: [Int]? = nil,
     finished: [ImageCost] = []
   ) {
-    let piloted = [.hybrid, .fast].contains(settings.method) ? exactPhase.flatMap { $0.isEmpty ? nil : $0 } : nil
+    // A pilot measures where the gradient phase ends; the occlusion phase's end is known.
+    let piloted =
+      [.hybrid, .fast].contains(settings.method) && settings.occlusionPhasePasses(pixels: pixels) == nil
+      ? exactPhase.flatMap { $0.isEmpty ? nil : $0 } : nil
     let passes = settings.passesPerImage(pixels: pixels, exactPhase: piloted)
     self.settings = settings
     self.images = images

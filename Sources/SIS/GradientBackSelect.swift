@@ -100,8 +100,8 @@ public func hybridBackSelect(
   evaluator: some MaskGradientEvaluator, scorer: some CandidateScorer, k: Int, switchProbability: Float,
   capAtFullImage: Bool = false,
   exactLast: Int, setAside: Bool = false, screening: ScreeningSettings? = nil, check: Bool = false,
-  neighbours: [[Int]] = [], onProgress: ((Int) -> Void)? = nil, onCost: ((SelectionCost) -> Void)? = nil,
-  exactEvaluations: () -> Int = { 0 }
+  neighbours: [[Int]] = [], remeasure: (any CandidateScorer)? = nil, onProgress: ((Int) -> Void)? = nil,
+  onCost: ((SelectionCost) -> Void)? = nil, exactEvaluations: () -> Int = { 0 }
 ) throws -> [BackSelectResult] {
   guard switchProbability >= 0 && switchProbability <= 1 else {
     throw SISError.badArgument("the switch probability must be in [0, 1], got \(switchProbability)")
@@ -119,7 +119,7 @@ public func hybridBackSelect(
   } else {
     try phase.run(maxIterations: nil) { _ in onProgress?(k * n) }
   }
-  let exact: [BackSelectResult]
+  var exact: [BackSelectResult]
   var stats: ScreeningStats?
   if let screening {
     let (results, screened) = try screenedBackSelect(
@@ -133,9 +133,55 @@ public func hybridBackSelect(
       onProgress?($0)
     }
   }
+  // Values measured again by another scorer (float32 after a bfloat16 selection): every value of
+  // the exact phase, so that FindSIS tests the float32 probability and each SIS is sufficient in
+  // float32. The order stays the selection's.
+  // The early phase's blocks (runs of one recorded value) are measured again at their ends.
+  var remeasured = 0
+  if let remeasure {
+    var requests: [(problem: Int, masked: [Bool])] = []
+    var blockEnds: [[Int]] = []
+    for i in 0..<n {
+      let early = phase.results[i]
+      let ends = early.order.indices.filter { $0 == early.order.count - 1 || early.values[$0 + 1] != early.values[$0] }
+      blockEnds.append(ends)
+      var masked = [Bool](repeating: false, count: evaluator.pixelCount)
+      var start = 0
+      for end in ends {
+        for f in early.order[start...end] { masked[f] = true }
+        requests.append((i, masked))
+        start = end + 1
+      }
+      masked = phase.masked[i]
+      for f in exact[i].order {
+        masked[f] = true
+        requests.append((i, masked))
+      }
+    }
+    let values = try remeasure.evaluateMasked(requests)
+    remeasured = values.count
+    var next = 0
+    for i in 0..<n {
+      var start = 0
+      for end in blockEnds[i] {
+        for j in start...end {
+          phase.results[i].values[j] = Float(values[next].probability)
+          phase.results[i].scores[j] = Float(values[next].score)
+        }
+        next += 1
+        start = end + 1
+      }
+      for j in exact[i].order.indices {
+        exact[i].values[j] = Float(values[next].probability)
+        exact[i].scores[j] = Float(values[next].score)
+        next += 1
+      }
+    }
+  }
   onCost?(
     SelectionCost(
-      gradientPasses: phase.cost.gradientPasses, forwardPasses: phase.cost.forwardPasses + exactEvaluations(), screening: stats))
+      gradientPasses: phase.cost.gradientPasses, forwardPasses: phase.cost.forwardPasses + exactEvaluations() + remeasured,
+      screening: stats))
   return zip(phase.results, exact).map { g, e in
     BackSelectResult(
       order: g.order + e.order, values: g.values + e.values, scores: g.scores + e.scores, exactTies: g.exactTies + e.exactTies,
@@ -160,10 +206,17 @@ public func hybridBackSelect(
   let scorer = try ExactSelectionScorer(
     classifier: scoring ?? classifier, fast: fast, precision: precision, verifyTop: verifyTop, images: images,
     classes: classes, layout: .pixels(inputShape), maskValue: maskValue, score: score, chunk: chunk, device: device)
+  // The fast method in bfloat16: the float32 model measures the values it stores.
+  let remeasure =
+    precision == .bf16 && screening != nil
+    ? try ClassifierScorer(
+      classifier: scoring ?? classifier, images: images, classes: classes, layout: .pixels(inputShape), maskValue: maskValue,
+      score: score, chunk: chunk, device: device) : nil
   return try hybridBackSelect(
     evaluator: evaluator, scorer: scorer, k: k, switchProbability: switchProbability, capAtFullImage: capAtFullImage,
     exactLast: exactLast, setAside: setAside, screening: screening, check: check,
     neighbours: screening.map { pixelNeighbours(height: inputShape[1], width: inputShape[2], radius: $0.radius) } ?? [],
+    remeasure: remeasure,
     onProgress: onProgress,
     onCost: { phase in
       var cost = scorer.cost

@@ -113,9 +113,26 @@ extension SelectionSettings {
     case .exact: return (1 + p * (p + 1) / 2, 0)
     case .gradient: return (1, (p + k - 1) / k)
     case .hybrid, .fast:
+      if let occlusion = occlusionPhasePasses(pixels: p) {
+        return (1 + occlusion + exactPhasePasses(features: Swift.min(p, nominalExactPhase)), 0)
+      }
       let phases = exactPhase.flatMap { $0.isEmpty ? nil : $0 } ?? [nominalExactPhase]
       return (1 + phases.map { exactPhasePasses(features: $0) }.reduce(0, +) / phases.count, (p + k - 1) / k)
     }
+  }
+
+  /// The fast method with an occlusion early phase: its forward passes on `p` pixels when no
+  /// block dips (each round evaluates the input and every remaining pixel, then measures its
+  /// block); nil for the other early phases.
+  public func occlusionPhasePasses(pixels p: Int) -> Int? {
+    guard method == .fast, let share = screening?.occlusionShare, share > 0 else { return nil }
+    var r = p
+    var total = 0
+    while r > nominalExactPhase {
+      total += r + 2
+      r -= Swift.max(1, Swift.min(Int(share * Double(r)), r - nominalExactPhase))
+    }
+    return total
   }
 
   /// Progress units (candidates decided, a gradient block counting its pixels) per image, as
@@ -127,6 +144,16 @@ extension SelectionSettings {
     case .gradient: return p
     case .exact: return p * (p + 1) / 2
     case .hybrid, .fast:
+      if occlusionPhasePasses(pixels: p) != nil {
+        // The occlusion phase reports the pixels it evaluates each round.
+        var r = p
+        var units = 0
+        while r > nominalExactPhase {
+          units += r
+          r -= Swift.max(1, Swift.min(Int((screening?.occlusionShare ?? 0) * Double(r)), r - nominalExactPhase))
+        }
+        return units + r * (r + 1) / 2
+      }
       let phases = exactPhase.flatMap { $0.isEmpty ? nil : $0 } ?? [nominalExactPhase]
       return phases.map { r in r * (r + 1) / 2 + Swift.max(p - r, 0) }.reduce(0, +) / phases.count
     }

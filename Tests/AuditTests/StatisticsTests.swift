@@ -131,10 +131,18 @@ import Testing
     // The fast method prices the same pilot with its screened exact phase.
     var fast = hybrid
     fast.method = .fast
-    fast.screening = ScreeningSettings(top: 8, radius: 1, refresh: 0, fullBelow: 32)
+    fast.screening = ScreeningSettings(top: 8, radius: 1, refresh: 0, fullBelow: 32, occlusionShare: 0)
     let fastPilot = CostPlan(settings: fast, pixels: 1024, images: 1, forwardPerSecond: 1000, tasks: 1, exactPhase: [100, 300])
     let screened = [100, 300].map { fast.screening?.evaluations(features: $0) ?? 0 }
     #expect(fastPilot.forwardPerImage == 1 + (screened[0] + screened[1]) / 2 && screened[1] < 300 * 20)
+    // With the occlusion phase the cost follows from the pixel count, whatever a pilot says:
+    // rounds over 1024 and 512 pixels (each evaluating the input, every pixel, then its block),
+    // then the screened phase over 256.
+    fast.screening?.occlusionShare = 0.5
+    let occlusion = CostPlan(settings: fast, pixels: 1024, images: 1, forwardPerSecond: 1000, tasks: 1, exactPhase: [100])
+    let tail = fast.screening?.evaluations(features: 256) ?? 0
+    #expect(occlusion.forwardPerImage == 1 + (1026 + 514) + tail && occlusion.gradientPerImage == 0)
+    #expect(occlusion.candidatesPerImage(pixels: 1024) == 1024 + 512 + 256 * 257 / 2)
     // Finished images win over the pilot: their passes and wall time.
     let done = [
       ImageCost(seconds: 90, forwardPasses: 80000, gradientPasses: 100),

@@ -168,13 +168,14 @@ import Torch
     let wide = try hybridBackSelect(
       classifier: net, images: images, classes: [0, 0], inputShape: [1, 4, 4], k: 2, switchProbability: 0.99,
       capAtFullImage: true, exactLast: 8, setAside: true, score: score, chunk: 7,
-      screening: ScreeningSettings(top: 16, radius: 1, refresh: 0, fullBelow: 0))
+      screening: ScreeningSettings(top: 16, radius: 1, refresh: 0, fullBelow: 0, occlusionShare: 0))
     #expect(wide == hybrid)
     var stats: ScreeningStats?
     let narrow = try hybridBackSelect(
       classifier: net, images: images, classes: [0, 0], inputShape: [1, 4, 4], k: 2, switchProbability: 0.99,
       capAtFullImage: true, exactLast: 8, setAside: true, score: score, chunk: 7,
-      screening: ScreeningSettings(top: 1, radius: 0, refresh: 0, fullBelow: 0), onCost: { stats = $0.screening })
+      screening: ScreeningSettings(top: 1, radius: 0, refresh: 0, fullBelow: 0, occlusionShare: 0),
+      onCost: { stats = $0.screening })
     #expect((stats?.screenedSteps ?? 0) > 0)
     let scorer = try ClassifierScorer(
       classifier: net, images: images, classes: [0, 0], layout: .pixels([1, 4, 4]), score: score)
@@ -253,6 +254,43 @@ extension ScreeningTests {
     let next = byWeight[phase.results[0].order.count]
     masked[next] = true
     #expect(Self.sigmoid(masked) < 0.99)
+  }
+}
+
+extension ScreeningTests {
+  /// A cheaper, less precise scorer selects (as bfloat16 does); the precise one measures what is
+  /// stored, so every SIS FindSIS returns is sufficient under the precise function.
+  @Test func remeasuredValuesAreThePreciseFunctionsAtEveryStoredMask() throws {
+    let precise = FunctionScorer(score: .logprob) { _, masked in Self.sigmoid(masked) }
+    // Rounded to 2 decimals: ties and small errors, as a low precision makes.
+    let coarse = FunctionScorer(score: .logprob) { _, masked in (Self.sigmoid(masked) * 100).rounded() / 100 }
+    let evaluator = FunctionMaskEvaluator(problems: 1, pixels: 16) { _, mask in
+      let masked = mask.map { $0 > 0.5 }
+      let p = Float(Self.sigmoid(masked))
+      return (p, Foundation.log(p), (0..<16).map { Float(-Self.additive[$0]) })
+    }
+    let r = try hybridBackSelect(
+      evaluator: evaluator, scorer: coarse, k: 2, switchProbability: 0.9, capAtFullImage: true, exactLast: 6, setAside: true,
+      screening: ScreeningSettings(top: 2, radius: 0, refresh: 0, fullBelow: 0, occlusionShare: 0.5),
+      neighbours: [[Int]](repeating: [], count: 16), remeasure: precise)[0]
+    #expect(Set(r.order) == Set(0..<16))
+    // Each value: the precise probability after its pixel (or, in the early phase, its block).
+    var masked = [Bool](repeating: false, count: 16)
+    var i = 0
+    while i < r.order.count {
+      var j = i
+      while j + 1 < r.order.count && r.values[j + 1] == r.values[i] && j + 1 < 10 { j += 1 }
+      for f in r.order[i...j] { masked[f] = true }
+      #expect(abs(Double(r.values[j]) - Self.sigmoid(masked)) < 1e-6, "step \(j)")
+      i = j + 1
+    }
+    let full = Float(Self.sigmoid([Bool](repeating: false, count: 16)))
+    for t in [Float(0.5), 0.9] {
+      guard case .sis(let sis) = findSIS(order: r.order, values: r.values, fullInput: full, threshold: t) else { continue }
+      var kept = [Bool](repeating: true, count: 16)
+      for f in sis { kept[f] = false }
+      #expect(Float(Self.sigmoid(kept)) >= t)
+    }
   }
 }
 
