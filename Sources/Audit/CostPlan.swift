@@ -91,10 +91,14 @@ public struct CostPlan: Sendable {
     let source: String
     switch basis {
     case .formula:
-      source =
-        method == .hybrid || method == .fast
-        ? "at least, when the exact phase starts at --exact-last pixels (a dip below --switch-at starts it earlier) "
-        : ""
+      if (settings.screening?.occlusionShare ?? 0) > 0 && method == .fast {
+        source = "when no occlusion block dips below --switch-at "
+      } else {
+        source =
+          method == .hybrid || method == .fast
+          ? "at least, when the exact phase starts at --exact-last pixels (a dip below --switch-at starts it earlier) "
+          : ""
+      }
     case .pilot(let r):
       source =
         "on average, the exact phase measured on a pilot of \(r.count) image(s) (gradient phase only): "

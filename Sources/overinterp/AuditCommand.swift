@@ -22,10 +22,10 @@ struct AuditCommand: ParsableCommand {
       against threshold with 95% CIs, correctly against misclassified images, accuracy and \
       confidence on full images and on k% backward-selection and random subsets, heatmaps, a \
       gallery; JSON, CSV, SVG, PNG); and report.html, one self-contained page. The default method \
-      is Batched Gradient BackSelect with k = 8, which takes about half a second per CIFAR-10 image \
-      on a 2-core machine; its SIS are larger than exact ones (docs/studies/gradient-vs-exact.md): \
-      use --method hybrid (about a minute per image) or exact (about 8 minutes) for SIS that match \
-      exact selection.
+      is fast BackSelect (docs/SIS.md): exact-like SIS at about 3 s per CIFAR-10 image on a 2-core \
+      machine in float32 (about 1 s with --precision bf16 on CPUs with AMX or AVX-512 BF16); \
+      --method gradient (a quarter of a second per image, SIS several times larger than exact ones), \
+      hybrid (half a minute or more) and exact (4-8 minutes) are the alternatives.
       """)
 
   @OptionGroup var model: ModelOptions
@@ -68,7 +68,7 @@ struct AuditCommand: ParsableCommand {
   @OptionGroup(title: "Selection method") var methodOptions: MethodOptions
 
   /// The audit's method when --method is not given.
-  static let defaultMethod = SelectionMethod.gradient
+  static let defaultMethod = SelectionMethod.fast
 
   @Option(
     help:

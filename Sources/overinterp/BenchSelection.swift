@@ -17,7 +17,7 @@ struct BenchSelection: ParsableCommand {
       Takes the first --images images of --data (default: the embedded sample) that the model \
       predicts with confidence >= 0.5, runs each method once over all of them in lockstep (after \
       a warm-up on one image): the gradient method with --k (default 8), the fast method with the \
-      selection options, its bfloat16 variants with --bf16 (CPUs with AMX or AVX-512 BF16), and \
+      selection options, its bfloat16 variant with --bf16 (CPUs with AMX or AVX-512 BF16), and \
       the hybrid (unless --no-hybrid). Prints seconds and model passes per image and each time as a \
       multiple of the gradient method's, with the machine. --reference RUN adds exact BackSelect's \
       cost per image as recorded in a finished exact run (measured there, not here).
@@ -33,7 +33,7 @@ struct BenchSelection: ParsableCommand {
   @Flag(inversion: .prefixedNo, help: "Time the hybrid too (a minute or more per image).")
   var hybrid = true
 
-  @Flag(help: "Also time the fast method with --precision bf16 and bf16-verify (where this CPU runs bfloat16 fast).")
+  @Flag(help: "Also time the fast method with --precision bf16 (where this CPU runs bfloat16 fast).")
   var bf16 = false
 
   @Option(help: "A finished exact run whose cost per image to print beside (e.g. experiments/reference-exact-holdout30/run).")
@@ -65,15 +65,10 @@ struct BenchSelection: ParsableCommand {
     fastSettings.method = .fast
     let gradient = SelectionSettings(score: fast.score, method: .gradient, k: fast.k, group: images)
     var variants: [(String, SelectionSettings)] = [("fast", fastSettings)]
-    if bf16 {
-      if effectivePrecision(.bf16, device: .cpu) == .bf16 {
-        for precision in [Precision.bf16, .bf16Verify] {
-          var s = fastSettings
-          s.precision = precision
-          s.verifyTop = precision == .bf16Verify ? methodOptions.verifyTop : nil
-          variants.append(("fast-\(precision.rawValue)", s))
-        }
-      }
+    if bf16, effectivePrecision(.bf16, device: .cpu) == .bf16 {
+      var s = fastSettings
+      s.precision = .bf16
+      variants.append(("fast-bf16", s))
     }
     if hybrid {
       variants.append(

@@ -222,7 +222,7 @@ import Torch
     func args(_ out: String, k: Int) -> [String] {
       [
         "audit", "--model", t.model, "--data", t.images, "--labels", t.labels, "--thresholds", "0.1,0.2,0.3", "--k", "\(k)",
-        "--group", "2", "--out", out, "--threads", "1",
+        "--method", "gradient", "--group", "2", "--out", out, "--threads", "1",
       ]
     }
     let a = try CLI.run(args(t.dir + "/a", k: 4))
