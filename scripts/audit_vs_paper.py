@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Dev-only: the table of docs/studies/audit-vs-paper.md (and the README's short one) from the
+"""Dev-only: the table of docs/studies/audit-vs-paper.md (and the short one in docs/results.md) from the
 committed audit folders, so every number there comes from a file anyone can regenerate.
 
     python3 scripts/audit_vs_paper.py [--short]

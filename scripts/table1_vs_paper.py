@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Dev-only: Table 1 of the README and experiments/table1/README.md beside the paper's, from the
+"""Dev-only: Table 1 of docs/results.md and experiments/table1/README.md beside the paper's, from the
 committed `table1` outputs, so every number there comes from a file anyone can regenerate.
 
     python3 scripts/table1_vs_paper.py
