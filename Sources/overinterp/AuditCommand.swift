@@ -47,8 +47,8 @@ struct AuditCommand: ParsableCommand {
   @Option(help: "With --cifar10c: the sample's seed (the paper: 1234).")
   var cifar10cSeed: UInt32 = 1234
 
-  @Option(help: "Comma-separated confidence thresholds τ for the SIS analyses.")
-  var thresholds: String = "0.5,0.6,0.7,0.8,0.9,0.95,0.99"
+  @Option(help: "Comma-separated confidence thresholds τ in [0, 1] for the SIS analyses.")
+  var thresholds = Thresholds([0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99])
 
   @Option(help: "Audit images predicted with at least this confidence (default: the lowest threshold).")
   var minConfidence: Double?
@@ -85,17 +85,7 @@ struct AuditCommand: ParsableCommand {
   )
   var interim = false
 
-  func parsedThresholds() -> [Double]? {
-    let parts = thresholds.split(separator: ",")
-    let values = parts.compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
-    guard !values.isEmpty, values.count == parts.count, values.allSatisfy({ $0 >= 0 && $0 <= 1 }) else { return nil }
-    return values.sorted()
-  }
-
   func validate() throws {
-    guard parsedThresholds() != nil else {
-      throw ValidationError("--thresholds must be comma-separated probabilities in [0, 1], got '\(thresholds)'")
-    }
     if let minConfidence, !(minConfidence >= 0 && minConfidence <= 1) {
       throw ValidationError("--min-confidence must be in [0, 1], got \(minConfidence)")
     }
@@ -132,7 +122,7 @@ struct AuditCommand: ParsableCommand {
   func run() throws {
     try runtime.apply()
     let device = runtime.resolvedDevice
-    let grid = parsedThresholds() ?? [0.99]
+    let grid = thresholds.values
     let networks = try model.loadClassifiers(device: device)
     let classifier: any Classifier = networks.count == 1 ? networks[0] : try Ensemble(networks)
     let (data, dataRecord, dataPath) = try loadData(classifier: classifier)

@@ -28,8 +28,8 @@ struct FidelityCommand: ParsableCommand {
   @OptionGroup var model: ModelOptions
   @OptionGroup var runtime: RuntimeOptions
 
-  @Option(help: "Comma-separated SIS thresholds.")
-  var thresholds: String = "0.5,0.9,0.99"
+  @Option(help: "Comma-separated SIS thresholds in [0, 1].")
+  var thresholds = Thresholds([0.5, 0.9, 0.99])
 
   @Option(help: "Fraction of pixels in the backward-selection subsets.")
   var fraction: Double = 0.05
@@ -37,16 +37,7 @@ struct FidelityCommand: ParsableCommand {
   @Option(help: "Also write the criteria as JSON to this file.")
   var json: String?
 
-  func parsedThresholds() -> [Double]? {
-    let values = thresholds.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
-    guard !values.isEmpty, values.allSatisfy({ $0 != nil && (0...1).contains($0 ?? -1) }) else { return nil }
-    return values.compactMap { $0 }
-  }
-
   func validate() throws {
-    guard parsedThresholds() != nil else {
-      throw ValidationError("--thresholds must be comma-separated probabilities in [0, 1], got '\(thresholds)'")
-    }
     if !(fraction > 0 && fraction <= 1) { throw ValidationError("--fraction must be in (0, 1], got \(fraction)") }
   }
 
@@ -66,7 +57,7 @@ struct FidelityCommand: ParsableCommand {
     let data = try manifest.loadData(embeddedSample: try? Resources.path("sample"))
     let yardstick = try FidelityYardstick(
       reference: stores[0], approximation: stores[1], classifier: classifier, data: data,
-      thresholds: parsedThresholds() ?? [0.5, 0.9, 0.99], fraction: fraction, device: device)
+      thresholds: thresholds.values, fraction: fraction, device: device)
     print(yardstick.text, terminator: "")
     if let json {
       let e = JSONEncoder()

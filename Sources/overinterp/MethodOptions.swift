@@ -7,6 +7,23 @@ extension DipPolicy: ExpressibleByArgument {}
 extension SwitchCap: ExpressibleByArgument {}
 extension Precision: ExpressibleByArgument {}
 
+/// Comma-separated probabilities in [0, 1] (`--thresholds 0.5,0.9,0.99`), parsed once, sorted.
+struct Thresholds: ExpressibleByArgument, CustomStringConvertible {
+  let values: [Double]
+
+  init(_ values: [Double]) { self.values = values.sorted() }
+
+  init?(argument: String) {
+    let parts = argument.split(separator: ",", omittingEmptySubsequences: false)
+    let values = parts.compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+    guard !values.isEmpty, values.count == parts.count, values.allSatisfy({ $0 >= 0 && $0 <= 1 }) else { return nil }
+    self.init(values)
+  }
+
+  var description: String { values.map { "\($0)" }.joined(separator: ",") }
+  var defaultValueDescription: String { description }
+}
+
 /// How backward selection runs: the method and its parameters, the score, the batch shape and
 /// the precision. One declaration for `backselect` and `audit`; `defaultMethod` is the only
 /// thing they differ in.

@@ -451,3 +451,63 @@ struct TinySetup {
     #expect(refused.status != 0 && refused.stderr.contains("fp32 or bf16"), "\(refused.stderr)")
   }
 }
+
+/// `fidelity`: a run judged against itself passes every criterion; runs whose stored values were
+/// tampered with fail, exit with status 1 and say which criterion: values of 0 make every SIS the
+/// whole image (SIS size), values of 1 make them empty, which the model confirms only where the
+/// fully masked image reaches τ (sufficiency). Another model than the runs' is refused by name.
+/// τ = 0.1 is reached by every image of a 10-class model (its largest probability is at least 0.1).
+@Suite(.serialized) struct FidelityCLITests {
+  @Test func passesAgainstItselfAndFailsTamperedRuns() throws {
+    let t = try TinySetup(count: 6)
+    defer { t.remove() }
+    let reference = t.dir + "/reference"
+    let r = try CLI.run(t.backselect(reference, ["--indices", "0..<6", "--group", "3", "--chunk", "64"]))
+    #expect(r.status == 0, "\(r.stderr)")
+    let judge = { (run: String, extra: [String]) in
+      try CLI.run(["fidelity", reference, run, "--model", t.model, "--thresholds", "0.1", "--threads", "1"] + extra)
+    }
+    let same = try judge(reference, ["--json", t.dir + "/criteria.json"])
+    #expect(same.status == 0 && same.stdout.contains("yardstick: PASS (6 criteria)"), "\(same.stdout)\(same.stderr)")
+    #expect(!same.stdout.contains("FAIL"), "\(same.stdout)")
+    #expect(FileManager.default.fileExists(atPath: t.dir + "/criteria.json"))
+
+    let store = RunStore(directory: reference)
+    let manifest = try store.readManifest()
+    let records = try store.records()
+    func tampered(_ value: Float) throws -> String {
+      let dir = t.dir + "/tampered-\(value)"
+      let copy = RunStore(directory: dir)
+      try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+      try copy.writeManifest(manifest)
+      for g in store.finishedGroups().sorted() {
+        let shard = try store.readShard(store.shardPath(group: g), manifest: manifest).map { rec -> ImageRecord in
+          var x = rec
+          x.values = [Float](repeating: value, count: x.values.count)
+          return x
+        }
+        try copy.writeShard(group: g, records: shard)
+      }
+      return dir
+    }
+    // Every SIS the whole image: 64 pixels against the reference's few.
+    #expect(
+      records.allSatisfy {
+        findSIS(order: $0.order, values: $0.values, fullInput: $0.confidence, threshold: 0.1).features.map { $0.count < 32 }
+          ?? false
+      })
+    let whole = try judge(try tampered(0), [])
+    #expect(whole.status == 1 && whole.stdout.contains("FAIL  mean SIS size at τ = 0.1"), "\(whole.stdout)")
+    #expect(whole.stdout.contains("yardstick: FAIL"), "\(whole.stdout)")
+    // Every SIS empty: insufficient wherever the fully masked image (the reference's last value)
+    // is below τ.
+    let below = records.filter { ($0.values.last ?? 1) < 0.1 }.count
+    let empty = try judge(try tampered(1), [])
+    #expect(
+      empty.stdout.contains("every SIS sufficient") && empty.stdout.contains("\(6 - below) of 6"), "\(empty.stdout)")
+    if below > 0 { #expect(empty.status == 1 && empty.stdout.contains("FAIL  every SIS sufficient"), "\(empty.stdout)") }
+
+    let other = try CLI.run(["fidelity", reference, reference, "--model", "default"])
+    #expect(other.status != 0 && other.stderr.contains("is not the model of"), "\(other.stderr)")
+  }
+}
