@@ -51,6 +51,35 @@ public struct LineChart {
       .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
   }
 
+  /// The x ticks: at the x values measured (thresholds, fractions) when there are at most 12,
+  /// else 5 evenly spaced; a label is left out where it would crowd the previous one (closer than
+  /// 30 px on an axis `width` px long), its tick kept.
+  public static func xTicks(_ xs: [Double], from x0: Double, to x1: Double, width: Double) -> [(Double, String?)] {
+    let measured = Array(Set(xs)).sorted()
+    let values = (1...12).contains(measured.count) ? measured : (0...4).map { x0 + Double($0) / 4 * (x1 - x0) }
+    // The fewest decimals that show every value exactly (0.95 needs 2), at most 4.
+    func decimals(_ v: Double) -> Int {
+      for d in 0...4 {
+        let scaled = v * Foundation.pow(10, Double(d))
+        if Swift.abs(scaled - scaled.rounded()) < 1e-9 { return d }
+      }
+      return 2
+    }
+    let digits = values.map(decimals).max() ?? 2
+    var out: [(Double, String?)] = []
+    var lastLabelled = -Double.infinity
+    for v in values {
+      let at = (v - x0) / Swift.max(x1 - x0, 1e-12) * width
+      if at - lastLabelled >= 30 {
+        out.append((v, fmt(v, digits: Swift.max(digits, 1))))
+        lastLabelled = at
+      } else {
+        out.append((v, nil))
+      }
+    }
+    return out
+  }
+
   public var svg: String {
     // The legend sits below the axis label, a line per series, so it never covers a curve; the
     // chart widens for long series names (about 6.6 px per character at 12 px).
@@ -84,8 +113,13 @@ public struct LineChart {
       let yv = y0 + Double(i) / 4 * (y1 - y0)
       s +=
         "<text x=\"\(f(left - 6))\" y=\"\(f(py(yv) + 4))\" text-anchor=\"end\">\(fmt(yv, digits: Swift.abs(y1 - y0) < 10 ? 2 : 0))</text>\n"
-      let xv = x0 + Double(i) / 4 * (x1 - x0)
-      s += "<text x=\"\(f(px(xv)))\" y=\"\(f(h - bottom + 16))\" text-anchor=\"middle\">\(fmt(xv, digits: 2))</text>\n"
+    }
+    for (xv, label) in Self.xTicks(xs, from: x0, to: x1, width: w - left - right) {
+      s += "<line x1=\"\(f(px(xv)))\" y1=\"\(f(h - bottom))\" x2=\"\(f(px(xv)))\" y2=\"\(f(h - bottom + 4))\" stroke=\"black\"/>"
+      if let label {
+        s += "<text x=\"\(f(px(xv)))\" y=\"\(f(h - bottom + 16))\" text-anchor=\"middle\">\(label)</text>"
+      }
+      s += "\n"
     }
     s +=
       "<text x=\"\(f((left + w - right) / 2))\" y=\"\(f(plotHeight - 8))\" text-anchor=\"middle\">\(Self.escape(xLabel))</text>\n"

@@ -30,6 +30,26 @@ public func heatmapPixels(_ frequency: [Double], maximum: Double? = nil) -> [UIn
   return frequency.flatMap { colormap(top > 0 ? $0 / top : 0) }
 }
 
+/// A vertical colour bar for a heatmap drawn with `colormap`: 0 at the bottom, `maximum` (the
+/// frequency that maps to the top colour) at the top, and the middle value, as inline SVG.
+public func colorBarSVG(maximum: Double, height: Int = 256, label: String = "frequency") -> String {
+  let steps = 32
+  let bar = Double(height) / Double(steps)
+  var s =
+    "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"96\" height=\"\(height + 24)\" viewBox=\"0 0 96 \(height + 24)\" font-family=\"sans-serif\" font-size=\"12\" role=\"img\" aria-label=\"colour scale: 0 to \(fmt(maximum, digits: 3))\">"
+  for i in 0..<steps {
+    let c = colormap((Double(i) + 0.5) / Double(steps))
+    let y = 12 + Double(height) - Double(i + 1) * bar
+    s +=
+      "<rect x=\"4\" y=\"\(fmt(y, digits: 2))\" width=\"18\" height=\"\(fmt(bar + 0.5, digits: 2))\" fill=\"rgb(\(c[0]),\(c[1]),\(c[2]))\"/>"
+  }
+  for (value, y) in [(maximum, 12.0), (maximum / 2, 12 + Double(height) / 2), (0, 12 + Double(height))] {
+    s += "<text x=\"28\" y=\"\(fmt(y + 4, digits: 1))\">\(fmt(value, digits: 3))</text>"
+  }
+  s += "<text x=\"28\" y=\"\(height + 24)\" font-size=\"10\">\(label)</text></svg>"
+  return s
+}
+
 /// Where subset pixels sit: mean row and column, the share in each quadrant (top-left,
 /// top-right, bottom-left, bottom-right; without a positional bias each holds about a quarter),
 /// and the share in the border ring, the pixels less than `borderWidth` (a sixteenth of the

@@ -1,5 +1,6 @@
 import Analysis
 import Base
+import Datasets
 import Foundation
 import SIS
 
@@ -30,7 +31,7 @@ extension Audit {
       body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;line-height:1.45;color:#222}
       table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #ccc;padding:.25rem .5rem;text-align:right}
       th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}img{image-rendering:pixelated;max-width:100%}
-      .gallery img{width:16rem;margin:.25rem}code{background:#f3f3f3;padding:0 .2rem}svg{max-width:100%;height:auto}
+      .gallery img{width:16rem;margin:.25rem}.heatmap{display:flex;align-items:center;gap:1rem}.heatmap img{width:24rem}code{background:#f3f3f3;padding:0 .2rem}svg{width:100%;max-width:44rem;height:auto}.heatmap svg{width:96px}
       .interim{background:#fff4d6;border:1px solid #e0b400;padding:.5rem .75rem}
       </style></head><body>
       <h1>Overinterpretation audit</h1>
@@ -117,7 +118,12 @@ extension Audit {
     for (t, file) in [(results.heatmapSubsets, "heatmap-subsets.png"), (results.heatmapSIS, "heatmap-sis.png")] {
       h +=
         "<p>How often each pixel location is in the \(esc(t.what)) of the \(t.subsets) images (the paper's Figures 2 and 4; yellow: most often). \(esc(t.text)).</p>"
-      h += png(file, alt: "pixel frequency of the \(t.what)") + "\n"
+      // The colour bar's top is the largest frequency, which the colormap's top colour shows.
+      let npy = resultsFolder + "/" + file.replacingOccurrences(of: ".png", with: ".npy")
+      let top = (try? NpyArray.read(npy).values(as: Double.self).max()) ?? nil
+      h += "<div class=\"heatmap\">" + png(file, alt: "pixel frequency of the \(t.what)")
+      if let top { h += colorBarSVG(maximum: top) }
+      h += "</div>\n"
     }
 
     h += "<h2>SIS gallery</h2>\n"

@@ -158,3 +158,26 @@ import Testing
     #expect(exact.forwardPerImage == 2081 && exact.gradientPerImage == 0 && exact.candidatesPerImage(pixels: 64) == 2080)
   }
 }
+
+/// The report's charts put their x ticks at the thresholds measured (once at 0.50, 0.62, 0.74,
+/// 0.87 and 0.99, values no audit used), leaving out a label that would crowd its neighbour.
+@Suite struct ChartTests {
+  @Test func xTicksSitAtTheMeasuredThresholds() {
+    let thresholds = [0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99]
+    let chart = LineChart(
+      title: "SIS size", xLabel: "τ", yLabel: "pixels",
+      series: [.init(name: "audit", points: thresholds.map { .init(x: $0, y: $0 * 30) })])
+    let svg = chart.svg
+    for label in ["0.50", "0.60", "0.70", "0.80", "0.90", "0.95", "0.99"] {
+      #expect(svg.contains(">\(label)</text>"), "\(label)")
+    }
+    #expect(!svg.contains(">0.62</text>") && !svg.contains(">0.74</text>"))
+    let ticks: [(Double, String?)] = LineChart.xTicks(thresholds, from: 0.5, to: 0.99, width: 480)
+    #expect(ticks.map { $0.0 } == thresholds && ticks.allSatisfy { $0.1 != nil })
+    // On a 200 px axis 0.95 would sit 20 px from 0.90's label: its tick stays, its label goes.
+    let narrow: [(Double, String?)] = LineChart.xTicks(thresholds, from: 0.5, to: 0.99, width: 200)
+    #expect(narrow.count == 7 && narrow.compactMap { $0.1 } == ["0.50", "0.60", "0.70", "0.80", "0.90", "0.99"])
+    // Many distinct x values: five evenly spaced ticks.
+    #expect(LineChart.xTicks((0..<40).map { Double($0) }, from: 0, to: 39, width: 480).count == 5)
+  }
+}

@@ -36,7 +36,9 @@ import Torch
     let html = try String(contentsOfFile: out + "/report.html", encoding: .utf8)
     #expect(
       !html.contains("src=\"http") && !html.contains("href=\"http") && !html.contains("<script"), "the report loads nothing")
-    #expect(html.components(separatedBy: "<svg").count - 1 == 3)
+    // Three charts and the two heatmaps' colour scales.
+    #expect(html.components(separatedBy: "<svg").count - 1 == 5)
+    #expect(html.components(separatedBy: "aria-label=\"colour scale: 0 to ").count - 1 == 2)
 
     // Again: every stage is done, so neither the run's shards nor the analyses are redone; only
     // the report is written again, from the files.
@@ -166,6 +168,8 @@ import Torch
     #expect(!rows.isEmpty)
     let html = try String(contentsOfFile: out + "/report.html", encoding: .utf8)
     #expect(html.contains("The ensemble against its members"))
+    // Each heatmap has its colour scale, from 0 to its largest frequency.
+    #expect(html.components(separatedBy: "aria-label=\"colour scale: 0 to ").count == 3, "two heatmaps, two scales")
   }
 
   /// `--interim` beside an unfinished (sharded) audit: the analyses and report of the images
