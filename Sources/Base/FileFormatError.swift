@@ -117,11 +117,12 @@ public func writeFileAtomically(_ bytes: [UInt8], to path: String) throws(FileFo
     throw FileFormatError(path, "cannot write: \(String(cString: strerror(errno)))")
   }
   let written = bytes.withUnsafeBytes { fwrite($0.baseAddress, 1, bytes.count, f) }
-  let flushed = fflush(f) == 0 && fsync(fileno(f)) == 0
-  fclose(f)
-  guard written == bytes.count, flushed else {
+  var reason = written == bytes.count ? nil : String(cString: strerror(errno))
+  if reason == nil, fflush(f) != 0 || fsync(fileno(f)) != 0 { reason = String(cString: strerror(errno)) }
+  if fclose(f) != 0, reason == nil { reason = String(cString: strerror(errno)) }
+  if let reason {
     unlink(tmp)
-    throw FileFormatError(path, "write failed (disk full?)")
+    throw FileFormatError(path, "cannot write: \(reason)")
   }
   guard rename(tmp, path) == 0 else {
     let message = String(cString: strerror(errno))
@@ -130,13 +131,33 @@ public func writeFileAtomically(_ bytes: [UInt8], to path: String) throws(FileFo
   }
 }
 
-/// Appends one line (best effort: a lost timing line loses no results).
-public func appendLine(_ line: String, to path: String) {
-  if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
-  guard let h = FileHandle(forWritingAtPath: path) else { return }
-  defer { try? h.close() }
-  _ = try? h.seekToEnd()
-  try? h.write(contentsOf: Data(line.utf8))
+/// Appends one line, all of it or an error naming the file and the OS reason (a full disk is an
+/// error, not silence). A line cut short by a failed write is truncated away again.
+public func appendLine(_ line: String, to path: String) throws(FileFormatError) {
+  let fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+  guard fd >= 0 else { throw FileFormatError(path, "cannot append: \(String(cString: strerror(errno)))") }
+  defer { close(fd) }
+  let start = lseek(fd, 0, SEEK_END)
+  let bytes = Array(line.utf8)
+  var done = 0
+  while done < bytes.count {
+    let n = bytes.withUnsafeBytes { raw -> Int in
+      guard let base = raw.baseAddress else { return 0 }
+      return write(fd, base + done, raw.count - done)
+    }
+    if n < 0 && errno == EINTR { continue }
+    guard n > 0 else {
+      let reason = String(cString: strerror(n < 0 ? errno : ENOSPC))
+      if start >= 0 { _ = ftruncate(fd, start) }
+      throw FileFormatError(path, "cannot append: \(reason)")
+    }
+    done += n
+  }
+  guard fsync(fd) == 0 else {
+    let reason = String(cString: strerror(errno))
+    if start >= 0 { _ = ftruncate(fd, start) }
+    throw FileFormatError(path, "cannot append: \(reason)")
+  }
 }
 
 #if canImport(Glibc)

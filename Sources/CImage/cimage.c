@@ -1,8 +1,10 @@
 // cimage.c: see include/cimage.h.
 #include "cimage.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <setjmp.h>
+#include <unistd.h>
 #include <jpeglib.h>
 #include <png.h>
 #include <stdlib.h>
@@ -13,6 +15,11 @@ static void set_err(char* err, size_t errlen, const char* msg) {
     strncpy(err, msg, errlen - 1);
     err[errlen - 1] = 0;
   }
+}
+
+// "what: the OS reason" (errno as it stands).
+static void set_errno(char* err, size_t errlen, const char* what) {
+  if (err && errlen > 0) snprintf(err, errlen, "%s: %s", what, strerror(errno));
 }
 
 void oi_image_free(void* p) { free(p); }
@@ -29,7 +36,7 @@ int oi_png_write(const char* path, const uint8_t* pixels, int width, int height,
     default: set_err(err, errlen, "PNG needs 1, 3 or 4 channels"); return -1;
   }
   FILE* fp = fopen(path, "wb");
-  if (!fp) { set_err(err, errlen, "cannot open file for writing"); return -1; }
+  if (!fp) { set_errno(err, errlen, "cannot open file for writing"); return -1; }
   png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
   png_infop info = png ? png_create_info_struct(png) : NULL;
   if (!png || !info) {
@@ -39,9 +46,12 @@ int oi_png_write(const char* path, const uint8_t* pixels, int width, int height,
     return -1;
   }
   if (setjmp(png_jmpbuf(png))) {
+    // libpng's writes go through fwrite: a failed write (a full disk) left errno.
+    int saved = errno;
     png_destroy_write_struct(&png, &info);
     fclose(fp);
-    set_err(err, errlen, "libpng failed while writing");
+    errno = saved;
+    set_errno(err, errlen, "libpng failed while writing");
     return -1;
   }
   png_init_io(png, fp);
@@ -51,7 +61,18 @@ int oi_png_write(const char* path, const uint8_t* pixels, int width, int height,
   for (int y = 0; y < height; ++y) png_write_row(png, (png_const_bytep)(pixels + (size_t)y * width * channels));
   png_write_end(png, NULL);
   png_destroy_write_struct(&png, &info);
-  if (fclose(fp) != 0) { set_err(err, errlen, "error closing file"); return -1; }
+  // Buffered bytes reach the disk here; a full disk shows as a failed flush, sync or close.
+  if (fflush(fp) != 0 || ferror(fp)) {
+    set_errno(err, errlen, "cannot write the file");
+    fclose(fp);
+    return -1;
+  }
+  if (fsync(fileno(fp)) != 0) {
+    set_errno(err, errlen, "cannot write the file to disk");
+    fclose(fp);
+    return -1;
+  }
+  if (fclose(fp) != 0) { set_errno(err, errlen, "error closing file"); return -1; }
   return 0;
 }
 

@@ -19,7 +19,11 @@ public enum ImageIO {
       unlink(tmp)
       throw FileFormatError(path, "cannot write PNG: \(String(cString: err))")
     }
-    guard rename(tmp, path) == 0 else { throw FileFormatError(path, "cannot move the PNG into place") }
+    guard rename(tmp, path) == 0 else {
+      let reason = String(cString: strerror(errno))
+      unlink(tmp)
+      throw FileFormatError(path, "cannot move the PNG into place: \(reason)")
+    }
   }
 
   /// Reads a PNG as 8-bit HWC RGB (or RGBA).

@@ -115,7 +115,6 @@ public struct RunStore {
       ("exact_ties", NpyArray(records.map { Int64($0.exactTies) }, shape: [n])),
       ("near_ties", NpyArray(records.map { Int64($0.nearTies) }, shape: [n])),
     ]
-    try Npz.write(arrays, to: shardPath(group: group))
     // Wall time varies between runs; it lives beside the shards so that shards are reproducible.
     var passes = ""
     if let cost {
@@ -135,7 +134,11 @@ public struct RunStore {
       }
     }
     let line = "{\"group\": \(group), \"images\": \(n), \"seconds_per_image\": \(records.first?.seconds ?? 0)\(passes)}\n"
-    appendLine(line, to: directory + "/timings.jsonl")
+    // The timing line goes first: a shard on disk always has its line (the last line of a group
+    // counts, so a group redone after a failed shard write is counted once), and a disk too full
+    // for the line stops the run before the shard, which is then redone on resume.
+    try appendLine(line, to: directory + "/timings.jsonl")
+    try Npz.write(arrays, to: shardPath(group: group))
   }
 
   /// The images of one shard file, checked against the run's manifest: every order a
@@ -213,9 +216,11 @@ public struct RunStore {
       let m = try? readManifest()
     else { return [:] }
     var out: [Int: ImageCost] = [:]
+    let finished = finishedGroups()
     for line in text.split(separator: "\n") {
+      // A line whose shard is not on disk (its write failed after the line) does not count.
       guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-        let g = obj["group"] as? Int, let s = obj["seconds_per_image"] as? Double
+        let g = obj["group"] as? Int, let s = obj["seconds_per_image"] as? Double, finished.contains(g)
       else { continue }
       let forward = obj["forward_passes_per_image"] as? Int
       let gradient = obj["gradient_passes_per_image"] as? Int ?? (forward == nil ? nil : 0)

@@ -200,3 +200,94 @@ func manifest(
     #expect(throws: SISError.self) { try JSONDecoder().decode(RunManifest.self, from: try JSONEncoder().encode(bad)) }
   }
 }
+
+/// A full disk (a small tmpfs; needs root to mount one, skipped otherwise): the run stops with an
+/// error that names the file and says "No space left on device", keeps every shard it finished
+/// with its timing line, and once space is freed resumes to the results of an uninterrupted run,
+/// counting each image's cost once. A PNG written there fails with the OS reason too.
+@Suite(.serialized) struct FullDiskTests {
+  static func mount(_ point: String, size: String) -> Bool {
+    guard getuid() == 0 else { return false }
+    try? FileManager.default.createDirectory(atPath: point, withIntermediateDirectories: true)
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/bin/mount")
+    p.arguments = ["-t", "tmpfs", "-o", "size=\(size)", "tmpfs", point]
+    p.standardError = FileHandle.nullDevice
+    guard (try? p.run()) != nil else { return false }
+    p.waitUntilExit()
+    return p.terminationStatus == 0
+  }
+
+  static func unmount(_ point: String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/bin/umount")
+    p.arguments = [point]
+    try? p.run()
+    p.waitUntilExit()
+    try? FileManager.default.removeItem(atPath: point)
+  }
+
+  /// Fills the file system of `dir` with `filler` until a write fails.
+  static func fill(_ filler: String) {
+    let fd = open(filler, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    defer { close(fd) }
+    let chunk = [UInt8](repeating: 7, count: 4096)
+    while chunk.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) > 0 {}
+  }
+
+  @Test func aFullDiskLosesNoFinishedShardAndResumesToTheSameResults() throws {
+    let point = NSTemporaryDirectory() + "/store-full-\(getpid())"
+    guard Self.mount(point, size: "1m") else { return }  // not root, or no tmpfs here
+    defer { Self.unmount(point) }
+    try Runtime.manualSeed(1)
+    let net = try Architecture.resnet20.build(inputSize: 6)
+    let data = tinyData(6, seed: 5)
+    let m = manifest(data, positions: Array(0..<6), score: .logprob, group: 1)
+    func runner(_ dir: String) throws -> BackSelectRunner {
+      try BackSelectRunner(
+        classifier: net, dataset: data, manifest: m, store: RunStore(directory: dir), layout: .pixels([3, 6, 6]), maskValue: nil,
+        device: .cpu)
+    }
+    let reference = NSTemporaryDirectory() + "/store-full-reference-\(getpid())"
+    defer { try? FileManager.default.removeItem(atPath: reference) }
+    let straight = try runner(reference)
+    try straight.prepare(resume: false)
+    try straight.run()
+
+    // Room for the manifest, the timing lines and one or two shards (tmpfs counts 4 KiB pages).
+    let dir = point + "/run"
+    let full = try runner(dir)
+    try full.prepare(resume: false)
+    let reserve = point + "/reserve"
+    try writeFileAtomically([UInt8](repeating: 1, count: 8192), to: reserve)
+    Self.fill(point + "/filler")
+    try FileManager.default.removeItem(atPath: reserve)
+    #expect {
+      try full.run()
+    } throws: { error in
+      "\(error)".contains("No space left on device") && "\(error)".contains(dir)
+    }
+    let store = RunStore(directory: dir)
+    let finished = store.finishedGroups()
+    #expect(!finished.isEmpty && finished.count < 6, "\(finished)")
+    #expect(Set(store.costs().keys) == Set(finished.flatMap { m.positions(ofGroup: $0) }))
+    #expect(throws: FileFormatError.self) {
+      try ImageIO.writePNG([0, 0, 0], width: 1, height: 1, channels: 3, to: point + "/x.png")
+    }
+    do {
+      try ImageIO.writePNG([0, 0, 0], width: 1, height: 1, channels: 3, to: point + "/x.png")
+    } catch {
+      #expect("\(error)".contains("No space left on device"), "\(error)")
+    }
+
+    // Space again: the same command resumes and ends where the uninterrupted run did.
+    try FileManager.default.removeItem(atPath: point + "/filler")
+    let resumed = try runner(dir)
+    try resumed.prepare(resume: true)
+    try resumed.run()
+    let a = try RunStore(directory: reference).records()
+    let b = try store.records()
+    #expect(a.map(\.order) == b.map(\.order) && a.map(\.values) == b.map(\.values))
+    #expect(store.costs().count == 6)
+  }
+}
