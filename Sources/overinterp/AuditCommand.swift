@@ -74,7 +74,7 @@ struct AuditCommand: ParsableCommand {
     help:
       "Run the backward-selection groups g with g % n == i: i/n, or auto (from the Slurm job array; the default inside one); the analyses and report wait until the run is complete."
   )
-  var shard: String?
+  var shard: ShardFlag?
 
   @Flag(help: "Print the selection, the cost in model passes and the estimated time, and stop.")
   var plan = false
@@ -91,9 +91,6 @@ struct AuditCommand: ParsableCommand {
     }
     if !(fraction > 0 && fraction <= 1) { throw ValidationError("--fraction must be in (0, 1], got \(fraction)") }
     if let sample, sample < 1 { throw ValidationError("--sample must be at least 1, got \(sample)") }
-    if let shard, shard != "auto", Shard(parsing: shard) == nil {
-      throw ValidationError("--shard must be i/n with 0 <= i < n, or auto, got '\(shard)'")
-    }
     if cifar10c != nil, dataOptions.data != nil { throw ValidationError("give --data or --cifar10c, not both") }
     if cifar10cSample < 1 { throw ValidationError("--cifar10c-sample must be at least 1, got \(cifar10cSample)") }
   }

@@ -35,7 +35,7 @@ struct BackSelectCommand: ParsableCommand {
   var resume = false
 
   @Option(help: "Process the lockstep groups g with g % n == i: i/n, or auto (from the Slurm job array; the default inside one).")
-  var shard: String?
+  var shard: ShardFlag?
 
   @Option(help: "Features: pixel (all channels of a pixel; the paper's), value, row, column, channel, patchK.")
   var features: String = "pixel"
@@ -50,9 +50,6 @@ struct BackSelectCommand: ParsableCommand {
 
   func validate() throws {
     try selection.requireOne()
-    if let shard, shard != "auto", Shard(parsing: shard) == nil {
-      throw ValidationError("--shard must be i/n with 0 <= i < n, or auto, got '\(shard)'")
-    }
     if let tasks, tasks < 1 { throw ValidationError("--tasks must be at least 1, got \(tasks)") }
   }
 

@@ -16,14 +16,13 @@ struct RuntimeOptions: ParsableArguments {
   var threads: Int?
 
   @Option(help: "Device: cpu, cuda or cuda:N (needs a CUDA build of libtorch).")
-  var device: String = "cpu"
+  var device: Device = .cpu
 
   func validate() throws {
     if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
-    if Device(parsing: device) == nil { throw ValidationError("--device must be cpu, cuda or cuda:N, got '\(device)'") }
   }
 
-  var resolvedDevice: Device { Device(parsing: device) ?? .cpu }
+  var resolvedDevice: Device { device }
 
   /// Applies allocator, thread and device settings. Call before any tensor work.
   func apply() throws {
@@ -273,17 +272,38 @@ struct SelectionOptions: ParsableArguments {
   }
 }
 
+extension Device: ExpressibleByArgument {
+  public init?(argument: String) { self.init(parsing: argument) }
+  public var defaultValueDescription: String { description }
+}
+
+/// `--shard`: `i/n` with 0 <= i < n, or `auto` (the Slurm job array's task), parsed once.
+enum ShardFlag: ExpressibleByArgument, Equatable {
+  case auto
+  case fixed(Shard)
+
+  init?(argument: String) {
+    if argument == "auto" {
+      self = .auto
+    } else if let s = Shard(parsing: argument) {
+      self = .fixed(s)
+    } else {
+      return nil
+    }
+  }
+}
+
 /// The shard a run processes: `--shard i/n`; `auto` or, when the flag is absent inside a Slurm
 /// job array, the array task's (said on stderr); otherwise the whole run.
-func resolveShard(_ flag: String?) throws -> Shard {
-  if let flag, flag != "auto" { return Shard(parsing: flag) ?? .whole }
+func resolveShard(_ flag: ShardFlag?) throws -> Shard {
+  if case .fixed(let shard) = flag { return shard }
   if let shard = try Shard.fromSlurm(ProcessInfo.processInfo.environment) {
     printError(
       "shard \(shard) from the Slurm job array (SLURM_ARRAY_TASK_ID \(ProcessInfo.processInfo.environment["SLURM_ARRAY_TASK_ID"] ?? ""))"
     )
     return shard
   }
-  if flag == "auto" { throw ValidationFailure("--shard auto needs a Slurm job array: SLURM_ARRAY_TASK_ID is not set") }
+  if flag == .auto { throw ValidationFailure("--shard auto needs a Slurm job array: SLURM_ARRAY_TASK_ID is not set") }
   return .whole
 }
 
