@@ -168,7 +168,10 @@ let targets: [FuzzTarget] = [
       var hybrid = shardManifest
       hybrid.settings = SelectionSettings(
         score: .prob, method: .hybrid, k: 8, hybrid: HybridSettings(), chunk: 128, group: 4)
-      return [("exact", try jsonBytes(shardManifest)), ("hybrid", try jsonBytes(hybrid))]
+      var fast = shardManifest
+      fast.settings = SelectionSettings(
+        score: .logprob, method: .fast, k: 8, hybrid: HybridSettings(), screening: ScreeningSettings(), chunk: 128, group: 4)
+      return [("exact", try jsonBytes(shardManifest)), ("hybrid", try jsonBytes(hybrid)), ("fast", try jsonBytes(fast))]
     }),
   FuzzTarget(
     name: "run-shard",
