@@ -24,7 +24,7 @@ public struct SelectionTiming: Sendable {
 ///   - variants: (name, settings) of each method to time after the gradient baseline.
 public func selectionBenchmark(
   classifier: any Classifier, images: [[Float]], classes: [Int], inputShape: [Int], gradient: SelectionSettings,
-  variants: [(String, SelectionSettings)], threads: Int, log: (String) -> Void = { _ in }
+  variants: [(String, SelectionSettings)], threads: Int, device: Device = .cpu, log: (String) -> Void = { _ in }
 ) throws -> [SelectionTiming] {
   try Runtime.configureAllocator()
   try Runtime.setThreads(threads)
@@ -35,11 +35,11 @@ public func selectionBenchmark(
   for (_, settings) in [("gradient", gradient)] + variants {
     var s = settings
     s.hybrid?.exactLast = 16
-    let selector = try Selector(settings: s, classifier: classifier, fast: twin, layout: layout)
+    let selector = try Selector(settings: s, classifier: classifier, fast: twin, layout: layout, device: device)
     _ = try selector.select(images: [images[0]], classes: [classes[0]])
   }
   for (name, settings) in [("gradient", gradient)] + variants {
-    let selector = try Selector(settings: settings, classifier: classifier, fast: twin, layout: layout)
+    let selector = try Selector(settings: settings, classifier: classifier, fast: twin, layout: layout, device: device)
     let start = Progress.now()
     let (_, cost) = try selector.select(images: images, classes: classes)
     let seconds = (Progress.now() - start) / Double(images.count)

@@ -39,33 +39,35 @@ struct BenchSelection: ParsableCommand {
   @Option(help: "A finished exact run whose cost per image to print beside (e.g. experiments/reference-exact-holdout30/run).")
   var reference: String?
 
-  @Option(help: "Threads (default: all cores).")
-  var threads: Int?
+  @OptionGroup var runtime: RuntimeOptions
 
   func validate() throws {
     if images < 1 { throw ValidationError("--images must be at least 1, got \(images)") }
-    if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
   }
 
   func run() throws {
-    try Runtime.configureAllocator()
-    try Runtime.setThreads(threads ?? ProcessInfo.processInfo.activeProcessorCount)
-    let classifier = try model.load(device: .cpu)
+    try runtime.apply()
+    let threads = runtime.threads
+    let device = runtime.resolvedDevice
+    let classifier = try model.load(device: device)
     let data = try dataOptions.load(for: classifier.info)
     let (positions, description) = try ImageSelection(.confident(threshold: 0.5, correctOnly: false), maxImages: images)
-      .select(data, classifier: classifier, progressLabel: nil)
+      .select(data, classifier: classifier, device: device, progressLabel: nil)
+    guard !positions.isEmpty else {
+      throw ValidationFailure("bench selection: no image of \(data.description) is predicted with confidence >= 0.5")
+    }
     let sub = data.subset(positions)
     let x = try sub.normalized(0..<sub.count, classifier.info.normalization)
     let flat = try x.floats()
     let size = sub.imageSize
     let inputs = (0..<sub.count).map { Array(flat[($0 * size)..<(($0 + 1) * size)]) }
-    let classes = try withInferenceMode { try classifier.logits(x).argmax(dim: 1).ints() }
+    let classes = try withInferenceMode { try classifier.logits(try x.to(device)).argmax(dim: 1).ints() }
     let fast = methodOptions.settings(defaultMethod: .fast, defaultGroup: images, precision: .fp32)
     var fastSettings = fast
     fastSettings.method = .fast
     let gradient = SelectionSettings(score: fast.score, method: .gradient, k: fast.k, group: images)
     var variants: [(String, SelectionSettings)] = [("fast", fastSettings)]
-    if bf16, effectivePrecision(.bf16, device: .cpu) == .bf16 {
+    if bf16, effectivePrecision(.bf16, device: device) == .bf16 {
       var s = fastSettings
       s.precision = .bf16
       variants.append(("fast-bf16", s))
@@ -82,7 +84,8 @@ struct BenchSelection: ParsableCommand {
     printError("bench selection: \(positions.count) image(s) of \(data.description) (\(description))")
     let timings = try selectionBenchmark(
       classifier: classifier, images: inputs, classes: classes, inputShape: data.imageShape, gradient: gradient,
-      variants: variants, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount, log: { printError($0) })
+      variants: variants, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount, device: device,
+      log: { printError($0) })
     for line in selectionBenchmarkLines(timings, machine: machineDescription()) { print(line) }
     if let reference {
       let store = RunStore(directory: reference)

@@ -511,3 +511,22 @@ struct TinySetup {
     #expect(other.status != 0 && other.stderr.contains("is not the model of"), "\(other.stderr)")
   }
 }
+
+/// `bench selection`: the methods on the same images in one run, each time as a multiple of the
+/// gradient method's, with the machine named.
+@Suite(.serialized) struct BenchSelectionCLITests {
+  @Test func timesEachMethodAgainstTheGradientMethod() throws {
+    let t = try TinySetup(count: 4)
+    defer { t.remove() }
+    let r = try CLI.run([
+      "bench", "selection", "--model", t.model, "--data", t.images, "--labels", t.labels, "--images", "2", "--threads", "1",
+      "--exact-last", "32",
+    ])
+    #expect(r.status == 0, "\(r.stderr)")
+    let lines = r.stdout.split(separator: "\n").map(String.init)
+    #expect(lines.first?.contains("selection methods on the same 2 image(s)") == true && lines.first?.contains("cores") == true)
+    #expect(lines.contains { $0.hasPrefix("gradient | ") && $0.contains("| 1.0x |") }, "\(r.stdout)")
+    #expect(lines.contains { $0.hasPrefix("fast | ") && $0.contains("screened top 8") }, "\(r.stdout)")
+    #expect(lines.contains { $0.hasPrefix("hybrid | ") }, "\(r.stdout)")
+  }
+}
