@@ -48,12 +48,10 @@ public struct BackSelectRunner {
       let existing = try store.readManifest()
       let d = existing.differences(from: manifest)
       guard d.isEmpty, existing.shard == manifest.shard else {
-        throw SISError.store(
-          "\(store.directory) holds a different run (differs in \(d.isEmpty ? "shard" : d.joined(separator: ", "))); use another --out"
-        )
+        throw SISError.otherRun(directory: store.directory, differences: d)
       }
       guard resume else {
-        throw SISError.store("\(store.directory) already holds this run; pass --resume to continue it")
+        throw SISError.runExists(directory: store.directory)
       }
     } else {
       try store.writeManifest(manifest)

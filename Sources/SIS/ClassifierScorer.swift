@@ -37,7 +37,7 @@ public final class ClassifierScorer: CandidateScorer {
       throw SISError.badArgument("every image must have \(size) values (shape \(layout.inputShape))")
     }
     guard images.count == classes.count else { throw SISError.badArgument("one class per image") }
-    guard chunk >= 1 else { throw SISError.badArgument("--chunk must be at least 1, got \(chunk)") }
+    guard chunk >= 1 else { throw SISError.badArgument("the candidates per forward pass must be at least 1, got \(chunk)") }
     if let maskValue, maskValue.count != size {
       throw SISError.badArgument("the mask value must have \(size) values (shape \(layout.inputShape)), got \(maskValue.count)")
     }

@@ -85,7 +85,7 @@ public struct FeatureLayout: Equatable, Sendable, CustomStringConvertible {
     case "channel": try self.init(inputShape: inputShape, maskShape: [c, 1, 1])
     default:
       guard text.hasPrefix("patch"), let k = Int(text.dropFirst(5)) else {
-        throw SISError.badArgument("--features must be pixel, value, row, column, channel or patchK (e.g. patch4), got '\(text)'")
+        throw SISError.badArgument("features must be pixel, value, row, column, channel or patchK (e.g. patch4), got '\(text)'")
       }
       try self.init(inputShape: inputShape, patch: k)
     }
@@ -120,7 +120,7 @@ public enum MaskValue: Equatable, Sendable {
     let a = try NpyArray.read(text)
     guard a.kind == .uint8, a.shape == [shape[1], shape[2], shape[0]] else {
       throw SISError.badArgument(
-        "--mask-value \(text): expected a uint8 image of shape (\(shape[1]), \(shape[2]), \(shape[0])), got \(a.kind.rawValue) \(a.shape)"
+        "mask value \(text): expected a uint8 image of shape (\(shape[1]), \(shape[2]), \(shape[0])), got \(a.kind.rawValue) \(a.shape)"
       )
     }
     let chw = ImageDataset.fromHWC(a.data, count: 1, height: shape[1], width: shape[2], channels: shape[0])
@@ -146,10 +146,17 @@ public enum MaskValue: Equatable, Sendable {
 public enum SISError: Error, CustomStringConvertible {
   case badArgument(String)
   case store(String)
+  /// A run folder holds a run with other settings (the fields that differ).
+  case otherRun(directory: String, differences: [String])
+  /// A run folder already holds this run, and it was not to be continued.
+  case runExists(directory: String)
 
   public var description: String {
     switch self {
     case .badArgument(let m), .store(let m): return m
+    case .otherRun(let d, let fields):
+      return "\(d) holds a different run (differs in \(fields.isEmpty ? "shard" : fields.joined(separator: ", ")))"
+    case .runExists(let d): return "\(d) already holds this run"
     }
   }
 }

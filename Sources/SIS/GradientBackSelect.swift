@@ -279,7 +279,7 @@ struct GradientPhase<Evaluator: MaskGradientEvaluator> {
   var iteration = 0
 
   init(evaluator: Evaluator, k: Int, switchBelow: Float?, capAtFullImage: Bool, exactLast: Int?, setAside: Bool) throws {
-    guard k >= 1 else { throw SISError.badArgument("--k must be at least 1, got \(k)") }
+    guard k >= 1 else { throw SISError.badArgument("the gradient block size k must be at least 1, got \(k)") }
     let n = evaluator.problemCount
     self.evaluator = evaluator
     self.k = k

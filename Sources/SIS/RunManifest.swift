@@ -54,7 +54,7 @@ public struct SelectionSettings: Equatable, Sendable {
     }
     if chunk < 1 { out.append("chunk must be at least 1") }
     if group < 1 { out.append("group must be at least 1") }
-    if precision == .bf16Verify, (verifyTop ?? 0) < 1 { out.append("bf16-verify needs --verify-top >= 1") }
+    if precision == .bf16Verify, (verifyTop ?? 0) < 1 { out.append("bf16-verify needs at least 1 candidate to verify") }
     return out
   }
 
@@ -499,7 +499,7 @@ extension Shard {
       (id - low) % step == 0, (id - low) / step < count
     else {
       throw SISError.badArgument(
-        "--shard auto: the Slurm array variables do not describe a task of the array (\(described), task id '\(idText)')")
+        "the Slurm array variables do not describe a task of the array (\(described), task id '\(idText)')")
     }
     return Shard(index: (id - low) / step, count: count)
   }

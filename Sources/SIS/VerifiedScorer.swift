@@ -47,7 +47,7 @@ public final class VerifiedScorer<Fast: CandidateScorer, Exact: CandidateScorer>
   public private(set) var agreeingSteps = 0
 
   public init(fast: Fast, exact: Exact, top: Int) throws {
-    guard top >= 1 else { throw SISError.badArgument("--verify-top must be at least 1, got \(top)") }
+    guard top >= 1 else { throw SISError.badArgument("the candidates verified in float32 must be at least 1, got \(top)") }
     self.fast = fast
     self.exact = exact
     self.top = top
@@ -112,7 +112,7 @@ public final class ExactSelectionScorer: CandidateScorer {
       if precision == .bf16 {
         kind = .single(try scorer(fast), bf16: true)
       } else {
-        guard let verifyTop else { throw SISError.badArgument("bf16-verify needs --verify-top") }
+        guard let verifyTop else { throw SISError.badArgument("bf16-verify needs the number of candidates to verify") }
         kind = .verified(try VerifiedScorer(fast: try scorer(fast), exact: try scorer(classifier), top: verifyTop))
       }
     }

@@ -75,8 +75,14 @@ struct BackSelectCommand: ParsableCommand {
     let device = runtime.resolvedDevice
     let classifier = try model.load(device: device)
     let data = try dataOptions.load(for: classifier.info)
-    let layout = try FeatureLayout(parsing: features, inputShape: data.imageShape)
-    let mask = try MaskValue(parsing: maskValue, inputShape: data.imageShape, normalization: classifier.info.normalization)
+    let layout: FeatureLayout
+    let mask: MaskValue
+    do { layout = try FeatureLayout(parsing: features, inputShape: data.imageShape) } catch {
+      throw ValidationFailure("--features: \(error)")
+    }
+    do {
+      mask = try MaskValue(parsing: maskValue, inputShape: data.imageShape, normalization: classifier.info.normalization)
+    } catch { throw ValidationFailure("--mask-value: \(error)") }
     let (positions, description) = try selection.select(data, classifier: classifier, device: device)
     let job = try BackSelectJob(
       classifier: classifier, models: try model.files(), data: data, dataRecord: dataOptions.record(data), positions: positions,

@@ -297,7 +297,11 @@ enum ShardFlag: ExpressibleByArgument, Equatable {
 /// job array, the array task's (said on stderr); otherwise the whole run.
 func resolveShard(_ flag: ShardFlag?) throws -> Shard {
   if case .fixed(let shard) = flag { return shard }
-  if let shard = try Shard.fromSlurm(ProcessInfo.processInfo.environment) {
+  let fromSlurm: Shard?
+  do { fromSlurm = try Shard.fromSlurm(ProcessInfo.processInfo.environment) } catch {
+    throw ValidationFailure("--shard auto: \(error)")
+  }
+  if let shard = fromSlurm {
     printError(
       "shard \(shard) from the Slurm job array (SLURM_ARRAY_TASK_ID \(ProcessInfo.processInfo.environment["SLURM_ARRAY_TASK_ID"] ?? ""))"
     )

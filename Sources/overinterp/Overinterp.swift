@@ -1,6 +1,7 @@
 import ArgumentParser
 import Base
 import Foundation
+import SIS
 import Torch
 
 @main
@@ -45,6 +46,9 @@ struct Overinterp: AsyncParsableCommand {
     switch error {
     case let e as TorchError: return ValidationFailure("libtorch: \(e.message)")
     case let e as FileFormatError: return ValidationFailure(e.description)
+    // The library says what is wrong with the folder; the CLI says which flag changes that.
+    case SISError.otherRun: return ValidationFailure("\(error); use another --out")
+    case SISError.runExists: return ValidationFailure("\(error); pass --resume to continue it")
     default: return error
     }
   }

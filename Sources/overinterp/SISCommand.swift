@@ -116,7 +116,10 @@ struct SISCommand: ParsableCommand {
     let device = runtime.resolvedDevice
     let classifier = try model.load(device: device)
     let data = try dataOptions.load(for: classifier.info)
-    let layout = try FeatureLayout(parsing: features, inputShape: data.imageShape)
+    let layout: FeatureLayout
+    do { layout = try FeatureLayout(parsing: features, inputShape: data.imageShape) } catch {
+      throw ValidationFailure("--features: \(error)")
+    }
     let (positions, description) = try selection.select(data, classifier: classifier, device: device)
     print(
       "SIS collections at threshold \(threshold), score \(score.rawValue), \(layout.description) features; \(positions.count) image(s) (\(description)); data: \(data.description)"

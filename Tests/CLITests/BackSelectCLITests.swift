@@ -530,3 +530,29 @@ struct TinySetup {
     #expect(lines.contains { $0.hasPrefix("hybrid | ") }, "\(r.stdout)")
   }
 }
+
+/// The SIS library says what is wrong with a run folder (it holds this run, or another one and in
+/// which fields); the CLI adds the flag that changes it. Bad --features and --mask-value values
+/// are named by their flag.
+@Suite(.serialized) struct RunFolderErrorTests {
+  @Test func theCLIMapsRunFolderErrorsToItsFlags() throws {
+    let t = try TinySetup(count: 2)
+    defer { t.remove() }
+    let out = t.dir + "/run"
+    let args = t.backselect(out, ["--indices", "0", "--method", "gradient", "--k", "8"])
+    #expect(try CLI.run(args).status == 0)
+    let again = try CLI.run(args)
+    #expect(
+      again.status != 0 && again.stderr.contains("\(out) already holds this run; pass --resume to continue it"), "\(again.stderr)"
+    )
+    let other = try CLI.run(t.backselect(out, ["--indices", "0", "--method", "gradient", "--k", "4"]))
+    #expect(
+      other.status != 0 && other.stderr.contains("\(out) holds a different run (differs in k); use another --out"),
+      "\(other.stderr)")
+    #expect(
+      !"\(SISError.runExists(directory: "d"))".contains("--")
+        && !"\(SISError.otherRun(directory: "d", differences: ["k"]))".contains("--"))
+    let features = try CLI.run(t.backselect(t.dir + "/f", ["--indices", "0", "--features", "bogus"]))
+    #expect(features.status != 0 && features.stderr.contains("--features: features must be pixel"), "\(features.stderr)")
+  }
+}
