@@ -21,7 +21,7 @@ import Torch
 ///
 /// Only images finished in both runs count. The model evaluations (subsets and SIS) run on
 /// `classifier`, which must be the model both runs were made with.
-public struct FidelityYardstick: Sendable {
+public final class FidelityYardstick: Sendable {
   public struct Criterion: Sendable, Codable {
     public var name: String
     public var reference: String
@@ -30,12 +30,12 @@ public struct FidelityYardstick: Sendable {
     public var pass: Bool
   }
 
-  public var images: Int
-  public var referenceLabel: String
-  public var approximationLabel: String
-  public var criteria: [Criterion]
+  public let images: Int
+  public let referenceLabel: String
+  public let approximationLabel: String
+  public let criteria: [Criterion]
   /// Model passes and seconds per image of each run (from `timings.jsonl`), for the record.
-  public var costLines: [String]
+  public let costLines: [String]
 
   public var passed: Bool { criteria.allSatisfy(\.pass) }
 
@@ -45,10 +45,114 @@ public struct FidelityYardstick: Sendable {
   public static let borderTolerance = 0.05
   public static let borderWidth = 2
 
-  public init(
+  /// What one pair of runs contributes: per image, in position order.
+  struct Measured {
+    var refSizes: [Double: [Double?]] = [:]
+    var runSizes: [Double: [Double?]] = [:]
+    var keptRef = 0
+    var keptRun = 0
+    var dropsRef: [Double] = []
+    var dropsRun: [Double] = []
+    var borderRef: [Int] = [0, 0]
+    var borderRun: [Int] = [0, 0]
+    var checked = 0
+    var insufficient: [String] = []
+    var images = 0
+  }
+
+  /// One pair of runs of the same images (a reference and an approximation).
+  public convenience init(
     reference: RunStore, approximation: RunStore, classifier: any Classifier, data: ImageDataset,
     thresholds: [Double] = [0.5, 0.9, 0.99], fraction: Double = 0.05, device: Device = .cpu
   ) throws {
+    try self.init(
+      pairs: [(reference, approximation)], classifier: classifier, data: { _ in data }, thresholds: thresholds,
+      fraction: fraction, device: device)
+  }
+
+  /// Several pairs (e.g. a reference set drawn from two datasets), judged as one set of images:
+  /// every criterion pools the images of all pairs. `data` loads each pair's images from its
+  /// approximation's manifest.
+  public init(
+    pairs: [(reference: RunStore, approximation: RunStore)], classifier: any Classifier,
+    data: (RunManifest) throws -> ImageDataset, thresholds: [Double] = [0.5, 0.9, 0.99], fraction: Double = 0.05,
+    device: Device = .cpu
+  ) throws {
+    guard !pairs.isEmpty else { throw SISError.badArgument("the yardstick needs at least one pair of runs") }
+    var total = Measured()
+    var labels: [String] = []
+    for (reference, approximation) in pairs {
+      let m = try Self.measure(
+        reference: reference, approximation: approximation, classifier: classifier, data: data, thresholds: thresholds,
+        fraction: fraction, device: device, labels: &labels)
+      for t in thresholds {
+        total.refSizes[t, default: []] += m.refSizes[t] ?? []
+        total.runSizes[t, default: []] += m.runSizes[t] ?? []
+      }
+      total.keptRef += m.keptRef
+      total.keptRun += m.keptRun
+      total.dropsRef += m.dropsRef
+      total.dropsRun += m.dropsRun
+      total.borderRef = zip(total.borderRef, m.borderRef).map { $0 + $1 }
+      total.borderRun = zip(total.borderRun, m.borderRun).map { $0 + $1 }
+      total.checked += m.checked
+      total.insufficient += m.insufficient
+      total.images += m.images
+    }
+    images = total.images
+    referenceLabel = labels[0]
+    approximationLabel = labels[1]
+    var criteria: [Criterion] = []
+    let pct = fmt(fraction * 100, digits: 0) + "%"
+    for t in thresholds {
+      // Images with a SIS at τ in both runs.
+      let both = zip(total.refSizes[t] ?? [], total.runSizes[t] ?? []).compactMap { a, b -> (Double, Double)? in
+        guard let a, let b else { return nil }
+        return (a, b)
+      }
+      for (what, stat) in [("mean", { (v: [Double]) in mean(v) }), ("median", { (v: [Double]) in median(v) ?? 0 })] {
+        let (a, b) = (stat(both.map(\.0)), stat(both.map(\.1)))
+        let ratio = a > 0 ? b / a : (b == 0 ? 1 : .infinity)
+        criteria.append(
+          Criterion(
+            name: "\(what) SIS size at τ = \(t) (\(both.count) images)", reference: fmt(a, digits: 1),
+            approximation: "\(fmt(b, digits: 1)) (\(fmt(ratio, digits: 2))x)", rule: "within \(Int(Self.sizeTolerance * 100))%",
+            pass: !both.isEmpty && abs(ratio - 1) <= Self.sizeTolerance + 1e-12))
+      }
+    }
+    criteria.append(
+      Criterion(
+        name: "\(pct) subsets keep the full image's class", reference: "\(total.keptRef) of \(images)",
+        approximation: "\(total.keptRun) of \(images)", rule: "at least the reference's less \(Self.keptSlack)",
+        pass: total.keptRun >= total.keptRef - Self.keptSlack))
+    let drops = (mean(total.dropsRef), mean(total.dropsRun))
+    criteria.append(
+      Criterion(
+        name: "mean confidence drop on the \(pct) subsets", reference: fmt(drops.0, digits: 4),
+        approximation: fmt(drops.1, digits: 4), rule: "within \(Self.dropTolerance)",
+        pass: abs(drops.1 - drops.0) <= Self.dropTolerance + 1e-12))
+    let border = [total.borderRef, total.borderRun].map { $0[1] > 0 ? Double($0[0]) / Double($0[1]) : 0 }
+    criteria.append(
+      Criterion(
+        name: "\(pct) subset pixels within \(Self.borderWidth) px of the border",
+        reference: fmt(border[0] * 100, digits: 1) + "%",
+        approximation: fmt(border[1] * 100, digits: 1) + "%", rule: "within \(Int(Self.borderTolerance * 100)) points",
+        pass: abs(border[1] - border[0]) <= Self.borderTolerance + 1e-12))
+    criteria.append(
+      Criterion(
+        name: "every SIS sufficient (f ≥ τ on exactly the SIS)", reference: "-",
+        approximation: "\(total.checked - total.insufficient.count) of \(total.checked)"
+          + (total.insufficient.isEmpty ? "" : " (" + total.insufficient.prefix(3).joined(separator: "; ") + ")"),
+        rule: "all", pass: total.insufficient.isEmpty && total.checked > 0))
+    self.criteria = criteria
+    costLines = pairs.flatMap { [Self.costLine($0.reference), Self.costLine($0.approximation)] }
+  }
+
+  /// One pair's per-image quantities (images finished in both runs, by position).
+  static func measure(
+    reference: RunStore, approximation: RunStore, classifier: any Classifier, data: (RunManifest) throws -> ImageDataset,
+    thresholds: [Double], fraction: Double, device: Device, labels: inout [String]
+  ) throws -> Measured {
     let manifests = [try reference.readManifest(), try approximation.readManifest()]
     guard manifests[0].data.sameImages(as: manifests[1].data), manifests[0].positions.count > 0 else {
       throw SISError.badArgument("the runs must be of the same data (\(reference.directory), \(approximation.directory))")
@@ -59,70 +163,45 @@ public struct FidelityYardstick: Sendable {
     guard manifests.allSatisfy({ $0.features == "pixel" && $0.inputShape.count == 3 }) else {
       throw SISError.badArgument("the yardstick needs runs on pixel features of C x H x W images")
     }
+    if labels.isEmpty { labels = manifests.map(\.label) }
     var sets = [try reference.records(), try approximation.records()]
     let common = Set(sets[0].map(\.position)).intersection(sets[1].map(\.position))
-    guard !common.isEmpty else { throw SISError.badArgument("the runs share no finished image") }
+    guard !common.isEmpty else {
+      throw SISError.badArgument("\(reference.directory) and \(approximation.directory) share no finished image")
+    }
     sets = sets.map { $0.filter { common.contains($0.position) }.sorted { $0.position < $1.position } }
     let (ref, run) = (sets[0], sets[1])
     let (h, w) = (manifests[0].inputShape[1], manifests[0].inputShape[2])
-    images = common.count
-    referenceLabel = manifests[0].label
-    approximationLabel = manifests[1].label
-    var criteria: [Criterion] = []
-    let pct = fmt(fraction * 100, digits: 0) + "%"
-
-    // SIS size at each threshold, over images with a SIS in both.
+    let images = try data(manifests[1])
+    var m = Measured()
+    m.images = common.count
     for t in thresholds {
-      let pairs = zip(ref, run).compactMap { a, b -> (Double, Double)? in
-        guard let x = a.sis(at: t).features, let y = b.sis(at: t).features else { return nil }
-        return (Double(x.count), Double(y.count))
-      }
-      let refSizes = pairs.map(\.0)
-      let runSizes = pairs.map(\.1)
-      for (what, stat) in [("mean", { (v: [Double]) in mean(v) }), ("median", { (v: [Double]) in median(v) ?? 0 })] {
-        let (a, b) = (stat(refSizes), stat(runSizes))
-        let ratio = a > 0 ? b / a : (b == 0 ? 1 : .infinity)
-        criteria.append(
-          Criterion(
-            name: "\(what) SIS size at τ = \(t) (\(pairs.count) images)", reference: fmt(a, digits: 1),
-            approximation: "\(fmt(b, digits: 1)) (\(fmt(ratio, digits: 2))x)",
-            rule: "within \(Int(Self.sizeTolerance * 100))%", pass: !pairs.isEmpty && abs(ratio - 1) <= Self.sizeTolerance + 1e-12
-          ))
-      }
+      m.refSizes[t] = ref.map { $0.sis(at: t).features.map { Double($0.count) } }
+      m.runSizes[t] = run.map { $0.sis(at: t).features.map { Double($0.count) } }
     }
-
     // The k% subsets: class kept and confidence drop, by the model.
     let evaluations = try [ref, run].map {
-      try SubsetEvaluation(classifier: classifier, data: data, records: $0, fraction: fraction, randomSeed: 0, device: device)
+      try SubsetEvaluation(classifier: classifier, data: images, records: $0, fraction: fraction, randomSeed: 0, device: device)
     }
     let rows = evaluations.map { $0.rows[1] }
-    let kept = rows.map { Int(($0.agreement * Double($0.images)).rounded()) }
-    criteria.append(
-      Criterion(
-        name: "\(pct) subsets keep the full image's class", reference: "\(kept[0]) of \(images)",
-        approximation: "\(kept[1]) of \(images)", rule: "at least the reference's less \(Self.keptSlack)",
-        pass: kept[1] >= kept[0] - Self.keptSlack))
-    criteria.append(
-      Criterion(
-        name: "mean confidence drop on the \(pct) subsets", reference: fmt(rows[0].confidenceDrop, digits: 4),
-        approximation: fmt(rows[1].confidenceDrop, digits: 4), rule: "within \(Self.dropTolerance)",
-        pass: abs(rows[1].confidenceDrop - rows[0].confidenceDrop) <= Self.dropTolerance + 1e-12))
-
-    // Where the subsets sit.
-    let border = [ref, run].map { records in
-      Self.borderShare(records.map { $0.subset(fraction: fraction) }, height: h, width: w, ring: Self.borderWidth)
+    m.keptRef = Int((rows[0].agreement * Double(rows[0].images)).rounded())
+    m.keptRun = Int((rows[1].agreement * Double(rows[1].images)).rounded())
+    // Per-image drops: the evaluation's mean times its count keeps the pooled mean exact.
+    m.dropsRef = [Double](repeating: rows[0].confidenceDrop, count: rows[0].images)
+    m.dropsRun = [Double](repeating: rows[1].confidenceDrop, count: rows[1].images)
+    for (k, records) in [ref, run].enumerated() {
+      var counts = [0, 0]
+      for r in records {
+        for f in r.subset(fraction: fraction) {
+          let (y, x) = (f / w, f % w)
+          if Swift.min(y, x, h - 1 - y, w - 1 - x) < Self.borderWidth { counts[0] += 1 }
+          counts[1] += 1
+        }
+      }
+      if k == 0 { m.borderRef = counts } else { m.borderRun = counts }
     }
-    criteria.append(
-      Criterion(
-        name: "\(pct) subset pixels within \(Self.borderWidth) px of the border",
-        reference: fmt(border[0] * 100, digits: 1) + "%",
-        approximation: fmt(border[1] * 100, digits: 1) + "%", rule: "within \(Int(Self.borderTolerance * 100)) points",
-        pass: abs(border[1] - border[0]) <= Self.borderTolerance + 1e-12))
-
     // Every SIS of the approximation sufficient, measured on exactly that subset.
-    var checked = 0
-    var insufficient: [String] = []
-    let base = data.subset(run.map(\.position))
+    let base = images.subset(run.map(\.position))
     for t in thresholds {
       let sis = run.map { $0.sis(at: t).features }
       let with = sis.indices.filter { sis[$0] != nil }
@@ -131,32 +210,26 @@ public struct FidelityYardstick: Sendable {
       d.masks = with.flatMap { maskBytes(sis[$0] ?? [], h * w) }
       let probs = try predictProbabilities(classifier, on: d, device: device, progressLabel: nil)
       for (row, i) in with.enumerated() {
-        checked += 1
+        m.checked += 1
         let f = probs[row][run[i].predicted]
         if Float(f) < Float(t) {
-          insufficient.append("position \(run[i].position) at τ = \(t): f = \(fmt(Double(f), digits: 4))")
+          m.insufficient.append("position \(run[i].position) at τ = \(t): f = \(fmt(Double(f), digits: 4))")
         }
       }
     }
-    criteria.append(
-      Criterion(
-        name: "every SIS sufficient (f ≥ τ on exactly the SIS)", reference: "-",
-        approximation: "\(checked - insufficient.count) of \(checked)"
-          + (insufficient.isEmpty ? "" : " (" + insufficient.prefix(3).joined(separator: "; ") + ")"),
-        rule: "all", pass: insufficient.isEmpty && checked > 0))
-    self.criteria = criteria
+    return m
+  }
 
-    let costs = [reference.costs(), approximation.costs()]
-    costLines = zip([reference.directory, approximation.directory], costs).map { dir, c in
-      let mine = common.compactMap { c[$0] }
-      let forward = mine.compactMap(\.forwardPasses).map(Double.init)
-      let gradient = mine.compactMap(\.gradientPasses).map(Double.init)
-      let seconds = mine.map { Double($0.seconds) }.filter { $0 > 0 }
-      return "\(dir): "
-        + (forward.isEmpty ? "passes not recorded" : "\(fmt(mean(forward), digits: 0)) forward")
-        + (gradient.isEmpty ? "" : " + \(fmt(mean(gradient), digits: 0)) gradient") + " passes per image"
-        + (seconds.isEmpty ? "" : ", \(fmt(mean(seconds), digits: 2)) s per image as measured in that run")
-    }
+  /// Model passes and seconds per image of a run, from its `timings.jsonl`.
+  static func costLine(_ store: RunStore) -> String {
+    let mine = Array(store.costs().values)
+    let forward = mine.compactMap(\.forwardPasses).map(Double.init)
+    let gradient = mine.compactMap(\.gradientPasses).map(Double.init)
+    let seconds = mine.map { Double($0.seconds) }.filter { $0 > 0 }
+    return "\(store.directory): "
+      + (forward.isEmpty ? "passes not recorded" : "\(fmt(mean(forward), digits: 0)) forward")
+      + (gradient.isEmpty ? "" : " + \(fmt(mean(gradient), digits: 0)) gradient") + " passes per image"
+      + (seconds.isEmpty ? "" : ", \(fmt(mean(seconds), digits: 2)) s per image as measured in that run")
   }
 
   /// The share of the subsets' pixels less than `ring` pixels from the image's edge.

@@ -15,15 +15,14 @@ struct FidelityCommand: ParsableCommand {
       images as the reference's, less one; the mean confidence drop on them within 0.02; the share \
       of their pixels within 2 px of the border within 5 points; every SIS of the approximation \
       sufficient (f >= τ measured on exactly that subset). Only images finished in both runs count. \
-      The model (default: the embedded one) must be the one both runs were made with. Exits with \
-      status 1 when a criterion fails.
+      The model (default: the embedded one) must be the one both runs were made with. Several \
+      pairs (REF1 RUN1 REF2 RUN2 ...: a reference set drawn from two datasets) are judged as one \
+      set of images. Exits with status 1 when a criterion fails.
       """)
 
-  @Argument(help: "The reference run folder (exact BackSelect, score logprob).")
-  var reference: String
-
-  @Argument(help: "The run folder to judge.")
-  var approximation: String
+  @Argument(
+    help: "Pairs of run folders: a reference (exact BackSelect, score logprob), then the run to judge on the same images.")
+  var runs: [String]
 
   @OptionGroup var model: ModelOptions
   @OptionGroup var runtime: RuntimeOptions
@@ -38,25 +37,31 @@ struct FidelityCommand: ParsableCommand {
   var json: String?
 
   func validate() throws {
+    if runs.count < 2 || runs.count % 2 != 0 {
+      throw ValidationError("give pairs of run folders (REFERENCE RUN [REFERENCE RUN ...]), got \(runs.count) folder(s)")
+    }
     if !(fraction > 0 && fraction <= 1) { throw ValidationError("--fraction must be in (0, 1], got \(fraction)") }
   }
 
   func run() throws {
     try runtime.apply()
     let device = runtime.resolvedDevice
-    let stores = [RunStore(directory: reference), RunStore(directory: approximation)]
-    let manifest = try stores[1].readManifest()
+    let pairs = stride(from: 0, to: runs.count, by: 2).map {
+      (reference: RunStore(directory: runs[$0]), approximation: RunStore(directory: runs[$0 + 1]))
+    }
     let files = try model.files()
     let hashes = try files.map { try SHA256.hex(file: $0.file) }
-    guard hashes == manifest.modelSHA256 else {
-      throw ValidationFailure(
-        "--model: \(files.map(\.recordedPath).joined(separator: ", ")) is not the model of \(approximation) (\(manifest.modelPaths.joined(separator: ", "))); pass that model"
-      )
+    for pair in pairs {
+      let manifest = try pair.approximation.readManifest()
+      guard hashes == manifest.modelSHA256 else {
+        throw ValidationFailure(
+          "--model: \(files.map(\.recordedPath).joined(separator: ", ")) is not the model of \(pair.approximation.directory) (\(manifest.modelPaths.joined(separator: ", "))); pass that model"
+        )
+      }
     }
     let classifier = try model.load(device: device)
-    let data = try manifest.loadData(embeddedSample: try? Resources.path("sample"))
     let yardstick = try FidelityYardstick(
-      reference: stores[0], approximation: stores[1], classifier: classifier, data: data,
+      pairs: pairs, classifier: classifier, data: { try $0.loadData(embeddedSample: try? Resources.path("sample")) },
       thresholds: thresholds.values, fraction: fraction, device: device)
     print(yardstick.text, terminator: "")
     if let json {

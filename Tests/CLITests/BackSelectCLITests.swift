@@ -471,6 +471,13 @@ struct TinySetup {
     #expect(same.status == 0 && same.stdout.contains("yardstick: PASS (6 criteria)"), "\(same.stdout)\(same.stderr)")
     #expect(!same.stdout.contains("FAIL"), "\(same.stdout)")
     #expect(FileManager.default.fileExists(atPath: t.dir + "/criteria.json"))
+    // Two pairs are one set of images: 12 here.
+    let pooled = try CLI.run([
+      "fidelity", reference, reference, reference, reference, "--model", t.model, "--thresholds", "0.1", "--threads", "1",
+    ])
+    #expect(pooled.status == 0 && pooled.stdout.contains("12 image(s) finished in both"), "\(pooled.stdout)\(pooled.stderr)")
+    let odd = try CLI.run(["fidelity", reference, reference, reference, "--model", t.model])
+    #expect(odd.status != 0 && odd.stderr.contains("give pairs of run folders"), "\(odd.stderr)")
 
     let store = RunStore(directory: reference)
     let manifest = try store.readManifest()

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The 50-image verdict of issue 34: the fast method (its defaults, or the options given after the
+# script's arguments) on the images of the exact references, judged by `overinterp fidelity` on the
+# 20 lossless test images and the 30 held-out training images as one set.
+#
+#   experiments/fast-selection/verdict.sh BIN OUT [backselect options, e.g. --screen-top 16]
+#
+# BIN: the overinterp binary; OUT: a folder for the fast runs (two run folders). Needs the finished
+# reference run experiments/reference-exact-holdout30/run (the audit merges its shards when the
+# last one finishes; rerun the audit command of experiments/README.md to merge them), and
+# ../shared/data.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+BIN=$1
+OUT=$2
+shift 2
+DATA=${DATA:-$ROOT/../shared/data}
+cd "$ROOT"
+ref30=experiments/reference-exact-holdout30/run
+[ -f "$ref30/manifest.json" ] || { echo "no $ref30: the held-out references are not finished and merged" >&2; exit 2; }
+positions=$(python3 -c "import json; print(','.join(map(str, json.load(open('$ref30/manifest.json'))['positions'])))")
+"$BIN" backselect --model default --data "$DATA/cifar-10-test-lossless-subset" --confident 0.99 --correct-only \
+  --max-images 20 --method fast --group 10 --out "$OUT/lossless20" --resume "$@"
+"$BIN" backselect --model default --data "$DATA/cifar-10-batches-bin" --split holdout --indices "$positions" \
+  --method fast --group 10 --out "$OUT/holdout30" --resume "$@"
+echo "== the 20 lossless test images (development set for the early phase)"
+"$BIN" fidelity experiments/saturation-logprob "$OUT/lossless20" || true
+echo "== the 30 held-out images (untouched)"
+"$BIN" fidelity "$ref30" "$OUT/holdout30" || true
+echo "== all 50"
+"$BIN" fidelity experiments/saturation-logprob "$OUT/lossless20" "$ref30" "$OUT/holdout30"
