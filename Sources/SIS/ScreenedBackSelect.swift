@@ -82,17 +82,6 @@ public struct ScreeningStats: Sendable, Equatable {
   public var pickRankAtMost: [Int: Int] = [:]
 
   public init() {}
-
-  public static func + (a: ScreeningStats, b: ScreeningStats) -> ScreeningStats {
-    var s = a
-    s.fullSteps += b.fullSteps
-    s.screenedSteps += b.screenedSteps
-    s.evaluations += b.evaluations
-    s.checkedSteps += b.checkedSteps
-    s.agreeingSteps += b.agreeingSteps
-    s.pickRankAtMost.merge(b.pickRankAtMost, uniquingKeysWith: +)
-    return s
-  }
 }
 
 /// The neighbours of every pixel of an `height` x `width` grid within Chebyshev distance `radius`
