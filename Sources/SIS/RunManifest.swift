@@ -357,6 +357,20 @@ extension RunManifest: Codable {
     case screenTop, screenRadius, screenRefresh, screenFullBelow, occlusionShare
     case overinterpVersion, libtorchVersion, device, normalization
   }
+  /// Keys added later, read and written by helpers: Swift 6.3.1's optimizer crashes
+  /// (LoadableByAddress, signal 11) when `init(from:)` decodes one more value inline.
+  enum LaterKey: String, CodingKey {
+    case screenWiden
+  }
+
+  static func laterInt(_ key: LaterKey, in decoder: Decoder) throws -> Int? {
+    try decoder.container(keyedBy: LaterKey.self).decodeIfPresent(Int.self, forKey: key)
+  }
+
+  static func encodeLater(_ value: Int, _ key: LaterKey, to encoder: Encoder) throws {
+    var c = encoder.container(keyedBy: LaterKey.self)
+    try c.encode(value, forKey: key)
+  }
 
   public init(from decoder: Decoder) throws {
     let c = try decoder.container(keyedBy: Key.self)
@@ -378,10 +392,12 @@ extension RunManifest: Codable {
     var hybrid: HybridSettings?
     var screening: ScreeningSettings?
     if method == .fast {
-      screening = ScreeningSettings(
+      var s = ScreeningSettings(
         top: try c.decode(Int.self, forKey: .screenTop), radius: try c.decode(Int.self, forKey: .screenRadius),
         refresh: try c.decode(Int.self, forKey: .screenRefresh), fullBelow: try c.decode(Int.self, forKey: .screenFullBelow),
         occlusionShare: try c.decodeIfPresent(Double.self, forKey: .occlusionShare) ?? 0)
+      s.widen = try Self.laterInt(.screenWiden, in: decoder) ?? 0
+      screening = s
     }
     if method == .hybrid || method == .fast {
       hybrid = HybridSettings(
@@ -473,6 +489,7 @@ extension RunManifest: Codable {
       try c.encode(s.refresh, forKey: .screenRefresh)
       try c.encode(s.fullBelow, forKey: .screenFullBelow)
       if s.occlusionShare > 0 { try c.encode(s.occlusionShare, forKey: .occlusionShare) }
+      if s.widen > 0 { try Self.encodeLater(s.widen, .screenWiden, to: encoder) }
     }
     try c.encode(settings.chunk, forKey: .chunk)
     try c.encode(settings.group, forKey: .group)

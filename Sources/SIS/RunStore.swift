@@ -127,6 +127,9 @@ public struct RunStore {
       }
       if let s = cost.screening {
         passes += ", \"screened_steps\": \(s.screenedSteps), \"full_steps\": \(s.fullSteps)"
+        if s.widenedSteps > 0 {
+          passes += ", \"widened_steps\": \(s.widenedSteps), \"widened_candidates\": \(s.widenedCandidates)"
+        }
         if s.checkedSteps > 0 {
           let within = [1, 2, 4, 8, 16, 32, 64].map { "\"\($0)\": \(s.pickRankAtMost[$0] ?? 0)" }.joined(separator: ", ")
           passes += ", \"checked_steps\": \(s.checkedSteps), \"pick_within_best\": {\(within)}"

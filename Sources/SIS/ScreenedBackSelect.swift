@@ -18,14 +18,22 @@ public struct ScreeningSettings: Equatable, Sendable {
   /// The early phase: 0 for the hybrid's gradient blocks; otherwise `occlusionPhase`, masking this
   /// share of the remaining pixels per round by their exact single-pixel drops.
   public var occlusionShare: Double
+  /// Widening (lazy screening): at most this many times per screened step, while the best
+  /// evaluated candidate's fresh drop is larger than the smallest stale drop of a candidate not yet
+  /// evaluated, evaluate the next `top` candidates by stale drop as well (were drops only to grow
+  /// as pixels are masked, the pick would then be the best of all). 0: never.
+  public var widen: Int
 
   /// The defaults: the best measured so far on the development images (docs/studies/fast-selection.md).
-  public init(top: Int = 8, radius: Int = 1, refresh: Int = 32, fullBelow: Int = 32, occlusionShare: Double = 0.5) {
+  public init(
+    top: Int = 8, radius: Int = 1, refresh: Int = 32, fullBelow: Int = 32, occlusionShare: Double = 0.5, widen: Int = 0
+  ) {
     self.top = top
     self.radius = radius
     self.refresh = refresh
     self.fullBelow = fullBelow
     self.occlusionShare = occlusionShare
+    self.widen = widen
   }
 
   /// What is wrong with the settings, if anything.
@@ -36,6 +44,7 @@ public struct ScreeningSettings: Equatable, Sendable {
     if refresh < 0 { out.append("the refresh interval must be at least 0, got \(refresh)") }
     if fullBelow < 0 { out.append("the exact tail must be at least 0 features, got \(fullBelow)") }
     if !(occlusionShare >= 0 && occlusionShare < 1) { out.append("the occlusion share must be in [0, 1), got \(occlusionShare)") }
+    if widen < 0 { out.append("the widening rounds must be at least 0, got \(widen)") }
     return out
   }
 
@@ -64,6 +73,7 @@ public struct ScreeningSettings: Equatable, Sendable {
   /// "top 16 radius 1 refresh 32 full below 32".
   public var label: String {
     "top \(top) radius \(radius) refresh \(refresh) full below \(fullBelow)"
+      + (widen > 0 ? ", widening \(widen)" : "")
       + (occlusionShare > 0 ? ", occlusion blocks of \(fmt(occlusionShare * 100, digits: 0))%" : "")
   }
 }
@@ -73,6 +83,9 @@ public struct ScreeningStats: Sendable, Equatable {
   /// Steps that evaluated every candidate, and steps that evaluated a screened subset.
   public var fullSteps = 0
   public var screenedSteps = 0
+  /// Screened steps that widening widened, and the candidates it added.
+  public var widenedSteps = 0
+  public var widenedCandidates = 0
   /// Candidates evaluated (forward passes of the scorer, the phase-start evaluation included).
   public var evaluations = 0
   /// With `check`: screened steps whose pick was also the best of every candidate, and steps whose
@@ -141,7 +154,8 @@ public func screenedBackSelect(
   var last = [Int?](repeating: nil, count: problems)
   let ranks = [1, 2, 4, 8, 16, 32, 64]
   // The evaluations of the step being decided, by feature.
-  var fresh = [Evaluation](repeating: Evaluation(score: 0, probability: 0), count: featureCount)
+  var fresh = [[Evaluation]](
+    repeating: [Evaluation](repeating: Evaluation(score: 0, probability: 0), count: featureCount), count: problems)
 
   while true {
     let active = (0..<problems).filter { !remaining[$0].isEmpty }
@@ -166,30 +180,74 @@ public func screenedBackSelect(
       full.append(isFull)
       subsets.append(isFull ? all : subset)
     }
+    let sizes = subsets.map(\.count)
     // A problem's first step also evaluates the input as it stands (the base of its drops).
     let requests = active.enumerated().map { k, p in
       CandidateRequest(
         problem: p, masked: masked[p],
         candidates: (base[p] == nil ? [CandidateRequest.none] : []) + (check && !full[k] ? remaining[p] : subsets[k]))
     }
-    let evaluations = try scorer.evaluate(requests)
+    var evaluations = try scorer.evaluate(requests)
+    for (k, p) in active.enumerated() {
+      stats.evaluations += evaluations[k].count
+      if base[p] == nil { base[p] = evaluations[k].removeFirst().score }
+      // The evaluations of the subset (in check mode, picked out of the full step's).
+      let evaluated = check && !full[k] ? remaining[p] : subsets[k]
+      for (f, e) in zip(evaluated, evaluations[k]) { fresh[p][f] = e }
+    }
+    if screening.widen > 0 {
+      // Widen screened subsets while a candidate not evaluated has a smaller stale drop than the
+      // best fresh one: the rest in stale order, `top` at a time, at most `widen` times.
+      var queue = [[Int]](repeating: [], count: active.count)
+      var next = [Int](repeating: 0, count: active.count)
+      for (k, p) in active.enumerated() where !full[k] {
+        let inSubset = Set(subsets[k])
+        queue[k] = remaining[p].filter { !inSubset.contains($0) }.sorted { (drop[p][$0], $0) < (drop[p][$1], $1) }
+      }
+      for _ in 0..<screening.widen {
+        var widened: [Int] = []
+        var added: [[Int]] = []
+        for (k, p) in active.enumerated() where next[k] < queue[k].count {
+          var bestScore = -Double.infinity
+          for f in subsets[k] { bestScore = Swift.max(bestScore, fresh[p][f].score) }
+          guard drop[p][queue[k][next[k]]] < (base[p] ?? 0) - bestScore else {
+            next[k] = queue[k].count
+            continue
+          }
+          let end = Swift.min(next[k] + screening.top, queue[k].count)
+          widened.append(k)
+          added.append(Array(queue[k][next[k]..<end]))
+          next[k] = end
+        }
+        if widened.isEmpty { break }
+        if !check {
+          let more = try scorer.evaluate(
+            zip(widened, added).map { k, c in CandidateRequest(problem: active[k], masked: masked[active[k]], candidates: c) })
+          for i in widened.indices {
+            for (f, e) in zip(added[i], more[i]) { fresh[active[widened[i]]][f] = e }
+            stats.evaluations += more[i].count
+          }
+        }
+        for (k, c) in zip(widened, added) {
+          if subsets[k].count == sizes[k] { stats.widenedSteps += 1 }
+          subsets[k] = (subsets[k] + c).sorted()
+          stats.widenedCandidates += c.count
+          if subsets[k].count == remaining[active[k]].count { full[k] = true }
+        }
+      }
+    }
     var decided = 0
     for (k, p) in active.enumerated() {
-      var evals = evaluations[k]
-      stats.evaluations += evals.count
-      if base[p] == nil { base[p] = evals.removeFirst().score }
       let all = remaining[p]
       decided += all.count
-      // The evaluations of the subset (in check mode, picked out of the full step's).
-      let evaluated = check && !full[k] ? all : subsets[k]
-      for (f, e) in zip(evaluated, evals) { fresh[f] = e }
+      let evals = evaluations[k]
       let subset = subsets[k]
       var best = 0
-      for i in 1..<subset.count where fresh[subset[i]].score > fresh[subset[best]].score { best = i }
+      for i in 1..<subset.count where fresh[p][subset[i]].score > fresh[p][subset[best]].score { best = i }
       let pick = subset[best]
-      let pickEval = fresh[pick]
+      let pickEval = fresh[p][pick]
       var runnerUp = -Double.infinity
-      for (i, f) in subset.enumerated() where i != best { runnerUp = Swift.max(runnerUp, fresh[f].score) }
+      for (i, f) in subset.enumerated() where i != best { runnerUp = Swift.max(runnerUp, fresh[p][f].score) }
       if runnerUp == pickEval.score { results[p].exactTies += 1 }
       if subset.count > 1 && pickEval.score - runnerUp <= 1e-6 { results[p].nearTies += 1 }
       if check && !full[k] {
@@ -206,7 +264,7 @@ public func screenedBackSelect(
       sinceFull[p] = full[k] ? 1 : sinceFull[p] + 1
       // Only the subset's drops are refreshed, so check mode follows the same path as without it.
       let current = base[p] ?? 0
-      for f in subset { drop[p][f] = current - fresh[f].score }
+      for f in subset { drop[p][f] = current - fresh[p][f].score }
       results[p].order.append(pick)
       results[p].values.append(Float(pickEval.probability))
       results[p].scores.append(Float(pickEval.score))

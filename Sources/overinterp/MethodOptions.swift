@@ -72,6 +72,12 @@ struct MethodOptions: ParsableArguments {
   @Option(help: "fast: every this many steps a step evaluates every candidate (0: only the first).")
   var screenRefresh: Int = ScreeningSettings().refresh
 
+  @Option(
+    help:
+      "fast: at most this many times per screened step, evaluate the next M candidates by stale drop too while one not evaluated has a smaller stale drop than the best evaluated one's fresh drop (0: never)."
+  )
+  var screenWiden: Int = ScreeningSettings().widen
+
   @Option(help: "fast: the last this many pixels are ordered by full exact steps.")
   var screenFullBelow: Int = ScreeningSettings().fullBelow
 
@@ -108,6 +114,7 @@ struct MethodOptions: ParsableArguments {
     if screenTop < 1 { throw ValidationError("--screen-top must be at least 1, got \(screenTop)") }
     if screenRadius < 0 { throw ValidationError("--screen-radius must be at least 0, got \(screenRadius)") }
     if screenRefresh < 0 { throw ValidationError("--screen-refresh must be at least 0, got \(screenRefresh)") }
+    if screenWiden < 0 { throw ValidationError("--screen-widen must be at least 0, got \(screenWiden)") }
     if screenFullBelow < 0 { throw ValidationError("--screen-full-below must be at least 0, got \(screenFullBelow)") }
     if !(occlusionShare >= 0 && occlusionShare < 1) {
       throw ValidationError("--occlusion-share must be in [0, 1), got \(occlusionShare)")
@@ -127,7 +134,7 @@ struct MethodOptions: ParsableArguments {
       hybrid: HybridSettings(switchAt: switchAt, exactLast: last, onDip: onDip, switchCap: switchCap),
       screening: ScreeningSettings(
         top: screenTop, radius: screenRadius, refresh: screenRefresh, fullBelow: screenFullBelow,
-        occlusionShare: occlusionShare),
+        occlusionShare: occlusionShare, widen: screenWiden),
       chunk: chunk, group: group ?? defaultGroup, precision: method == .gradient ? .fp32 : precision, verifyTop: verifyTop)
   }
 }

@@ -43,6 +43,49 @@ import Torch
     #expect(two.stats.evaluations == 1 + 6 + 3 * 2 + 2 + 1)
   }
 
+  /// Widening: with M = 1, step 2 evaluates feature 1 (stale drop 2), whose fresh drop (52) is
+  /// larger than feature 2's stale drop (3), so one widening round evaluates feature 2 too and
+  /// the run follows exact selection; widening stops once the next stale drop (10) is not smaller
+  /// than the best fresh one (3).
+  @Test func wideningEvaluatesMoreWhileAStaleDropUndercutsTheBestFreshOne() throws {
+    let scorer = FunctionScorer { _, masked in Self.interacting(masked) }
+    let exact = try backSelect(problems: 1, featureCount: 6, scorer: scorer)[0]
+    let widened = try screenedBackSelect(
+      problems: 1, featureCount: 6, scorer: scorer,
+      screening: ScreeningSettings(top: 1, radius: 0, refresh: 0, fullBelow: 0, widen: 1), neighbours: Self.noNeighbours)
+    #expect(widened.results[0].order == exact.order)
+    #expect(widened.results[0].values == exact.values)
+    #expect(widened.stats.widenedSteps == 1 && widened.stats.widenedCandidates == 1)
+    // Step 1 (input and 6 candidates), step 2 (1 + 1 widened), steps 3 to 6 (1 each: the last
+    // step has one candidate left).
+    #expect(widened.stats.evaluations == 1 + 6 + 2 + 1 + 1 + 1 + 1)
+  }
+
+  /// f = 100 − Σ masked weights − 50 for each of features 1 and 2 masked with feature 0: after
+  /// feature 0 both stale-cheapest features cost 52 or 53, and only the third by stale drop
+  /// (feature 3, 10) is the exact pick. One widening round (M = 1) reaches feature 2 only; two
+  /// reach feature 3.
+  @Test func wideningStopsAfterItsRounds() throws {
+    let scorer = FunctionScorer { _, masked in
+      var v = Self.interacting(masked)
+      if masked[0] && masked[2] { v -= 50 }
+      return v
+    }
+    let exact = try backSelect(problems: 1, featureCount: 6, scorer: scorer)[0]
+    #expect(exact.order[1] == 3)
+    func second(_ widen: Int) throws -> (pick: Int, stats: ScreeningStats) {
+      let r = try screenedBackSelect(
+        problems: 1, featureCount: 6, scorer: scorer,
+        screening: ScreeningSettings(top: 1, radius: 0, refresh: 0, fullBelow: 0, widen: widen), neighbours: Self.noNeighbours)
+      return (r.results[0].order[1], r.stats)
+    }
+    #expect(try second(0).pick == 1)
+    #expect(try second(1).pick == 1)
+    #expect(try second(2).pick == 3)
+    #expect(try second(2).stats.widenedCandidates >= 2)
+    #expect(ScreeningSettings(widen: -1).problems() == ["the widening rounds must be at least 0, got -1"])
+  }
+
   /// A function with pairwise interactions, so that stale scores rank badly, and exact ties.
   static func tangled(problem: Int, _ masked: [Bool]) -> Double {
     let p = masked.count

@@ -201,6 +201,28 @@ func manifest(
   }
 }
 
+/// A fast run's screening settings survive the manifest; a manifest written before widening
+/// existed reads as no widening, and a differing setting is named.
+@Suite struct ScreeningManifestTests {
+  @Test func screeningSettingsRoundTripAndOldManifestsReadAsNoWidening() throws {
+    let data = tinyData(2, seed: 5)
+    var m = manifest(
+      data, positions: [0, 1], score: .logprob, group: 1, method: .fast, k: 8,
+      hybrid: HybridSettings(switchAt: 0.999, exactLast: 16, onDip: .switch, switchCap: .confidence))
+    m.settings.screening = ScreeningSettings(top: 4, radius: 1, refresh: 16, fullBelow: 8, occlusionShare: 0.5, widen: 3)
+    let encoded = try JSONEncoder().encode(m)
+    let decoded = try JSONDecoder().decode(RunManifest.self, from: encoded)
+    #expect(decoded == m)
+    #expect(decoded.settings.screening?.widen == 3)
+    var json = try #require(try JSONSerialization.jsonObject(with: encoded) as? [String: Any])
+    #expect(json["screenWiden"] as? Int == 3)
+    json["screenWiden"] = nil
+    let old = try JSONDecoder().decode(RunManifest.self, from: try JSONSerialization.data(withJSONObject: json))
+    #expect(old.settings.screening?.widen == 0)
+    #expect(old.differences(from: m) == ["screenWiden"])
+  }
+}
+
 /// A full disk (a small tmpfs; needs root to mount one, skipped otherwise): the run stops with an
 /// error that names the file and says "No space left on device", keeps every shard it finished
 /// with its timing line, and once space is freed resumes to the results of an uninterrupted run,
