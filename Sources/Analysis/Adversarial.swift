@@ -41,13 +41,17 @@ public struct PGDAttack: Equatable, Sendable, Codable, CustomStringConvertible {
     PGDAttack(epsilon: training.epsilon, stepSize: training.epsilon / 4, steps: 10)
   }
 
-  /// Problems with the settings, each naming its flag.
-  public func problems() -> [String] {
-    var p: [String] = []
-    if !(epsilon > 0 && epsilon <= 1) { p.append("--eps must be in (0, 1] (pixel units, e.g. 8/255), got \(epsilon)") }
-    if !(stepSize > 0 && stepSize <= 1) { p.append("--step must be in (0, 1] (pixel units, e.g. 2/255), got \(stepSize)") }
-    if steps < 1 { p.append("--steps must be at least 1, got \(steps)") }
-    if restarts < 1 { p.append("--restarts must be at least 1, got \(restarts)") }
+  /// Problems with the settings, each naming its setting.
+  public func problems() -> [SettingProblem] {
+    var p: [SettingProblem] = []
+    if !(epsilon > 0 && epsilon <= 1) {
+      p.append(SettingProblem("epsilon", "must be in (0, 1] (pixel units, e.g. 8/255), got \(epsilon)"))
+    }
+    if !(stepSize > 0 && stepSize <= 1) {
+      p.append(SettingProblem("stepSize", "must be in (0, 1] (pixel units, e.g. 2/255), got \(stepSize)"))
+    }
+    if steps < 1 { p.append(SettingProblem("steps", "must be at least 1, got \(steps)")) }
+    if restarts < 1 { p.append(SettingProblem("restarts", "must be at least 1, got \(restarts)")) }
     return p
   }
 
@@ -145,7 +149,7 @@ public struct RobustnessReport: Sendable {
         message: "model takes images of shape \(classifier.info.inputShape), the data has \(data.imageShape)")
     }
     let problems = attack.problems()
-    guard problems.isEmpty else { throw ModelError.badCheckpoint(path: "--attack", message: problems.joined(separator: "; ")) }
+    if let problem = problems.first { throw problem }
     let progress = progressLabel.map { Progress(total: data.count, label: $0) }
     defer { progress?.finish() }
     let normalization = classifier.info.normalization

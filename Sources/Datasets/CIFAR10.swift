@@ -14,6 +14,15 @@ public enum CIFAR10 {
   /// (its pixels are lossy; accuracies on it are not comparable with published ones).
   public static let degradedTestBatchSHA256 = "0ce179d0c0a5220739d6223197952896644ceabb648dacfdebd7f06789af543f"
 
+  /// Training images in the official batches.
+  public static let trainCount = 50_000
+
+  /// What is wrong with holding out the last `holdout` training images, if anything.
+  public static func holdoutProblem(_ holdout: Int) -> SettingProblem? {
+    (0..<trainCount).contains(holdout)
+      ? nil : SettingProblem("holdout", "must be between 0 and 49,999 (training images held out), got \(holdout)")
+  }
+
   /// Reads one binary batch file, validating its size and labels.
   public static func readBatch(_ path: String, firstIndex: Int = 0) throws -> ImageDataset {
     try parseBatch(try readFile(path), path: path, firstIndex: firstIndex)

@@ -153,9 +153,7 @@ public struct DataSource: Sendable {
     case .trainAll:
       return try CIFAR10.train(folder: path)
     case .train, .holdout:
-      guard holdout >= 0, holdout < 50_000 else {
-        throw FileFormatError(path, "--holdout must be between 0 and 49,999, got \(holdout)")
-      }
+      if let problem = CIFAR10.holdoutProblem(holdout) { throw problem }
       let all = try CIFAR10.train(folder: path)
       let cut = all.count - holdout
       if split == .train {

@@ -142,7 +142,9 @@ public enum ModelLoader {
       }
     }
     let names = text.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-    guard !names.isEmpty else { throw ModelError.badCheckpoint(path: "--classes", message: "no class names in '\(text)'") }
+    guard !names.isEmpty else {
+      throw SettingProblem("classes", "names no classes: '\(text)' (a file with one name per line, or names separated by commas)")
+    }
     return names
   }
 }

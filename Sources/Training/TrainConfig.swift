@@ -1,4 +1,6 @@
 import Analysis
+import Base
+import Datasets
 import Foundation
 
 /// Every setting of a training run. Saved as `config.json` next to the results and inside every
@@ -82,27 +84,32 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     }
   }
 
-  /// Problems with the settings, each naming its flag.
-  public func problems() -> [String] {
-    var p: [String] = []
-    if epochs < 1 { p.append("--epochs must be at least 1, got \(epochs)") }
-    if batchSize < 1 { p.append("--batch-size must be at least 1, got \(batchSize)") }
-    if !(learningRate > 0 && learningRate.isFinite) { p.append("--lr must be a positive number, got \(learningRate)") }
-    if !(momentum >= 0 && momentum < 1) { p.append("--momentum must be in [0, 1), got \(momentum)") }
-    if nesterov && momentum == 0 { p.append("--nesterov needs --momentum > 0") }
-    if !(weightDecay >= 0 && weightDecay.isFinite) { p.append("--weight-decay must be >= 0, got \(weightDecay)") }
+  /// Problems with the settings, each naming its setting.
+  public func problems() -> [SettingProblem] {
+    var p: [SettingProblem] = []
+    if epochs < 1 { p.append(SettingProblem("epochs", "must be at least 1, got \(epochs)")) }
+    if batchSize < 1 { p.append(SettingProblem("batchSize", "must be at least 1, got \(batchSize)")) }
+    if !(learningRate > 0 && learningRate.isFinite) {
+      p.append(SettingProblem("learningRate", "must be a positive number, got \(learningRate)"))
+    }
+    if !(momentum >= 0 && momentum < 1) { p.append(SettingProblem("momentum", "must be in [0, 1), got \(momentum)")) }
+    if nesterov && momentum == 0 { p.append(SettingProblem("nesterov", "needs a momentum above 0")) }
+    if !(weightDecay >= 0 && weightDecay.isFinite) { p.append(SettingProblem("weightDecay", "must be >= 0, got \(weightDecay)")) }
     if !["step", "cosine", "onecycle"].contains(schedule) {
-      p.append("--schedule must be step, cosine or onecycle, got \(schedule)")
+      p.append(SettingProblem("schedule", "must be step, cosine or onecycle, got \(schedule)"))
     }
-    if !(gamma > 0 && gamma <= 1) { p.append("--gamma must be in (0, 1], got \(gamma)") }
+    if !(gamma > 0 && gamma <= 1) { p.append(SettingProblem("gamma", "must be in (0, 1], got \(gamma)")) }
     if !(warmupEpochs >= 0 && warmupEpochs < Double(epochs)) {
-      p.append("--warmup-epochs must be in [0, epochs), got \(warmupEpochs)")
+      p.append(SettingProblem("warmupEpochs", "must be in [0, epochs), got \(warmupEpochs)"))
     }
-    if holdout < 0 || holdout >= 50_000 { p.append("--holdout must be in 0..<50000, got \(holdout)") }
-    if threads < 1 { p.append("--threads must be at least 1, got \(threads)") }
+    if let problem = CIFAR10.holdoutProblem(holdout) { p.append(problem) }
+    if threads < 1 { p.append(SettingProblem("threads", "must be at least 1, got \(threads)")) }
     if let adversarial {
       p += adversarial.problems()
-      if adversarial.restarts != 1 { p.append("adversarial training uses one attack per batch (no --restarts)") }
+      if adversarial.restarts != 1 {
+        p.append(
+          SettingProblem("restarts", "must be 1 in adversarial training (one attack per batch), got \(adversarial.restarts)"))
+      }
     }
     return p
   }

@@ -55,10 +55,9 @@ public final class Trainer {
   public init(
     config: TrainConfig, directory: String, classNames: [String], inputSize: Int? = nil, device: Device = .cpu, resume: Bool
   ) throws {
-    let problems = config.problems()
-    guard problems.isEmpty else { throw TrainingError(problems.joined(separator: "; ")) }
+    if let problem = config.problems().first { throw problem }
     guard let normalization = Normalization(parsing: config.normalization) else {
-      throw TrainingError("--normalization '\(config.normalization)' is not a preset or mean/std")
+      throw SettingProblem("normalization", "must be a preset or mean/std, got '\(config.normalization)'")
     }
     self.config = config
     self.directory = directory
@@ -72,7 +71,7 @@ public final class Trainer {
       weightDecay: config.weightDecay, nesterov: config.nesterov)
     let exists = FileManager.default.fileExists(atPath: checkpointPath)
     if exists && !resume {
-      throw TrainingError("\(directory) already holds a training run; pass --resume to continue it or choose another --out")
+      throw TrainingError("\(directory) already holds a training run", kind: .runExists)
     }
     if exists {
       try restore()
@@ -104,9 +103,7 @@ public final class Trainer {
     var mismatch = saved
     mismatch.threads = config.threads
     guard mismatch == config else {
-      throw TrainingError(
-        "\(checkpointPath) was written with different settings (\(try saved.json())); resume with the same flags or start a new --out"
-      )
+      throw TrainingError("\(checkpointPath) was written with different settings (\(try saved.json()))", kind: .otherSettings)
     }
     let prefix = "optimizer.momentum_buffer."
     try network.load(stateDict: tensors.filter { !$0.0.hasPrefix(prefix) }, source: checkpointPath)
@@ -181,7 +178,7 @@ public final class Trainer {
         let l = try loss.item()
         guard l.isFinite else {
           loader.cancel()
-          throw TrainingError("training diverged at epoch \(epoch + 1), step \(step): loss is \(l); lower --lr")
+          throw TrainingError("training diverged at epoch \(epoch + 1), step \(step): loss is \(l)", kind: .diverged)
         }
         lossSum += l * Double(batch.count)
         correct += try withNoGrad { try logits.argmax(dim: 1).eq(y).sum().item() }.asInt
@@ -229,8 +226,14 @@ public final class Trainer {
 }
 
 public struct TrainingError: Error, CustomStringConvertible {
+  /// What kind of problem, for a caller that says how to get past it (the CLI names its flags).
+  public enum Kind: Sendable { case other, runExists, otherSettings, diverged }
+  public let kind: Kind
   public let description: String
-  public init(_ d: String) { description = d }
+  public init(_ d: String, kind: Kind = .other) {
+    description = d
+    self.kind = kind
+  }
 }
 
 func writeAtomically(_ text: String, to path: String) throws {

@@ -62,7 +62,9 @@ struct Eval: ParsableCommand {
 
   func validate() throws {
     if batchSize < 1 { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
-    if let a = try parsedAttack(), let problem = a.problems().first { throw ValidationError(problem) }
+    if let a = try parsedAttack(), let problem = a.problems().first {
+      throw ValidationError(problem.named(by: Overinterp.settingFlags))
+    }
     if precision == .bf16Verify {
       throw ValidationError("--precision for eval is fp32 or bf16 (bf16-verify is for backselect and audit)")
     }

@@ -89,7 +89,7 @@ struct DataOptions: ParsableArguments {
   var severity: Int?
 
   func validate() throws {
-    if holdout < 0 || holdout >= 50_000 { throw ValidationError("--holdout must be in 0..<50000, got \(holdout)") }
+    if let problem = CIFAR10.holdoutProblem(holdout) { throw ValidationError(problem.named(by: Overinterp.settingFlags)) }
     if let limit, limit < 1 { throw ValidationError("--limit must be at least 1, got \(limit)") }
     if let severity, !(1...5).contains(severity) { throw ValidationError("--severity must be 1-5, got \(severity)") }
   }

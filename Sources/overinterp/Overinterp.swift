@@ -2,6 +2,7 @@ import ArgumentParser
 import Base
 import Foundation
 import SIS
+import Training
 import Torch
 
 @main
@@ -42,10 +43,27 @@ struct Overinterp: AsyncParsableCommand {
   }
 
   /// Errors from our own layers carry complete messages; show them without a stack of wrappers.
+  /// The flag that sets each setting the libraries name in a `SettingProblem`.
+  static let settingFlags = [
+    "epochs": "--epochs", "batchSize": "--batch-size", "learningRate": "--lr", "momentum": "--momentum",
+    "nesterov": "--nesterov", "weightDecay": "--weight-decay", "schedule": "--schedule", "gamma": "--gamma",
+    "warmupEpochs": "--warmup-epochs", "holdout": "--holdout", "threads": "--threads", "epsilon": "--eps",
+    "stepSize": "--step", "steps": "--steps", "restarts": "--restarts", "normalization": "--normalization",
+    "classes": "--classes",
+  ]
+
   static func describe(_ error: Error) -> Error {
     switch error {
     case let e as TorchError: return ValidationFailure("libtorch: \(e.message)")
     case let e as FileFormatError: return ValidationFailure(e.description)
+    case let e as SettingProblem: return ValidationFailure(e.named(by: settingFlags))
+    case let e as TrainingError:
+      switch e.kind {
+      case .runExists: return ValidationFailure("\(e); pass --resume to continue it or choose another --out")
+      case .otherSettings: return ValidationFailure("\(e); resume with the same flags or start a new --out")
+      case .diverged: return ValidationFailure("\(e); lower --lr")
+      case .other: return error
+      }
     // The library says what is wrong with the folder; the CLI says which flag changes that.
     case SISError.otherRun: return ValidationFailure("\(error); use another --out")
     case SISError.runExists: return ValidationFailure("\(error); pass --resume to continue it")

@@ -116,7 +116,7 @@ struct Train: ParsableCommand {
     }
     if replicates < 1 { throw ValidationError("--replicates must be at least 1, got \(replicates)") }
     let c = try resolvedConfig()
-    if let first = c.problems().first { throw ValidationError(first) }
+    if let first = c.problems().first { throw ValidationError(first.named(by: Overinterp.settingFlags)) }
     if Normalization(parsing: c.normalization) == nil {
       throw ValidationError("--normalization must be a preset or mean/std, got '\(c.normalization)'")
     }

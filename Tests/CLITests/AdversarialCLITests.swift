@@ -41,6 +41,12 @@ import Testing
     #expect(bad.status != 0 && bad.stderr.contains("--adversarial must be pgd"), "\(bad.stderr)")
     let badEps = try CLI.run(["eval", "--attack", "pgd", "--eps", "2", "--data", data])
     #expect(badEps.status != 0 && badEps.stderr.contains("--eps must be in (0, 1]"), "\(badEps.stderr)")
+    // The libraries name settings; the CLI names the flags that set them.
+    let badLR = try CLI.run(["train", "--data", data, "--out", data + "/bad", "--lr", "0"])
+    #expect(badLR.status != 0 && badLR.stderr.contains("--lr must be a positive number, got 0.0"), "\(badLR.stderr)")
+    let badHoldout = try CLI.run(["eval", "--data", data, "--holdout", "50000"])
+    #expect(
+      badHoldout.status != 0 && badHoldout.stderr.contains("--holdout must be between 0 and 49,999"), "\(badHoldout.stderr)")
 
     let eval = try CLI.run([
       "eval", "--model", out + "/model.safetensors", "--data", data, "--split", "test", "--attack", "pgd", "--steps", "3",

@@ -163,10 +163,11 @@ final class LinearClassifier: Classifier {
     try? FileManager.default.removeItem(atPath: dir + "-3")
   }
 
-  @Test func attackSettingsNameTheirFlags() {
-    #expect(PGDAttack(epsilon: 0).problems().first?.contains("--eps") == true)
-    #expect(PGDAttack(stepSize: -1).problems().first?.contains("--step") == true)
-    #expect(PGDAttack(steps: 0).problems().first?.contains("--steps") == true)
+  @Test func attackSettingsNameTheirSettings() {
+    #expect(PGDAttack().problems().isEmpty)
+    #expect(PGDAttack(epsilon: 0).problems().map(\.setting) == ["epsilon"])
+    #expect(PGDAttack(stepSize: -1).problems().map(\.setting) == ["stepSize"])
+    #expect(PGDAttack(steps: 0, restarts: 0).problems().map(\.setting) == ["steps", "restarts"])
     #expect(PGDAttack.parseFraction("8/255") == 8.0 / 255)
     #expect(PGDAttack.parseFraction("0.5") == 0.5)
     #expect(PGDAttack.parseFraction("8/0") == nil)

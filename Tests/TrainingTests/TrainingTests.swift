@@ -121,15 +121,19 @@ func tempDir(_ name: String) -> String {
     #expect(c.learningRate(at: 20) > c.learningRate(at: 30))
   }
 
-  @Test func configProblemsNameTheirFlags() {
+  /// Problems name the setting by its name in `TrainConfig`, and no command-line flag.
+  @Test func configProblemsNameTheirSettings() {
     var c = TrainConfig()
+    #expect(c.problems().isEmpty)
     c.epochs = 0
     c.learningRate = .nan
     c.schedule = "exp"
-    let p = c.problems().joined(separator: "\n")
-    #expect(p.contains("--epochs"))
-    #expect(p.contains("--lr"))
-    #expect(p.contains("--schedule"))
+    c.holdout = 50_000
+    let p = c.problems()
+    #expect(p.map(\.setting) == ["epochs", "learningRate", "schedule", "warmupEpochs", "holdout"])
+    #expect(p[0].message == "must be at least 1, got 0")
+    #expect(!p.contains { $0.description.contains("--") })
+    #expect(p[1].named(by: ["learningRate": "--lr"]) == "--lr must be a positive number, got nan")
   }
 
   func render(_ set: TrainingSet, cropX: Int, cropY: Int, flip: Bool) -> [Float] {
