@@ -17,9 +17,29 @@ if let root = env["LIBTORCH"], !root.isEmpty {
     .unsafeFlags(["-I\(root)/include", "-I\(root)/include/torch/csrc/api/include"])
   ]
   torchLink += [.unsafeFlags(["-L\(root)/lib", "-Xlinker", "-rpath", "-Xlinker", "\(root)/lib"])]
+  // A CUDA build: nothing in the shim refers to libtorch_cuda, so the linker would drop it and
+  // CUDA would report itself unavailable; keep it.
+  if FileManager.default.fileExists(atPath: root + "/lib/libtorch_cuda.so") {
+    torchLink += [
+      .unsafeFlags(["-Xlinker", "--no-as-needed", "-Xlinker", "-ltorch_cuda", "-Xlinker", "--as-needed"])
+    ]
+  }
 } else {
   torchCxx += [.unsafeFlags(["-I/usr/include/torch/csrc/api/include"])]
 }
+
+/// The major version of the libtorch at `root` (its headers say it), if they can be read.
+func torchMajorVersion(_ root: String) -> Int? {
+  for header in ["include/torch/headeronly/version.h", "include/torch/csrc/api/include/torch/version.h"] {
+    guard let text = try? String(contentsOfFile: root + "/" + header, encoding: .utf8) else { continue }
+    for line in text.split(separator: "\n") where line.hasPrefix("#define TORCH_VERSION_MAJOR ") {
+      return Int(line.split(separator: " ").last ?? "")
+    }
+  }
+  return nil
+}
+// torch 2.x's headers want C++20 (2.15's require it); 1.13's do not compile under it.
+let torchMajor = env["LIBTORCH"].flatMap { $0.isEmpty ? nil : torchMajorVersion($0) } ?? 1
 
 let package = Package(
   name: "overinterp",
@@ -93,7 +113,7 @@ let package = Package(
       exclude: ["Fixtures"]),
   ],
   swiftLanguageModes: [.v6],
-  cxxLanguageStandard: .cxx17
+  cxxLanguageStandard: torchMajor >= 2 ? .cxx20 : .cxx17
 )
 
 // The libFuzzer targets (Fuzz/, docs/fuzzing.md): only with OVERINTERP_FUZZ=1, which

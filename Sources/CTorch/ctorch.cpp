@@ -135,6 +135,12 @@ int ot_runtime_cuda_device_count(void) {
   OT_CATCH(-1)
 }
 
+int ot_runtime_has_cuda(void) {
+  OT_TRY
+  return at::hasCUDA() ? 1 : 0;
+  OT_CATCH(-1)
+}
+
 const char* ot_runtime_version(void) { return TORCH_VERSION; }
 
 // ---- autograd scopes ----------------------------------------------------------------------------

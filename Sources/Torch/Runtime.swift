@@ -17,6 +17,15 @@ public enum Runtime {
   /// Number of CUDA devices the linked libtorch can use (0 for a CPU-only build).
   public static var cudaDeviceCount: Int { Swift.max(0, Int(ot_runtime_cuda_device_count())) }
 
+  /// Whether the linked libtorch was built with CUDA (a device may still be missing).
+  public static var hasCUDA: Bool { ot_runtime_has_cuda() == 1 }
+
+  /// "libtorch 2.13.0, CPU only" or "libtorch 2.9.1, CUDA, 1 device(s)".
+  public static var summary: String {
+    "libtorch \(libtorchVersion), "
+      + (hasCUDA ? "CUDA, \(cudaDeviceCount) device(s) visible" : "CPU only (built without CUDA)")
+  }
+
   /// The version of the linked libtorch.
   public static var libtorchVersion: String { String(cString: ot_runtime_version()) }
 }

@@ -15,7 +15,7 @@ struct Overinterp: AsyncParsableCommand {
       `default` names the model embedded in this build. Run `overinterp eval` with no arguments \
       to evaluate the embedded model on the embedded sample of CIFAR-10 test images.
       """,
-    version: "0.1.0",
+    version: Self.version,
     subcommands: [
       AuditCommand.self, CompareAudits.self, SlurmCommand.self, Eval.self, Train.self, BackSelectCommand.self, SISCommand.self,
       Subsets.self,
@@ -26,7 +26,14 @@ struct Overinterp: AsyncParsableCommand {
     ]
   )
 
+  static let version = "0.1.0"
+
   static func main() async {
+    // `--version` also says which libtorch this build links and whether it can use CUDA.
+    if Array(CommandLine.arguments.dropFirst()) == ["--version"] {
+      print("overinterp \(version), \(Runtime.summary)")
+      return
+    }
     // Before libtorch starts its OpenMP pool: idle threads sleep instead of spinning, which
     // matters when several processes share the cores (tests, sharded runs).
     setenv("OMP_WAIT_POLICY", "PASSIVE", 0)

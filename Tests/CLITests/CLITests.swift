@@ -1,6 +1,7 @@
 import Foundation
 import TestSupport
 import Testing
+import Torch
 
 /// Runs the built `overinterp` binary (next to the test bundle) and captures its output.
 struct CLI {
@@ -80,6 +81,14 @@ func tempPath(_ name: String) -> String {
     ])
     #expect(r.status != 0)
     #expect(r.stderr.contains("unexpected layer1.3.conv1.weight"), "\(r.stderr)")
+  }
+
+  /// `--version` names the linked libtorch (the one the tests run against) and its CUDA support.
+  @Test func versionNamesTheLinkedLibtorch() throws {
+    let r = try CLI.run(["--version"])
+    #expect(r.status == 0, "\(r.stderr)")
+    #expect(r.stdout.hasPrefix("overinterp 0.1.0, libtorch \(Runtime.libtorchVersion), "), "\(r.stdout)")
+    #expect(r.stdout.contains(Runtime.hasCUDA ? "CUDA" : "CPU only"), "\(r.stdout)")
   }
 
   @Test func badFlagValuesAreRejectedByName() throws {

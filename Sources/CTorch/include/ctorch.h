@@ -32,6 +32,8 @@ int ot_runtime_set_threads(int32_t n);
 int32_t ot_runtime_get_threads(void);
 int ot_runtime_manual_seed(uint64_t seed);
 int ot_runtime_cuda_device_count(void);
+/// 1 when the linked libtorch was built with CUDA (whether or not a device is visible), 0 if not, -1 on error.
+int ot_runtime_has_cuda(void);
 const char* ot_runtime_version(void);
 
 // ---- autograd scopes ----------------------------------------------------------------------------
