@@ -30,7 +30,10 @@ struct RuntimeOptions: ParsableArguments {
     try Runtime.setThreads(threads ?? ProcessInfo.processInfo.activeProcessorCount)
     if case .cuda(let i) = resolvedDevice, i >= Runtime.cudaDeviceCount {
       throw ValidationFailure(
-        "--device \(device): this libtorch sees \(Runtime.cudaDeviceCount) CUDA device(s); build with LIBTORCH pointing at a CUDA libtorch"
+        "--device \(device): this build links \(Runtime.summary)"
+          + (Runtime.hasCUDA
+            ? "; no such device"
+            : "; build against a CUDA libtorch: scripts/torch-pypi.sh build with a CUDA torch wheel (docs/development.md)")
       )
     }
   }

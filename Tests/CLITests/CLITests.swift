@@ -89,6 +89,11 @@ func tempPath(_ name: String) -> String {
     #expect(r.status == 0, "\(r.stderr)")
     #expect(r.stdout.hasPrefix("overinterp 0.1.0, libtorch \(Runtime.libtorchVersion), "), "\(r.stdout)")
     #expect(r.stdout.contains(Runtime.hasCUDA ? "CUDA" : "CPU only"), "\(r.stdout)")
+    // A device the build cannot use fails before any work, naming the build.
+    let cuda = try CLI.run(["eval", "--device", "cuda:\(Runtime.cudaDeviceCount)"])
+    #expect(cuda.status != 0, "\(cuda.stdout)")
+    #expect(cuda.stderr.contains("this build links libtorch \(Runtime.libtorchVersion)"), "\(cuda.stderr)")
+    #expect(cuda.stderr.contains(Runtime.hasCUDA ? "no such device" : "build against a CUDA libtorch"), "\(cuda.stderr)")
   }
 
   @Test func badFlagValuesAreRejectedByName() throws {
