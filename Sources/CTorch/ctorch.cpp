@@ -135,6 +135,27 @@ int ot_runtime_cuda_device_count(void) {
   OT_CATCH(-1)
 }
 
+int ot_runtime_set_cuda_math(int32_t allow_tf32) {
+  OT_TRY
+  // TF32 rounds convolution and matmul inputs to 10 mantissa bits on Ampere and later GPUs;
+  // libtorch enables it for cuDNN convolutions by default. BackSelect compares scores that differ
+  // in the 8th digit, so it is off unless asked for. cuDNN picks deterministic algorithms and
+  // does not benchmark (the benchmark may pick a different one per run).
+  auto& ctx = at::globalContext();
+  ctx.setAllowTF32CuDNN(allow_tf32 != 0);
+  ctx.setAllowTF32CuBLAS(allow_tf32 != 0);
+  ctx.setBenchmarkCuDNN(false);
+  ctx.setDeterministicCuDNN(true);
+  return 0;
+  OT_CATCH(-1)
+}
+
+int ot_runtime_tf32_allowed(void) {
+  OT_TRY
+  return at::globalContext().allowTF32CuDNN() ? 1 : 0;
+  OT_CATCH(-1)
+}
+
 int ot_runtime_has_cuda(void) {
   OT_TRY
   return at::hasCUDA() ? 1 : 0;

@@ -47,15 +47,18 @@ public struct Normalization: Equatable, Sendable, CustomStringConvertible {
     mean.map { "\($0)" }.joined(separator: ",") + "/" + std.map { "\($0)" }.joined(separator: ",")
   }
 
-  /// Normalizes a uint8 NCHW batch into float32 NCHW.
+  /// Normalizes a uint8 NCHW batch into float32 NCHW, on the batch's device.
   public func apply(_ uint8Batch: Tensor) throws(TorchError) -> Tensor {
     if self == .minusOneToOne {
       // TensorFlow's own formula for this preset, x / 127.5 - 1, for float32 agreement with it.
       return try uint8Batch.to(.float32) / 127.5 - 1
     }
     let c = mean.count
-    let m = try Tensor(mean.map { Float($0) }, shape: [1, c, 1, 1])
-    let s = try Tensor(std.map { Float($0) }, shape: [1, c, 1, 1])
+    // The constants live where the batch does (a CPU constant of this shape does not broadcast
+    // against a CUDA batch).
+    let device = uint8Batch.device
+    let m = try Tensor(mean.map { Float($0) }, shape: [1, c, 1, 1]).to(device)
+    let s = try Tensor(std.map { Float($0) }, shape: [1, c, 1, 1]).to(device)
     // The same order of float32 operations as torchvision's ToTensor + Normalize.
     let unit = try uint8Batch.to(.float32) / 255
     return try (unit - m) / s

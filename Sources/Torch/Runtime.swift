@@ -17,6 +17,16 @@ public enum Runtime {
   /// Number of CUDA devices the linked libtorch can use (0 for a CPU-only build).
   public static var cudaDeviceCount: Int { Swift.max(0, Int(ot_runtime_cuda_device_count())) }
 
+  /// GPU arithmetic: TF32 (10-bit mantissa inputs to convolutions and matmuls on Ampere and later)
+  /// on or off, cuDNN deterministic and not benchmarking. Without a call libtorch uses TF32 for
+  /// cuDNN convolutions; the CLI turns it off unless `--tf32` is given.
+  public static func setCUDAMath(allowTF32: Bool) throws(TorchError) {
+    try checked(ot_runtime_set_cuda_math(allowTF32 ? 1 : 0))
+  }
+
+  /// Whether TF32 is allowed for cuDNN convolutions now.
+  public static var tf32Allowed: Bool { ot_runtime_tf32_allowed() == 1 }
+
   /// Whether the linked libtorch was built with CUDA (a device may still be missing).
   public static var hasCUDA: Bool { ot_runtime_has_cuda() == 1 }
 

@@ -18,6 +18,12 @@ struct RuntimeOptions: ParsableArguments {
   @Option(help: "Device: cpu, cuda or cuda:N (needs a CUDA build of libtorch).")
   var device: Device = .cpu
 
+  @Flag(
+    help:
+      "On a GPU, let convolutions and matmuls use TF32 (faster on Ampere and later, about 3 decimal digits): off by default, since backward selection compares scores that differ in the 8th digit."
+  )
+  var tf32 = false
+
   func validate() throws {
     if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
   }
@@ -28,6 +34,7 @@ struct RuntimeOptions: ParsableArguments {
   func apply() throws {
     try Runtime.configureAllocator()
     try Runtime.setThreads(threads ?? ProcessInfo.processInfo.activeProcessorCount)
+    try Runtime.setCUDAMath(allowTF32: tf32)
     if case .cuda(let i) = resolvedDevice, i >= Runtime.cudaDeviceCount {
       throw ValidationFailure(
         "--device \(device): this build links \(Runtime.summary)"

@@ -131,7 +131,6 @@ func tempPath(_ name: String) -> String {
     #expect(r.stderr.contains("refusing to load global 'posix.system'"), "\(r.stderr)")
   }
 
-  /// Help text snapshot; regenerate with OVERINTERP_UPDATE_SNAPSHOTS=1.
   /// In a pipe (a job under nohup or Slurm) progress is a plain line every
   /// OVERINTERP_PROGRESS_SECONDS, and nothing when it is 0.
   @Test func progressInAPipeIsPlainLines() throws {
@@ -146,6 +145,7 @@ func tempPath(_ name: String) -> String {
     #expect(!never.stderr.contains("eval default"), "\(never.stderr)")
   }
 
+  /// Help text snapshot; regenerate with OVERINTERP_UPDATE_SNAPSHOTS=1.
   @Test func evalHelpSnapshot() throws {
     let r = try CLI.run(["eval", "--help"])
     #expect(r.status == 0)

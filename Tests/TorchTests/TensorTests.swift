@@ -167,3 +167,15 @@ extension Int {
 }
 
 import Foundation
+
+/// GPU arithmetic settings are libtorch's global context, so they can be set and read on any
+/// build: TF32 is off after `setCUDAMath(allowTF32: false)` (the CLI's default) and on after
+/// `--tf32`'s call.
+@Suite(.serialized) struct CUDAMathTests {
+  @Test func tf32FollowsTheSetting() throws {
+    try Runtime.setCUDAMath(allowTF32: true)
+    #expect(Runtime.tf32Allowed)
+    try Runtime.setCUDAMath(allowTF32: false)
+    #expect(!Runtime.tf32Allowed)
+  }
+}

@@ -34,6 +34,10 @@ int ot_runtime_manual_seed(uint64_t seed);
 int ot_runtime_cuda_device_count(void);
 /// 1 when the linked libtorch was built with CUDA (whether or not a device is visible), 0 if not, -1 on error.
 int ot_runtime_has_cuda(void);
+/// TF32 for cuDNN and cuBLAS on (1) or off (0); cuDNN deterministic, not benchmarking. 0 or -1.
+int ot_runtime_set_cuda_math(int32_t allow_tf32);
+/// 1 when TF32 is allowed for cuDNN convolutions, 0 if not, -1 on error.
+int ot_runtime_tf32_allowed(void);
 const char* ot_runtime_version(void);
 
 // ---- autograd scopes ----------------------------------------------------------------------------
