@@ -57,6 +57,9 @@ struct Train: ParsableCommand {
   @Option(help: "Seed of the first replicate; replicate i uses seed + i.") var seed: UInt64 = 0
   @Option(help: "Independent replicates to train.") var replicates: Int = 1
   @Option(help: "Threads libtorch may use (default: all cores).") var threads: Int?
+  @Option(help: "Device: cpu, cuda or cuda:N (needs a CUDA build of libtorch).") var device: Device = .cpu
+  @Flag(help: "On a GPU, let convolutions and matmuls use TF32 (off by default: results then match float32's).") var tf32 =
+    false
   @Flag(help: "Continue the runs in --out from their last finished epoch.") var resume = false
   @Option(
     help:
@@ -126,6 +129,8 @@ struct Train: ParsableCommand {
     let base = try resolvedConfig()
     try Runtime.configureAllocator()
     try Runtime.setThreads(base.threads)
+    try Runtime.setCUDAMath(allowTF32: tf32)
+    try checkDevice(device)
     // A pixel-subset folder is all training data; validation and test data then come from flags.
     let subsets = PixelSubsets.isSubsetFolder(data)
     let trainSet = try DataSource(path: data, split: .train, holdout: base.holdout).load()
@@ -143,7 +148,8 @@ struct Train: ParsableCommand {
       config.seed = seed + UInt64(r)
       let dir = replicates == 1 ? out : out + "/replicate-\(r)"
       let trainer = try Trainer(
-        config: config, directory: dir, classNames: trainSet.classNames, inputSize: trainSet.imageShape[1], resume: resume)
+        config: config, directory: dir, classNames: trainSet.classNames, inputSize: trainSet.imageShape[1], device: device,
+        resume: resume)
       if trainer.finishedEpochs > 0 { printError("\(dir): resuming after epoch \(trainer.finishedEpochs)") }
       trainer.onEpoch = { e in
         let v = e.validationAccuracy.map { String(format: "%.2f%%", $0 * 100) } ?? "-"
@@ -160,7 +166,9 @@ struct Train: ParsableCommand {
         "\(dir)/model.safetensors: held-out accuracy \(String(format: "%.2f%%", final * 100)) after \(trainer.finishedEpochs) epochs"
       )
       if let test = testSet {
-        let acc = try ModelEvaluation(networks: [(dir, trainer.network)], data: test, batchSize: 500, progress: false).entries[0]
+        let acc = try ModelEvaluation(
+          networks: [(dir, trainer.network)], data: test, batchSize: 500, device: device, progress: false
+        ).entries[0]
           .report.accuracy
         print("\(dir): test accuracy \(String(format: "%.2f%%", acc * 100)) on \(test.description)")
       }

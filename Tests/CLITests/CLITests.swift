@@ -94,6 +94,11 @@ func tempPath(_ name: String) -> String {
     #expect(cuda.status != 0, "\(cuda.stdout)")
     #expect(cuda.stderr.contains("this build links libtorch \(Runtime.libtorchVersion)"), "\(cuda.stderr)")
     #expect(cuda.stderr.contains(Runtime.hasCUDA ? "no such device" : "build against a CUDA libtorch"), "\(cuda.stderr)")
+    let out = FileManager.default.temporaryDirectory.appendingPathComponent("train-cuda-\(getpid())").path
+    defer { try? FileManager.default.removeItem(atPath: out) }
+    let train = try CLI.run(["train", "--data", "default", "--out", out, "--device", "cuda:\(Runtime.cudaDeviceCount)"])
+    #expect(train.status != 0 && train.stderr.contains("this build links libtorch"), "\(train.stderr)")
+    #expect(!FileManager.default.fileExists(atPath: out + "/checkpoint.safetensors"))
   }
 
   @Test func badFlagValuesAreRejectedByName() throws {
