@@ -130,14 +130,20 @@ extension SelectionSettings {
   /// block dips (each round evaluates the input and every remaining pixel, then measures its
   /// block); nil for the other early phases.
   public func occlusionPhasePasses(pixels p: Int) -> Int? {
+    occlusionRounds(pixels: p).map { rounds in rounds.reduce(0) { $0 + $1 + 2 } }
+  }
+
+  /// The pixels each round of the occlusion phase evaluates when no block dips (each round masks
+  /// the share of those left, never leaving fewer than the exact phase); nil without the phase.
+  func occlusionRounds(pixels p: Int) -> [Int]? {
     guard method == .fast, let share = screening?.occlusionShare, share > 0 else { return nil }
     var r = p
-    var total = 0
+    var rounds: [Int] = []
     while r > nominalExactPhase {
-      total += r + 2
+      rounds.append(r)
       r -= Swift.max(1, Swift.min(Int(share * Double(r)), r - nominalExactPhase))
     }
-    return total
+    return rounds
   }
 
   /// Progress units (candidates decided, a gradient block counting its pixels) per image, as
@@ -149,15 +155,10 @@ extension SelectionSettings {
     case .gradient: return p
     case .exact: return p * (p + 1) / 2
     case .hybrid, .fast:
-      if occlusionPhasePasses(pixels: p) != nil {
+      if let rounds = occlusionRounds(pixels: p) {
         // The occlusion phase reports the pixels it evaluates each round.
-        var r = p
-        var units = 0
-        while r > nominalExactPhase {
-          units += r
-          r -= Swift.max(1, Swift.min(Int((screening?.occlusionShare ?? 0) * Double(r)), r - nominalExactPhase))
-        }
-        return units + r * (r + 1) / 2
+        let r = Swift.min(p, nominalExactPhase)
+        return rounds.reduce(0, +) + r * (r + 1) / 2
       }
       let phases = exactPhase.flatMap { $0.isEmpty ? nil : $0 } ?? [nominalExactPhase]
       return phases.map { r in r * (r + 1) / 2 + Swift.max(p - r, 0) }.reduce(0, +) / phases.count
