@@ -6,7 +6,8 @@ import Testing
 @testable import Models
 @testable import Torch
 
-/// Fixtures from scripts/make_torchscript_fixtures.py (Debian's PyTorch 1.13).
+/// Fixtures from scripts/make_user_model_fixtures.py (Debian's PyTorch 1.13) and
+/// scripts/make_torch2_fixtures.py (torch 2.13 from PyPI).
 let torchScriptFixtures = modelFixtures + "/torchscript"
 let defaultModelFile =
   URL(fileURLWithPath: #filePath).deletingLastPathComponent()
@@ -41,6 +42,18 @@ func inTemporaryFolder(_ body: (String) throws -> Void) throws {
     #expect(logits.shape == [4, 10])
     let expected = try NpyArray.read(torchScriptFixtures + "/tiny_logits.npy").floats()
     assertClose(try logits.floats(), expected, atol: 1e-5)
+  }
+
+  /// Files traced and scripted by torch 2.13 (scripts/make_torch2_fixtures.py) load in this build,
+  /// whichever libtorch it links (1.13 or 2.x), and give that torch's logits, which are also
+  /// those of the same network saved by torch 1.13.
+  @Test(arguments: ["tiny_traced_torch2.pt", "tiny_scripted_torch2.pt"])
+  func filesFromTorch2Load(file: String) throws {
+    let model = try TorchScriptModel.load(torchScriptFixtures + "/" + file, trustCode: true)
+    #expect(model.info.inputShape == [3, 32, 32] && model.info.normalization == .cifar10)
+    let logits = try withInferenceMode { try model.logits(try torchScriptInputs()).floats() }
+    assertClose(logits, try NpyArray.read(torchScriptFixtures + "/tiny_torch2_logits.npy").floats(), atol: 1e-5)
+    assertClose(logits, try NpyArray.read(torchScriptFixtures + "/tiny_logits.npy").floats(), atol: 1e-5)
   }
 
   @Test func scriptedResNetEqualsTheSameWeightsLoadedAsAStateDict() throws {
