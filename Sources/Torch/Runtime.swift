@@ -30,7 +30,7 @@ public enum Runtime {
   /// Whether the linked libtorch was built with CUDA (a device may still be missing).
   public static var hasCUDA: Bool { ot_runtime_has_cuda() == 1 }
 
-  /// "libtorch 2.13.0, CPU only" or "libtorch 2.9.1, CUDA, 1 device(s)".
+  /// "libtorch 2.13.0, CPU only (built without CUDA)" or "libtorch 2.11.0, CUDA, 1 device(s) visible".
   public static var summary: String {
     "libtorch \(libtorchVersion), "
       + (hasCUDA ? "CUDA, \(cudaDeviceCount) device(s) visible" : "CPU only (built without CUDA)")

@@ -35,19 +35,15 @@ struct RuntimeOptions: ParsableArguments {
     try Runtime.configureAllocator()
     try Runtime.setThreads(threads ?? ProcessInfo.processInfo.activeProcessorCount)
     try Runtime.setCUDAMath(allowTF32: tf32)
-    try checkDevice(resolvedDevice)
-  }
-}
-
-/// Fails, naming the linked libtorch, when this build cannot use `device`.
-func checkDevice(_ device: Device) throws {
-  if case .cuda(let i) = device, i >= Runtime.cudaDeviceCount {
-    throw ValidationFailure(
-      "--device \(device): this build links \(Runtime.summary)"
-        + (Runtime.hasCUDA
-          ? "; no such device"
-          : "; build against a CUDA libtorch: scripts/torch-pypi.sh build with a CUDA torch wheel (docs/development.md)")
-    )
+    // Fails before any work, naming the linked libtorch, when this build cannot use the device.
+    if case .cuda(let i) = resolvedDevice, i >= Runtime.cudaDeviceCount {
+      throw ValidationFailure(
+        "--device \(device): this build links \(Runtime.summary)"
+          + (Runtime.hasCUDA
+            ? "; no such device"
+            : "; build against a CUDA libtorch: scripts/torch-pypi.sh build with a CUDA torch wheel (docs/development.md)")
+      )
+    }
   }
 }
 

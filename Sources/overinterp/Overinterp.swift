@@ -49,7 +49,6 @@ struct Overinterp: AsyncParsableCommand {
     }
   }
 
-  /// Errors from our own layers carry complete messages; show them without a stack of wrappers.
   /// The flag that sets each setting the libraries name in a `SettingProblem`.
   static let settingFlags = [
     "epochs": "--epochs", "batchSize": "--batch-size", "learningRate": "--lr", "momentum": "--momentum",
@@ -59,6 +58,7 @@ struct Overinterp: AsyncParsableCommand {
     "classes": "--classes",
   ]
 
+  /// Errors from our own layers carry complete messages; show them without a stack of wrappers.
   static func describe(_ error: Error) -> Error {
     switch error {
     case let e as TorchError: return ValidationFailure("libtorch: \(e.message)")

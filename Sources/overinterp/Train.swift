@@ -56,10 +56,7 @@ struct Train: ParsableCommand {
     String?
   @Option(help: "Seed of the first replicate; replicate i uses seed + i.") var seed: UInt64 = 0
   @Option(help: "Independent replicates to train.") var replicates: Int = 1
-  @Option(help: "Threads libtorch may use (default: all cores).") var threads: Int?
-  @Option(help: "Device: cpu, cuda or cuda:N (needs a CUDA build of libtorch).") var device: Device = .cpu
-  @Flag(help: "On a GPU, let convolutions and matmuls use TF32 (off by default: results then match float32's).") var tf32 =
-    false
+  @OptionGroup var runtime: RuntimeOptions
   @Flag(help: "Continue the runs in --out from their last finished epoch.") var resume = false
   @Option(
     help:
@@ -96,7 +93,7 @@ struct Train: ParsableCommand {
     if let augment { c.augment = augment }
     if let holdout { c.holdout = holdout }
     if let normalization { c.normalization = normalization }
-    c.threads = threads ?? ProcessInfo.processInfo.activeProcessorCount
+    c.threads = runtime.threads ?? ProcessInfo.processInfo.activeProcessorCount
     if let initialize {
       let file = initialize == "default" ? try Resources.path("default-model.safetensors") : initialize
       guard FileManager.default.fileExists(atPath: file) else {
@@ -127,10 +124,7 @@ struct Train: ParsableCommand {
 
   func run() throws {
     let base = try resolvedConfig()
-    try Runtime.configureAllocator()
-    try Runtime.setThreads(base.threads)
-    try Runtime.setCUDAMath(allowTF32: tf32)
-    try checkDevice(device)
+    try runtime.apply()
     // A pixel-subset folder is all training data; validation and test data then come from flags.
     let subsets = PixelSubsets.isSubsetFolder(data)
     let trainSet = try DataSource(path: data, split: .train, holdout: base.holdout).load()
@@ -148,7 +142,8 @@ struct Train: ParsableCommand {
       config.seed = seed + UInt64(r)
       let dir = replicates == 1 ? out : out + "/replicate-\(r)"
       let trainer = try Trainer(
-        config: config, directory: dir, classNames: trainSet.classNames, inputSize: trainSet.imageShape[1], device: device,
+        config: config, directory: dir, classNames: trainSet.classNames, inputSize: trainSet.imageShape[1],
+        device: runtime.device,
         resume: resume)
       if trainer.finishedEpochs > 0 { printError("\(dir): resuming after epoch \(trainer.finishedEpochs)") }
       trainer.onEpoch = { e in
@@ -167,7 +162,7 @@ struct Train: ParsableCommand {
       )
       if let test = testSet {
         let acc = try ModelEvaluation(
-          networks: [(dir, trainer.network)], data: test, batchSize: 500, device: device, progress: false
+          networks: [(dir, trainer.network)], data: test, batchSize: 500, device: runtime.device, progress: false
         ).entries[0]
           .report.accuracy
         print("\(dir): test accuracy \(String(format: "%.2f%%", acc * 100)) on \(test.description)")
