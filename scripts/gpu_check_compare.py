@@ -19,10 +19,10 @@ import zipfile
 
 def read_npy(data):
     assert data[:6] == b"\x93NUMPY", "not an .npy"
-    major = data[6]
-    n = struct.unpack("<H" if major == 1 else "<I", data[8:10] if major == 1 else data[8:12])[0]
-    start = (10 if major == 1 else 12) + n
-    header = ast.literal_eval(data[(10 if major == 1 else 12):start].decode("latin1"))
+    # Version 1 stores the header length in 2 bytes, later versions in 4.
+    at = 10 if data[6] == 1 else 12
+    start = at + struct.unpack("<H" if at == 10 else "<I", data[8:at])[0]
+    header = ast.literal_eval(data[at:start].decode("latin1"))
     fmt = {"<i8": "q", "<f4": "f", "<u2": "H", "<i4": "i", "<f8": "d"}[header["descr"]]
     shape = header["shape"]
     count = 1
@@ -36,7 +36,10 @@ def read_npy(data):
 
 def records(run):
     out = {}
-    for path in sorted(glob.glob(run + "/shard-*.npz")):
+    paths = sorted(glob.glob(run + "/shard-*.npz"))
+    if not paths:
+        sys.exit("%s: no shard-*.npz files (not a finished backselect run folder)" % run)
+    for path in paths:
         z = zipfile.ZipFile(path)
         arrays = {name[:-4]: read_npy(z.read(name)) for name in z.namelist()}
         for i, position in enumerate(arrays["position"]):
