@@ -73,8 +73,14 @@ final class FusedResNetCIFAR: Classifier {
   }
 
   func logits(_ x: Tensor, training: Bool) throws -> Tensor {
-    var out = try stem(try x.to(dtype).contiguous(channelsLast: channelsLast)).relu()
-    for b in blocks {
+    try head(try stem(try x.to(dtype).contiguous(channelsLast: channelsLast)).relu(), from: 0)
+  }
+
+  /// The logits from the stem's output (`from` 0) or the output of block `from - 1`: the blocks
+  /// from `from` on, the pooling and the classifier.
+  func head(_ x: Tensor, from: Int) throws -> Tensor {
+    var out = x
+    for b in blocks[from...] {
       let y = try b.conv2(try b.conv1(out).relu())
       var shortcut = out
       if b.shortcutPad > 0 {

@@ -13,7 +13,10 @@ import Torch
 /// Candidate inputs are written straight into a preallocated CPU tensor of `chunk` images, so
 /// no per-candidate tensors are created; candidates of several problems share a chunk. The
 /// forward pass runs in inference mode; softmax and log-softmax are libtorch's (float32), so
-/// `.prob` scores are bit-identical to PyTorch's.
+/// `.prob` scores are bit-identical to PyTorch's. With a classifier that evaluates one-pixel
+/// changes incrementally (`SinglePixelIncremental`: the fast method's BN-folded CIFAR ResNets) and
+/// one-pixel features, each candidate's first stage is recomputed only around its pixel (the same
+/// values up to rounding; `incremental: false` or `OVERINTERP_NO_INCREMENTAL=1` turns it off).
 public final class ClassifierScorer: CandidateScorer {
   public let classifier: any Classifier
   public let images: [[Float]]
@@ -25,12 +28,16 @@ public final class ClassifierScorer: CandidateScorer {
   public let device: Device
   let buffer: Tensor
   let bufferPointer: UnsafeMutablePointer<Float>
+  /// With a classifier that can evaluate one-pixel changes incrementally (`SinglePixelIncremental`)
+  /// and features of one pixel each: each feature's pixel (y * W + x). Nil: every candidate
+  /// runs through the whole model.
+  let featurePixels: [Int]?
   /// Forward passes run so far (candidates evaluated).
   public private(set) var evaluations = 0
 
   public init(
     classifier: any Classifier, images: [[Float]], classes: [Int], layout: FeatureLayout, maskValue: [Float]? = nil,
-    score: SelectionScore, chunk: Int = 128, device: Device = .cpu
+    score: SelectionScore, chunk: Int = 128, device: Device = .cpu, incremental: Bool = true
   ) throws {
     let size = layout.inputShape.reduce(1, *)
     guard images.allSatisfy({ $0.count == size }) else {
@@ -50,6 +57,9 @@ public final class ClassifierScorer: CandidateScorer {
     self.chunk = chunk
     self.device = device
     buffer = try Tensor.zeros([chunk] + layout.inputShape)
+    featurePixels =
+      incremental && classifier is any SinglePixelIncremental
+        && ProcessInfo.processInfo.environment["OVERINTERP_NO_INCREMENTAL"] == nil ? layout.singlePixels() : nil
     bufferPointer = try buffer.withUnsafeMutableRawPointer { $0.bindMemory(to: Float.self, capacity: chunk * size) }
   }
 
@@ -81,6 +91,7 @@ public final class ClassifierScorer: CandidateScorer {
       for k in req.candidates.indices { jobs.append((r, k)) }
     }
     var start = 0
+    var incrementalBases: IncrementalBases?
     try withInferenceMode {
       while start < jobs.count {
         let n = Swift.min(chunk, jobs.count - start)
@@ -97,7 +108,27 @@ public final class ClassifierScorer: CandidateScorer {
           }
         }
         let x = try (n == chunk ? buffer : buffer.slice(dim: 0, 0, n)).to(device)
-        let logits = try classifier.logits(x)
+        let logits: Tensor
+        if let featurePixels, let incremental = classifier as? any SinglePixelIncremental {
+          // Each candidate differs from its request's base in one pixel.
+          let kept: IncrementalBases
+          if let incrementalBases {
+            kept = incrementalBases
+          } else {
+            let all = try Tensor(Array(bases.joined()), shape: [bases.count] + layout.inputShape).to(device)
+            kept = try incremental.incrementalBases(all)
+            incrementalBases = kept
+          }
+          let pixels = (0..<n).map { j -> Int in
+            let (r, k) = jobs[start + j]
+            let c = requests[r].candidates[k]
+            return c == CandidateRequest.none ? -1 : featurePixels[c]
+          }
+          logits = try incremental.logits(
+            inputs: x, bases: kept, baseOf: (0..<n).map { jobs[start + $0].request }, pixels: pixels)
+        } else {
+          logits = try classifier.logits(x)
+        }
         let classesInChunk = try Tensor(
           (0..<n).map { Int64(classes[requests[jobs[start + $0].request].problem]) }, shape: [n, 1]
         ).to(device)

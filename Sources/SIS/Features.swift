@@ -17,6 +17,21 @@ public struct FeatureLayout: Equatable, Sendable, CustomStringConvertible {
 
   public var count: Int { elements.count }
 
+  /// Each feature's pixel (y * W + x) when every feature covers elements of one pixel only;
+  /// otherwise nil.
+  public func singlePixels() -> [Int]? {
+    let plane = inputShape[1] * inputShape[2]
+    var out: [Int] = []
+    out.reserveCapacity(elements.count)
+    for e in elements {
+      guard let first = e.first else { return nil }
+      let p = first % plane
+      guard e.allSatisfy({ $0 % plane == p }) else { return nil }
+      out.append(p)
+    }
+    return out
+  }
+
   /// A layout from a mask shape that broadcasts over `inputShape` (each dimension equal or 1).
   public init(inputShape: [Int], maskShape: [Int]) throws {
     guard inputShape.count == 3, maskShape.count == 3,

@@ -533,7 +533,7 @@ struct TinySetup {
     let lines = r.stdout.split(separator: "\n").map(String.init)
     #expect(lines.first?.contains("selection methods on the same 2 image(s)") == true && lines.first?.contains("cores") == true)
     #expect(lines.contains { $0.hasPrefix("gradient | ") && $0.contains("| 1.0x |") }, "\(r.stdout)")
-    #expect(lines.contains { $0.hasPrefix("fast | ") && $0.contains("screened top 8") }, "\(r.stdout)")
+    #expect(lines.contains { $0.hasPrefix("fast | ") && $0.contains("screened top \(ScreeningSettings().top)") }, "\(r.stdout)")
     #expect(lines.contains { $0.hasPrefix("hybrid | ") }, "\(r.stdout)")
   }
 }
