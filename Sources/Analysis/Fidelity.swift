@@ -227,8 +227,10 @@ public final class FidelityYardstick: Sendable {
     let gradient = mine.compactMap(\.gradientPasses).map(Double.init)
     let seconds = mine.map { Double($0.seconds) }.filter { $0 > 0 }
     return "\(store.directory): "
-      + (forward.isEmpty ? "passes not recorded" : "\(fmt(mean(forward), digits: 0)) forward")
-      + (gradient.isEmpty ? "" : " + \(fmt(mean(gradient), digits: 0)) gradient") + " passes per image"
+      + (forward.isEmpty
+        ? "passes not recorded"
+        : "\(fmt(mean(forward), digits: 0)) forward"
+          + (gradient.isEmpty ? "" : " + \(fmt(mean(gradient), digits: 0)) gradient") + " passes per image")
       + (seconds.isEmpty ? "" : ", \(fmt(mean(seconds), digits: 2)) s per image as measured in that run")
   }
 

@@ -251,6 +251,7 @@ public struct RunStore {
 
   /// Joins shard folders into `out`, refusing folders whose manifests disagree (other than in
   /// their shard). Shard files are copied; a group present in two folders must be identical.
+  /// Their `timings.jsonl` lines are joined too, one per group.
   public static func merge(_ inputs: [RunStore], into out: RunStore) throws -> Int {
     guard let first = inputs.first else { throw SISError.store("nothing to merge") }
     let base = try first.readManifest()
@@ -276,6 +277,22 @@ public struct RunStore {
         try writeFileAtomically(bytes, to: dst)
         copied += 1
       }
+    }
+    // The timings of every group, one line each (the first folder's where two have it).
+    var lines: [Int: String] = [:]
+    for store in [out] + inputs {
+      guard let text = try? String(contentsOfFile: store.directory + "/timings.jsonl", encoding: .utf8) else { continue }
+      let finished = store.finishedGroups()
+      for line in text.split(separator: "\n") {
+        guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+          let g = obj["group"] as? Int, finished.contains(g), lines[g] == nil
+        else { continue }
+        lines[g] = String(line)
+      }
+    }
+    if !lines.isEmpty {
+      let text = lines.sorted { $0.key < $1.key }.map { $0.value + "\n" }.joined()
+      try writeFileAtomically(Array(text.utf8), to: out.directory + "/timings.jsonl")
     }
     return copied
   }

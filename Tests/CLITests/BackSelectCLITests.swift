@@ -139,6 +139,10 @@ struct TinySetup {
       #expect(
         FileManager.default.contents(atPath: whole + name) == FileManager.default.contents(atPath: t.dir + "/merged" + name))
     }
+    // The shards' timings come along, one line per group, so the merged run's costs are known.
+    let costs = RunStore(directory: t.dir + "/merged").costs()
+    #expect(costs.keys.sorted() == RunStore(directory: whole).costs().keys.sorted() && costs.count == 4, "\(costs)")
+    #expect(costs.values.allSatisfy { $0.forwardPasses == 2080 }, "\(costs)")
     let other = try CLI.run(t.backselect(t.dir + "/prob", ["--all", "--group", "1", "--shard", "1/2", "--score", "prob"]))
     #expect(other.status == 0)
     let bad = try CLI.run(["merge", t.dir + "/s0", t.dir + "/prob", "--out", t.dir + "/bad"])
