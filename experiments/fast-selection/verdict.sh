@@ -4,6 +4,12 @@
 # 20 lossless test images and the 30 held-out training images as one set.
 #
 #   experiments/fast-selection/verdict.sh BIN OUT [backselect options, e.g. --screen-top 16]
+#   SEED35=1 experiments/fast-selection/verdict.sh BIN OUT [options]
+#
+# With SEED35=1 it also runs the fast method on the second held-out sample
+# (experiments/reference-exact-holdout30-seed35, the finished images of its shards until they are
+# merged) and judges it alone and all 80 images as one set. Do that only for variants registered
+# in docs/studies/fast-selection.md before the run: it is the untouched sample of the next verdict.
 #
 # BIN: the overinterp binary; OUT: a folder for the fast runs (two run folders). Needs the finished
 # reference run experiments/reference-exact-holdout30/run (the audit merges its shards when the
@@ -37,4 +43,25 @@ for r in "${refs30[@]}"; do pairs30+=("$r" "$OUT/holdout30"); done
 echo "== the 30 held-out images (untouched)"
 "$BIN" fidelity "${pairs30[@]}" || true
 echo "== all 50"
-"$BIN" fidelity experiments/saturation-logprob "$OUT/lossless20" "${pairs30[@]}"
+if [ "${SEED35:-0}" != 1 ]; then
+  exec "$BIN" fidelity experiments/saturation-logprob "$OUT/lossless20" "${pairs30[@]}"
+fi
+"$BIN" fidelity experiments/saturation-logprob "$OUT/lossless20" "${pairs30[@]}" || true
+if [ "${SEED35:-0}" = 1 ]; then
+  ref35=experiments/reference-exact-holdout30-seed35/run
+  if [ -f "$ref35/manifest.json" ]; then
+    refs35=("$ref35")
+  else
+    refs35=(experiments/reference-exact-holdout30-seed35/shards/shard-*-of-2)
+    echo "note: $ref35 is not merged yet; judging the images finished in the shards" >&2
+  fi
+  positions35=$(python3 -c "import json; print(','.join(map(str, json.load(open('${refs35[0]}/manifest.json'))['positions'])))")
+  "$BIN" backselect --model default --data "$DATA/cifar-10-batches-bin" --split holdout --indices "$positions35" \
+    --method fast --group 10 --out "$OUT/holdout30-seed35" --resume "$@"
+  pairs35=()
+  for r in "${refs35[@]}"; do pairs35+=("$r" "$OUT/holdout30-seed35"); done
+  echo "== the seed-35 held-out images (the second untouched sample)"
+  "$BIN" fidelity "${pairs35[@]}" || true
+  echo "== all 80"
+  "$BIN" fidelity experiments/saturation-logprob "$OUT/lossless20" "${pairs30[@]}" "${pairs35[@]}"
+fi
