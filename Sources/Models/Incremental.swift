@@ -9,6 +9,9 @@ import Torch
 /// A classifier that can evaluate inputs which each equal one of a few base inputs except at one
 /// pixel, faster than `logits` of the same inputs and with the same values up to rounding.
 public protocol SinglePixelIncremental: Classifier {
+  /// Whether this classifier can (an ensemble can when all its members can).
+  var incrementalAvailable: Bool { get }
+
   /// What the incremental evaluation keeps of the base inputs (B x C x H x W, on the
   /// classifier's device): their activations up to where the windows end.
   func incrementalBases(_ bases: Tensor) throws -> IncrementalBases
@@ -21,6 +24,8 @@ public protocol SinglePixelIncremental: Classifier {
 }
 
 extension SinglePixelIncremental {
+  public var incrementalAvailable: Bool { true }
+
   /// `logits(inputs:bases:baseOf:pixels:)` with the base inputs themselves.
   public func logits(inputs: Tensor, bases: Tensor, baseOf: [Int], pixels: [Int]) throws -> Tensor {
     try logits(inputs: inputs, bases: try incrementalBases(bases), baseOf: baseOf, pixels: pixels)
@@ -29,17 +34,28 @@ extension SinglePixelIncremental {
 
 /// The base inputs' activations that incremental evaluation reuses: per map, one row per pixel
 /// (B x H x W rows of the map's channels).
+/// For an ensemble, each member's.
 public final class IncrementalBases {
   public let count: Int
   let height: Int
   let width: Int
   let maps: [Tensor]
+  let members: [IncrementalBases]
 
   init(count: Int, height: Int, width: Int, maps: [Tensor]) {
     self.count = count
     self.height = height
     self.width = width
     self.maps = maps
+    members = []
+  }
+
+  init(members: [IncrementalBases]) {
+    count = members.first?.count ?? 0
+    height = members.first?.height ?? 0
+    width = members.first?.width ?? 0
+    maps = []
+    self.members = members
   }
 
   /// The rows of map `k` of the bases in `used` (in that order); all of them when `used` is nil.
@@ -217,5 +233,38 @@ extension FusedResNetCIFAR: SinglePixelIncremental {
     ).reshape([n, height, width, -1]).permute([0, 3, 1, 2])
     if !channelsLast { out = try out.contiguous() }
     return try head(out, from: windowedBlocks)
+  }
+}
+
+extension Ensemble: SinglePixelIncremental {
+  public var incrementalAvailable: Bool {
+    members.allSatisfy { ($0 as? any SinglePixelIncremental)?.incrementalAvailable ?? false }
+  }
+
+  func incrementalMembers() throws -> [any SinglePixelIncremental] {
+    try members.map { m in
+      guard let i = m as? any SinglePixelIncremental, i.incrementalAvailable else {
+        throw TorchError(
+          "incremental logits: ensemble member \(m.info.architecture) cannot evaluate one-pixel changes incrementally")
+      }
+      return i
+    }
+  }
+
+  public func incrementalBases(_ bases: Tensor) throws -> IncrementalBases {
+    IncrementalBases(members: try incrementalMembers().map { try $0.incrementalBases(bases) })
+  }
+
+  /// The mean of the members' logits, each evaluated incrementally.
+  public func logits(inputs: Tensor, bases: IncrementalBases, baseOf: [Int], pixels: [Int]) throws -> Tensor {
+    let parts = try incrementalMembers()
+    guard bases.members.count == parts.count else {
+      throw TorchError("incremental logits: \(bases.members.count) members' bases for an ensemble of \(parts.count)")
+    }
+    var sum = try parts[0].logits(inputs: inputs, bases: bases.members[0], baseOf: baseOf, pixels: pixels)
+    for (m, b) in zip(parts.dropFirst(), bases.members.dropFirst()) {
+      sum = try sum + m.logits(inputs: inputs, bases: b, baseOf: baseOf, pixels: pixels)
+    }
+    return try sum / Double(parts.count)
   }
 }

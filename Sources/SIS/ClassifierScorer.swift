@@ -58,7 +58,7 @@ public final class ClassifierScorer: CandidateScorer {
     self.device = device
     buffer = try Tensor.zeros([chunk] + layout.inputShape)
     featurePixels =
-      incremental && classifier is any SinglePixelIncremental
+      incremental && (classifier as? any SinglePixelIncremental)?.incrementalAvailable == true
         && ProcessInfo.processInfo.environment["OVERINTERP_NO_INCREMENTAL"] == nil ? layout.singlePixels() : nil
     bufferPointer = try buffer.withUnsafeMutableRawPointer { $0.bindMemory(to: Float.self, capacity: chunk * size) }
   }

@@ -79,6 +79,29 @@ import Testing
     }
   }
 
+  /// An ensemble of CIFAR ResNets: the mean of its members' incremental logits; with a member
+  /// that cannot, it says so and refuses.
+  @Test func ensembles() throws {
+    try Runtime.manualSeed(5)
+    let a = try ResNetCIFAR(depth: .resnet20, inputSize: 12)
+    let b = try ResNetCIFAR(depth: .resnet32, inputSize: 12)
+    let fused = try optimizedForInference(try Ensemble([a, b]), channelsLast: true)
+    let incremental = try #require(fused as? any SinglePixelIncremental)
+    #expect(incremental.incrementalAvailable)
+    let shape = [3, 12, 12]
+    let bases = try (0..<2).map { _ in try Tensor.randn(shape).floats() }
+    let (inputs, pixels, baseOf) = candidates(bases: bases, shape: shape)
+    let x = try Tensor(inputs, shape: [pixels.count] + shape)
+    try withInferenceMode {
+      let fast = try incremental.logits(
+        inputs: x, bases: try Tensor(Array(bases.joined()), shape: [2] + shape), baseOf: baseOf, pixels: pixels)
+      assertClose(try fast.floats(), try fused.logits(x).floats(), atol: 1e-4)
+    }
+    let mixed = try Ensemble([try a.optimizedForInference(channelsLast: true), a])
+    #expect(!mixed.incrementalAvailable)
+    #expect(throws: TorchError.self) { try mixed.incrementalBases(try Tensor.randn([1] + shape)) }
+  }
+
   @Test func badArgumentsAreErrors() throws {
     let fused = try ResNetCIFAR(depth: .resnet20, inputSize: 8).optimizedForInference(channelsLast: true)
     let incremental = try #require(fused as? any SinglePixelIncremental)

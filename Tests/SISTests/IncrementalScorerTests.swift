@@ -52,5 +52,13 @@ import Torch
       classifier: try ResNetCIFAR(depth: .resnet20, inputSize: 8), images: [try Tensor.randn([3, 8, 8]).floats()],
       classes: [0], layout: .pixels([3, 8, 8]), score: .prob)
     #expect(single.featurePixels == nil)
+    // An ensemble uses it when all its members can.
+    let member = try ResNetCIFAR(depth: .resnet20, inputSize: 8)
+    for (members, expected) in [([try member.optimizedForInference(channelsLast: true)], true), ([member], false)] {
+      let e = try ClassifierScorer(
+        classifier: try Ensemble(members + [try member.optimizedForInference(channelsLast: true)]),
+        images: [try Tensor.randn([3, 8, 8]).floats()], classes: [0], layout: .pixels([3, 8, 8]), score: .prob)
+      #expect((e.featurePixels != nil) == expected)
+    }
   }
 }
