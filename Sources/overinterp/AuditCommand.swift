@@ -28,9 +28,9 @@ struct AuditCommand: ParsableCommand {
       hybrid (half a minute or more) and exact (4-8 minutes) are the alternatives.
       """)
 
-  @OptionGroup var model: ModelOptions
-  @OptionGroup var dataOptions: DataOptions
-  @OptionGroup var runtime: RuntimeOptions
+  @OptionGroup(title: "Model") var model: ModelOptions
+  @OptionGroup(title: "Data") var dataOptions: DataOptions
+  @OptionGroup(title: "Runtime") var runtime: RuntimeOptions
 
   @Option(help: "Audit folder.")
   var out: String = "audit"

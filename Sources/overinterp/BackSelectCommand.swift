@@ -23,10 +23,10 @@ struct BackSelectCommand: ParsableCommand {
       two candidates that reach it, with the same outcome.
       """)
 
-  @OptionGroup var model: ModelOptions
-  @OptionGroup var dataOptions: DataOptions
-  @OptionGroup var selection: SelectionOptions
-  @OptionGroup var runtime: RuntimeOptions
+  @OptionGroup(title: "Model") var model: ModelOptions
+  @OptionGroup(title: "Data") var dataOptions: DataOptions
+  @OptionGroup(title: "Image selection") var selection: SelectionOptions
+  @OptionGroup(title: "Runtime") var runtime: RuntimeOptions
 
   @Option(help: "Run folder for the manifest and shards.")
   var out: String

@@ -30,7 +30,7 @@ struct BenchBackSelect: ParsableCommand {
   @Option(help: "Side of the central window of free pixels (32 = the whole image).")
   var window: Int = 32
 
-  @OptionGroup var baseline: BaselineOptions
+  @OptionGroup(title: "Baseline") var baseline: BaselineOptions
 
   @Option(help: "Chunk sizes to try for the optimized evaluator.")
   var chunks: String = "64,128"

@@ -33,7 +33,7 @@ struct BenchGradient: ParsableCommand {
   @Option(help: "Iterations to time (after one warm-up iteration).")
   var iterations: Int = 3
 
-  @OptionGroup var baseline: BaselineOptions
+  @OptionGroup(title: "Baseline") var baseline: BaselineOptions
 
   func validate() throws {
     if batch < 1 || k < 1 || iterations < 1 { throw ValidationError("--batch, --k and --iterations must be at least 1") }

@@ -23,7 +23,7 @@ struct BenchInference: ParsableCommand {
   @Option(help: "Seconds to measure each variant at each batch size.")
   var seconds: Double = 3
 
-  @OptionGroup var baseline: BaselineOptions
+  @OptionGroup(title: "Baseline") var baseline: BaselineOptions
 
   @Option(help: "The baseline script.")
   var script: String = "bench/inference.py"

@@ -23,8 +23,8 @@ struct BenchSelection: ParsableCommand {
       cost per image as recorded in a finished exact run (measured there, not here).
       """)
 
-  @OptionGroup var model: ModelOptions
-  @OptionGroup var dataOptions: DataOptions
+  @OptionGroup(title: "Model") var model: ModelOptions
+  @OptionGroup(title: "Data") var dataOptions: DataOptions
   @OptionGroup(title: "Selection method (for the fast variant)") var methodOptions: MethodOptions
 
   @Option(help: "Images to time (the first ones with confidence >= 0.5).")
@@ -39,7 +39,7 @@ struct BenchSelection: ParsableCommand {
   @Option(help: "A finished exact run whose cost per image to print beside (e.g. experiments/reference-exact-holdout30/run).")
   var reference: String?
 
-  @OptionGroup var runtime: RuntimeOptions
+  @OptionGroup(title: "Runtime") var runtime: RuntimeOptions
 
   func validate() throws {
     if images < 1 { throw ValidationError("--images must be at least 1, got \(images)") }

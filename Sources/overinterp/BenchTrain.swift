@@ -19,7 +19,7 @@ struct BenchTrain: ParsableCommand {
   @Option(help: "Batch size.")
   var batchSize: Int = 128
 
-  @OptionGroup var baseline: BaselineOptions
+  @OptionGroup(title: "Baseline") var baseline: BaselineOptions
 
   func run() throws {
     for line in try trainBenchmark(seconds: seconds, batchSize: batchSize, baseline: baseline.settings) { print(line) }

@@ -19,7 +19,7 @@ struct DataCorrupt: ParsableCommand {
       concatenated in alphabetical order), generating only those images.
       """)
 
-  @OptionGroup var dataOptions: DataOptions
+  @OptionGroup(title: "Data") var dataOptions: DataOptions
 
   @Option(help: "Output folder.")
   var out: String

@@ -17,9 +17,9 @@ struct Eval: ParsableCommand {
       (default PGD-20, eps 8/255, step 2/255, random start), per model.
       """)
 
-  @OptionGroup var model: ModelOptions
-  @OptionGroup var dataOptions: DataOptions
-  @OptionGroup var runtime: RuntimeOptions
+  @OptionGroup(title: "Model") var model: ModelOptions
+  @OptionGroup(title: "Data") var dataOptions: DataOptions
+  @OptionGroup(title: "Runtime") var runtime: RuntimeOptions
 
   @Option(help: "Images per forward pass.")
   var batchSize: Int = 256

@@ -24,8 +24,8 @@ struct FidelityCommand: ParsableCommand {
     help: "Pairs of run folders: a reference (exact BackSelect, score logprob), then the run to judge on the same images.")
   var runs: [String]
 
-  @OptionGroup var model: ModelOptions
-  @OptionGroup var runtime: RuntimeOptions
+  @OptionGroup(title: "Model") var model: ModelOptions
+  @OptionGroup(title: "Runtime") var runtime: RuntimeOptions
 
   @Option(help: "Comma-separated SIS thresholds in [0, 1].")
   var thresholds = Thresholds([0.5, 0.9, 0.99])

@@ -46,10 +46,10 @@ struct SISCommand: ParsableCommand {
   @Flag(help: "Compute SIS collections for images selected with --model/--data/--indices etc.")
   var collection = false
 
-  @OptionGroup var model: ModelOptions
-  @OptionGroup var dataOptions: DataOptions
-  @OptionGroup var selection: SelectionOptions
-  @OptionGroup var runtime: RuntimeOptions
+  @OptionGroup(title: "Model") var model: ModelOptions
+  @OptionGroup(title: "Data") var dataOptions: DataOptions
+  @OptionGroup(title: "Image selection") var selection: SelectionOptions
+  @OptionGroup(title: "Runtime") var runtime: RuntimeOptions
 
   @Option(help: "With --collection: what BackSelect maximises (prob, logprob, margin).")
   var score: SelectionScore = .logprob

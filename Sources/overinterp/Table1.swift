@@ -34,7 +34,7 @@ struct Table1: ParsableCommand {
   @Option(help: "Output folder.")
   var out: String
 
-  @OptionGroup var runtime: RuntimeOptions
+  @OptionGroup(title: "Runtime") var runtime: RuntimeOptions
 
   func validate() throws {
     if models.isEmpty || data.isEmpty { throw ValidationError("give at least one --model GROUP=FILE and one --data LABEL=PATH") }

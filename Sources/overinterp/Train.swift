@@ -56,7 +56,7 @@ struct Train: ParsableCommand {
     String?
   @Option(help: "Seed of the first replicate; replicate i uses seed + i.") var seed: UInt64 = 0
   @Option(help: "Independent replicates to train.") var replicates: Int = 1
-  @OptionGroup var runtime: RuntimeOptions
+  @OptionGroup(title: "Runtime") var runtime: RuntimeOptions
   @Flag(help: "Continue the runs in --out from their last finished epoch.") var resume = false
   @Option(
     help:
