@@ -22,14 +22,14 @@ struct Convert: ParsableCommand {
   @Argument(help: "Output .safetensors file.")
   var output: String
 
-  @Option(help: "Architecture: \(Architecture.allCases.map(\.rawValue).joined(separator: ", ")).")
-  var arch: String
+  @Option(help: "Architecture.")
+  var arch: Architecture
 
   @Option(
     help:
       "Input normalization the weights were trained with: \(Normalization.presets.map(\.0).joined(separator: ", ")), or m1,m2,m3/s1,s2,s3 (default: the architecture's: cifar10; minus-one-to-one for mobilenet_v2_tfsame; imagenet for mobilenet_v2)."
   )
-  var normalization: String?
+  var normalization: NormalizationArgument?
 
   @Option(
     help:
@@ -44,20 +44,13 @@ struct Convert: ParsableCommand {
   var preprocessing: String?
 
   func validate() throws {
-    if Architecture(rawValue: arch) == nil {
-      throw ValidationError(
-        "--arch must be one of \(Architecture.allCases.map(\.rawValue).joined(separator: ", ")), got '\(arch)'")
-    }
-    if let normalization, Normalization(parsing: normalization) == nil {
-      throw ValidationError("--normalization must be a preset or m1,m2,m3/s1,s2,s3, got '\(normalization)'")
-    }
     if !output.hasSuffix(".safetensors") { throw ValidationError("the output file must end in .safetensors, got '\(output)'") }
   }
 
   func run() throws {
     try Runtime.configureAllocator()
     let options = ModelFileOptions(
-      architecture: try Architecture.named(arch), normalization: normalization.flatMap(Normalization.init(parsing:)),
+      architecture: arch, normalization: normalization?.value,
       classNames: try classes.map(ModelLoader.classNames(parsing:)),
       preprocessing: preprocessing.flatMap(Preprocessing.init(parsing:)))
     let network = try ModelLoader.load(input, options: options)

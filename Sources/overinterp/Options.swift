@@ -9,6 +9,20 @@ import SIS
 import Torch
 
 extension Split: ExpressibleByArgument {}
+extension Architecture: ExpressibleByArgument {}
+
+/// A `--normalization` value: a preset name or m1,m2,m3/s1,s2,s3, parsed once; `text` keeps the
+/// spelling given (a training config records it as typed).
+struct NormalizationArgument: ExpressibleByArgument {
+  let text: String
+  let value: Normalization
+
+  init?(argument: String) {
+    guard let value = Normalization(parsing: argument) else { return nil }
+    text = argument
+    self.value = value
+  }
+}
 
 /// Threads and device, shared by every command that runs a model.
 struct RuntimeOptions: ParsableArguments {
@@ -153,15 +167,15 @@ struct ModelOptions: ParsableArguments {
 
   @Option(
     help:
-      "Architecture of PyTorch files or of safetensors without overinterp metadata: \(Architecture.allCases.map(\.rawValue).joined(separator: ", "))."
+      "Architecture of PyTorch files or of safetensors without overinterp metadata."
   )
-  var arch: String?
+  var arch: Architecture?
 
   @Option(
     help:
       "Input normalization for such files: \(Normalization.presets.map(\.0).joined(separator: ", ")), or m1,m2,m3/s1,s2,s3 (default: a robustness-library checkpoint's own normalizer, else the architecture's)."
   )
-  var normalization: String?
+  var normalization: NormalizationArgument?
 
   @Option(
     help: "Class names for such files: a file with one per line (a leading WordNet id is dropped) or a comma-separated list.")
@@ -174,25 +188,16 @@ struct ModelOptions: ParsableArguments {
     if let inputShape, TorchScriptMetadata.parseShape(inputShape) == nil {
       throw ValidationError("--input-shape must be three positive sizes C,H,W such as 3,32,32, got '\(inputShape)'")
     }
-    if let arch, Architecture(rawValue: arch) == nil {
-      throw ValidationError(
-        "--arch must be one of \(Architecture.allCases.map(\.rawValue).joined(separator: ", ")), got '\(arch)'")
-    }
     if let preprocessing, Preprocessing(parsing: preprocessing) == nil {
       throw ValidationError(
         "--preprocessing must be none, central-crop:FRACTION:SIZE or resize-center-crop:RESIZE:SIZE, got '\(preprocessing)'")
-    }
-    if let normalization, Normalization(parsing: normalization) == nil {
-      throw ValidationError(
-        "--normalization must be a preset (\(Normalization.presets.map(\.0).joined(separator: ", "))) or m1,m2,m3/s1,s2,s3, got '\(normalization)'"
-      )
     }
   }
 
   /// What to assume about files that do not describe themselves (checked in `validate`).
   func fileOptions() throws -> ModelFileOptions {
     ModelFileOptions(
-      architecture: try arch.map(Architecture.named), normalization: normalization.flatMap(Normalization.init(parsing:)),
+      architecture: arch, normalization: normalization?.value,
       classNames: try classes.map(ModelLoader.classNames(parsing:)),
       preprocessing: preprocessing.flatMap(Preprocessing.init(parsing:)),
       inputShape: inputShape.flatMap(TorchScriptMetadata.parseShape), trustCode: trustCode)

@@ -19,8 +19,8 @@ struct Train: ParsableCommand {
       written atomically after every epoch; --resume continues an interrupted run.
       """)
 
-  @Option(help: "Architecture: \(Architecture.allCases.map(\.rawValue).joined(separator: ", ")).")
-  var arch: String = "resnet20"
+  @Option(help: "Architecture.")
+  var arch: Architecture = .resnet20
 
   @Option(
     help: "Data: a CIFAR-10 binary folder (training images and test batch), or a pixel-subset folder from `overinterp subsets`.")
@@ -53,7 +53,7 @@ struct Train: ParsableCommand {
   @Option(help: "Test data evaluated at the end (any --data path); default: the test batch of a CIFAR-10 folder.") var test:
     String?
   @Option(help: "Input normalization: \(Normalization.presets.map(\.0).joined(separator: ", ")) or mean/std.") var normalization:
-    String?
+    NormalizationArgument?
   @Option(help: "Seed of the first replicate; replicate i uses seed + i.") var seed: UInt64 = 0
   @Option(help: "Independent replicates to train.") var replicates: Int = 1
   @OptionGroup(title: "Runtime") var runtime: RuntimeOptions
@@ -73,7 +73,7 @@ struct Train: ParsableCommand {
     guard var c = TrainConfig.preset(preset) else {
       throw ValidationError("--preset must be one of \(TrainConfig.presetNames.joined(separator: ", ")), got '\(preset)'")
     }
-    c.arch = arch
+    c.arch = arch.rawValue
     if let epochs { c.epochs = epochs }
     if let batchSize { c.batchSize = batchSize }
     if let learningRate { c.learningRate = learningRate }
@@ -92,7 +92,7 @@ struct Train: ParsableCommand {
     if let warmupEpochs { c.warmupEpochs = warmupEpochs }
     if let augment { c.augment = augment }
     if let holdout { c.holdout = holdout }
-    if let normalization { c.normalization = normalization }
+    if let normalization { c.normalization = normalization.text }
     c.threads = runtime.threads ?? ProcessInfo.processInfo.activeProcessorCount
     if let initialize {
       let file = initialize == "default" ? try Resources.path("default-model.safetensors") : initialize
@@ -110,16 +110,9 @@ struct Train: ParsableCommand {
   }
 
   func validate() throws {
-    if Architecture(rawValue: arch) == nil {
-      throw ValidationError(
-        "--arch must be one of \(Architecture.allCases.map(\.rawValue).joined(separator: ", ")), got '\(arch)'")
-    }
     if replicates < 1 { throw ValidationError("--replicates must be at least 1, got \(replicates)") }
     let c = try resolvedConfig()
     if let first = c.problems().first { throw ValidationError(first.named(by: Overinterp.settingFlags)) }
-    if Normalization(parsing: c.normalization) == nil {
-      throw ValidationError("--normalization must be a preset or mean/std, got '\(c.normalization)'")
-    }
   }
 
   func run() throws {

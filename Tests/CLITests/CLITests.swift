@@ -114,6 +114,13 @@ func tempPath(_ name: String) -> String {
     #expect(d.stderr.contains("--normalization"))
     let e = try CLI.run(["convert", "a.pt", "b.bin", "--arch", "resnet20"])
     #expect(e.stderr.contains(".safetensors"))
+    // --arch and --normalization are parsed into their types, the choices named.
+    for command in [["train", "--data", "x", "--out", "y"], ["convert", "a.pt", "b.safetensors"], ["eval"]] {
+      let f = try CLI.run(command + ["--arch", "resnet21"])
+      #expect(f.status != 0 && f.stderr.contains("--arch") && f.stderr.contains("resnet20"), "\(command): \(f.stderr)")
+      let g = try CLI.run(command + ["--arch", "resnet20", "--normalization", "0.5,0.5,0.5/1,0,1"])
+      #expect(g.status != 0 && g.stderr.contains("--normalization"), "\(command): \(g.stderr)")
+    }
   }
 
   @Test func truncatedDataFileIsNamedInTheError() throws {
