@@ -76,9 +76,14 @@ public final class Ensemble: Classifier {
   }
 
   public func logits(_ x: Tensor, training: Bool) throws -> Tensor {
-    var sum = try members[0].logits(x, training: training)
+    try Self.mean(of: members) { try $0.logits(x, training: training) }
+  }
+
+  /// The mean over `members` (at least one) of `logits`.
+  static func mean<Member>(of members: [Member], _ logits: (Member) throws -> Tensor) throws -> Tensor {
+    var sum = try logits(members[0])
     for m in members.dropFirst() {
-      sum = try sum + m.logits(x, training: training)
+      sum = try sum + logits(m)
     }
     return try sum / Double(members.count)
   }

@@ -33,8 +33,7 @@ extension SinglePixelIncremental {
 }
 
 /// The base inputs' activations that incremental evaluation reuses: per map, one row per pixel
-/// (B x H x W rows of the map's channels).
-/// For an ensemble, each member's.
+/// (B x H x W rows of the map's channels); for an ensemble, each member's.
 public final class IncrementalBases {
   public let count: Int
   let height: Int
@@ -66,9 +65,9 @@ public final class IncrementalBases {
   }
 }
 
-/// Where each row of a windowed gather comes from (rows of a source made by stacking, in this
-/// order: one zero row when `zeroRow`, the base maps' rows (B x H x W, one per pixel), the
-/// changed windows' rows (N x (2 inner + 1)^2)).
+/// Where each row of a windowed gather comes from: row indices into a source made by stacking the
+/// base maps' rows (B x H x W, one per pixel) and the changed windows' rows (N x (2 inner + 1)^2),
+/// with one zero row in front for `window`.
 struct WindowIndex {
   let height: Int
   let width: Int
@@ -187,9 +186,7 @@ extension FusedResNetCIFAR: SinglePixelIncremental {
       slot[i] = used.count
       used.append(i)
     }
-    let usedIndex =
-      used.count == bases.count && used == Array(0..<bases.count)
-      ? nil : try Tensor(used.map(Int64.init), shape: [used.count]).to(device)
+    let usedIndex = used == Array(0..<bases.count) ? nil : try Tensor(used.map(Int64.init), shape: [used.count]).to(device)
     let local = baseOf.map { slot[$0] }
     let at = pixels.map { p in p < 0 ? (y: 0, x: 0) : (y: p / width, x: p % width) }
     let index = WindowIndex(height: height, width: width, bases: used.count)
@@ -211,8 +208,9 @@ extension FusedResNetCIFAR: SinglePixelIncremental {
       radius: 2, inner: -1, baseOf: Array(0..<n), pixels: at)
     var u = try valid(stem, try windows(try gather([zeroInput, xRows], stemIndex), side: 5)).relu()
     var inner = 1
+    // The stage's blocks keep the stem's channels (identity shortcuts).
+    let zero = try Tensor.zeros([1, u.shape[1]], dtype: dtype, device: device)
     for (k, blk) in blocks.prefix(windowedBlocks).enumerated() {
-      let zero = try Tensor.zeros([1, u.shape[1]], dtype: dtype, device: device)
       let inputSide = 2 * (inner + 2) + 1
       let input = try windows(
         try gather(
@@ -261,10 +259,8 @@ extension Ensemble: SinglePixelIncremental {
     guard bases.members.count == parts.count else {
       throw TorchError("incremental logits: \(bases.members.count) members' bases for an ensemble of \(parts.count)")
     }
-    var sum = try parts[0].logits(inputs: inputs, bases: bases.members[0], baseOf: baseOf, pixels: pixels)
-    for (m, b) in zip(parts.dropFirst(), bases.members.dropFirst()) {
-      sum = try sum + m.logits(inputs: inputs, bases: b, baseOf: baseOf, pixels: pixels)
+    return try Self.mean(of: Array(zip(parts, bases.members))) { m, b in
+      try m.logits(inputs: inputs, bases: b, baseOf: baseOf, pixels: pixels)
     }
-    return try sum / Double(parts.count)
   }
 }

@@ -29,9 +29,9 @@ public final class ClassifierScorer: CandidateScorer {
   let buffer: Tensor
   let bufferPointer: UnsafeMutablePointer<Float>
   /// With a classifier that can evaluate one-pixel changes incrementally (`SinglePixelIncremental`)
-  /// and features of one pixel each: each feature's pixel (y * W + x). Nil: every candidate
-  /// runs through the whole model.
-  let featurePixels: [Int]?
+  /// and features of one pixel each: that classifier and each feature's pixel (y * W + x). Nil:
+  /// every candidate runs through the whole model.
+  let incremental: (model: any SinglePixelIncremental, featurePixels: [Int])?
   /// Forward passes run so far (candidates evaluated).
   public private(set) var evaluations = 0
 
@@ -57,9 +57,13 @@ public final class ClassifierScorer: CandidateScorer {
     self.chunk = chunk
     self.device = device
     buffer = try Tensor.zeros([chunk] + layout.inputShape)
-    featurePixels =
-      incremental && (classifier as? any SinglePixelIncremental)?.incrementalAvailable == true
-        && ProcessInfo.processInfo.environment["OVERINTERP_NO_INCREMENTAL"] == nil ? layout.singlePixels() : nil
+    if incremental, ProcessInfo.processInfo.environment["OVERINTERP_NO_INCREMENTAL"] == nil,
+      let model = classifier as? any SinglePixelIncremental, model.incrementalAvailable, let pixels = layout.singlePixels()
+    {
+      self.incremental = (model, pixels)
+    } else {
+      self.incremental = nil
+    }
     bufferPointer = try buffer.withUnsafeMutableRawPointer { $0.bindMemory(to: Float.self, capacity: chunk * size) }
   }
 
@@ -109,22 +113,22 @@ public final class ClassifierScorer: CandidateScorer {
         }
         let x = try (n == chunk ? buffer : buffer.slice(dim: 0, 0, n)).to(device)
         let logits: Tensor
-        if let featurePixels, let incremental = classifier as? any SinglePixelIncremental {
+        if let incremental {
           // Each candidate differs from its request's base in one pixel.
           let kept: IncrementalBases
           if let incrementalBases {
             kept = incrementalBases
           } else {
             let all = try Tensor(Array(bases.joined()), shape: [bases.count] + layout.inputShape).to(device)
-            kept = try incremental.incrementalBases(all)
+            kept = try incremental.model.incrementalBases(all)
             incrementalBases = kept
           }
           let pixels = (0..<n).map { j -> Int in
             let (r, k) = jobs[start + j]
             let c = requests[r].candidates[k]
-            return c == CandidateRequest.none ? -1 : featurePixels[c]
+            return c == CandidateRequest.none ? -1 : incremental.featurePixels[c]
           }
-          logits = try incremental.logits(
+          logits = try incremental.model.logits(
             inputs: x, bases: kept, baseOf: (0..<n).map { jobs[start + $0].request }, pixels: pixels)
         } else {
           logits = try classifier.logits(x)

@@ -210,23 +210,32 @@ public struct RunStore {
   /// Seconds per image by position, from `timings.jsonl` (absent entries: unknown).
   func timings() -> [Int: Float] { costs().mapValues(\.seconds) }
 
-  /// What each finished image cost, by position, from `timings.jsonl`: the group's wall time
-  /// per image and, where the run recorded them, forward and gradient passes per image (a
-  /// gradient run that took none records no gradient count: zero). The last line of a group
-  /// wins (a group run again after a crash between shard and timing line).
-  public func costs() -> [Int: ImageCost] {
-    guard let text = try? String(contentsOfFile: directory + "/timings.jsonl", encoding: .utf8),
-      let m = try? readManifest()
-    else { return [:] }
-    var out: [Int: ImageCost] = [:]
+  /// The `timings.jsonl` line of each finished group, with its fields. A line whose shard is not
+  /// on disk (its write failed after the line) does not count; the last line of a group wins (a
+  /// group run again after a crash between shard and timing line).
+  func timingLines() -> [Int: (line: Substring, fields: [String: Any])] {
+    guard let text = try? String(contentsOfFile: directory + "/timings.jsonl", encoding: .utf8) else { return [:] }
     let finished = finishedGroups()
+    var out: [Int: (line: Substring, fields: [String: Any])] = [:]
     for line in text.split(separator: "\n") {
-      // A line whose shard is not on disk (its write failed after the line) does not count.
       guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-        let g = obj["group"] as? Int, let s = obj["seconds_per_image"] as? Double, finished.contains(g)
+        let g = obj["group"] as? Int, finished.contains(g)
       else { continue }
-      let forward = obj["forward_passes_per_image"] as? Int
-      let gradient = obj["gradient_passes_per_image"] as? Int ?? (forward == nil ? nil : 0)
+      out[g] = (line, obj)
+    }
+    return out
+  }
+
+  /// What each finished image cost, by position, from `timings.jsonl` (`timingLines`): the
+  /// group's wall time per image and, where the run recorded them, forward and gradient passes
+  /// per image (a gradient run that took none records no gradient count: zero).
+  public func costs() -> [Int: ImageCost] {
+    guard let m = try? readManifest() else { return [:] }
+    var out: [Int: ImageCost] = [:]
+    for (g, timing) in timingLines() {
+      guard let s = timing.fields["seconds_per_image"] as? Double else { continue }
+      let forward = timing.fields["forward_passes_per_image"] as? Int
+      let gradient = timing.fields["gradient_passes_per_image"] as? Int ?? (forward == nil ? nil : 0)
       let cost = ImageCost(seconds: Float(s), forwardPasses: forward, gradientPasses: gradient)
       for pos in m.positions(ofGroup: g) { out[pos] = cost }
     }
@@ -278,17 +287,10 @@ public struct RunStore {
         copied += 1
       }
     }
-    // The timings of every group, one line each (the first folder's where two have it).
-    var lines: [Int: String] = [:]
+    // The timing of every group, one line each (the first folder's where two have it).
+    var lines: [Int: Substring] = [:]
     for store in [out] + inputs {
-      guard let text = try? String(contentsOfFile: store.directory + "/timings.jsonl", encoding: .utf8) else { continue }
-      let finished = store.finishedGroups()
-      for line in text.split(separator: "\n") {
-        guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-          let g = obj["group"] as? Int, finished.contains(g), lines[g] == nil
-        else { continue }
-        lines[g] = String(line)
-      }
+      for (g, timing) in store.timingLines() where lines[g] == nil { lines[g] = timing.line }
     }
     if !lines.isEmpty {
       let text = lines.sorted { $0.key < $1.key }.map { $0.value + "\n" }.joined()

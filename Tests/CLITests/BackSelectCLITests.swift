@@ -131,6 +131,12 @@ struct TinySetup {
       let r = try CLI.run(t.backselect(t.dir + "/s\(i)", ["--all", "--group", "1", "--shard", "\(i)/2"]))
       #expect(r.status == 0, "\(r.stderr)")
     }
+    // A group run again after a crash between its shard and its timing line: its last line counts.
+    let rerun = "{\"group\": 0, \"images\": 1, \"seconds_per_image\": 123.5, \"forward_passes_per_image\": 2080}\n"
+    let handle = try #require(FileHandle(forWritingAtPath: t.dir + "/s0/timings.jsonl"))
+    try handle.seekToEnd()
+    try handle.write(contentsOf: Data(rerun.utf8))
+    try handle.close()
     let m = try CLI.run(["merge", t.dir + "/s0", t.dir + "/s1", "--out", t.dir + "/merged"])
     #expect(m.status == 0, "\(m.stderr)")
     #expect(m.stdout.contains("4 image(s)"))
@@ -143,6 +149,7 @@ struct TinySetup {
     let costs = RunStore(directory: t.dir + "/merged").costs()
     #expect(costs.keys.sorted() == RunStore(directory: whole).costs().keys.sorted() && costs.count == 4, "\(costs)")
     #expect(costs.values.allSatisfy { $0.forwardPasses == 2080 }, "\(costs)")
+    #expect(costs[0]?.seconds == 123.5, "\(costs)")
     let other = try CLI.run(t.backselect(t.dir + "/prob", ["--all", "--group", "1", "--shard", "1/2", "--score", "prob"]))
     #expect(other.status == 0)
     let bad = try CLI.run(["merge", t.dir + "/s0", t.dir + "/prob", "--out", t.dir + "/bad"])

@@ -24,7 +24,7 @@ import Torch
     }
     let fast = try scorer(true)
     let whole = try scorer(false)
-    #expect(fast.featurePixels != nil && whole.featurePixels == nil)
+    #expect(fast.incremental != nil && whole.incremental == nil)
     var masked = [Bool](repeating: false, count: 100)
     for f in stride(from: 0, to: 100, by: 3) { masked[f] = true }
     let requests = [
@@ -47,18 +47,18 @@ import Torch
     let scorer = try ClassifierScorer(
       classifier: fused, images: [try Tensor.randn([3, 8, 8]).floats()], classes: [0],
       layout: try FeatureLayout(inputShape: [3, 8, 8], patch: 2), score: .prob)
-    #expect(scorer.featurePixels == nil)
+    #expect(scorer.incremental == nil)
     let single = try ClassifierScorer(
       classifier: try ResNetCIFAR(depth: .resnet20, inputSize: 8), images: [try Tensor.randn([3, 8, 8]).floats()],
       classes: [0], layout: .pixels([3, 8, 8]), score: .prob)
-    #expect(single.featurePixels == nil)
+    #expect(single.incremental == nil)
     // An ensemble uses it when all its members can.
     let member = try ResNetCIFAR(depth: .resnet20, inputSize: 8)
     for (members, expected) in [([try member.optimizedForInference(channelsLast: true)], true), ([member], false)] {
       let e = try ClassifierScorer(
         classifier: try Ensemble(members + [try member.optimizedForInference(channelsLast: true)]),
         images: [try Tensor.randn([3, 8, 8]).floats()], classes: [0], layout: .pixels([3, 8, 8]), score: .prob)
-      #expect((e.featurePixels != nil) == expected)
+      #expect((e.incremental != nil) == expected)
     }
   }
 }
