@@ -5,6 +5,7 @@
 #include "shim.h"
 
 #include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
 #include <c10/core/GradMode.h>
 #include <c10/core/InferenceMode.h>
@@ -229,6 +230,27 @@ ot_tensor ot_tensor_rand(const int64_t* shape, int32_t ndim, int32_t dtype, int3
 ot_tensor ot_tensor_randint(int64_t low, int64_t high, const int64_t* shape, int32_t ndim, int32_t device) {
   OT_TRY
   return wrap(at::randint(low, high, ints(shape, ndim), opts(2, device)));
+  OT_CATCH(nullptr)
+}
+
+struct ot_generator_opaque {
+  at::Generator gen;
+};
+
+ot_generator ot_generator_new(uint64_t seed) {
+  OT_TRY
+  return new ot_generator_opaque{at::detail::createCPUGenerator(seed)};
+  OT_CATCH(nullptr)
+}
+
+void ot_generator_free(ot_generator g) { delete g; }
+
+ot_tensor ot_tensor_random_from(ot_generator g, int32_t normal, const int64_t* shape, int32_t ndim, int32_t dtype, int32_t device) {
+  OT_TRY
+  if (!g) throw std::invalid_argument("ot_tensor_random_from: no generator");
+  auto cpu = opts(dtype, -1);
+  at::Tensor t = normal ? at::randn(ints(shape, ndim), g->gen, cpu) : at::rand(ints(shape, ndim), g->gen, cpu);
+  return wrap(device < 0 ? t : t.to(to_device(device)));
   OT_CATCH(nullptr)
 }
 

@@ -17,13 +17,13 @@ func makeParameter(_ shape: [Int], fanIn: Int, fanOut: Int, initializer: WeightI
   switch initializer {
   case .pytorchDefault:
     let bound = 1 / Double(fanIn).squareRoot()
-    t = try Tensor.rand(shape, device: device) * (2 * bound) - bound
+    t = try Tensor.rand(shape, device: device, generator: Generator.current) * (2 * bound) - bound
   case .kaimingNormalFanIn:
-    t = try Tensor.randn(shape, device: device) * (2 / Double(fanIn)).squareRoot()
+    t = try Tensor.randn(shape, device: device, generator: Generator.current) * (2 / Double(fanIn)).squareRoot()
   case .kaimingNormalFanOut:
-    t = try Tensor.randn(shape, device: device) * (2 / Double(fanOut)).squareRoot()
+    t = try Tensor.randn(shape, device: device, generator: Generator.current) * (2 / Double(fanOut)).squareRoot()
   case .normal(let std):
-    t = try Tensor.randn(shape, device: device) * std
+    t = try Tensor.randn(shape, device: device, generator: Generator.current) * std
   }
   let leaf = try t.detach()
   try leaf.setRequiresGrad(true)
@@ -36,7 +36,7 @@ func makeBias(_ n: Int, fanIn: Int, zero: Bool, device: Device) throws -> Tensor
     t = try Tensor.zeros([n], device: device)
   } else {
     let bound = 1 / Double(fanIn).squareRoot()
-    t = try (Tensor.rand([n], device: device) * (2 * bound) - bound).detach()
+    t = try (Tensor.rand([n], device: device, generator: Generator.current) * (2 * bound) - bound).detach()
   }
   try t.setRequiresGrad(true)
   return t

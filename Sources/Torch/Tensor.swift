@@ -72,14 +72,21 @@ public final class Tensor: @unchecked Sendable {
     return try owned(ot_tensor_full(dims, Int32(dims.count), value, dtype.rawValue, device.code))
   }
 
-  /// Standard normal samples from libtorch's generator (seed it with `Torch.manualSeed`).
-  public static func randn(_ shape: [Int], dtype: DType = .float32, device: Device = .cpu) throws(TorchError) -> Tensor {
+  /// Standard normal samples from `generator`, else from libtorch's default generator (seed it with
+  /// `Runtime.manualSeed`).
+  public static func randn(_ shape: [Int], dtype: DType = .float32, device: Device = .cpu, generator: Generator? = nil)
+    throws(TorchError) -> Tensor
+  {
+    if let generator { return try generator.draw(normal: true, shape, dtype: dtype, device: device) }
     let dims = shape.map(Int64.init)
     return try owned(ot_tensor_randn(dims, Int32(dims.count), dtype.rawValue, device.code))
   }
 
-  /// Uniform samples in [0, 1).
-  public static func rand(_ shape: [Int], dtype: DType = .float32, device: Device = .cpu) throws(TorchError) -> Tensor {
+  /// Uniform samples in [0, 1), from `generator` when given.
+  public static func rand(_ shape: [Int], dtype: DType = .float32, device: Device = .cpu, generator: Generator? = nil)
+    throws(TorchError) -> Tensor
+  {
+    if let generator { return try generator.draw(normal: false, shape, dtype: dtype, device: device) }
     let dims = shape.map(Int64.init)
     return try owned(ot_tensor_rand(dims, Int32(dims.count), dtype.rawValue, device.code))
   }

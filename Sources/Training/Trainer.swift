@@ -63,9 +63,12 @@ public final class Trainer {
     self.directory = directory
     self.device = device
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    // Dropout still draws from the default generator; the initial weights come from the run's own.
     try Runtime.manualSeed(config.seed)
-    network = try Architecture.named(config.arch).build(
-      classNames: classNames, normalization: normalization, inputSize: inputSize, device: device)
+    network = try Generator.seeded(config.seed) {
+      try Architecture.named(config.arch).build(
+        classNames: classNames, normalization: normalization, inputSize: inputSize, device: device)
+    }
     optimizer = try SGD(
       parameters: network.parameters(), learningRate: config.learningRate, momentum: config.momentum,
       weightDecay: config.weightDecay, nesterov: config.nesterov)

@@ -77,8 +77,7 @@ import Testing
 /// the probability of the same class on the image with everything but its last 10% masked.
 @Suite struct SubsetEvaluationTests {
   @Test func confidenceDropByHand() throws {
-    try Runtime.manualSeed(5)
-    let net = try Architecture.resnet20.build(inputSize: 8)
+    let net = try Generator.seeded(5) { try Architecture.resnet20.build(inputSize: 8) }
     var rng = SplitMix64(seed: 9)
     let data = ImageDataset(
       pixels: (0..<(4 * 192)).map { _ in UInt8(rng.below(256)) }, labels: [0, 1, 2, 3], imageShape: [3, 8, 8],

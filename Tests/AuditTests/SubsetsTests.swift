@@ -92,7 +92,6 @@ func scratch(_ name: String) -> String {
     }
     let train = try load("train")
     let heldout = try load("heldout")
-    try Runtime.manualSeed(3)
     let original = try Trainer(
       config: config(epochs: 6, seed: 3), directory: dir + "/original", classNames: train.classNames, inputSize: 16, resume: false
     )
@@ -146,7 +145,6 @@ func scratch(_ name: String) -> String {
     for kind in PixelSubsets.Kind.allCases {
       let trainSubsets = try PixelSubsets.load("\(dir)/\(kind.rawValue)-train")
       let heldoutSubsets = try PixelSubsets.load("\(dir)/\(kind.rawValue)-heldout")
-      try Runtime.manualSeed(4)
       let t = try Trainer(
         config: config(epochs: 8, seed: 4), directory: "\(dir)/model-\(kind.rawValue)", classNames: train.classNames,
         inputSize: 16,

@@ -153,9 +153,8 @@ import Torch
   @Test func auditOfAnEnsembleShowsItsMembers() throws {
     let t = try TinySetup(count: 6)
     defer { t.remove() }
-    try Runtime.manualSeed(78)
     let second = t.dir + "/second.safetensors"
-    try ModelCheckpoint.save(try Architecture.resnet20.build(inputSize: 8), to: second)
+    try ModelCheckpoint.save(try Generator.seeded(78) { try Architecture.resnet20.build(inputSize: 8) }, to: second)
     let out = t.dir + "/audit"
     let r = try CLI.run([
       "audit", "--model", t.model, "--model", second, "--data", t.images, "--labels", t.labels, "--thresholds", "0.1,0.15",

@@ -17,8 +17,7 @@ struct TinySetup {
   init(count: Int = 6, seed: UInt64 = 5) throws {
     dir = tempPath("tiny")
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    try Runtime.manualSeed(seed)
-    let net = try Architecture.resnet20.build(inputSize: 8)
+    let net = try Generator.seeded(seed) { try Architecture.resnet20.build(inputSize: 8) }
     try ModelCheckpoint.save(net, to: model)
     var state = seed
     let pixels = (0..<(count * 8 * 8 * 3)).map { _ -> UInt8 in
@@ -341,9 +340,8 @@ struct TinySetup {
   @Test func ensembleAgainstAMemberFromTheCLI() throws {
     let t = try TinySetup(count: 4)
     defer { t.remove() }
-    try Runtime.manualSeed(77)
     let second = t.dir + "/second.safetensors"
-    try ModelCheckpoint.save(try Architecture.resnet20.build(inputSize: 8), to: second)
+    try ModelCheckpoint.save(try Generator.seeded(77) { try Architecture.resnet20.build(inputSize: 8) }, to: second)
     let member = try CLI.run(t.backselect(t.dir + "/member", ["--all", "--group", "4"]))
     #expect(member.status == 0, "\(member.stderr)")
     let ensemble = try CLI.run(t.backselect(t.dir + "/ensemble", ["--all", "--group", "4", "--model", second]))

@@ -33,8 +33,7 @@ import Testing
     (ResNetCIFAR.Depth.resnet20, 32, true), (.resnet20, 32, false), (.resnet32, 32, true), (.resnet20, 12, true),
   ])
   func matchesTheWholeModel(depth: ResNetCIFAR.Depth, size: Int, channelsLast: Bool) throws {
-    try Runtime.manualSeed(7)
-    let net = try ResNetCIFAR(depth: depth, inputSize: size)
+    let net = try Generator.seeded(7) { try ResNetCIFAR(depth: depth, inputSize: size) }
     let fused = try net.optimizedForInference(channelsLast: channelsLast)
     let incremental = try #require(fused as? any SinglePixelIncremental)
     let shape = [3, size, size]
@@ -63,8 +62,9 @@ import Testing
   }
 
   @Test func aSubsetOfTheBasesAndPrecomputedBases() throws {
-    try Runtime.manualSeed(3)
-    let fused = try ResNetCIFAR(depth: .resnet20, inputSize: 16).optimizedForInference(channelsLast: true)
+    let fused = try Generator.seeded(3) {
+      try ResNetCIFAR(depth: .resnet20, inputSize: 16).optimizedForInference(channelsLast: true)
+    }
     let incremental = try #require(fused as? any SinglePixelIncremental)
     let shape = [3, 16, 16]
     let bases = try (0..<4).map { _ in try Tensor.randn(shape).floats() }
@@ -82,9 +82,8 @@ import Testing
   /// An ensemble of CIFAR ResNets: the mean of its members' incremental logits; with a member
   /// that cannot, it says so and refuses.
   @Test func ensembles() throws {
-    try Runtime.manualSeed(5)
-    let a = try ResNetCIFAR(depth: .resnet20, inputSize: 12)
-    let b = try ResNetCIFAR(depth: .resnet32, inputSize: 12)
+    let a = try Generator.seeded(5) { try ResNetCIFAR(depth: .resnet20, inputSize: 12) }
+    let b = try Generator.seeded(6) { try ResNetCIFAR(depth: .resnet32, inputSize: 12) }
     let fused = try optimizedForInference(try Ensemble([a, b]), channelsLast: true)
     let incremental = try #require(fused as? any SinglePixelIncremental)
     #expect(incremental.incrementalAvailable)

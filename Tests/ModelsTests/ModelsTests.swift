@@ -56,6 +56,23 @@ func formulaInputs(_ n: Int) throws -> Tensor {
     #expect(net.parameterCount == count)
   }
 
+  /// Inside `Generator.seeded` a network's initial weights depend on the seed alone (the trainer
+  /// builds its networks this way, so tests or threads drawing random numbers cannot move them).
+  @Test func seededBuildsRepeatWhateverElseIsDrawn() throws {
+    let a = try Generator.seeded(5) { try Architecture.resnet20.build(inputSize: 8) }
+    try Runtime.manualSeed(1)
+    _ = try Architecture.resnet20.build(inputSize: 8)
+    let b = try Generator.seeded(5) { try Architecture.resnet20.build(inputSize: 8) }
+    let c = try Generator.seeded(6) { try Architecture.resnet20.build(inputSize: 8) }
+    for ((name, x), (_, y)) in zip(a.stateDict(), b.stateDict()) {
+      #expect(try x.bytes() == y.bytes(), "\(name) differs between two builds with seed 5")
+    }
+    let conv = "conv1.weight"
+    let first = try #require(a.stateDict().first { $0.0 == conv }?.1)
+    let other = try #require(c.stateDict().first { $0.0 == conv }?.1)
+    #expect(try first.bytes() != other.bytes(), "seed 6 draws other weights")
+  }
+
   @Test(arguments: Architecture.allCases)
   func forwardShape(arch: Architecture) throws {
     let net = try arch.build()
@@ -110,8 +127,9 @@ func formulaInputs(_ n: Int) throws -> Tensor {
   }
 
   @Test func checkpointRoundTripKeepsWeightsAndMetadata() throws {
-    try Runtime.manualSeed(3)
-    let net = try Architecture.resnet20.build(classNames: (0..<10).map { "c\($0)" }, normalization: .imagenet)
+    let net = try Generator.seeded(3) {
+      try Architecture.resnet20.build(classNames: (0..<10).map { "c\($0)" }, normalization: .imagenet)
+    }
     let path = NSTemporaryDirectory() + "/model-\(getpid()).safetensors"
     defer { unlink(path) }
     try ModelCheckpoint.save(net, to: path, trainingConfig: "{\"epochs\": 1}")

@@ -321,8 +321,7 @@ final class InteractionClassifier: Classifier {
   }
 
   @Test func realNetworkBatchRuns() throws {
-    try Runtime.manualSeed(5)
-    let net = try Architecture.resnet20.build(inputSize: 8)
+    let net = try Generator.seeded(5) { try Architecture.resnet20.build(inputSize: 8) }
     let images = (0..<3).map { i in (0..<192).map { Float(sin(Double($0 * (i + 1)) * 0.1)) } }
     let x = try Tensor(images.flatMap { $0 }, shape: [3, 3, 8, 8])
     let classes = try withNoGrad { try net.logits(x).argmax(dim: 1).ints() }

@@ -12,9 +12,10 @@ import Torch
 @Suite struct IncrementalScorerTests {
   @Test(arguments: [SelectionScore.prob, .logprob])
   func sameEvaluationsAsTheWholeModel(score: SelectionScore) throws {
-    try Runtime.manualSeed(11)
     let shape = [3, 10, 10]
-    let fused = try ResNetCIFAR(depth: .resnet20, inputSize: 10).optimizedForInference(channelsLast: true)
+    let fused = try Generator.seeded(11) {
+      try ResNetCIFAR(depth: .resnet20, inputSize: 10).optimizedForInference(channelsLast: true)
+    }
     let images = try (0..<3).map { _ in try Tensor.randn(shape).floats() }
     let mask = (0..<300).map { Float($0 % 7) * 0.1 - 0.3 }
     func scorer(_ incremental: Bool) throws -> ClassifierScorer {

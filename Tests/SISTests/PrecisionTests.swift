@@ -60,8 +60,7 @@ import Torch
   /// order[0...i] masked, up to the rounding of the batch it was computed in), so every SIS it
   /// reports is float32-sufficient.
   @Test func bf16VerifyStoresFloat32Values() throws {
-    try Runtime.manualSeed(4)
-    let net = try Architecture.resnet20.build(inputSize: 6)
+    let net = try Generator.seeded(4) { try Architecture.resnet20.build(inputSize: 6) }
     let twin = try bfloat16Twin(net)
     var rng = SplitMix64(seed: 2)
     let image = (0..<(3 * 36)).map { _ in Float(rng.below(2001)) / 1000 - 1 }

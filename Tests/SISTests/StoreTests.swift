@@ -37,8 +37,7 @@ func manifest(
   /// a hybrid run whose switch level (1.0) is above every probability switches at once, after one
   /// gradient pass, and its exact phase costs 36 * 37 / 2 forward passes.
   @Test func gradientAndHybridRunsRecordTheirCost() throws {
-    try Runtime.manualSeed(1)
-    let net = try Architecture.resnet20.build(inputSize: 6)
+    let net = try Generator.seeded(1) { try Architecture.resnet20.build(inputSize: 6) }
     let data = tinyData(4, seed: 5)
     func timings(method: SelectionMethod, switchProbability: Double?) throws -> [Substring] {
       let dir = NSTemporaryDirectory() + "/store-cost-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
@@ -89,8 +88,7 @@ func manifest(
   }
 
   @Test func storedRunsGiveTheSameSISAsDirectComputation() throws {
-    try Runtime.manualSeed(1)
-    let net = try Architecture.resnet20.build(inputSize: 6)
+    let net = try Generator.seeded(1) { try Architecture.resnet20.build(inputSize: 6) }
     let data = tinyData(5, seed: 3)
     let dir = NSTemporaryDirectory() + "/store-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
     defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -128,9 +126,8 @@ func manifest(
   }
 
   @Test func ensemblesRunThroughTheSamePipeline() throws {
-    try Runtime.manualSeed(2)
-    let a = try Architecture.resnet20.build(inputSize: 6)
-    let b = try Architecture.resnet20.build(inputSize: 6)
+    let a = try Generator.seeded(2) { try Architecture.resnet20.build(inputSize: 6) }
+    let b = try Generator.seeded(3) { try Architecture.resnet20.build(inputSize: 6) }
     let ensemble = try Ensemble([a, b])
     let data = tinyData(2, seed: 9)
     let x = try ensemble.info.normalization.apply(try data.batch(0..<2))
@@ -261,8 +258,7 @@ func manifest(
     let point = NSTemporaryDirectory() + "/store-full-\(getpid())"
     guard Self.mount(point, size: "1m") else { return }  // not root, or no tmpfs here
     defer { Self.unmount(point) }
-    try Runtime.manualSeed(1)
-    let net = try Architecture.resnet20.build(inputSize: 6)
+    let net = try Generator.seeded(1) { try Architecture.resnet20.build(inputSize: 6) }
     let data = tinyData(6, seed: 5)
     let m = manifest(data, positions: Array(0..<6), score: .logprob, group: 1)
     func runner(_ dir: String) throws -> BackSelectRunner {

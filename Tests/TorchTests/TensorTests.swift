@@ -153,12 +153,21 @@ func assertClose(
     #expect(Tensor.liveCountOnThisThread == before)
   }
 
-  @Test func seedMakesRandomnessRepeatable() throws {
-    try Runtime.manualSeed(7)
-    let a = try Tensor.randn([5]).floats()
-    try Runtime.manualSeed(7)
-    let b = try Tensor.randn([5]).floats()
-    #expect(a == b)
+  /// A private generator repeats its stream for a seed whatever the default generator (shared
+  /// with tests running in parallel) draws meanwhile.
+  @Test func seededGeneratorsRepeatAndIgnoreOtherDraws() throws {
+    let first = try Generator(seed: 7)
+    let a = try Tensor.randn([5], generator: first).floats()
+    let u = try Tensor.rand([1000], generator: first).floats()
+    try Runtime.manualSeed(99)
+    _ = try Tensor.randn([17])
+    let second = try Generator(seed: 7)
+    #expect(try Tensor.randn([5], generator: second).floats() == a)
+    #expect(try Tensor.rand([1000], generator: second).floats() == u)
+    #expect(u.allSatisfy { $0 >= 0 && $0 < 1 } && Set(u).count > 990)
+    #expect(try Tensor.randn([5], generator: try Generator(seed: 8)).floats() != a)
+    let wide = try Tensor.randn([5], dtype: .float64, generator: try Generator(seed: 7))
+    #expect(wide.dtype == .float64)
   }
 }
 

@@ -56,8 +56,7 @@ final class LinearClassifier: Classifier {
   }
 
   @Test func randomStartStaysInTheBallAndTheRange() throws {
-    try Runtime.manualSeed(3)
-    let net = try Architecture.resnet20.build(inputSize: 8)
+    let net = try Generator.seeded(3) { try Architecture.resnet20.build(inputSize: 8) }
     var rng = SplitMix64(seed: 9)
     let u8 = (0..<(4 * 3 * 64)).map { _ in UInt8(rng.below(256)) }
     let x = try Normalization.cifar10.apply(try Tensor(u8, shape: [4, 3, 8, 8]))
@@ -135,8 +134,7 @@ final class LinearClassifier: Classifier {
   @Test func runsStartFromAnotherModelsWeights() throws {
     let dir = tempDir("init")
     defer { try? FileManager.default.removeItem(atPath: dir) }
-    try Runtime.manualSeed(21)
-    let source = try Architecture.resnet20.build(classNames: ["left", "right"])
+    let source = try Generator.seeded(21) { try Architecture.resnet20.build(classNames: ["left", "right"]) }
     let file = dir + "-source.safetensors"
     defer { try? FileManager.default.removeItem(atPath: file) }
     try ModelCheckpoint.save(source, to: file)

@@ -20,6 +20,7 @@ extern "C" {
 
 typedef struct ot_tensor_opaque* ot_tensor;
 typedef struct ot_guard_opaque* ot_guard;
+typedef struct ot_generator_opaque* ot_generator;
 
 // ---- errors, runtime --------------------------------------------------------------------------
 const char* ot_last_error(void);
@@ -56,6 +57,12 @@ ot_tensor ot_tensor_full(const int64_t* shape, int32_t ndim, double value, int32
 ot_tensor ot_tensor_randn(const int64_t* shape, int32_t ndim, int32_t dtype, int32_t device);
 ot_tensor ot_tensor_rand(const int64_t* shape, int32_t ndim, int32_t dtype, int32_t device);
 ot_tensor ot_tensor_randint(int64_t low, int64_t high, const int64_t* shape, int32_t ndim, int32_t device);
+/// A private CPU generator (libtorch's Mersenne twister) seeded with `seed`: the same stream as the
+/// default CPU generator after ot_runtime_manual_seed(seed), untouched by other threads' draws.
+ot_generator ot_generator_new(uint64_t seed);
+void ot_generator_free(ot_generator g);
+/// Samples drawn on the CPU from `g` (N(0, 1) when normal is 1, U[0, 1) when 0), then moved to `device`.
+ot_tensor ot_tensor_random_from(ot_generator g, int32_t normal, const int64_t* shape, int32_t ndim, int32_t dtype, int32_t device);
 ot_tensor ot_tensor_arange(int64_t start, int64_t end, int64_t step, int32_t dtype, int32_t device);
 ot_tensor ot_tensor_scalar(double value, int32_t dtype);
 void ot_tensor_free(ot_tensor t);
