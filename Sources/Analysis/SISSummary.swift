@@ -92,7 +92,8 @@ public struct SISSummary: Sendable {
       out.append(
         "correlation of the removal order with raster order: mean \(fmt(rho, digits: 2)) (1: raster order; about 0 for an order unrelated to position)"
           + (rho > 0.5
-            ? "; ties to the lowest index decided much of the order: compare with a --score logprob run (overinterp compare)"
+            ? SettingNames.render(
+              "; ties to the lowest index decided much of the order: compare with a {score} logprob run (overinterp compare)")
             : ""))
     }
     if let fraction {

@@ -73,10 +73,10 @@ public struct Audit {
 
   public init(folder: String, settings: AuditSettings, selection: SelectionSettings) throws {
     guard !settings.thresholds.isEmpty, settings.thresholds.allSatisfy({ $0 >= 0 && $0 <= 1 }) else {
-      throw SISError.badArgument("--thresholds must be probabilities in [0, 1], got \(settings.thresholds)")
+      throw SISError.badArgument("{thresholds} must be probabilities in [0, 1], got \(settings.thresholds)")
     }
     guard settings.fraction > 0, settings.fraction <= 1 else {
-      throw SISError.badArgument("--fraction must be in (0, 1], got \(settings.fraction)")
+      throw SISError.badArgument("{fraction} must be in (0, 1], got \(settings.fraction)")
     }
     self.folder = folder
     self.settings = settings
@@ -148,7 +148,7 @@ public struct Audit {
         let b = (try? JSONSerialization.jsonObject(with: e.encode(settings))) as? [String: Any] ?? [:]
         let differing = Set(a.keys).union(b.keys).sorted().filter { "\(a[$0] ?? "")" != "\(b[$0] ?? "")" }
         throw SISError.store(
-          "\(folder) holds an audit with other settings (\(differing.joined(separator: ", "))); use another --out")
+          "\(folder) holds an audit with other settings (\(differing.joined(separator: ", "))); use another {out}")
       }
       return
     }

@@ -44,7 +44,7 @@ public struct AuditOverlay {
       let interim = !fm.fileExists(atPath: folder + "/results/results.json")
       guard !interim || fm.fileExists(atPath: folder + "/interim/results/results.json") else {
         throw SISError.store(
-          "\(folder): no results yet (neither results/results.json nor interim/results/results.json); finish the audit, or write a snapshot with `audit ... --interim`"
+          "\(folder): no results yet (neither results/results.json nor interim/results/results.json); finish the audit, or write a snapshot with `audit ... {interim}`"
         )
       }
       return Entry(

@@ -92,11 +92,11 @@ public struct CostPlan: Sendable {
     switch basis {
     case .formula:
       if (settings.screening?.occlusionShare ?? 0) > 0 && method == .fast {
-        source = "when no occlusion block dips below --switch-at "
+        source = "when no occlusion block dips below {switchAt} "
       } else {
         source =
           method == .hybrid || method == .fast
-          ? "at least, when the exact phase starts at --exact-last pixels (a dip below --switch-at starts it earlier) "
+          ? "at least, when the exact phase starts at {exactLast} pixels (a dip below {switchAt} starts it earlier) "
           : ""
       }
     case .pilot(let r):
@@ -112,10 +112,11 @@ public struct CostPlan: Sendable {
     } else {
       pace = "\(Int(forwardPerSecond)) forward passes/s measured here; estimated \(Progress.duration(seconds)) on one process"
     }
-    return "plan: \(images) image(s), \(label): \(forwardPerImage) forward + \(gradientPerImage) gradient passes per image "
-      + source
-      + "(\(fmt(total, digits: 0)) forward passes in all; exact steps that saturate end early under --score prob, so this is an upper bound there); "
-      + pace
-      + (tasks > 1 ? ", \(Progress.duration(seconds / Double(tasks))) on \(tasks) tasks as fast as this machine" : "")
+    return SettingNames.render(
+      "plan: \(images) image(s), \(label): \(forwardPerImage) forward + \(gradientPerImage) gradient passes per image "
+        + source
+        + "(\(fmt(total, digits: 0)) forward passes in all; exact steps that saturate end early under {score} prob, so this is an upper bound there); "
+        + pace
+        + (tasks > 1 ? ", \(Progress.duration(seconds / Double(tasks))) on \(tasks) tasks as fast as this machine" : ""))
   }
 }

@@ -36,7 +36,7 @@ public struct ImageSelection: Equatable, Sendable {
     switch rule {
     case .indices(let list, let text):
       if let bad = list.first(where: { $0 < 0 || $0 >= data.count }) {
-        throw SelectionError("--indices: position \(bad) is outside the dataset's 0..<\(data.count)")
+        throw SelectionError("{indices}: position \(bad) is outside the dataset's 0..<\(data.count)")
       }
       positions = list
       description = "indices \(text)"
@@ -62,5 +62,5 @@ public struct ImageSelection: Equatable, Sendable {
 /// A selection that cannot be made (a position outside the dataset); the message names the flag.
 public struct SelectionError: Error, CustomStringConvertible {
   public let description: String
-  public init(_ description: String) { self.description = description }
+  public init(_ description: String) { self.description = SettingNames.render(description) }
 }

@@ -25,7 +25,7 @@ public struct SlurmJob: Sendable {
       throw SlurmError("the command after -- must be `backselect ...` or `audit ...`, got '\(command.first ?? "")'")
     }
     guard tasks >= 1, cpusPerTask >= 1, gpusPerTask >= 0 else {
-      throw SlurmError("--tasks and --cpus-per-task must be at least 1")
+      throw SlurmError("{tasks} and {cpusPerTask} must be at least 1")
     }
     guard Self.value(of: "--out", in: command) != nil else { throw SlurmError("the \(verb) command needs --out") }
     for flag in ["--shard", "--threads", "--device", "--resume"]
@@ -158,5 +158,5 @@ public struct SlurmJob: Sendable {
 
 public struct SlurmError: Error, CustomStringConvertible {
   public let description: String
-  public init(_ description: String) { self.description = description }
+  public init(_ description: String) { self.description = SettingNames.render(description) }
 }

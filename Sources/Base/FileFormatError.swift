@@ -11,7 +11,7 @@ public struct FileFormatError: Error, CustomStringConvertible, Sendable {
     self.message = message
   }
 
-  public var description: String { "\(path): \(message)" }
+  public var description: String { "\(path): \(SettingNames.render(message))" }
 }
 
 /// Little-endian reads from a byte buffer with bounds checks that throw `FileFormatError`.

@@ -16,7 +16,7 @@ public func backSelectBenchmark(
   var out: [String] = []
   try Runtime.configureAllocator()
   try Runtime.setThreads(threadCount)
-  guard let list = parseIndexList(images), (1...32).contains(window) else { throw BenchmarkError("bad --images or --window") }
+  guard let list = parseIndexList(images), (1...32).contains(window) else { throw BenchmarkError("bad {images} or {window}") }
   let net = try Architecture.resnet20.build(normalization: .imagenet)
   try net.load(
     stateDict: try TorchCheckpoint(path: shared + "/models/cifar10_resnet_akamaster/resnet20-12fca82f.th").stateDict(),

@@ -28,7 +28,7 @@ public func inferenceBenchmark(batches: String, seconds: Double, script: String 
   try Runtime.configureAllocator()
   try Runtime.setThreads(threadCount)
   let sizes = batches.split(separator: ",").compactMap { Int($0) }
-  guard !sizes.isEmpty, sizes.allSatisfy({ $0 > 0 }) else { throw BenchmarkError("--batches must list positive integers") }
+  guard !sizes.isEmpty, sizes.allSatisfy({ $0 > 0 }) else { throw BenchmarkError("{batches} must list positive integers") }
   try Runtime.manualSeed(0)
   let net = try ResNetCIFAR(depth: .resnet20)
   let fused = try net.optimizedForInference(channelsLast: false)

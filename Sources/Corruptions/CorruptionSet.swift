@@ -128,7 +128,7 @@ public enum CorruptedSample {
     guard missing.isEmpty else {
       throw FileFormatError(
         folder,
-        "no \(base)_data.npy and not all 19 corruption files (missing \(missing.joined(separator: ", "))); make the sample with `overinterp data corrupt --sample \(count) --seed \(seed)`"
+        "no \(base)_data.npy and not all 19 corruption files (missing \(missing.joined(separator: ", "))); make the sample with `overinterp data corrupt {sample} \(count) {seed} \(seed)`"
       )
     }
     let labels = try NpyArray.read(folder + "/labels.npy").integers()

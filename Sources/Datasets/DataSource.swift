@@ -90,7 +90,7 @@ public struct DataSource: Sendable {
   }
 
   public func load() throws -> ImageDataset {
-    guard Self.exists(path) else { throw FileFormatError(path, "no such file or folder (--data)") }
+    guard Self.exists(path) else { throw FileFormatError(path, "no such file or folder ({data})") }
     if Self.isDirectory(path) {
       if PixelSubsets.isSubsetFolder(path) { return try PixelSubsets.load(path) }
       if Self.exists(path + "/" + CIFAR10.testFile) || Self.exists(path + "/data_batch_1.bin") {
@@ -118,7 +118,7 @@ public struct DataSource: Sendable {
         guard let corruption, let severity else {
           throw FileFormatError(
             path,
-            "a CIFAR-10-C folder: choose --corruption (\(Self.corruptionFiles(in: path).joined(separator: ", "))) and --severity 1-5, or use `eval --cifar10c`"
+            "a CIFAR-10-C folder: choose {corruption} (\(Self.corruptionFiles(in: path).joined(separator: ", "))) and {severity} 1-5, or evaluate all of them with {cifar10c}"
           )
         }
         return try Self.loadCorruption(folder: path, name: corruption, severity: severity)
@@ -136,7 +136,7 @@ public struct DataSource: Sendable {
     }
     if path.hasSuffix(".bin") { return try CIFAR10.readBatch(path) }
     if path.hasSuffix(".npy") {
-      guard let labelsPath else { throw FileFormatError(path, "an .npy of images needs --labels LABELS.npy") }
+      guard let labelsPath else { throw FileFormatError(path, "an .npy of images needs {labels} LABELS.npy") }
       return try Self.loadNpyImages(images: path, labels: labelsPath, indices: nil, description: path, classNames: classNames)
     }
     throw FileFormatError(path, "unrecognised dataset file: expected a folder, a CIFAR-10 .bin batch or an .npy of images")

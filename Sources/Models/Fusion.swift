@@ -165,6 +165,6 @@ public func bfloat16Twin(_ classifier: any Classifier) throws -> any Classifier 
   throw ModelError.badCheckpoint(
     path: classifier.info.architecture,
     message:
-      "bfloat16 inference exists for the CIFAR ResNets (resnet20-110) and vgg16, not for \(classifier.info.architecture); use --precision fp32"
+      "bfloat16 inference exists for the CIFAR ResNets (resnet20-110) and vgg16, not for \(classifier.info.architecture); use {precision} fp32"
   )
 }

@@ -40,7 +40,8 @@ public enum ModelCheckpoint {
     guard let archName = meta["architecture"] else {
       throw ModelError.badCheckpoint(
         path: path,
-        message: "no 'architecture' in the safetensors metadata; make model files with `overinterp convert IN OUT --arch NAME`")
+        message:
+          "no 'architecture' in the safetensors metadata; make model files with `overinterp convert IN OUT {architecture} NAME`")
     }
     let arch = try Architecture.named(archName)
     var classNames = CIFAR10.classNames

@@ -65,7 +65,7 @@ public enum ModelLoader {
           why = e.message
         }
         throw ModelError.badCheckpoint(
-          path: file, message: "not a TorchScript archive (\(why)); a PyTorch state dict needs --arch")
+          path: file, message: "not a TorchScript archive (\(why)); a PyTorch state dict needs {architecture}")
       }
     }
     return try load(file, options: options, device: device)
@@ -76,8 +76,8 @@ public enum ModelLoader {
     .badCheckpoint(
       path: file,
       message: "this is a TorchScript model, which brings its own architecture"
-        + (architecture.map { ", so --arch \($0.rawValue) does not apply" } ?? "")
-        + ": eval, backselect, sis, audit and table1 read it with --trust-code (without --arch); train, convert and --initialize need weights overinterp can rebuild (a state dict: torch.save(model.state_dict(), path) with --arch)"
+        + (architecture.map { ", so {architecture} \($0.rawValue) does not apply" } ?? "")
+        + ": eval, backselect, sis, audit and table1 read it with {trustCode} (without {architecture}); train, convert and {initialWeights} need weights overinterp can rebuild (a state dict: torch.save(model.state_dict(), path) with {architecture})"
     )
   }
 
@@ -92,7 +92,7 @@ public enum ModelLoader {
     guard let architecture = options.architecture else {
       if TorchScriptModel.isTorchScript(file) { throw torchScriptRefusal(file, architecture: nil) }
       throw ModelError.badCheckpoint(
-        path: file, message: "a PyTorch checkpoint does not say its architecture; pass --arch (and --normalization)")
+        path: file, message: "a PyTorch checkpoint does not say its architecture; give {architecture} (and {normalization})")
     }
     var state: [(String, Tensor)]
     if isSafetensors {

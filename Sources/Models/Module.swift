@@ -1,3 +1,4 @@
+import Base
 import Torch
 
 /// A network component with named parameters and buffers, registered under PyTorch's
@@ -84,7 +85,7 @@ public enum ModelError: Error, CustomStringConvertible {
     case .unknownArchitecture(let name, let known):
       return "unknown architecture '\(name)'; known: \(known.joined(separator: ", "))"
     case .badCheckpoint(let path, let message):
-      return "\(path): \(message)"
+      return "\(path): \(SettingNames.render(message))"
     }
   }
 }

@@ -180,7 +180,7 @@ public final class TorchScriptModel: Classifier, @unchecked Sendable {
       throw ModelError.badCheckpoint(
         path: path,
         message:
-          "this is a TorchScript model: loading it runs the code stored in the file. Pass --trust-code if you trust where it came from (state dicts need no such flag: they are read without running anything)"
+          "this is a TorchScript model: loading it runs the code stored in the file. Give {trustCode} if you trust where it came from (state dicts need no such setting: they are read without running anything)"
       )
     }
     var meta = TorchScriptMetadata()
@@ -202,14 +202,14 @@ public final class TorchScriptModel: Classifier, @unchecked Sendable {
       throw ModelError.badCheckpoint(
         path: path,
         message:
-          "a TorchScript file does not say how its input is normalized: pass --normalization (e.g. cifar10 or m1,m2,m3/s1,s2,s3), or write it in \(sidecarHint) or in the file's extra/\(TorchScriptMetadata.extraFileName)"
+          "a TorchScript file does not say how its input is normalized: give {normalization} (e.g. cifar10 or m1,m2,m3/s1,s2,s3), or write it in \(sidecarHint) or in the file's extra/\(TorchScriptMetadata.extraFileName)"
       )
     }
     guard let shape = meta.inputShape else {
       throw ModelError.badCheckpoint(
         path: path,
         message:
-          "a TorchScript file does not say its input size: pass --input-shape C,H,W (e.g. 3,32,32), or write input_shape in \(sidecarHint) or in the file's extra/\(TorchScriptMetadata.extraFileName)"
+          "a TorchScript file does not say its input size: give {inputShape} C,H,W (e.g. 3,32,32), or write input_shape in \(sidecarHint) or in the file's extra/\(TorchScriptMetadata.extraFileName)"
       )
     }
     guard normalization.mean.count == shape[0] else {

@@ -1,3 +1,4 @@
+import Base
 import Datasets
 
 /// How an input of shape (C, H, W) is divided into features for SIS.
@@ -168,7 +169,7 @@ public enum SISError: Error, CustomStringConvertible {
 
   public var description: String {
     switch self {
-    case .badArgument(let m), .store(let m): return m
+    case .badArgument(let m), .store(let m): return SettingNames.render(m)
     case .otherRun(let d, let fields):
       return "\(d) holds a different run (differs in \(fields.isEmpty ? "shard" : fields.joined(separator: ", ")))"
     case .runExists(let d): return "\(d) already holds this run"

@@ -37,6 +37,7 @@ struct Overinterp: AsyncParsableCommand {
     // Before libtorch starts its OpenMP pool: idle threads sleep instead of spinning, which
     // matters when several processes share the cores (tests, sharded runs).
     setenv("OMP_WAIT_POLICY", "PASSIVE", 0)
+    SettingNames.install(settingFlags)
     do {
       var command = try parseAsRoot()
       if var command = command as? any AsyncParsableCommand {
@@ -55,7 +56,12 @@ struct Overinterp: AsyncParsableCommand {
     "nesterov": "--nesterov", "weightDecay": "--weight-decay", "schedule": "--schedule", "gamma": "--gamma",
     "warmupEpochs": "--warmup-epochs", "holdout": "--holdout", "threads": "--threads", "epsilon": "--eps",
     "stepSize": "--step", "steps": "--steps", "restarts": "--restarts", "normalization": "--normalization",
-    "classes": "--classes",
+    "classes": "--classes", "architecture": "--arch", "trustCode": "--trust-code", "inputShape": "--input-shape",
+    "precision": "--precision", "data": "--data", "labels": "--labels", "corruption": "--corruption", "severity": "--severity",
+    "cifar10c": "--cifar10c", "indices": "--indices", "thresholds": "--thresholds", "fraction": "--fraction", "out": "--out",
+    "images": "--images", "window": "--window", "batches": "--batches", "switchAt": "--switch-at", "exactLast": "--exact-last",
+    "score": "--score", "tasks": "--tasks", "cpusPerTask": "--cpus-per-task", "interim": "--interim", "sample": "--sample",
+    "seed": "--seed", "initialWeights": "--initialize",
   ]
 
   /// Errors from our own layers carry complete messages; show them without a stack of wrappers.
@@ -63,7 +69,7 @@ struct Overinterp: AsyncParsableCommand {
     switch error {
     case let e as TorchError: return ValidationFailure("libtorch: \(e.message)")
     case let e as FileFormatError: return ValidationFailure(e.description)
-    case let e as SettingProblem: return ValidationFailure(e.named(by: settingFlags))
+    case let e as SettingProblem: return ValidationFailure(e.description)
     case let e as TrainingError:
       switch e.kind {
       case .runExists: return ValidationFailure("\(e); pass --resume to continue it or choose another --out")

@@ -109,7 +109,12 @@ func tempPath(_ name: String) -> String {
     #expect(b.stderr.contains("--threads"))
     let c = try CLI.run(["eval", "--data", "/nonexistent/cifar"])
     #expect(c.status != 0)
-    #expect(c.stderr.contains("/nonexistent/cifar"))
+    #expect(c.stderr.contains("/nonexistent/cifar") && c.stderr.contains("(--data)"), "the library's setting, named by its flag")
+    let npy = tempPath("images.npy")
+    FileManager.default.createFile(atPath: npy, contents: Data())
+    defer { try? FileManager.default.removeItem(atPath: npy) }
+    let noLabels = try CLI.run(["eval", "--data", npy])
+    #expect(noLabels.stderr.contains("needs --labels LABELS.npy"), "\(noLabels.stderr)")
     let d = try CLI.run(["eval", "--normalization", "nonsense", "--arch", "resnet20"])
     #expect(d.stderr.contains("--normalization"))
     let e = try CLI.run(["convert", "a.pt", "b.bin", "--arch", "resnet20"])
