@@ -73,10 +73,10 @@ public struct Audit {
 
   public init(folder: String, settings: AuditSettings, selection: SelectionSettings) throws {
     guard !settings.thresholds.isEmpty, settings.thresholds.allSatisfy({ $0 >= 0 && $0 <= 1 }) else {
-      throw SISError.badArgument("{thresholds} must be probabilities in [0, 1], got \(settings.thresholds)")
+      throw SettingProblem("thresholds", "must be probabilities in [0, 1], got \(settings.thresholds)")
     }
     guard settings.fraction > 0, settings.fraction <= 1 else {
-      throw SISError.badArgument("{fraction} must be in (0, 1], got \(settings.fraction)")
+      throw SettingProblem("fraction", "must be in (0, 1], got \(settings.fraction)")
     }
     self.folder = folder
     self.settings = settings
@@ -141,14 +141,14 @@ public struct Audit {
     if FileManager.default.fileExists(atPath: settingsPath) {
       let existing: AuditSettings
       do { existing = try JSONDecoder().decode(AuditSettings.self, from: Data(try readFile(settingsPath))) } catch {
-        throw SISError.store("\(settingsPath): unreadable audit settings (\(error))")
+        throw AuditError("\(settingsPath): unreadable audit settings (\(error))")
       }
       guard existing == settings else {
         let a = (try? JSONSerialization.jsonObject(with: e.encode(existing))) as? [String: Any] ?? [:]
         let b = (try? JSONSerialization.jsonObject(with: e.encode(settings))) as? [String: Any] ?? [:]
         let differing = Set(a.keys).union(b.keys).sorted().filter { "\(a[$0] ?? "")" != "\(b[$0] ?? "")" }
-        throw SISError.store(
-          "\(folder) holds an audit with other settings (\(differing.joined(separator: ", "))); use another {out}")
+        throw AuditError(
+          "\(folder) holds an audit with other settings (\(differing.joined(separator: ", ")))", kind: .otherAudit)
       }
       return
     }
@@ -246,7 +246,7 @@ extension Audit {
     classifier: any Classifier, data: ImageDataset, device: Device, members: [(file: ModelFile, network: any Classifier)] = []
   ) throws -> AuditResults {
     let (manifest, records) = try finishedImages()
-    guard !records.isEmpty else { throw SISError.badArgument("\(folder): no image has finished backward selection yet") }
+    guard !records.isEmpty else { throw AuditError("\(folder): no image has finished backward selection yet") }
     // A snapshot replaces the previous one whole (its gallery showed other images).
     if interim, FileManager.default.fileExists(atPath: resultsFolder) {
       try FileManager.default.removeItem(atPath: resultsFolder)

@@ -31,19 +31,19 @@ public struct AuditOverlay {
   /// `audits`: (label, audit folder) pairs; each folder needs `audit.json`, `selection.json` and
   /// `results/results.json` (or `interim/results/results.json`).
   public init(_ audits: [(label: String, folder: String)]) throws {
-    guard !audits.isEmpty else { throw SISError.badArgument("give at least one audit folder") }
+    guard !audits.isEmpty else { throw AuditError("give at least one audit folder") }
     entries = try audits.map { label, folder in
       func decode<T: Decodable>(_ type: T.Type, _ path: String) throws -> T {
         do {
           return try JSONDecoder().decode(T.self, from: Data(try readFile(folder + "/" + path)))
         } catch {
-          throw SISError.store("\(folder)/\(path): not a readable audit file (\(error))")
+          throw AuditError("\(folder)/\(path): not a readable audit file (\(error))")
         }
       }
       let fm = FileManager.default
       let interim = !fm.fileExists(atPath: folder + "/results/results.json")
       guard !interim || fm.fileExists(atPath: folder + "/interim/results/results.json") else {
-        throw SISError.store(
+        throw AuditError(
           "\(folder): no results yet (neither results/results.json nor interim/results/results.json); finish the audit, or write a snapshot with `audit ... {interim}`"
         )
       }

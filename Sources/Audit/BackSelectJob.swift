@@ -31,13 +31,13 @@ public struct BackSelectJob {
     device: Device, out: String, version: String, screenCheck: Bool = false
   ) throws {
     guard data.imageShape == classifier.info.inputShape else {
-      throw SISError.badArgument("the model takes images of shape \(classifier.info.inputShape), the data has \(data.imageShape)")
+      throw AuditError("the model takes images of shape \(classifier.info.inputShape), the data has \(data.imageShape)")
     }
-    guard !positions.isEmpty else { throw SISError.badArgument("no image matches the selection (\(selection))") }
+    guard !positions.isEmpty else { throw AuditError("no image matches the selection (\(selection))") }
     let problems = settings.problems()
-    guard problems.isEmpty else { throw SISError.badArgument(problems.joined(separator: "; ")) }
+    guard problems.isEmpty else { throw AuditError(problems.joined(separator: "; ")) }
     if settings.method != .exact, layout.description != "pixel" {
-      throw SISError.badArgument("the \(settings.method.rawValue) method works on pixel features, not \(layout.description)")
+      throw AuditError("the \(settings.method.rawValue) method works on pixel features, not \(layout.description)")
     }
     var record = dataRecord
     record.description = data.description

@@ -27,12 +27,12 @@ public struct SubsetsJob {
   public func write(to folder: String, embeddedSample: String?, maskColor: [UInt8], version: String) throws -> PixelSubsets.Info {
     let manifest = try store.readManifest()
     guard manifest.features == "pixel" else {
-      throw SISError.badArgument(
+      throw AuditError(
         "\(store.directory): pixel subsets need a run over pixel features, this one used \(manifest.features)")
     }
-    guard fraction > 0, fraction <= 1 else { throw SISError.badArgument("the fraction must be in (0, 1], got \(fraction)") }
+    guard fraction > 0, fraction <= 1 else { throw AuditError("the fraction must be in (0, 1], got \(fraction)") }
     let records = try store.records()
-    guard !records.isEmpty else { throw SISError.badArgument("\(store.directory): no finished images yet") }
+    guard !records.isEmpty else { throw AuditError("\(store.directory): no finished images yet") }
     if records.count < manifest.positions.count {
       printError("subsets: \(store.directory) has \(records.count) of \(manifest.positions.count) images finished; writing those")
     }

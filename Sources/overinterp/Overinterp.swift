@@ -1,4 +1,5 @@
 import ArgumentParser
+import Audit
 import Base
 import Foundation
 import SIS
@@ -79,6 +80,7 @@ struct Overinterp: AsyncParsableCommand {
       }
     // The library says what is wrong with the folder; the CLI says which flag changes that.
     case SISError.otherRun: return ValidationFailure("\(error); use another --out")
+    case let e as AuditError where e.kind == .otherAudit: return ValidationFailure("\(e); use another --out")
     case SISError.runExists: return ValidationFailure("\(error); pass --resume to continue it")
     default: return error
     }

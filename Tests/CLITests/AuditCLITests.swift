@@ -55,7 +55,8 @@ import Torch
     // Other settings in the same folder are refused.
     let other = try CLI.run(args.map { $0 == "0.1,0.2,0.3" ? "0.1,0.5" : $0 })
     #expect(
-      other.status != 0 && other.stderr.contains("other settings") && other.stderr.contains("thresholds"), "\(other.stderr)")
+      other.status != 0 && other.stderr.contains("other settings") && other.stderr.contains("thresholds")
+        && other.stderr.contains("use another --out"), "\(other.stderr)")
 
     if let executable = Chromium.executable {
       let browser = try Chromium(executable: executable)
