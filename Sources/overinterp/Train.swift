@@ -19,82 +19,45 @@ struct Train: ParsableCommand {
       written atomically after every epoch; --resume continues an interrupted run.
       """)
 
-  @Option(help: "Architecture.")
-  var arch: Architecture = .resnet20
-
-  @Option(
-    help: "Data: a CIFAR-10 binary folder (training images and test batch), or a pixel-subset folder from `overinterp subsets`.")
-  var data: String
+  @OptionGroup(title: "Model") var model: TrainModelOptions
+  @OptionGroup(title: "Data") var input: TrainDataOptions
+  @OptionGroup(title: "Optimization") var optimizer: OptimizerOptions
+  @OptionGroup(title: "Adversarial training") var attack: AdversarialTrainingOptions
+  @OptionGroup(title: "Runtime") var runtime: RuntimeOptions
 
   @Option(help: "Output folder (one sub-folder per replicate when --replicates > 1).")
   var out: String
-
-  @Option(help: "Start from a preset (\(TrainConfig.presetNames.joined(separator: ", "))); other flags override it.")
-  var preset: String = "paper"
-
-  @Option(help: "Epochs.") var epochs: Int?
-  @Option(help: "Batch size.") var batchSize: Int?
-  @Option(name: .customLong("lr"), help: "Peak learning rate.") var learningRate: Double?
-  @Option(help: "SGD momentum.") var momentum: Double?
-  @Flag(inversion: .prefixedNo, help: "Nesterov momentum.") var nesterov: Bool?
-  @Option(help: "Weight decay.") var weightDecay: Double?
-  @Option(help: "Learning-rate schedule: step, cosine, onecycle.") var schedule: String?
-  @Option(help: "Comma-separated epochs after which a step schedule multiplies the rate by --gamma.") var milestones: String?
-  @Option(help: "Factor applied at each milestone.") var gamma: Double?
-  @Option(help: "Warm-up epochs (onecycle).") var warmupEpochs: Double?
-  @Flag(inversion: .prefixedNo, help: "Random crop and horizontal flip (--no-augment for pixel-subset datasets).") var augment:
-    Bool?
-  @Option(help: "Training images held out for validation (CIFAR-10 binary data).") var holdout: Int?
-  @Option(
-    help:
-      "Validation data (any --data path, e.g. the pixel subsets of held-out images); default: the held-out images of a CIFAR-10 folder."
-  )
-  var validation: String?
-  @Option(help: "Test data evaluated at the end (any --data path); default: the test batch of a CIFAR-10 folder.") var test:
-    String?
-  @Option(help: "Input normalization: \(Normalization.presets.map(\.0).joined(separator: ", ")) or mean/std.") var normalization:
-    NormalizationArgument?
   @Option(help: "Seed of the first replicate; replicate i uses seed + i.") var seed: UInt64 = 0
   @Option(help: "Independent replicates to train.") var replicates: Int = 1
-  @OptionGroup(title: "Runtime") var runtime: RuntimeOptions
   @Flag(help: "Continue the runs in --out from their last finished epoch.") var resume = false
-  @Option(
-    help:
-      "Adversarial training: pgd (Madry et al.; l-inf, random start, in pixel space before normalization); each batch is replaced by its attacked version."
-  )
-  var adversarial: String?
-  @Option(help: "With --adversarial: the l-inf radius in pixel units, e.g. 8/255.") var eps: String = "8/255"
-  @Option(help: "With --adversarial: the attack's step, e.g. 2/255.") var step: String = "2/255"
-  @Option(help: "With --adversarial: the attack's steps.") var steps: Int = 7
-  @Option(help: "Start from this model's weights (same architecture; `default`: the embedded model) instead of random ones.")
-  var initialize: String?
 
   func resolvedConfig() throws -> TrainConfig {
-    guard var c = TrainConfig.preset(preset) else {
-      throw ValidationError("--preset must be one of \(TrainConfig.presetNames.joined(separator: ", ")), got '\(preset)'")
+    guard var c = TrainConfig.preset(optimizer.preset) else {
+      throw ValidationError(
+        "--preset must be one of \(TrainConfig.presetNames.joined(separator: ", ")), got '\(optimizer.preset)'")
     }
-    c.arch = arch.rawValue
-    if let epochs { c.epochs = epochs }
-    if let batchSize { c.batchSize = batchSize }
-    if let learningRate { c.learningRate = learningRate }
-    if let momentum { c.momentum = momentum }
-    if let nesterov { c.nesterov = nesterov }
-    if let weightDecay { c.weightDecay = weightDecay }
-    if let schedule { c.schedule = schedule }
-    if let milestones {
+    c.arch = model.arch.rawValue
+    if let epochs = optimizer.epochs { c.epochs = epochs }
+    if let batchSize = optimizer.batchSize { c.batchSize = batchSize }
+    if let learningRate = optimizer.learningRate { c.learningRate = learningRate }
+    if let momentum = optimizer.momentum { c.momentum = momentum }
+    if let nesterov = optimizer.nesterov { c.nesterov = nesterov }
+    if let weightDecay = optimizer.weightDecay { c.weightDecay = weightDecay }
+    if let schedule = optimizer.schedule { c.schedule = schedule }
+    if let milestones = optimizer.milestones {
       let values = milestones.split(separator: ",").compactMap { Int($0) }
       guard values.count == milestones.split(separator: ",").count else {
         throw ValidationError("--milestones must be comma-separated integers, got '\(milestones)'")
       }
       c.milestones = values
     }
-    if let gamma { c.gamma = gamma }
-    if let warmupEpochs { c.warmupEpochs = warmupEpochs }
-    if let augment { c.augment = augment }
-    if let holdout { c.holdout = holdout }
-    if let normalization { c.normalization = normalization.text }
+    if let gamma = optimizer.gamma { c.gamma = gamma }
+    if let warmupEpochs = optimizer.warmupEpochs { c.warmupEpochs = warmupEpochs }
+    if let augment = input.augment { c.augment = augment }
+    if let holdout = input.holdout { c.holdout = holdout }
+    if let normalization = model.normalization { c.normalization = normalization.text }
     c.threads = runtime.threads ?? ProcessInfo.processInfo.activeProcessorCount
-    if let initialize {
+    if let initialize = model.initialize {
       let file = initialize == "default" ? try Resources.path("default-model.safetensors") : initialize
       guard FileManager.default.fileExists(atPath: file) else {
         throw ValidationError("--initialize: no such model file \(file)")
@@ -102,9 +65,9 @@ struct Train: ParsableCommand {
       c.initialWeights = file == initialize ? absolutePath(file) : file
       c.initialWeightsSHA256 = try SHA256.hex(file: file)
     }
-    if let adversarial {
+    if let adversarial = attack.adversarial {
       guard adversarial == "pgd" else { throw ValidationError("--adversarial must be pgd, got '\(adversarial)'") }
-      c.adversarial = try pgdAttack(eps: eps, step: step, steps: steps)
+      c.adversarial = try pgdAttack(eps: attack.eps, step: attack.step, steps: attack.steps)
     }
     return c
   }
@@ -119,13 +82,14 @@ struct Train: ParsableCommand {
     let base = try resolvedConfig()
     try runtime.apply()
     // A pixel-subset folder is all training data; validation and test data then come from flags.
+    let data = input.data
     let subsets = PixelSubsets.isSubsetFolder(data)
     let trainSet = try DataSource(path: data, split: .train, holdout: base.holdout).load()
     let validation =
-      try validation.map { try DataSource(path: $0, split: .holdout, holdout: base.holdout).load() }
+      try input.validation.map { try DataSource(path: $0, split: .holdout, holdout: base.holdout).load() }
       ?? (base.holdout > 0 && !subsets ? try DataSource(path: data, split: .holdout, holdout: base.holdout).load() : nil)
     let testSet =
-      try test.map { try DataSource(path: $0).load() } ?? (subsets ? nil : try? DataSource(path: data, split: .test).load())
+      try input.test.map { try DataSource(path: $0).load() } ?? (subsets ? nil : try? DataSource(path: data, split: .test).load())
     printError(
       "training on \(trainSet.description), \(trainSet.count) images; validating on \(validation?.count ?? 0) held-out images"
         + (base.adversarial.map { "; adversarial training with \($0)" } ?? ""))
@@ -165,11 +129,62 @@ struct Train: ParsableCommand {
       print("replicates: held-out accuracy \(replicateSummary(finals)) % over \(replicates) models")
     }
     // The test data of the run: --test, else a CIFAR-10 folder's test batch (a subset folder has none).
-    let evalData = test.map { "--data \($0)" } ?? (PixelSubsets.isSubsetFolder(data) ? nil : "--data \(data) --split test")
+    let evalData = input.test.map { "--data \($0)" } ?? (PixelSubsets.isSubsetFolder(data) ? nil : "--data \(data) --split test")
     if let evalData {
       print(
         "evaluate on the test data with: overinterp eval --model \(out)\(replicates > 1 ? "/replicate-*" : "")/model.safetensors \(evalData)"
       )
     }
   }
+}
+
+struct TrainModelOptions: ParsableArguments {
+  @Option(help: "Architecture.")
+  var arch: Architecture = .resnet20
+  @Option(help: "Input normalization: \(Normalization.presets.map(\.0).joined(separator: ", ")) or mean/std.") var normalization:
+    NormalizationArgument?
+  @Option(help: "Start from this model's weights (same architecture; `default`: the embedded model) instead of random ones.")
+  var initialize: String?
+}
+
+struct TrainDataOptions: ParsableArguments {
+  @Option(
+    help: "Data: a CIFAR-10 binary folder (training images and test batch), or a pixel-subset folder from `overinterp subsets`.")
+  var data: String
+  @Option(help: "Training images held out for validation (CIFAR-10 binary data).") var holdout: Int?
+  @Option(
+    help:
+      "Validation data (any --data path, e.g. the pixel subsets of held-out images); default: the held-out images of a CIFAR-10 folder."
+  )
+  var validation: String?
+  @Option(help: "Test data evaluated at the end (any --data path); default: the test batch of a CIFAR-10 folder.") var test:
+    String?
+  @Flag(inversion: .prefixedNo, help: "Random crop and horizontal flip (--no-augment for pixel-subset datasets).") var augment:
+    Bool?
+}
+
+struct OptimizerOptions: ParsableArguments {
+  @Option(help: "Start from a preset (\(TrainConfig.presetNames.joined(separator: ", "))); other flags override it.")
+  var preset: String = "paper"
+  @Option(help: "Epochs.") var epochs: Int?
+  @Option(help: "Batch size.") var batchSize: Int?
+  @Option(name: .customLong("lr"), help: "Peak learning rate.") var learningRate: Double?
+  @Option(help: "SGD momentum.") var momentum: Double?
+  @Flag(inversion: .prefixedNo, help: "Nesterov momentum.") var nesterov: Bool?
+  @Option(help: "Weight decay.") var weightDecay: Double?
+  @Option(help: "Learning-rate schedule: step, cosine, onecycle.") var schedule: String?
+  @Option(help: "Comma-separated epochs after which a step schedule multiplies the rate by --gamma.") var milestones: String?
+  @Option(help: "Factor applied at each milestone.") var gamma: Double?
+  @Option(help: "Warm-up epochs (onecycle).") var warmupEpochs: Double?
+}
+
+struct AdversarialTrainingOptions: ParsableArguments {
+  @Option(
+    help:
+      "Adversarial training: pgd (Madry et al.; l-inf, random start, in pixel space before normalization); each batch is replaced by its attacked version."
+  )
+  var adversarial: String?
+  @Option(help: "With --adversarial: the l-inf radius in pixel units, e.g. 8/255.") var eps: String = "8/255"
+  @Option(help: "With --adversarial: the attack's step, e.g. 2/255.") var step: String = "2/255"
+  @Option(help: "With --adversarial: the attack's steps.") var steps: Int = 7
 }
