@@ -28,12 +28,16 @@ public struct AuditSettings: Codable, Equatable, Sendable {
   public var k: Int?
   public var thresholds: [Double]
   public var fraction: Double
+  /// Every parameter of backward selection (absent in audit folders written before it was
+  /// recorded: their `run/manifest.json` holds it).
+  public var selection: SelectionSettings?
 
   public init(
     modelPaths: [String], modelSHA256: [String], dataPath: String, dataSplit: String, dataHoldout: Int, dataLabels: String?,
     minConfidence: Double, correctOnly: Bool, sample: Int?, seed: UInt64, method: String, score: String, k: Int?,
-    thresholds: [Double], fraction: Double
+    thresholds: [Double], fraction: Double, selection: SelectionSettings? = nil
   ) {
+    self.selection = selection
     self.modelPaths = modelPaths
     self.modelSHA256 = modelSHA256
     self.dataPath = dataPath
@@ -49,6 +53,33 @@ public struct AuditSettings: Codable, Equatable, Sendable {
     self.k = k
     self.thresholds = thresholds
     self.fraction = fraction
+  }
+
+  /// What determines the audit's results (the model files' paths are not part of it).
+  public var record: ResultRecord {
+    ResultRecord(
+      models: modelSHA256,
+      data: DataRecord(
+        path: dataPath, labels: dataLabels, split: Split(rawValue: dataSplit) ?? .test, holdout: dataHoldout, description: ""),
+      images: .init(minConfidence: minConfidence, correctOnly: correctOnly, sample: sample, seed: seed),
+      selection: selection ?? recordedSelection, analysis: .init(thresholds: thresholds, fraction: fraction))
+  }
+
+  /// The record to compare with `other`'s: where `other` was written before every selection
+  /// parameter was recorded, only what it recorded (method, score, k) is compared; its run's
+  /// manifest checks the rest.
+  public func record(comparedWith other: AuditSettings) -> ResultRecord {
+    var r = record
+    if other.selection == nil { r.selection = recordedSelection }
+    return r
+  }
+
+  /// Method, score and k as the first audit.json format recorded them, every other parameter at
+  /// its default.
+  var recordedSelection: SelectionSettings {
+    SelectionSettings(
+      score: SelectionScore(rawValue: score) ?? .logprob, method: SelectionMethod(rawValue: method) ?? .exact, k: k,
+      hybrid: HybridSettings(), screening: ScreeningSettings())
   }
 }
 
@@ -143,12 +174,11 @@ public struct Audit {
       do { existing = try JSONDecoder().decode(AuditSettings.self, from: Data(try readFile(settingsPath))) } catch {
         throw AuditError("\(settingsPath): unreadable audit settings (\(error))")
       }
-      guard existing == settings else {
-        let a = (try? JSONSerialization.jsonObject(with: e.encode(existing))) as? [String: Any] ?? [:]
-        let b = (try? JSONSerialization.jsonObject(with: e.encode(settings))) as? [String: Any] ?? [:]
-        let differing = Set(a.keys).union(b.keys).sorted().filter { "\(a[$0] ?? "")" != "\(b[$0] ?? "")" }
+      let differing = existing.record.differences(from: settings.record(comparedWith: existing))
+      guard differing.isEmpty else {
         throw AuditError(
-          "\(folder) holds an audit with other settings (\(differing.joined(separator: ", ")))", kind: .otherAudit)
+          "\(folder) holds an audit with other settings (\(differing.joined(separator: ", ")): the folder's value vs this one's)",
+          kind: .otherAudit)
       }
       return
     }

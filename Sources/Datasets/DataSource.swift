@@ -3,7 +3,7 @@ import Foundation
 import Torch
 
 /// Which part of a dataset to use.
-public enum Split: String, CaseIterable, Sendable {
+public enum Split: String, CaseIterable, Codable, Sendable {
   /// Training images, minus the held-out ones.
   case train
   /// The last `holdout` training images: clean, unseen validation images.

@@ -84,6 +84,32 @@ public enum PixelSubsets {
       self.overinterpVersion = overinterpVersion
     }
 
+    /// What decides which pixels an image keeps and how they look: everything but the folder's
+    /// size, the run's folder, the model files' paths, prose and the version. Folders whose
+    /// identities agree can be combined.
+    public var identity: Identity {
+      Identity(
+        kind: kind, fraction: fraction, seed: seed, keptPerImage: keptPerImage, imageShape: imageShape, classNames: classNames,
+        sourcePath: sourcePath, sourceSplit: sourceSplit, sourceHoldout: sourceHoldout, sourceLabels: sourceLabels,
+        method: runLabel, modelSHA256: modelSHA256, maskColor: maskColor)
+    }
+
+    public struct Identity: Codable, Equatable, Sendable {
+      public var kind: Kind
+      public var fraction: Double
+      public var seed: UInt64?
+      public var keptPerImage: Int
+      public var imageShape: [Int]
+      public var classNames: [String]
+      public var sourcePath: String
+      public var sourceSplit: String
+      public var sourceHoldout: Int
+      public var sourceLabels: String?
+      public var method: String?
+      public var modelSHA256: [String]?
+      public var maskColor: [UInt8]
+    }
+
     /// "5% backward-selection subsets (run R, hybrid k=8 ...) of <source>".
     public var description: String {
       let what = kind == .backselect ? "backward-selection" : "random (seed \(seed ?? 0))"
@@ -353,22 +379,7 @@ extension PixelSubsets {
     }
     let base = parts[0].info
     for (f, part) in zip(folders, parts).dropFirst() {
-      let i = part.info
-      var differ: [String] = []
-      if i.kind != base.kind { differ.append("kind (\(i.kind.rawValue) vs \(base.kind.rawValue))") }
-      if i.fraction != base.fraction { differ.append("fraction (\(i.fraction) vs \(base.fraction))") }
-      if i.seed != base.seed { differ.append("seed") }
-      if i.keptPerImage != base.keptPerImage { differ.append("keptPerImage") }
-      if i.imageShape != base.imageShape { differ.append("imageShape") }
-      if i.classNames != base.classNames { differ.append("classNames") }
-      if i.sourcePath != base.sourcePath || i.sourceSplit != base.sourceSplit || i.sourceHoldout != base.sourceHoldout
-        || i.sourceLabels != base.sourceLabels
-      {
-        differ.append("source (\(i.sourceDescription) vs \(base.sourceDescription))")
-      }
-      if i.runLabel != base.runLabel { differ.append("method (\(i.runLabel ?? "none") vs \(base.runLabel ?? "none"))") }
-      if i.modelSHA256 != base.modelSHA256 { differ.append("model (SHA-256)") }
-      if i.maskColor != base.maskColor { differ.append("maskColor") }
+      let differ = differingFields(part.info.identity, base.identity)
       if !differ.isEmpty {
         throw FileFormatError(f, "cannot be merged with \(firstFolder): they differ in \(differ.joined(separator: ", "))")
       }

@@ -1,5 +1,5 @@
 /// What BackSelect maximises when it picks the next feature to mask.
-public enum SelectionScore: String, CaseIterable, Sendable {
+public enum SelectionScore: String, CaseIterable, Codable, Sendable {
   /// Softmax probability of the class (the reference behaviour; saturates at 1.0 in float32).
   case prob
   /// Log-softmax of the class, computed stably: the same order as `prob` wherever float32 can
@@ -10,7 +10,7 @@ public enum SelectionScore: String, CaseIterable, Sendable {
 }
 
 /// How a run orders features.
-public enum SelectionMethod: String, CaseIterable, Sendable {
+public enum SelectionMethod: String, CaseIterable, Codable, Sendable {
   /// BackSelect over every candidate (`backSelect`).
   case exact
   /// Batched Gradient BackSelect, k pixels per block (`gradientBackSelect`, the paper's S5).
@@ -24,7 +24,7 @@ public enum SelectionMethod: String, CaseIterable, Sendable {
 }
 
 /// Hybrid only: what a gradient block that takes the probability below the switch level does.
-public enum DipPolicy: String, CaseIterable, Sendable {
+public enum DipPolicy: String, CaseIterable, Codable, Sendable {
   /// The block is put back and the exact phase starts.
   case `switch`
   /// The block is put back, its pixels are kept for the exact phase, and gradient blocks go on.
@@ -32,7 +32,7 @@ public enum DipPolicy: String, CaseIterable, Sendable {
 }
 
 /// Hybrid only: the switch level of an image whose own confidence is below `--switch-at`.
-public enum SwitchCap: String, CaseIterable, Sendable {
+public enum SwitchCap: String, CaseIterable, Codable, Sendable {
   /// No cap: such an image goes straight to the exact phase (every pixel ordered exactly).
   case none
   /// The image's probability on the full image is its switch level.

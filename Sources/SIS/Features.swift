@@ -171,7 +171,8 @@ public enum SISError: Error, CustomStringConvertible {
     switch self {
     case .badArgument(let m), .store(let m): return SettingNames.render(m)
     case .otherRun(let d, let fields):
-      return "\(d) holds a different run (differs in \(fields.isEmpty ? "shard" : fields.joined(separator: ", ")))"
+      return
+        "\(d) holds a different run (differs in \(fields.isEmpty ? "shard" : fields.joined(separator: ", ") + ": the folder's value vs this one's"))"
     case .runExists(let d): return "\(d) already holds this run"
     }
   }

@@ -4,7 +4,7 @@ import Foundation
 
 /// How BackSelect was run: the score, the method and its parameters, and the batch shape. Every
 /// field is typed; `RunManifest` stores them flat in `manifest.json` (see `docs/RUN-FORMAT.md`).
-public struct SelectionSettings: Equatable, Sendable {
+public struct SelectionSettings: Codable, Equatable, Sendable {
   public var score: SelectionScore
   public var method: SelectionMethod
   /// Gradient and hybrid: pixels masked per gradient block (nil for exact).
@@ -167,7 +167,7 @@ extension SelectionSettings {
 }
 
 /// The hybrid method's switch from gradient blocks to exact selection (`hybridBackSelect`).
-public struct HybridSettings: Equatable, Sendable {
+public struct HybridSettings: Codable, Equatable, Sendable {
   /// Leave the gradient phase when a block takes the probability below this.
   public var switchAt: Double
   /// Also leave it once at most this many pixels are left.
@@ -208,7 +208,7 @@ public struct Shard: Equatable, Sendable, CustomStringConvertible {
 }
 
 /// Where a run's images came from, enough to load them again (`RunManifest.loadData`).
-public struct DataRecord: Equatable, Sendable {
+public struct DataRecord: Codable, Equatable, Sendable {
   /// The `--data` path as given (absolute), or `EmbeddedSample.recordedPath`.
   public var path: String
   /// Labels file for an .npy of images.
@@ -306,17 +306,19 @@ public struct RunManifest: Equatable, Sendable {
   /// the data's description: it is prose that spells the data path as it was typed (relative or
   /// absolute), and the absolute path, split and holdout that it describes are compared themselves.
   public func differences(from other: RunManifest) -> [String] {
-    var a = self
-    var b = other
-    a.shard = .whole
-    b.shard = .whole
-    b.data.description = a.data.description
+    var (a, b) = (record, other.record)
     // Manifests written before the normalization was recorded resume under newer versions.
-    if a.normalization == nil || b.normalization == nil { b.normalization = a.normalization }
-    guard a != b else { return [] }
-    let ma = (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(a))) as? [String: Any] ?? [:]
-    let mb = (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(b))) as? [String: Any] ?? [:]
-    return Set(ma.keys).union(mb.keys).sorted().filter { "\(ma[$0] ?? "")" != "\(mb[$0] ?? "")" }
+    if a.input?.normalization == nil || b.input?.normalization == nil { b.input?.normalization = a.input?.normalization }
+    return a.differences(from: b)
+  }
+
+  /// What determines the run's results (not the model files' paths, the shard, the data's
+  /// description, versions or the device).
+  public var record: ResultRecord {
+    ResultRecord(
+      models: modelSHA256, data: data, images: .init(positions: positions),
+      input: .init(shape: inputShape, features: features, maskValue: maskValue, normalization: normalization),
+      selection: settings)
   }
 
   /// Number of lockstep groups over all positions.

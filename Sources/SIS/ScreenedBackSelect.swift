@@ -3,7 +3,7 @@ import Base
 /// How screened exact selection (`screenedBackSelect`) chooses the candidates it evaluates at a
 /// step. Every evaluated candidate is scored exactly (the scorer's full answer for that masked
 /// input); screening only decides which candidates are evaluated.
-public struct ScreeningSettings: Equatable, Sendable {
+public struct ScreeningSettings: Codable, Equatable, Sendable {
   /// M: the candidates with the best stale ranking evaluated at every step.
   public var top: Int
   /// Features within this many pixels (Chebyshev distance) of the feature masked last are

@@ -3,7 +3,7 @@ import Models
 import Torch
 
 /// How BackSelect's candidates are scored.
-public enum Precision: String, CaseIterable, Sendable {
+public enum Precision: String, CaseIterable, Codable, Sendable {
   /// Every candidate in float32 (the reference).
   case fp32
   /// Every candidate in bfloat16 (the folded twin, `bfloat16Twin`); stored values are bfloat16's.

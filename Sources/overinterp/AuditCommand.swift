@@ -133,7 +133,7 @@ struct AuditCommand: ParsableCommand {
       dataPath: dataPath, dataSplit: dataOptions.split.rawValue,
       dataHoldout: dataOptions.holdout, dataLabels: dataOptions.labels.map(absolutePath), minConfidence: minConfidence ?? grid[0],
       correctOnly: correctOnly, sample: sample, seed: seed, method: method.rawValue, score: selectionSettings.score.rawValue,
-      k: selectionSettings.k, thresholds: grid, fraction: fraction)
+      k: selectionSettings.k, thresholds: grid, fraction: fraction, selection: selectionSettings)
     let audit = try Audit(folder: out, settings: settings, selection: selectionSettings)
     try audit.prepare()
 

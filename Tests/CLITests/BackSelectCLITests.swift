@@ -563,7 +563,9 @@ struct TinySetup {
     )
     let other = try CLI.run(t.backselect(out, ["--indices", "0", "--method", "gradient", "--k", "4"]))
     #expect(
-      other.status != 0 && other.stderr.contains("\(out) holds a different run (differs in k); use another --out"),
+      other.status != 0
+        && other.stderr.contains(
+          "\(out) holds a different run (differs in selection.k (8 vs 4): the folder's value vs this one's); use another --out"),
       "\(other.stderr)")
     #expect(
       !"\(SISError.runExists(directory: "d"))".contains("--")

@@ -174,7 +174,7 @@ func manifest(
     b.data.description = "tiny (../tiny)"
     #expect(a.differences(from: b).isEmpty)
     b.data.holdout = 7
-    #expect(a.differences(from: b) == ["dataHoldout"])
+    #expect(a.differences(from: b) == ["data.holdout (\(a.data.holdout) vs 7)"])
   }
 
   /// New runs record the model's normalization (the masked pixels' colour for a TorchScript
@@ -191,7 +191,7 @@ func manifest(
     #expect(try JSONDecoder().decode(RunManifest.self, from: try JSONEncoder().encode(old)).normalization == nil)
     #expect(new.differences(from: old).isEmpty && old.differences(from: new).isEmpty)
     old.normalization = Normalization.cifar10.description
-    #expect(new.differences(from: old) == ["normalization"])
+    #expect(new.differences(from: old).map { $0.hasPrefix("input.normalization") } == [true])
     var bad = new
     bad.normalization = "1,2/3"
     #expect(throws: SISError.self) { try JSONDecoder().decode(RunManifest.self, from: try JSONEncoder().encode(bad)) }
@@ -216,7 +216,7 @@ func manifest(
     json["screenWiden"] = nil
     let old = try JSONDecoder().decode(RunManifest.self, from: try JSONSerialization.data(withJSONObject: json))
     #expect(old.settings.screening?.widen == 0)
-    #expect(old.differences(from: m) == ["screenWiden"])
+    #expect(old.differences(from: m) == ["selection.screening.widen (0 vs 3)"])
   }
 }
 
