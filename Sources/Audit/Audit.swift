@@ -189,6 +189,37 @@ public struct Audit {
   /// the shards are merged into `run/` once all are complete.
   public func shardFolder(_ s: Shard) -> String { folder + "/shards/shard-\(s.index)-of-\(s.count)" }
 
+  /// Where backward selection of `shard` writes: `run/` for a whole run, else its shard folder.
+  public func selectionFolder(for shard: Shard) -> String { shard.count > 1 ? shardFolder(shard) : runFolder }
+
+  /// Stage 2 in this process: the pending images of `job` (made for `selectionFolder(for:)` of
+  /// `shard`), then, once every shard is complete, the merge into `run/`. A whole-run call on an
+  /// audit that was started sharded runs nothing and only merges. Returns whether all `selected`
+  /// images are done.
+  public func backSelect(_ job: BackSelectJob, shard: Shard, cost: CostPlan, selected: Int) throws -> Bool {
+    if shard.count > 1 || !FileManager.default.fileExists(atPath: folder + "/shards") {
+      try job.prepare(resume: true)
+      try job.runShowingProgress(label: "backselect", cost: cost)
+    }
+    return try mergeShardsIfComplete(selected: selected)
+  }
+
+  /// Keeps `sample` (e.g. the paper's CIFAR-10-C sample, drawn from a folder of corruption files)
+  /// in the audit folder as `name.npy` and `name-labels.npy`, so that the run can load its images
+  /// again; returns the record of those files. Written once (atomically); later calls reuse them.
+  public func keep(sample: ImageDataset, as name: String) throws -> DataRecord {
+    let images = folder + "/\(name).npy"
+    let labels = folder + "/\(name)-labels.npy"
+    if !FileManager.default.fileExists(atPath: labels) {
+      try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+      let (c, h, w) = (sample.imageShape[0], sample.imageShape[1], sample.imageShape[2])
+      let hwc = (0..<sample.count).flatMap { ImageIO.hwc(fromCHW: sample.image($0), channels: c, height: h, width: w) }
+      try NpyArray(hwc, shape: [sample.count, h, w, c]).write(to: images)
+      try NpyArray(sample.labels.map { Int64($0) }, shape: [sample.count]).write(to: labels)
+    }
+    return DataRecord(path: absolutePath(images), labels: absolutePath(labels), description: sample.description)
+  }
+
   /// The shard folders of a sharded audit (`shards/shard-i-of-n`), in name order.
   func shardStores() -> [RunStore] {
     let shardsFolder = folder + "/shards"

@@ -24,6 +24,9 @@ public struct BackSelectJob {
   public let manifest: RunManifest
   public let store: RunStore
   let runner: BackSelectRunner
+  let classifier: any Classifier
+  let data: ImageDataset
+  let device: Device
 
   public init(
     classifier: any Classifier, models: [ModelFile], data: ImageDataset, dataRecord: DataRecord, positions: [Int],
@@ -56,6 +59,9 @@ public struct BackSelectJob {
       device: device, fast: settings.precision == .fp32 ? nil : try bfloat16Twin(classifier))
     runner.screenCheck = screenCheck
     self.runner = runner
+    self.classifier = classifier
+    self.data = data
+    self.device = device
   }
 
   /// Creates the run folder, or checks that it holds this run (then `resume` must be set).
@@ -89,6 +95,34 @@ public struct BackSelectJob {
 
   /// What the finished images of this folder cost (`timings.jsonl`).
   public var finishedCosts: [ImageCost] { Array(store.costs().values) }
+
+  /// What `images` images (default: this shard's pending ones) will cost on `tasks` tasks: at the
+  /// pace of `finished` (default: this folder's finished images), else from a pilot of the
+  /// gradient phase (hybrid, and fast without its occlusion phase; skipped with `pilot: false`),
+  /// else from the method's formula at the forward throughput measured here.
+  public func costPlan(images: Int? = nil, tasks: Int = 1, finished: [ImageCost]? = nil, pilot: Bool = true) throws -> CostPlan {
+    let finished = finished ?? finishedCosts
+    let n = images ?? pendingImages
+    return CostPlan(
+      settings: manifest.settings, pixels: manifest.featureCount, images: n,
+      forwardPerSecond: finished.isEmpty ? try CostPlan.measureThroughput(classifier, data: data, device: device) : 0,
+      tasks: tasks, exactPhase: finished.isEmpty && pilot && n > 0 ? try pilotExactPhase() : nil, finished: finished)
+  }
+
+  /// Runs the pending groups with a progress line on stderr (`label`; in candidates, as many per
+  /// image as `cost` expects, else as the method's formula says).
+  public func runShowingProgress(label: String, cost: CostPlan? = nil) throws {
+    let pending = pendingImages
+    guard pending > 0 else { return }
+    let perImage = cost?.candidatesPerImage(pixels: manifest.featureCount) ?? candidatesPerImage
+    let progress = Progress(total: pending * perImage, label: label, unit: "candidates")
+    var done = 0
+    try run { images, candidates in
+      done += images
+      progress.advance(by: candidates, extra: "\(done)/\(pending) images")
+    }
+    progress.finish()
+  }
 
   /// Runs the pending groups; `onProgress(imagesDone, candidates)` after each step and group.
   public func run(onProgress: ((_ imagesDone: Int, _ candidates: Int) -> Void)? = nil) throws {

@@ -45,3 +45,11 @@ public func machineDescription() -> String {
     .first { flags.contains($0.0) }.map { ", \($0.1)" } ?? ""
   return "\(model) (\(ProcessInfo.processInfo.activeProcessorCount) cores\(isa)), \(os)"
 }
+
+/// An absolute, standardized path (runs record where their inputs were, and compare them): no
+/// `.`, `..` or repeated `/` (Foundation keeps `a//b`, and resolves `a//b/..` to `a/`).
+public func absolutePath(_ p: String) -> String {
+  let cwd = URL(fileURLWithPath: FileManager.default.currentDirectoryPath, isDirectory: true)
+  let single = p.split(separator: "/", omittingEmptySubsequences: true).joined(separator: "/")
+  return URL(fileURLWithPath: p.hasPrefix("/") ? "/" + single : single, relativeTo: cwd).absoluteURL.standardized.path
+}

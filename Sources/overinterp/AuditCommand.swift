@@ -97,23 +97,15 @@ struct AuditCommand: ParsableCommand {
 
   /// The images: --data, or the paper's CIFAR-10-C sample, which is kept in the audit folder
   /// (`cifar10c-sample.npy` and its labels) so that the run can load its images again.
-  func loadData(classifier: any Classifier) throws -> (ImageDataset, DataRecord, String) {
-    guard let cifar10c else {
-      let data = try dataOptions.load(for: classifier.info)
-      return (data, dataOptions.record(data), dataOptions.data.map(absolutePath) ?? DataRecord.embeddedSamplePath)
-    }
-    let sample = try CorruptedSample.load(folder: cifar10c, count: cifar10cSample, seed: cifar10cSeed)
-    let images = out + "/cifar10c-sample.npy"
-    let labels = out + "/cifar10c-sample-labels.npy"
-    if !FileManager.default.fileExists(atPath: labels) {
-      try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-      let (c, h, w) = (sample.imageShape[0], sample.imageShape[1], sample.imageShape[2])
-      let hwc = (0..<sample.count).flatMap { ImageIO.hwc(fromCHW: sample.image($0), channels: c, height: h, width: w) }
-      try NpyArray(hwc, shape: [sample.count, h, w, c]).write(to: images)
-      try NpyArray(sample.labels.map { Int64($0) }, shape: [sample.count]).write(to: labels)
-    }
-    let record = DataRecord(path: absolutePath(images), labels: absolutePath(labels), description: sample.description)
-    return (sample, record, "cifar10c \(absolutePath(cifar10c)), sample \(cifar10cSample), seed \(cifar10cSeed)")
+  func loadData(classifier: any Classifier) throws -> ImageDataset {
+    guard let cifar10c else { return try dataOptions.load(for: classifier.info) }
+    return try CorruptedSample.load(folder: cifar10c, count: cifar10cSample, seed: cifar10cSeed)
+  }
+
+  /// The data as audit.json names it.
+  var recordedDataPath: String {
+    if let cifar10c { return "cifar10c \(absolutePath(cifar10c)), sample \(cifar10cSample), seed \(cifar10cSeed)" }
+    return dataOptions.data.map(absolutePath) ?? DataRecord.embeddedSamplePath
   }
 
   func run() throws {
@@ -122,7 +114,6 @@ struct AuditCommand: ParsableCommand {
     let grid = thresholds.values
     let networks = try model.loadClassifiers(device: device)
     let classifier: any Classifier = networks.count == 1 ? networks[0] : try Ensemble(networks)
-    let (data, dataRecord, dataPath) = try loadData(classifier: classifier)
     let files = try model.files()
     let selectionSettings = methodOptions.settings(
       defaultMethod: Self.defaultMethod, defaultGroup: 32,
@@ -130,44 +121,36 @@ struct AuditCommand: ParsableCommand {
     let method = selectionSettings.method
     let settings = AuditSettings(
       modelPaths: files.map(\.recordedPath), modelSHA256: try files.map { try SHA256.hex(file: $0.file) },
-      dataPath: dataPath, dataSplit: dataOptions.split.rawValue,
+      dataPath: recordedDataPath, dataSplit: dataOptions.split.rawValue,
       dataHoldout: dataOptions.holdout, dataLabels: dataOptions.labels.map(absolutePath), minConfidence: minConfidence ?? grid[0],
       correctOnly: correctOnly, sample: sample, seed: seed, method: method.rawValue, score: selectionSettings.score.rawValue,
       k: selectionSettings.k, thresholds: grid, fraction: fraction, selection: selectionSettings)
     let audit = try Audit(folder: out, settings: settings, selection: selectionSettings)
+    let data = try loadData(classifier: classifier)
     try audit.prepare()
+    let dataRecord = cifar10c == nil ? dataOptions.record(data) : try audit.keep(sample: data, as: "cifar10c-sample")
 
     let selection = try audit.select(classifier: classifier, data: data, device: device)
     // A shard (several machines or a Slurm array) writes into shards/; whoever finds every shard
     // complete merges them into run/ and goes on with the analyses.
     let shardSetting = try resolveShard(shard)
-    let sharded = shardSetting.count > 1
-    let alreadySharded = FileManager.default.fileExists(atPath: out + "/shards")
-    let job = {
-      try BackSelectJob(
-        classifier: classifier, models: files, data: data, dataRecord: dataRecord, positions: selection.positions,
-        selection: selection.description, layout: .pixels(data.imageShape), maskValue: .mean, settings: selectionSettings,
-        shard: shardSetting, device: device, out: sharded ? audit.shardFolder(shardSetting) : audit.runFolder,
-        version: Overinterp.configuration.version)
+    guard !selection.positions.isEmpty else {
+      throw ValidationFailure("no image is predicted with confidence >= \(settings.minConfidence); lower --min-confidence")
     }
-    // A resumed audit: the plan is for the images still to do, at the finished images' pace; a
-    // new hybrid audit measures its exact phase on a pilot.
+    let job = try BackSelectJob(
+      classifier: classifier, models: files, data: data, dataRecord: dataRecord, positions: selection.positions,
+      selection: selection.description, layout: .pixels(data.imageShape), maskValue: .mean, settings: selectionSettings,
+      shard: shardSetting, device: device, out: audit.selectionFolder(for: shardSetting),
+      version: Overinterp.configuration.version)
+    // A resumed audit: the plan is for the images still to do (over every shard), at the finished
+    // images' pace; a new hybrid audit measures its exact phase on a pilot.
     let done = (try? audit.finishedImageCount()) ?? 0
-    let finishedCosts = (try? audit.finishedCosts()) ?? []
-    let remaining = selection.positions.count - done
-    let cost = CostPlan(
-      settings: selectionSettings, pixels: data.plane, images: remaining,
-      forwardPerSecond: finishedCosts.isEmpty ? try CostPlan.measureThroughput(classifier, data: data, device: device) : 0,
-      tasks: 1,
-      exactPhase: finishedCosts.isEmpty && !interim && remaining > 0 ? try job().pilotExactPhase() : nil,
-      finished: finishedCosts)
+    let cost = try job.costPlan(
+      images: selection.positions.count - done, finished: (try? audit.finishedCosts()) ?? [], pilot: !interim)
     printError(
       "audit: \(selection.description); " + (done > 0 ? "\(done) of \(selection.positions.count) image(s) done; " : "")
         + cost.text)
     if plan { return }
-    guard !selection.positions.isEmpty else {
-      throw ValidationFailure("no image is predicted with confidence >= \(settings.minConfidence); lower --min-confidence")
-    }
     let members = networks.count > 1 ? Array(zip(files, networks)).map { (file: $0.0, network: $0.1) } : []
     if interim {
       try writeInterim(
@@ -175,22 +158,7 @@ struct AuditCommand: ParsableCommand {
       return
     }
 
-    if sharded || !alreadySharded {
-      let job = try job()
-      try job.prepare(resume: true)
-      let pending = job.pendingImages
-      if pending > 0 {
-        let progress = Progress(
-          total: pending * cost.candidatesPerImage(pixels: data.plane), label: "backselect", unit: "candidates")
-        var done = 0
-        try job.run { images, candidates in
-          done += images
-          progress.advance(by: candidates, extra: "\(done)/\(pending) images")
-        }
-        progress.finish()
-      }
-    }
-    guard try audit.mergeShardsIfComplete(selected: selection.positions.count) else {
+    guard try audit.backSelect(job, shard: shardSetting, cost: cost, selected: selection.positions.count) else {
       print("\(out): this shard's backward selection is done; the analyses run once every shard is (run this command again then)")
       return
     }

@@ -92,43 +92,19 @@ struct BackSelectCommand: ParsableCommand {
       shard: try resolveShard(shard),
       device: device, out: out, version: Overinterp.configuration.version, screenCheck: screenCheck)
     if !plan { try job.prepare(resume: resume) }
-    // The cost at the pace of the images this folder finished, else from a pilot of the hybrid's
-    // gradient phase, else from the method's formula.
-    let finished = job.finishedCosts
-    let hybridPilot = finished.isEmpty && job.pendingImages > 0
-    func costPlan(images: Int, tasks: Int) throws -> CostPlan {
-      CostPlan(
-        settings: job.manifest.settings, pixels: layout.count, images: images,
-        forwardPerSecond: finished.isEmpty ? try CostPlan.measureThroughput(classifier, data: data, device: device) : 0,
-        tasks: tasks, exactPhase: hybridPilot ? try job.pilotExactPhase() : nil, finished: finished)
-    }
     if plan {
-      print(try costPlan(images: job.pendingImages, tasks: tasks ?? job.manifest.shard.count).text)
+      print(try job.costPlan(tasks: tasks ?? job.manifest.shard.count).text)
       return
     }
     let imageCount = job.pendingImages
     printError(
       "backselect: \(imageCount) image(s) to do in \(job.pendingGroups) group(s) of \(positions.count) selected (\(description)); data: \(data.description)"
     )
-    let perImage =
-      [.hybrid, .fast].contains(job.manifest.settings.method) && imageCount > 0
-      ? try costPlan(images: imageCount, tasks: 1).candidatesPerImage(pixels: layout.count) : job.candidatesPerImage
-    let progress = Progress(total: imageCount * perImage, label: "backselect", unit: "candidates")
-    var imagesDone = 0
-    try job.run { images, candidates in
-      imagesDone += images
-      progress.advance(by: candidates, extra: "\(imagesDone)/\(imageCount) images")
-    }
-    progress.finish()
+    // Progress in candidates: the hybrid's and fast method's per image depend on where their
+    // gradient phase ends, which the plan measures on a pilot.
+    let hasPilot = [.hybrid, .fast].contains(job.manifest.settings.method) && imageCount > 0
+    try job.runShowingProgress(label: "backselect", cost: hasPilot ? try job.costPlan() : nil)
     print(try job.summary())
     print("next: overinterp sis --run \(out) --threshold 0.99")
   }
-}
-
-/// An absolute, standardized path (runs record where their inputs were, and compare them): no
-/// `.`, `..` or repeated `/` (Foundation keeps `a//b`, and resolves `a//b/..` to `a/`).
-func absolutePath(_ p: String) -> String {
-  let cwd = URL(fileURLWithPath: FileManager.default.currentDirectoryPath, isDirectory: true)
-  let single = p.split(separator: "/", omittingEmptySubsequences: true).joined(separator: "/")
-  return URL(fileURLWithPath: p.hasPrefix("/") ? "/" + single : single, relativeTo: cwd).absoluteURL.standardized.path
 }
