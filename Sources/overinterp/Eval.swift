@@ -40,10 +40,10 @@ struct Eval: ParsableCommand {
   var attack: String?
 
   @Option(help: "With --attack: the l-inf radius in pixel units, e.g. 8/255.")
-  var eps: String = "8/255"
+  var eps = PixelAmount(8, over: 255)
 
   @Option(help: "With --attack: the step, e.g. 2/255.")
-  var step: String = "2/255"
+  var step = PixelAmount(2, over: 255)
 
   @Option(help: "With --attack: the steps (PGD-20 by default).")
   var steps: Int = 20
@@ -76,7 +76,7 @@ struct Eval: ParsableCommand {
   func parsedAttack() throws -> PGDAttack? {
     guard let attack else { return nil }
     guard attack == "pgd" else { throw ValidationError("--attack must be pgd, got '\(attack)'") }
-    return try pgdAttack(eps: eps, step: step, steps: steps, restarts: restarts)
+    return pgdAttack(eps: eps, step: step, steps: steps, restarts: restarts)
   }
 
   func run() throws {

@@ -67,7 +67,7 @@ struct Train: ParsableCommand {
     }
     if let adversarial = attack.adversarial {
       guard adversarial == "pgd" else { throw ValidationError("--adversarial must be pgd, got '\(adversarial)'") }
-      c.adversarial = try pgdAttack(eps: attack.eps, step: attack.step, steps: attack.steps)
+      c.adversarial = pgdAttack(eps: attack.eps, step: attack.step, steps: attack.steps)
     }
     return c
   }
@@ -184,7 +184,7 @@ struct AdversarialTrainingOptions: ParsableArguments {
       "Adversarial training: pgd (Madry et al.; l-inf, random start, in pixel space before normalization); each batch is replaced by its attacked version."
   )
   var adversarial: String?
-  @Option(help: "With --adversarial: the l-inf radius in pixel units, e.g. 8/255.") var eps: String = "8/255"
-  @Option(help: "With --adversarial: the attack's step, e.g. 2/255.") var step: String = "2/255"
+  @Option(help: "With --adversarial: the l-inf radius in pixel units, e.g. 8/255.") var eps = PixelAmount(8, over: 255)
+  @Option(help: "With --adversarial: the attack's step, e.g. 2/255.") var step = PixelAmount(2, over: 255)
   @Option(help: "With --adversarial: the attack's steps.") var steps: Int = 7
 }
