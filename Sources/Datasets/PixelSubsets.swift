@@ -84,30 +84,17 @@ public enum PixelSubsets {
       self.overinterpVersion = overinterpVersion
     }
 
-    /// What decides which pixels an image keeps and how they look: everything but the folder's
+    /// What decides which pixels an image keeps and how they look: the info without the folder's
     /// size, the run's folder, the model files' paths, prose and the version. Folders whose
     /// identities agree can be combined.
-    public var identity: Identity {
-      Identity(
-        kind: kind, fraction: fraction, seed: seed, keptPerImage: keptPerImage, imageShape: imageShape, classNames: classNames,
-        sourcePath: sourcePath, sourceSplit: sourceSplit, sourceHoldout: sourceHoldout, sourceLabels: sourceLabels,
-        method: runLabel, modelSHA256: modelSHA256, maskColor: maskColor)
-    }
-
-    public struct Identity: Codable, Equatable, Sendable {
-      public var kind: Kind
-      public var fraction: Double
-      public var seed: UInt64?
-      public var keptPerImage: Int
-      public var imageShape: [Int]
-      public var classNames: [String]
-      public var sourcePath: String
-      public var sourceSplit: String
-      public var sourceHoldout: Int
-      public var sourceLabels: String?
-      public var method: String?
-      public var modelSHA256: [String]?
-      public var maskColor: [UInt8]
+    public var identity: Info {
+      var i = self
+      i.count = 0
+      i.run = nil
+      i.modelPaths = nil
+      i.sourceDescription = ""
+      i.overinterpVersion = ""
+      return i
     }
 
     /// "5% backward-selection subsets (run R, hybrid k=8 ...) of <source>".
