@@ -23,6 +23,12 @@ public struct SubsetEvaluation: Codable, Sendable {
     /// Mean of f(x) − f(input) for the class predicted on the full image, and its sample std.
     public var confidenceDrop: Double
     public var confidenceDropStd: Double
+    /// The class predicted most often on these inputs, its name, and the share of images it takes
+    /// (random subsets often collapse to one class: their "accuracy" is then that class's share
+    /// of the images). nil in results written before.
+    public var commonestPrediction: Int?
+    public var commonestClass: String?
+    public var commonestShare: Double?
   }
 
   public var fraction: Double
@@ -54,11 +60,18 @@ public struct SubsetEvaluation: Codable, Sendable {
       if fullPredicted.isEmpty { fullPredicted = report.predictions }
       let drops = zip(records, probs).map { r, row in Double(r.confidence) - Double(row[r.predicted]) }
       let (dm, ds) = meanStd(drops)
+      let counts = Dictionary(report.predictions.map { ($0, 1) }, uniquingKeysWith: +)
+      // The most frequent class, the lowest index among equals.
+      let commonest = counts.max { $0.value < $1.value || ($0.value == $1.value && $0.key > $1.key) }
       rows.append(
         Row(
           kind: kind, images: d.count, accuracy: report.accuracy, meanConfidence: report.meanConfidence,
           agreement: mean(zip(report.predictions, fullPredicted).map { $0 == $1 ? 1 : 0 }), confidenceDrop: dm,
-          confidenceDropStd: ds))
+          confidenceDropStd: ds, commonestPrediction: commonest?.key,
+          commonestClass: commonest.flatMap {
+            classifier.info.classNames.indices.contains($0.key) ? classifier.info.classNames[$0.key] : nil
+          },
+          commonestShare: commonest.map { Double($0.value) / Double(Swift.max(1, d.count)) }))
     }
     self.fraction = fraction
     self.randomSeed = randomSeed
@@ -66,9 +79,9 @@ public struct SubsetEvaluation: Codable, Sendable {
   }
 
   public var csv: String {
-    "evaluated_on,images,accuracy,mean_confidence,agreement_with_full,confidence_drop_mean,confidence_drop_std\n"
+    "evaluated_on,images,accuracy,mean_confidence,agreement_with_full,confidence_drop_mean,confidence_drop_std,commonest_class,commonest_share\n"
       + rows.map {
-        "\($0.kind),\($0.images),\($0.accuracy),\($0.meanConfidence),\($0.agreement),\($0.confidenceDrop),\($0.confidenceDropStd)"
+        "\($0.kind),\($0.images),\($0.accuracy),\($0.meanConfidence),\($0.agreement),\($0.confidenceDrop),\($0.confidenceDropStd),\($0.commonestClass ?? ""),\($0.commonestShare.map { String($0) } ?? "")"
       }
       .joined(separator: "\n") + "\n"
   }

@@ -203,11 +203,29 @@ public struct Audit {
 
 /// Stage 3's numbers, as written to `results/`.
 public struct AuditResults: Codable, Sendable {
+  /// The statistics' version: 2 since Fieller's interval, the Mann-Whitney test, empty-SIS counts
+  /// and clipped intervals (nil: 1, which divided Welch's interval by the misclassified mean).
+  public var statistics: Int? = AuditResults.statisticsVersion
+  public static let statisticsVersion = 2
+
+  /// Whether these results were computed with the current statistics.
+  public var current: Bool { (statistics ?? 1) >= Self.statisticsVersion }
+
+  /// Results of older statistics without the intervals they got wrong (shown beside current ones).
+  public var withoutOutdatedIntervals: AuditResults {
+    guard !current else { return self }
+    var r = self
+    for i in r.correctIncorrect.indices { r.correctIncorrect[i].percentIncreaseInterval = nil }
+    return r
+  }
+
   public var images: Int
   public var featureCount: Int
   public var accuracyOnAudited: Double
   public var sisSize: [SISSizePoint]
   public var correctIncorrect: [CorrectIncorrectPoint]
+  /// The same without the images whose SIS is empty (nil in results written before).
+  public var correctIncorrectNonEmpty: [CorrectIncorrectPoint]? = nil
   public var subsets: SubsetEvaluation
   public var heatmapSubsets: PositionText
   public var heatmapSIS: PositionText
@@ -238,6 +256,7 @@ extension Audit {
     try FileManager.default.createDirectory(atPath: resultsFolder, withIntermediateDirectories: true)
     let curve = sisSizeCurve(records, thresholds: settings.thresholds)
     let groups = correctIncorrect(records, thresholds: settings.thresholds)
+    let nonEmptyGroups = correctIncorrect(records, thresholds: settings.thresholds, withoutEmpty: true)
     let subsets = try SubsetEvaluation(
       classifier: classifier, data: data, records: records, fraction: settings.fraction, randomSeed: settings.seed, device: device
     )
@@ -259,12 +278,15 @@ extension Audit {
     let results = AuditResults(
       images: records.count, featureCount: manifest.featureCount,
       accuracyOnAudited: mean(records.map { $0.predicted == $0.label ? 1 : 0 }), sisSize: curve, correctIncorrect: groups,
-      subsets: subsets, heatmapSubsets: texts.first ?? .init(what: "-", subsets: 0, text: ""),
+      correctIncorrectNonEmpty: nonEmptyGroups, subsets: subsets,
+      heatmapSubsets: texts.first ?? .init(what: "-", subsets: 0, text: ""),
       heatmapSIS: texts.dropFirst().first ?? .init(what: "-", subsets: 0, text: ""))
     let e = JSONEncoder()
     e.outputFormatting = [.prettyPrinted, .sortedKeys]
     try writeFileAtomically(Array(Self.curveCSV(curve).utf8), to: resultsFolder + "/sis-size-vs-threshold.csv")
     try writeFileAtomically(Array(Self.groupCSV(groups).utf8), to: resultsFolder + "/correct-vs-incorrect.csv")
+    try writeFileAtomically(
+      Array(Self.groupCSV(nonEmptyGroups).utf8), to: resultsFolder + "/correct-vs-incorrect-without-empty-sis.csv")
     try writeFileAtomically(Array(subsets.csv.utf8), to: resultsFolder + "/subset-accuracy.csv")
     let svg = charts(results)
     try writeFileAtomically(Array(svg.sisSize.utf8), to: resultsFolder + "/sis-size-vs-threshold.svg")
@@ -277,9 +299,12 @@ extension Audit {
 
   public var resultsPath: String { resultsFolder + "/results.json" }
 
-  /// Stage 3's results if the stage is done (read from `results/results.json`, no model pass).
+  /// Stage 3's results if the stage is done with the current statistics (read from
+  /// `results/results.json`, no model pass).
   public func finishedResults() throws -> AuditResults? {
     guard FileManager.default.fileExists(atPath: resultsPath) else { return nil }
-    return try JSONDecoder().decode(AuditResults.self, from: Data(try readFile(resultsPath)))
+    let results = try JSONDecoder().decode(AuditResults.self, from: Data(try readFile(resultsPath)))
+    // Results of older statistics are analysed again (three forward passes per image).
+    return results.current ? results : nil
   }
 }

@@ -10,20 +10,25 @@ import Torch
 extension Audit {
   static func curveCSV(_ c: [SISSizePoint]) -> String {
     func v(_ x: Double?) -> String { x.map { String($0) } ?? "" }
-    return "threshold,images,mean_sis_size,ci95_lower,ci95_upper\n"
-      + c.map { "\($0.threshold),\($0.images),\(v($0.mean)),\(v($0.interval?.lower)),\(v($0.interval?.upper))" }.joined(
-        separator: "\n")
+    return
+      "threshold,images,mean_sis_size,ci95_lower,ci95_upper,empty_sis,mean_nonempty_sis_size,nonempty_ci95_lower,nonempty_ci95_upper\n"
+      + c.map {
+        "\($0.threshold),\($0.images),\(v($0.mean)),\(v($0.interval?.lower)),\(v($0.interval?.upper)),\($0.empty.map { String($0) } ?? ""),"
+          + "\(v($0.meanNonEmpty)),\(v($0.intervalNonEmpty?.lower)),\(v($0.intervalNonEmpty?.upper))"
+      }.joined(separator: "\n")
       + "\n"
   }
 
   static func groupCSV(_ g: [CorrectIncorrectPoint]) -> String {
     func v(_ x: Double?) -> String { x.map { String($0) } ?? "" }
     return
-      "threshold,correct,incorrect,correct_mean_size,incorrect_mean_size,percent_increase,percent_increase_ci95_lower,percent_increase_ci95_upper,correct_confidence,incorrect_confidence\n"
+      "threshold,correct,incorrect,correct_mean_size,incorrect_mean_size,percent_increase,percent_increase_fieller_ci95_lower,percent_increase_fieller_ci95_upper,fieller_unbounded,mann_whitney_p,correct_empty_sis,incorrect_empty_sis,correct_confidence,incorrect_confidence\n"
       + g.map {
         "\($0.threshold),\($0.correct),\($0.incorrect),\(v($0.correctMeanSize)),\(v($0.incorrectMeanSize)),\(v($0.percentIncrease)),"
-          + "\(v($0.percentIncreaseInterval?.lower)),\(v($0.percentIncreaseInterval?.upper)),\(v($0.correctConfidence?.estimate)),"
-          + "\(v($0.incorrectConfidence?.estimate))"
+          + "\(v($0.percentIncreaseInterval?.lower)),\(v($0.percentIncreaseInterval?.upper)),"
+          + "\($0.percentIncreaseUnbounded.map { $0 ? "1" : "0" } ?? ""),\(v($0.mannWhitneyP)),"
+          + "\($0.correctEmpty.map { String($0) } ?? ""),\($0.incorrectEmpty.map { String($0) } ?? ""),"
+          + "\(v($0.correctConfidence?.estimate)),\(v($0.incorrectConfidence?.estimate))"
       }.joined(separator: "\n") + "\n"
   }
 

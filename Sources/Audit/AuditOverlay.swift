@@ -49,7 +49,8 @@ public struct AuditOverlay {
       }
       return Entry(
         label: label, folder: folder, settings: try decode(AuditSettings.self, "audit.json"),
-        results: try decode(AuditResults.self, interim ? "interim/results/results.json" : "results/results.json"),
+        results: try decode(AuditResults.self, interim ? "interim/results/results.json" : "results/results.json")
+          .withoutOutdatedIntervals,
         interim: interim, selected: try decode(Audit.Selection.self, "selection.json").positions.count)
     }
   }

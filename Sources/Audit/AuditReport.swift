@@ -84,35 +84,61 @@ extension Audit {
     h +=
       "<p>Accuracy and mean confidence of the model on the audited images, on their \(fmt(settings.fraction * 100))% backward-selection subsets (all other pixels at the dataset mean) and on random subsets of the same size. A model that overinterprets stays accurate and confident on the backward-selection subsets; the confidence drop is f(x) minus f(subset) for the class predicted on the full image (negative: more confident on the subset).</p>"
     h +=
-      "<table><tr><th>evaluated on</th><th>images</th><th>accuracy</th><th>mean confidence</th><th>same prediction as on the full image</th><th>confidence drop (mean ± std)</th></tr>"
+      "<table><tr><th>evaluated on</th><th>images</th><th>accuracy</th><th>mean confidence</th><th>same prediction as on the full image</th><th>confidence drop (mean ± std)</th><th>most frequent prediction</th></tr>"
     for r in results.subsets.rows {
+      let commonest = r.commonestClass.map { "\(esc($0)) (\(pct(r.commonestShare ?? 0)))" } ?? "–"
       h +=
-        "<tr><td>\(esc(r.kind))</td><td>\(r.images)</td><td>\(pct(r.accuracy))</td><td>\(pct(r.meanConfidence))</td><td>\(pct(r.agreement))</td><td>\(fmt(r.confidenceDrop, digits: 3)) ± \(fmt(r.confidenceDropStd, digits: 3))</td></tr>"
+        "<tr><td>\(esc(r.kind))</td><td>\(r.images)</td><td>\(pct(r.accuracy))</td><td>\(pct(r.meanConfidence))</td><td>\(pct(r.agreement))</td><td>\(fmt(r.confidenceDrop, digits: 3)) ± \(fmt(r.confidenceDropStd, digits: 3))</td><td>\(commonest)</td></tr>"
     }
     h += "</table>\n"
+    if let random = results.subsets.rows.last, let name = random.commonestClass, let share = random.commonestShare, share >= 0.5 {
+      h +=
+        "<p>The random subsets collapse to one class: \(pct(share)) of them are predicted as \(esc(name)), so their accuracy is mostly the share of \(esc(name)) images among the audited ones.</p>\n"
+    }
 
     h += "<h2>SIS size against threshold</h2>\n"
     h +=
       "<p>Mean size of the sufficient input subsets at each confidence threshold τ over the images with f(x) ≥ τ, with 95% t-intervals (the paper's Figure 6). Small SIS at high τ mean confident predictions from few pixels.</p>\n"
     h += charts.sisSize
-    h += "<table><tr><th>τ</th><th>images</th><th>mean SIS size</th><th>95% CI</th></tr>"
+    h +=
+      "<table><tr><th>τ</th><th>images</th><th>mean SIS size</th><th>95% CI</th><th>empty SIS</th><th>mean without them</th><th>95% CI</th></tr>"
     for p in results.sisSize {
       h +=
-        "<tr><td>\(fmt(p.threshold, digits: 2))</td><td>\(p.images)</td><td>\(num(p.mean))</td><td>\(num(p.interval?.lower)) – \(num(p.interval?.upper))</td></tr>"
+        "<tr><td>\(fmt(p.threshold, digits: 2))</td><td>\(p.images)</td><td>\(num(p.mean))</td><td>\(num(p.interval?.lower)) – \(num(p.interval?.upper))</td>"
+        + "<td>\(p.empty.map { String($0) } ?? "–")</td><td>\(num(p.meanNonEmpty))</td><td>\(num(p.intervalNonEmpty?.lower)) – \(num(p.intervalNonEmpty?.upper))</td></tr>"
     }
     h += "</table>\n"
+    if let empty = results.sisSize.first(where: { ($0.empty ?? 0) > 0 }) {
+      h +=
+        "<p>An empty SIS means the fully masked image alone is predicted as the image's class with probability at least τ (at τ = \(fmt(empty.threshold, digits: 2)): \(empty.empty ?? 0) image(s)). They pull the means down and change the groups below; the columns without them, and the second table below, leave them out.</p>\n"
+    }
 
     h += "<h2>Correctly against misclassified images</h2>\n"
     h +=
-      "<p>Percentage increase of the mean SIS size of correctly classified images over misclassified ones at each threshold, with a 95% interval from Welch's interval for the difference in means (the paper's Figure 5), and the two groups' mean confidence (Figure S3). Larger SIS for correct predictions mean the model needs more evidence when it is right.</p>\n"
+      "<p>Percentage increase of the mean SIS size of correctly classified images over misclassified ones at each threshold (the paper's Figure 5), with Fieller's 95% interval for the ratio of the two means (unbounded where the misclassified mean cannot be told apart from 0), the two-sided Mann-Whitney test of the sizes, and the two groups' mean confidence (Figure S3). Larger SIS for correct predictions mean the model needs more evidence when it is right. The thresholds test nested sets of the same images (an image with f(x) ≥ 0.99 is in every row), so the rows are not independent tests.</p>\n"
     h += charts.correctIncorrect + charts.confidence
-    h +=
-      "<table><tr><th>τ</th><th>correct</th><th>misclassified</th><th>mean SIS (correct)</th><th>mean SIS (misclassified)</th><th>increase</th><th>95% CI</th></tr>"
-    for p in results.correctIncorrect {
-      h +=
-        "<tr><td>\(fmt(p.threshold, digits: 2))</td><td>\(p.correct)</td><td>\(p.incorrect)</td><td>\(num(p.correctMeanSize))</td><td>\(num(p.incorrectMeanSize))</td><td>\(num(p.percentIncrease))%</td><td>\(num(p.percentIncreaseInterval?.lower)) – \(num(p.percentIncreaseInterval?.upper))</td></tr>"
+    func groupTable(_ points: [CorrectIncorrectPoint]) -> String {
+      var t =
+        "<table><tr><th>τ</th><th>correct</th><th>misclassified</th><th>mean SIS (correct)</th><th>mean SIS (misclassified)</th><th>increase</th><th>95% CI (Fieller)</th><th>Mann-Whitney p</th><th>empty SIS (correct / misclassified)</th></tr>"
+      for p in points {
+        let ci =
+          p.percentIncreaseUnbounded == true
+          ? "unbounded" : "\(num(p.percentIncreaseInterval?.lower)) – \(num(p.percentIncreaseInterval?.upper))"
+        t +=
+          "<tr><td>\(fmt(p.threshold, digits: 2))</td><td>\(p.correct)</td><td>\(p.incorrect)</td><td>\(num(p.correctMeanSize))</td><td>\(num(p.incorrectMeanSize))</td><td>\(num(p.percentIncrease))%</td><td>\(ci)</td>"
+          + "<td>\(p.mannWhitneyP.map { fmt($0, digits: 4) } ?? "–")</td><td>\(p.correctEmpty.map { String($0) } ?? "–") / \(p.incorrectEmpty.map { String($0) } ?? "–")</td></tr>"
+      }
+      return t + "</table>\n"
     }
-    h += "</table>\n"
+    h += groupTable(results.correctIncorrect)
+    let excluding = results.correctIncorrect.filter { ($0.percentIncreaseInterval?.lower ?? -1) > 0 }.map {
+      fmt($0.threshold, digits: 2)
+    }
+    h +=
+      "<p>The interval lies above 0 at \(excluding.isEmpty ? "no threshold" : "τ = " + excluding.joined(separator: ", ")).</p>\n"
+    if let nonEmpty = results.correctIncorrectNonEmpty, results.sisSize.contains(where: { ($0.empty ?? 0) > 0 }) {
+      h += "<p>The same without the images whose SIS is empty:</p>\n" + groupTable(nonEmpty)
+    }
 
     h += "<h2>Where the pixels are</h2>\n"
     for (t, file) in [(results.heatmapSubsets, "heatmap-subsets.png"), (results.heatmapSIS, "heatmap-sis.png")] {

@@ -14,6 +14,18 @@ public struct Interval: Codable, Sendable, Equatable {
 
   /// Half the width: estimate ± this.
   public var halfWidth: Double { (upper - lower) / 2 }
+
+  /// The interval with its ends moved into `range` (what the quantity can be: a probability
+  /// in [0, 1], a size at least 0).
+  public func clamped(to range: ClosedRange<Double>) -> Interval {
+    Interval(
+      estimate: estimate, lower: Swift.min(Swift.max(lower, range.lowerBound), range.upperBound),
+      upper: Swift.min(Swift.max(upper, range.lowerBound), range.upperBound))
+  }
+
+  public func clamped(to range: PartialRangeFrom<Double>) -> Interval {
+    Interval(estimate: estimate, lower: Swift.max(lower, range.lowerBound), upper: Swift.max(upper, range.lowerBound))
+  }
 }
 
 /// The mean of `xs` with Student's t confidence interval at `level` (default 95%):

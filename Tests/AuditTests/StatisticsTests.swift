@@ -67,9 +67,39 @@ import Testing
     #expect(Swift.abs((point.percentIncrease ?? 0) - 140) < 1e-9)
     let diff = try #require(differenceInterval([4, 6, 8], [2, 3]))
     #expect(point.difference == diff)
-    #expect(Swift.abs((point.percentIncreaseInterval?.lower ?? 0) - 100 * diff.lower / 2.5) < 1e-9)
+    // The interval is Fieller's for the ratio of the means, as 100 (ρ − 1).
+    let ratio = try #require(ratioInterval([4, 6, 8], [2, 3]))
+    if let lower = ratio.lower, let upper = ratio.upper {
+      #expect(Swift.abs((point.percentIncreaseInterval?.lower ?? 0) - 100 * (lower - 1)) < 1e-9)
+      #expect(Swift.abs((point.percentIncreaseInterval?.upper ?? 0) - 100 * (upper - 1)) < 1e-9)
+      #expect(point.percentIncreaseUnbounded == false)
+    } else {
+      #expect(point.percentIncreaseInterval == nil && point.percentIncreaseUnbounded == true)
+    }
+    #expect(point.mannWhitneyP == mannWhitney([4, 6, 8], [2, 3])?.p)
     #expect(Swift.abs((point.correctConfidence?.estimate ?? 0) - 0.99) < 1e-6)
     #expect(Swift.abs((point.incorrectConfidence?.estimate ?? 0) - 0.7) < 1e-6)
+  }
+
+  /// An empty SIS (the fully masked image keeps f ≥ τ) is counted, and the curves are also given
+  /// without such images; intervals stay within what is possible.
+  @Test func emptySISAreCountedAndIntervalsClipped() throws {
+    let records = [
+      record(size: 0, label: 1, predicted: 1, confidence: 0.999), record(size: 0, label: 2, predicted: 2, confidence: 0.6),
+      record(size: 6, label: 3, predicted: 3, confidence: 0.999), record(size: 8, label: 4, predicted: 4, confidence: 0.999),
+      record(size: 1, label: 1, predicted: 0), record(size: 0, label: 2, predicted: 0), record(size: 3, label: 2, predicted: 0),
+    ]
+    let point = try #require(sisSizeCurve(records, thresholds: [0.5]).first)
+    #expect(point.images == 7 && point.empty == 3)
+    #expect(point.mean == 18.0 / 7 && point.meanNonEmpty == 18.0 / 4)
+    #expect(try #require(point.interval).lower >= 0, "a mean size below 0 is impossible")
+    let all = try #require(correctIncorrect(records, thresholds: [0.5]).first)
+    #expect(all.correct == 4 && all.incorrect == 3 && all.correctEmpty == 2 && all.incorrectEmpty == 1)
+    let confidence = try #require(all.correctConfidence)
+    #expect(confidence.upper <= 1 && confidence.lower >= 0, "\(confidence)")
+    let without = try #require(correctIncorrect(records, thresholds: [0.5], withoutEmpty: true).first)
+    #expect(without.correct == 2 && without.incorrect == 2 && without.correctEmpty == 0)
+    #expect(without.correctMeanSize == 7 && without.incorrectMeanSize == 2)
   }
 }
 

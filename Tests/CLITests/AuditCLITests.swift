@@ -32,7 +32,9 @@ import Torch
       #expect(FileManager.default.fileExists(atPath: "\(out)/\(file)"), "\(file)")
     }
     let csv = try String(contentsOfFile: out + "/results/sis-size-vs-threshold.csv", encoding: .utf8).split(separator: "\n")
-    #expect(csv.count == 4 && csv[0] == "threshold,images,mean_sis_size,ci95_lower,ci95_upper", "\(csv)")
+    #expect(csv.count == 4 && csv[0].hasPrefix("threshold,images,mean_sis_size,ci95_lower,ci95_upper,empty_sis,"), "\(csv)")
+    #expect(
+      FileManager.default.fileExists(atPath: out + "/results/correct-vs-incorrect-without-empty-sis.csv"), "both group tables")
     let html = try String(contentsOfFile: out + "/report.html", encoding: .utf8)
     #expect(
       !html.contains("src=\"http") && !html.contains("href=\"http") && !html.contains("<script"), "the report loads nothing")
