@@ -72,9 +72,14 @@ def column(results, interim, selected):
             parts.append("-")
             continue
         ci = g.get("percentIncreaseInterval")
-        interval = f" [{ci['lower']:+.0f}, {ci['upper']:+.0f}]" if ci and ci.get("lower") is not None else ""
+        if g.get("percentIncreaseUnbounded"):
+            interval = " [unbounded]"
+        else:
+            interval = f" [{ci['lower']:+.0f}, {ci['upper']:+.0f}]" if ci and ci.get("lower") is not None else ""
         parts.append(f"{g['percentIncrease']:+.0f}%{interval} (n={g['incorrect']})")
-    cells["increase"] = "; ".join(parts)
+    # Results before statistics version 2 divided Welch's interval by the misclassified mean.
+    old = (results.get("statistics") or 1) < 2
+    cells["increase"] = "; ".join(parts) + (" (old interval: Welch / mean)" if old else "")
     g = groups.get(0.5) or {}
     c, i = g.get("correctConfidence"), g.get("incorrectConfidence")
     cells["confidence"] = f"{pct(c and c['estimate'])} vs {pct(i and i['estimate'])}"
