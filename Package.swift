@@ -109,7 +109,8 @@ let package = Package(
       name: "AuditTests", dependencies: ["Audit", "Analysis", "Base", "Datasets", "Models", "SIS", "Torch", "Training"]),
     .testTarget(name: "TrainingTests", dependencies: ["Base", "Training", "Models", "Datasets", "Torch", "Analysis"]),
     .testTarget(
-      name: "CLITests", dependencies: ["overinterp", "Base", "Models", "Datasets", "Torch", "SIS", "Study", "TestSupport"],
+      name: "CLITests",
+      dependencies: ["overinterp", "Analysis", "Base", "Models", "Datasets", "Torch", "SIS", "Study", "TestSupport"],
       exclude: ["Fixtures"]),
   ],
   swiftLanguageModes: [.v6],

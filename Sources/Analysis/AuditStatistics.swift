@@ -100,3 +100,38 @@ public func correctIncorrect(
       incorrectConfidence: meanInterval(confidences[false] ?? [], level: level)?.clamped(to: 0...1))
   }
 }
+
+/// One audited model against another on the same images at one threshold (the paper's section
+/// 4.6: an ensemble's SIS against each member's), paired per image: the images both models hold
+/// with f ≥ τ, the mean of the per-image differences in SIS size (first − second) with its 95%
+/// t-interval, how many images each has the larger SIS on, and the exact sign test.
+public struct PairedSISPoint: Codable, Sendable, Equatable {
+  public var threshold: Double
+  /// Images with a SIS at τ under both models.
+  public var images: Int
+  public var meanDifference: Double?
+  public var interval: Interval?
+  public var firstLarger: Int
+  public var secondLarger: Int
+  /// Two-sided sign test of `firstLarger` against `secondLarger` (ties left out).
+  public var signTestP: Double
+}
+
+/// Paired SIS sizes of two runs over the same source images (matched by source index).
+public func pairedSISDifference(
+  _ first: [ImageRecord], _ second: [ImageRecord], thresholds: [Double], level: Double = 0.95
+) -> [PairedSISPoint] {
+  let other = Dictionary(second.map { ($0.sourceIndex, $0) }, uniquingKeysWith: { a, _ in a })
+  let pairs = first.compactMap { r in other[r.sourceIndex].map { (r, $0) } }
+  return thresholds.map { tau in
+    let diffs = pairs.compactMap { a, b -> Double? in
+      guard let x = a.sis(at: tau).features, let y = b.sis(at: tau).features else { return nil }
+      return Double(x.count - y.count)
+    }
+    let (up, down) = (diffs.filter { $0 > 0 }.count, diffs.filter { $0 < 0 }.count)
+    return PairedSISPoint(
+      threshold: tau, images: diffs.count, meanDifference: diffs.isEmpty ? nil : mean(diffs),
+      interval: meanInterval(diffs, level: level), firstLarger: up, secondLarger: down,
+      signTestP: Base.signTestP(up, of: up + down))
+  }
+}

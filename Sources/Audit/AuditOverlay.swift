@@ -55,6 +55,34 @@ public struct AuditOverlay {
     }
   }
 
+  /// The (ensemble, member) pairs among the audits: an audit of several models and an audit of
+  /// one of them on the same data, by index into `entries`.
+  public var ensembleMemberPairs: [(ensemble: Int, member: Int)] {
+    var out: [(Int, Int)] = []
+    for (i, e) in entries.enumerated() where e.settings.modelSHA256.count > 1 {
+      for (j, m) in entries.enumerated() where m.settings.modelSHA256.count == 1 {
+        let sameData =
+          m.settings.dataPath == e.settings.dataPath && m.settings.dataSplit == e.settings.dataSplit
+          && m.settings.dataHoldout == e.settings.dataHoldout && m.settings.dataLabels == e.settings.dataLabels
+        if sameData, e.settings.modelSHA256.contains(m.settings.modelSHA256[0]) { out.append((i, j)) }
+      }
+    }
+    return out
+  }
+
+  /// The paper's section 4.6 claim, per image: for each (ensemble, member) pair whose runs are
+  /// complete (`run/`), the paired SIS-size differences ensemble − member at each threshold.
+  public func ensembleVersusMembers() throws -> [(ensemble: String, member: String, points: [PairedSISPoint])] {
+    try ensembleMemberPairs.compactMap { i, j in
+      let (e, m) = (entries[i], entries[j])
+      let runs = [e.folder + "/run", m.folder + "/run"].map { RunStore(directory: $0) }
+      guard runs.allSatisfy({ FileManager.default.fileExists(atPath: $0.directory + "/manifest.json") }) else { return nil }
+      let (first, second) = (try runs[0].records(), try runs[1].records())
+      guard !first.isEmpty, !second.isEmpty else { return nil }
+      return (e.label, m.label, pairedSISDifference(first, second, thresholds: e.settings.thresholds))
+    }
+  }
+
   /// Figure 6 and Figure 5 with one series per audit.
   public var charts: (sisSize: String, correctIncorrect: String) {
     let series = entries.map { (name: $0.legend, results: $0.results) }
@@ -83,11 +111,33 @@ public struct AuditOverlay {
     try writeFileAtomically(
       Array(labelled { Audit.groupCSV($0.results.correctIncorrect) }.utf8), to: folder + "/correct-vs-incorrect.csv")
     var text = ""
+    let paired = try ensembleVersusMembers()
+    if !paired.isEmpty {
+      var csv =
+        "ensemble,member,threshold,images,mean_difference,ci95_lower,ci95_upper,ensemble_larger,member_larger,sign_test_p\n"
+      for (e, m, points) in paired {
+        for p in points {
+          func v(_ x: Double?) -> String { x.map { String($0) } ?? "" }
+          csv +=
+            "\(Self.csvField(e)),\(Self.csvField(m)),\(p.threshold),\(p.images),\(v(p.meanDifference)),\(v(p.interval?.lower)),"
+            + "\(v(p.interval?.upper)),\(p.firstLarger),\(p.secondLarger),\(p.signTestP)\n"
+        }
+        let summary = points.map { p in
+          let ci = p.interval.map { " [\(fmt($0.lower, digits: 1)), \(fmt($0.upper, digits: 1))]" } ?? ""
+          return "τ \(fmt(p.threshold, digits: 2)): \(p.meanDifference.map { fmt($0, digits: 1) } ?? "-")\(ci) (n=\(p.images))"
+        }
+        text +=
+          "\(e) against its member \(m), SIS size ensemble − member per image, mean [95% CI]: \(summary.joined(separator: "; "))\n"
+      }
+      try writeFileAtomically(Array(csv.utf8), to: folder + "/ensemble-vs-members.csv")
+    }
     for e in entries {
       let sizes = e.results.sisSize.map { p in "τ \(fmt(p.threshold, digits: 2)): \(p.mean.map { fmt($0, digits: 1) } ?? "-")" }
       text += "\(e.legend)\n  mean SIS size (pixels of \(e.results.featureCount)): \(sizes.joined(separator: ", "))\n"
     }
-    text += "wrote \(folder)/sis-size-vs-threshold.svg, .csv and correct-vs-incorrect.svg, .csv\n"
+    text +=
+      "wrote \(folder)/sis-size-vs-threshold.svg, .csv and correct-vs-incorrect.svg, .csv"
+      + (paired.isEmpty ? "" : ", ensemble-vs-members.csv") + "\n"
     return text
   }
 

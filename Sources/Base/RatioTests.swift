@@ -79,3 +79,13 @@ public func mannWhitney(_ a: [Double], _ b: [Double]) -> (u: Double, p: Double)?
   let z = (Swift.abs(u - mu) - 0.5) / variance.squareRoot()
   return (u, Swift.min(1, erfc(Swift.max(z, 0) / 2.0.squareRoot())))
 }
+
+/// The two-sided exact sign test: the probability, under a fair coin, of a split of `n` signs at
+/// least as uneven as `k` of one sign (ties are left out before). 1 when `n` is 0.
+public func signTestP(_ k: Int, of n: Int) -> Double {
+  guard n > 0 else { return 1 }
+  let extreme = Swift.min(k, n - k)
+  func logChoose(_ n: Int, _ i: Int) -> Double { lgamma(Double(n + 1)) - lgamma(Double(i + 1)) - lgamma(Double(n - i + 1)) }
+  let tail = (0...extreme).reduce(0.0) { $0 + exp(logChoose(n, $1) - Double(n) * log(2.0)) }
+  return Swift.min(1, 2 * tail)
+}

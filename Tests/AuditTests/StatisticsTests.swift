@@ -81,6 +81,27 @@ import Testing
     #expect(Swift.abs((point.incorrectConfidence?.estimate ?? 0) - 0.7) < 1e-6)
   }
 
+  /// Two models on the same images, paired by source index: per-image differences, who is
+  /// larger, and the exact sign test (1 of 10: 2 · 11 / 1024).
+  @Test func pairedDifferencesByHand() throws {
+    func at(_ source: Int, size: Int, confidence: Float = 0.99) -> ImageRecord {
+      var r = record(size: size, label: 1, predicted: 1, confidence: confidence)
+      r.sourceIndex = source
+      return r
+    }
+    let ensemble = [at(1, size: 6), at(2, size: 5), at(3, size: 4), at(4, size: 8), at(9, size: 3)]
+    // Source 4's member is not confident enough for τ = 0.7; source 9 has no member record.
+    let member = [at(3, size: 4), at(2, size: 2), at(1, size: 3), at(4, size: 1, confidence: 0.6)]
+    let points = pairedSISDifference(ensemble, member, thresholds: [0.5, 0.7])
+    #expect(points[0].images == 4 && points[1].images == 3)
+    // Differences at 0.5: 3, 3, 0, 7.
+    #expect(points[0].meanDifference == 13.0 / 4 && points[0].interval == meanInterval([3, 3, 0, 7]))
+    #expect(points[0].firstLarger == 3 && points[0].secondLarger == 0)
+    #expect(Swift.abs(points[0].signTestP - 0.25) < 1e-12, "3 of 3: 2 / 8")
+    #expect(Swift.abs(signTestP(1, of: 10) - 22.0 / 1024) < 1e-12)
+    #expect(signTestP(5, of: 10) == 1 && signTestP(0, of: 0) == 1)
+  }
+
   /// An empty SIS (the fully masked image keeps f ≥ τ) is counted, and the curves are also given
   /// without such images; intervals stay within what is possible.
   @Test func emptySISAreCountedAndIntervalsClipped() throws {

@@ -1,3 +1,4 @@
+import Analysis
 import Datasets
 import Foundation
 import Models
@@ -149,6 +150,51 @@ import Torch
     #expect(settings.contains("sample 12, seed 1234"), "\(settings)")
     let both = try CLI.run(["audit", "--cifar10c", dir + "/c10c", "--data", dir, "--out", dir + "/a2", "--plan"])
     #expect(both.status != 0 && both.stderr.contains("--data or --cifar10c"), "\(both.stderr)")
+  }
+
+  /// `compare-audits` finds an ensemble's audit and its members' (same data, a member's model in the
+  /// ensemble) and pairs their SIS per image: ensemble-vs-members.csv holds, per member and
+  /// threshold, the mean of the per-image differences computed here from the runs themselves.
+  @Test func compareAuditsPairsAnEnsembleWithItsMembers() throws {
+    let t = try TinySetup(count: 6)
+    defer { t.remove() }
+    let second = t.dir + "/second.safetensors"
+    try ModelCheckpoint.save(try Generator.seeded(79) { try Architecture.resnet20.build(inputSize: 8) }, to: second)
+    func audit(_ models: [String], _ out: String) throws {
+      let r = try CLI.run(
+        ["audit"] + models.flatMap { ["--model", $0] } + [
+          "--data", t.images, "--labels", t.labels, "--thresholds", "0,0.1", "--method", "gradient", "--k", "8",
+          "--group", "3", "--out", out, "--threads", "1",
+        ])
+      #expect(r.status == 0, "\(r.stderr)")
+    }
+    try audit([t.model, second], t.dir + "/ensemble")
+    try audit([t.model], t.dir + "/first")
+    try audit([second], t.dir + "/second")
+    let r = try CLI.run([
+      "compare-audits", "ensemble=\(t.dir)/ensemble", "first=\(t.dir)/first", "second=\(t.dir)/second", "--out",
+      t.dir + "/overlay",
+    ])
+    #expect(r.status == 0 && r.stdout.contains("ensemble against its member first"), "\(r.stdout) \(r.stderr)")
+    let rows = try String(contentsOfFile: t.dir + "/overlay/ensemble-vs-members.csv", encoding: .utf8).split(separator: "\n")
+      .dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+    #expect(rows.count == 4, "two members, two thresholds")
+    let ensemble = try RunStore(directory: t.dir + "/ensemble/run").records()
+    for row in rows {
+      let member = try RunStore(directory: t.dir + "/\(row[1])/run").records()
+      let tau = try #require(Double(row[2]))
+      let bySource = Dictionary(member.map { ($0.sourceIndex, $0) }, uniquingKeysWith: { a, _ in a })
+      let diffs = ensemble.compactMap { e -> Double? in
+        guard let m = bySource[e.sourceIndex], let x = e.sis(at: tau).features, let y = m.sis(at: tau).features else {
+          return nil
+        }
+        return Double(x.count - y.count)
+      }
+      #expect(Int(row[3]) == diffs.count && diffs.count > 0)
+      let mean = diffs.reduce(0, +) / Double(diffs.count)
+      #expect(Swift.abs((Double(row[4]) ?? .nan) - mean) < 1e-9, "\(row)")
+      #expect(Int(row[7]) == diffs.filter { $0 > 0 }.count && Int(row[8]) == diffs.filter { $0 < 0 }.count)
+    }
   }
 
   /// Several models: the audit is of their ensemble, and the report sets the ensemble's SIS beside
