@@ -83,6 +83,34 @@ public struct AuditOverlay {
     }
   }
 
+  /// Table 1's first block with one column per audit (the paper's columns are datasets: an audit
+  /// of CIFAR-10, of CIFAR-10-C, of CIFAR-10.1): accuracy of the audited model on the full images,
+  /// on their k% backward-selection subsets and on k% random subsets, and the confidence drop on
+  /// the backward-selection subsets, as CSV (one row per audit) and a Markdown table.
+  public var table1: (csv: String, markdown: String) {
+    var csv =
+      "audit,images,full_accuracy,bs_accuracy,random_accuracy,bs_confidence_drop_mean,bs_confidence_drop_std,random_commonest_class,random_commonest_share\n"
+    let rows = entries.map { e -> [SubsetEvaluation.Row] in e.results.subsets.rows }
+    for (e, r) in zip(entries, rows) where r.count == 3 {
+      csv +=
+        "\(Self.csvField(e.label)),\(r[0].images),\(r[0].accuracy),\(r[1].accuracy),\(r[2].accuracy),\(r[1].confidenceDrop),"
+        + "\(r[1].confidenceDropStd),\(r[2].commonestClass ?? ""),\(r[2].commonestShare.map { String($0) } ?? "")\n"
+    }
+    let kinds = rows.first { $0.count == 3 }?.map(\.kind) ?? ["full images", "backward selection", "random"]
+    var md = "| evaluated on | " + entries.map { "\($0.label) (\($0.results.images) images)" }.joined(separator: " | ") + " |\n"
+    md += "|---|" + entries.map { _ in "---|" }.joined() + "\n"
+    for (k, kind) in kinds.enumerated() {
+      md +=
+        "| \(kind) (accuracy %) | "
+        + rows.map { $0.count == 3 ? fmt($0[k].accuracy * 100, digits: 2) : "-" }.joined(separator: " | ") + " |\n"
+    }
+    md +=
+      "| confidence drop on the \(kinds[1]) subsets, mean (std) | "
+      + rows.map { $0.count == 3 ? "\(fmt($0[1].confidenceDrop, digits: 3)) (\(fmt($0[1].confidenceDropStd, digits: 3)))" : "-" }
+      .joined(separator: " | ") + " |\n"
+    return (csv, md)
+  }
+
   /// Figure 6 and Figure 5 with one series per audit.
   public var charts: (sisSize: String, correctIncorrect: String) {
     let series = entries.map { (name: $0.legend, results: $0.results) }
@@ -110,7 +138,10 @@ public struct AuditOverlay {
       Array(labelled { Audit.curveCSV($0.results.sisSize) }.utf8), to: folder + "/sis-size-vs-threshold.csv")
     try writeFileAtomically(
       Array(labelled { Audit.groupCSV($0.results.correctIncorrect) }.utf8), to: folder + "/correct-vs-incorrect.csv")
-    var text = ""
+    let table = table1
+    try writeFileAtomically(Array(table.csv.utf8), to: folder + "/table1.csv")
+    try writeFileAtomically(Array(table.markdown.utf8), to: folder + "/table1.md")
+    var text = "Table 1, first block (the audited model on each audit's images):\n" + table.markdown
     let paired = try ensembleVersusMembers()
     if !paired.isEmpty {
       var csv =
@@ -136,7 +167,7 @@ public struct AuditOverlay {
       text += "\(e.legend)\n  mean SIS size (pixels of \(e.results.featureCount)): \(sizes.joined(separator: ", "))\n"
     }
     text +=
-      "wrote \(folder)/sis-size-vs-threshold.svg, .csv and correct-vs-incorrect.svg, .csv"
+      "wrote \(folder)/sis-size-vs-threshold.svg, .csv, correct-vs-incorrect.svg, .csv, table1.csv, .md"
       + (paired.isEmpty ? "" : ", ensemble-vs-members.csv") + "\n"
     return text
   }

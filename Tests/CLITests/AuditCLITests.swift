@@ -152,6 +152,46 @@ import Torch
     #expect(both.status != 0 && both.stderr.contains("--data or --cifar10c"), "\(both.stderr)")
   }
 
+  /// CIFAR-10.1 cannot be downloaded here: a stand-in folder in its layout (what `data download
+  /// cifar10.1` writes: cifar10.1_v6_data.npy and _labels.npy) goes through the same audit, and
+  /// `compare-audits` sets it as a column of Table 1's first block beside another audit.
+  @Test func aCIFAR101FolderIsAuditedAndBecomesATable1Column() throws {
+    let dir = tempPath("cifar10.1")
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    var state: UInt64 = 5
+    let pixels = (0..<(4 * 32 * 32 * 3)).map { _ -> UInt8 in
+      state = state &* 6364136223846793005 &+ 1442695040888963407
+      return UInt8(truncatingIfNeeded: state >> 56)
+    }
+    try NpyArray(pixels, shape: [4, 32, 32, 3]).write(to: dir + "/cifar10.1_v6_data.npy")
+    try NpyArray((0..<4).map { Int64($0 % 10) }, shape: [4]).write(to: dir + "/cifar10.1_v6_labels.npy")
+    func audit(_ data: String, _ out: String) throws {
+      let r = try CLI.run([
+        "audit", "--data", data, "--min-confidence", "0", "--thresholds", "0,0.5", "--method", "gradient", "--k", "64",
+        "--out", out, "--threads", "1",
+      ])
+      #expect(r.status == 0, "\(r.stderr)")
+    }
+    try audit(dir, dir + "/audit-c101")
+    let report = try String(contentsOfFile: dir + "/audit-c101/report.html", encoding: .utf8)
+    #expect(report.contains("CIFAR-10.1 v6"))
+    let sample = dir + "/sample"
+    try FileManager.default.createDirectory(atPath: sample, withIntermediateDirectories: true)
+    try NpyArray(Array(pixels.prefix(3 * 32 * 32 * 3)), shape: [3, 32, 32, 3]).write(to: sample + "/images.npy")
+    try NpyArray([Int64(3), 1, 4], shape: [3]).write(to: sample + "/labels.npy")
+    try audit(sample, dir + "/audit-other")
+    let r = try CLI.run([
+      "compare-audits", "CIFAR-10.1=\(dir)/audit-c101", "other=\(dir)/audit-other", "--out", dir + "/overlay",
+    ])
+    #expect(r.status == 0, "\(r.stderr)")
+    let table = try String(contentsOfFile: dir + "/overlay/table1.md", encoding: .utf8)
+    #expect(table.hasPrefix("| evaluated on | CIFAR-10.1 (4 images) | other (3 images) |"), "\(table)")
+    #expect(table.contains("| full images (accuracy %) |") && table.contains("% random (accuracy %) |"), "\(table)")
+    let csv = try String(contentsOfFile: dir + "/overlay/table1.csv", encoding: .utf8).split(separator: "\n")
+    #expect(csv.count == 3 && csv[1].hasPrefix("CIFAR-10.1,4,"))
+  }
+
   /// `compare-audits` finds an ensemble's audit and its members' (same data, a member's model in the
   /// ensemble) and pairs their SIS per image: ensemble-vs-members.csv holds, per member and
   /// threshold, the mean of the per-image differences computed here from the runs themselves.
