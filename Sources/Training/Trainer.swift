@@ -26,8 +26,10 @@ public struct EpochLog: Codable, Sendable {
 /// - `config.json`: the resolved `TrainConfig`;
 /// - `checkpoint.safetensors`: weights, momentum buffers (`optimizer.momentum_buffer.<name>`) and,
 ///   in its metadata, the number of finished epochs and the config (what `--resume` reads);
+///   removed once the run is finished;
 /// - `log.jsonl`: one `EpochLog` per finished epoch;
-/// - `model.safetensors`: the final model with its training config (written at the end).
+/// - `model.safetensors`: the final model with its training config and epoch count (written at
+///   the end); resuming a finished run reads it and trains nothing.
 ///
 /// Resuming restarts at the first unfinished epoch; since each epoch's order and augmentation
 /// derive from (seed, epoch), an interrupted run ends with the same weights as an uninterrupted
@@ -73,11 +75,15 @@ public final class Trainer {
       parameters: network.parameters(), learningRate: config.learningRate, momentum: config.momentum,
       weightDecay: config.weightDecay, nesterov: config.nesterov)
     let exists = FileManager.default.fileExists(atPath: checkpointPath)
-    if exists && !resume {
+    // A finished run keeps model.safetensors and drops its checkpoint (see `train`).
+    let finished = !exists && FileManager.default.fileExists(atPath: modelPath)
+    if (exists || finished) && !resume {
       throw TrainingError("\(directory) already holds a training run", kind: .runExists)
     }
     if exists {
       try restore()
+    } else if finished {
+      try restoreFinished()
     } else {
       if let file = config.initialWeights { try startFrom(file) }
       try writeAtomically(try config.json() + "\n", to: directory + "/config.json")
@@ -123,6 +129,29 @@ public final class Trainer {
       let text = try String(contentsOfFile: logPath, encoding: .utf8)
       log = text.split(separator: "\n").compactMap { try? JSONDecoder().decode(EpochLog.self, from: Data($0.utf8)) }
       log = Array(log.prefix(finishedEpochs))
+    }
+  }
+
+  /// A finished run (no checkpoint): the final weights from model.safetensors, checked to be this
+  /// run's, all epochs finished, the history from log.jsonl.
+  func restoreFinished() throws {
+    let (tensors, meta) = try Safetensors.read(modelPath)
+    guard let saved = meta["training_config"].flatMap({ try? TrainConfig.from(json: $0) }),
+      Int(meta["epochs"] ?? "") == saved.epochs
+    else {
+      throw TrainingError(
+        "\(modelPath): not the final model of a training run (no training config or epoch count in its metadata)")
+    }
+    var mismatch = saved
+    mismatch.threads = config.threads
+    guard mismatch == config else {
+      throw TrainingError("\(modelPath) was trained with different settings (\(try saved.json()))", kind: .otherSettings)
+    }
+    try network.load(stateDict: tensors, source: modelPath)
+    finishedEpochs = saved.epochs
+    if FileManager.default.fileExists(atPath: logPath) {
+      let text = try String(contentsOfFile: logPath, encoding: .utf8)
+      log = text.split(separator: "\n").compactMap { try? JSONDecoder().decode(EpochLog.self, from: Data($0.utf8)) }
     }
   }
 
@@ -223,6 +252,9 @@ public final class Trainer {
         network, to: modelPath, trainingConfig: try config.json(),
         extra: ["validation_accuracy": log.last?.validationAccuracy.map { String($0) } ?? "", "epochs": String(finishedEpochs)])
     }
+    // Finished: the model holds the final weights and the checkpoint (twice the model's size, with
+    // the momentum buffers) can only resume epochs that are all done.
+    try? FileManager.default.removeItem(atPath: checkpointPath)
   }
 
   public var history: [EpochLog] { log }

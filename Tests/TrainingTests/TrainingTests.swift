@@ -90,6 +90,23 @@ func tempDir(_ name: String) -> String {
       #expect(try x.bytes() == y.bytes(), "\(name) differs after resume")
     }
     #expect(straight.history.map(\.trainLoss) == second.history.map(\.trainLoss))
+
+    // A finished run keeps model.safetensors and drops its checkpoint; resuming it loads the final
+    // weights and history and trains nothing; starting it again without resume is refused.
+    #expect(!FileManager.default.fileExists(atPath: second.checkpointPath))
+    #expect(!FileManager.default.fileExists(atPath: straight.checkpointPath))
+    let model = try Data(contentsOf: URL(fileURLWithPath: second.modelPath))
+    #expect(throws: TrainingError.self) { try Trainer(config: config, directory: b, classNames: data.classNames, resume: false) }
+    let done = try Trainer(config: config, directory: b, classNames: data.classNames, resume: true)
+    #expect(done.finishedEpochs == 2 && done.history.map(\.trainLoss) == second.history.map(\.trainLoss))
+    try done.train(on: TrainingSet(images: data), validation: nil)
+    for ((name, x), (_, y)) in zip(straight.network.stateDict(), done.network.stateDict()) {
+      #expect(try x.bytes() == y.bytes(), "\(name) differs in the finished run's model")
+    }
+    #expect(try Data(contentsOf: URL(fileURLWithPath: second.modelPath)) == model, "the finished model is not rewritten")
+    var longer = config
+    longer.epochs = 3
+    #expect(throws: TrainingError.self) { try Trainer(config: longer, directory: b, classNames: data.classNames, resume: true) }
   }
 
   @Test func resumeRefusesDifferentSettings() throws {

@@ -16,7 +16,7 @@ CIFAR="$DATA/cifar-10-batches-bin"
 #    epoch on the 2-core development machine beside other jobs).
 train=(train --arch resnet20 --data "$CIFAR" --out "$RUNS/robust-r20" --initialize default --adversarial pgd
   --eps 8/255 --step 10/255 --steps 1 --preset fast --epochs 10 --lr 0.05 --warmup-epochs 1 --threads 1)
-if [ -f "$RUNS/robust-r20/checkpoint.safetensors" ]; then train+=(--resume); fi
+if [ -f "$RUNS/robust-r20/checkpoint.safetensors" ] || [ -f "$RUNS/robust-r20/model.safetensors" ]; then train+=(--resume); fi
 [ -f "$RUNS/robust-r20/model.safetensors" ] && [ "$(wc -l < "$RUNS/robust-r20/log.jsonl")" -ge 10 ] ||
   "$OVERINTERP" "${train[@]}" | tee -a "$HERE/train.log"
 cp "$RUNS/robust-r20/model.safetensors" "$RUNS/robust-r20/log.jsonl" "$RUNS/robust-r20/config.json" "$HERE/"

@@ -27,7 +27,8 @@ train() {
   name=$(basename "$out")
   shift
   local args=(train --arch resnet20 --preset fast --threads "$THREADS" --out "$out" "$@")
-  if [ -f "$out/checkpoint.safetensors" ]; then args+=(--resume); fi
+  # A finished run keeps only model.safetensors; --resume on it trains nothing.
+  if [ -f "$out/checkpoint.safetensors" ] || [ -f "$out/model.safetensors" ]; then args+=(--resume); fi
   nice -n 10 "$OVERINTERP" "${args[@]}" 2>&1 | tee -a "$HERE/train-$name.log"
 }
 shard() { echo "$HERE/$1-train-shards/$(printf '%03d' "$2")-of-$SHARDS"; }
