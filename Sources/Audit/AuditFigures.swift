@@ -66,12 +66,29 @@ extension Audit {
   public func charts(_ r: AuditResults) -> (sisSize: String, correctIncorrect: String, confidence: String) {
     let label =
       settings.modelPaths.count > 1 ? "ensemble of \(settings.modelPaths.count)" : (settings.modelPaths.first ?? "model")
-    let sis = Self.sisSizeChart([
+    var sis = Self.sisSizeChart([
       (
         "\(label), accuracy \(fmt(r.subsets.rows.first.map { $0.accuracy * 100 } ?? 0, digits: 1))% on the audited images", r
       )
     ])
-    let groups = Self.correctIncorrectChart([(label, r)])
+    var groups = Self.correctIncorrectChart([(label, r)])
+    // Images with an empty SIS (the masked image alone keeps the class) pull the means down: the
+    // same curves without them, where there are any.
+    if r.sisSize.contains(where: { ($0.empty ?? 0) > 0 }) {
+      sis.series.append(
+        .init(
+          name: "without the images whose SIS is empty",
+          points: r.sisSize.compactMap { p in
+            p.meanNonEmpty.map {
+              .init(x: p.threshold, y: $0, lower: p.intervalNonEmpty?.lower, upper: p.intervalNonEmpty?.upper)
+            }
+          }))
+      if let nonEmpty = r.correctIncorrectNonEmpty {
+        var without = r
+        without.correctIncorrect = nonEmpty
+        groups.series += Self.correctIncorrectChart([("without the images whose SIS is empty", without)]).series
+      }
+    }
     let confidence = LineChart(
       title: "Confidence of correctly and misclassified images (Figure S3 form)", xLabel: "threshold τ",
       yLabel: "mean confidence f(x), 95% CI",
