@@ -89,7 +89,6 @@ struct AuditCommand: ParsableCommand {
     if let minConfidence, !(minConfidence >= 0 && minConfidence <= 1) {
       throw ValidationError("--min-confidence must be in [0, 1], got \(minConfidence)")
     }
-    if !(fraction > 0 && fraction <= 1) { throw ValidationError("--fraction must be in (0, 1], got \(fraction)") }
     if let sample, sample < 1 { throw ValidationError("--sample must be at least 1, got \(sample)") }
     if cifar10c != nil, dataOptions.data != nil { throw ValidationError("give --data or --cifar10c, not both") }
     if cifar10cSample < 1 { throw ValidationError("--cifar10c-sample must be at least 1, got \(cifar10cSample)") }

@@ -115,6 +115,8 @@ func tempPath(_ name: String) -> String {
     defer { try? FileManager.default.removeItem(atPath: npy) }
     let noLabels = try CLI.run(["eval", "--data", npy])
     #expect(noLabels.stderr.contains("needs --labels LABELS.npy"), "\(noLabels.stderr)")
+    let fraction = try CLI.run(["audit", "--fraction", "1.5", "--out", tempPath("audit-fraction"), "--plan"])
+    #expect(fraction.status != 0 && fraction.stderr.contains("--fraction must be in (0, 1], got 1.5"), "\(fraction.stderr)")
     let d = try CLI.run(["eval", "--normalization", "nonsense", "--arch", "resnet20"])
     #expect(d.stderr.contains("--normalization"))
     let e = try CLI.run(["convert", "a.pt", "b.bin", "--arch", "resnet20"])
