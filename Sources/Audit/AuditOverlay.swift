@@ -61,10 +61,9 @@ public struct AuditOverlay {
     var out: [(Int, Int)] = []
     for (i, e) in entries.enumerated() where e.settings.modelSHA256.count > 1 {
       for (j, m) in entries.enumerated() where m.settings.modelSHA256.count == 1 {
-        let sameData =
-          m.settings.dataPath == e.settings.dataPath && m.settings.dataSplit == e.settings.dataSplit
-          && m.settings.dataHoldout == e.settings.dataHoldout && m.settings.dataLabels == e.settings.dataLabels
-        if sameData, e.settings.modelSHA256.contains(m.settings.modelSHA256[0]) { out.append((i, j)) }
+        if m.settings.record.data == e.settings.record.data, e.settings.modelSHA256.contains(m.settings.modelSHA256[0]) {
+          out.append((i, j))
+        }
       }
     }
     return out

@@ -17,13 +17,14 @@ public struct ResultRecord: Codable, Equatable, Sendable {
   /// How an image becomes features (a backward-selection run's; nil for an audit, whose run
   /// records it).
   public var input: InputTreatment?
-  /// How backward selection ran (nil where an old audit folder did not record it).
-  public var selection: SelectionSettings?
+  /// How backward selection ran (for an audit folder older than that record, what it recorded:
+  /// `AuditSettings.record(comparedWith:)`).
+  public var selection: SelectionSettings
   /// An audit's analysis settings.
   public var analysis: AnalysisSettings?
 
   public init(
-    models: [String], data: DataRecord, images: ImageChoice, input: InputTreatment? = nil, selection: SelectionSettings?,
+    models: [String], data: DataRecord, images: ImageChoice, input: InputTreatment? = nil, selection: SelectionSettings,
     analysis: AnalysisSettings? = nil
   ) {
     self.models = models

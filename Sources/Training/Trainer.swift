@@ -109,11 +109,7 @@ public final class Trainer {
     guard let saved = meta["training_config"].flatMap({ try? TrainConfig.from(json: $0) }) else {
       throw TrainingError("\(checkpointPath): no training config in its metadata")
     }
-    var mismatch = saved
-    mismatch.threads = config.threads
-    guard mismatch == config else {
-      throw TrainingError("\(checkpointPath) was written with different settings (\(try saved.json()))", kind: .otherSettings)
-    }
+    try requireSameSettings(saved, file: checkpointPath)
     let prefix = "optimizer.momentum_buffer."
     try network.load(stateDict: tensors.filter { !$0.0.hasPrefix(prefix) }, source: checkpointPath)
     let buffers = Dictionary(
@@ -125,11 +121,7 @@ public final class Trainer {
     }
     finishedEpochs = Int(meta["finished_epochs"] ?? "") ?? 0
     optimizer.hasState = meta["optimizer_has_state"] == "1"
-    if FileManager.default.fileExists(atPath: logPath) {
-      let text = try String(contentsOfFile: logPath, encoding: .utf8)
-      log = text.split(separator: "\n").compactMap { try? JSONDecoder().decode(EpochLog.self, from: Data($0.utf8)) }
-      log = Array(log.prefix(finishedEpochs))
-    }
+    try readLog()
   }
 
   /// A finished run (no checkpoint): the final weights from model.safetensors, checked to be this
@@ -142,17 +134,29 @@ public final class Trainer {
       throw TrainingError(
         "\(modelPath): not the final model of a training run (no training config or epoch count in its metadata)")
     }
+    try requireSameSettings(saved, file: modelPath)
+    try network.load(stateDict: tensors, source: modelPath)
+    finishedEpochs = saved.epochs
+    try readLog()
+  }
+
+  /// Refuses to continue a run written with other settings than this one's (the thread count may
+  /// differ).
+  func requireSameSettings(_ saved: TrainConfig, file: String) throws {
     var mismatch = saved
     mismatch.threads = config.threads
     guard mismatch == config else {
-      throw TrainingError("\(modelPath) was trained with different settings (\(try saved.json()))", kind: .otherSettings)
+      throw TrainingError("\(file) was written with different settings (\(try saved.json()))", kind: .otherSettings)
     }
-    try network.load(stateDict: tensors, source: modelPath)
-    finishedEpochs = saved.epochs
-    if FileManager.default.fileExists(atPath: logPath) {
-      let text = try String(contentsOfFile: logPath, encoding: .utf8)
-      log = text.split(separator: "\n").compactMap { try? JSONDecoder().decode(EpochLog.self, from: Data($0.utf8)) }
-    }
+  }
+
+  /// The history of the finished epochs from log.jsonl (lines past them are dropped).
+  func readLog() throws {
+    guard FileManager.default.fileExists(atPath: logPath) else { return }
+    let text = try String(contentsOfFile: logPath, encoding: .utf8)
+    log = Array(
+      text.split(separator: "\n").compactMap { try? JSONDecoder().decode(EpochLog.self, from: Data($0.utf8)) }
+        .prefix(finishedEpochs))
   }
 
   func saveCheckpoint() throws {
