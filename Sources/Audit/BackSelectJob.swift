@@ -31,7 +31,7 @@ public struct BackSelectJob {
   public init(
     classifier: any Classifier, models: [ModelFile], data: ImageDataset, dataRecord: DataRecord, positions: [Int],
     selection: String, layout: FeatureLayout, maskValue: MaskValue, settings: SelectionSettings, shard: Shard = .whole,
-    device: Device, out: String, version: String, screenCheck: Bool = false
+    device: Device, out: String, version: String, screenCheck: Bool = false, foldBatchNorm: Bool = false
   ) throws {
     guard data.imageShape == classifier.info.inputShape else {
       throw AuditError("the model takes images of shape \(classifier.info.inputShape), the data has \(data.imageShape)")
@@ -51,12 +51,13 @@ public struct BackSelectJob {
       architecture: classifier.info.architecture, data: record, selection: selection, positions: positions,
       sourceIndices: positions.map { data.sourceIndices[$0] }, inputShape: data.imageShape, features: layout.description,
       featureCount: layout.count, maskValue: maskValue.recorded, settings: settings, shard: shard, overinterpVersion: version,
-      libtorchVersion: Runtime.libtorchVersion, device: device.description,
+      libtorchVersion: Runtime.libtorchVersion,
+      device: device.description + (foldBatchNorm && settings.method != .gradient ? ", batch norm folded" : ""),
       normalization: classifier.info.normalization.description)
     store = RunStore(directory: out)
     var runner = try BackSelectRunner(
       classifier: classifier, dataset: data, manifest: manifest, store: store, layout: layout, maskValue: maskValue.values,
-      device: device, fast: settings.precision == .fp32 ? nil : try bfloat16Twin(classifier))
+      device: device, fast: settings.precision == .fp32 ? nil : try bfloat16Twin(classifier), foldBatchNorm: foldBatchNorm)
     runner.screenCheck = screenCheck
     self.runner = runner
     self.classifier = classifier
@@ -105,7 +106,8 @@ public struct BackSelectJob {
     let n = images ?? pendingImages
     return CostPlan(
       settings: manifest.settings, pixels: manifest.featureCount, images: n,
-      forwardPerSecond: finished.isEmpty ? try CostPlan.measureThroughput(classifier, data: data, device: device) : 0,
+      forwardPerSecond: finished.isEmpty
+        ? try CostPlan.measureThroughput(runner.scoringClassifier, data: data, device: device) : 0,
       tasks: tasks, exactPhase: finished.isEmpty && pilot && n > 0 ? try pilotExactPhase() : nil, finished: finished)
   }
 

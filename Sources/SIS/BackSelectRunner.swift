@@ -26,14 +26,19 @@ public struct BackSelectRunner {
     set { selector.check = newValue }
   }
 
+  /// The model that scores candidates: the BN-folded one for the fast method and with
+  /// `foldBatchNorm`, else `classifier` (what a cost plan measures the throughput of).
+  public var scoringClassifier: any Classifier { selector.scoring }
+
   public init(
     classifier: any Classifier, dataset: ImageDataset, manifest: RunManifest, store: RunStore, layout: FeatureLayout,
-    maskValue: [Float]?, device: Device, fast: (any Classifier)? = nil
+    maskValue: [Float]?, device: Device, fast: (any Classifier)? = nil, foldBatchNorm: Bool = false
   ) throws {
     self.fast = fast
     self.classifier = classifier
     selector = try Selector(
-      settings: manifest.settings, classifier: classifier, fast: fast, layout: layout, maskValue: maskValue, device: device)
+      settings: manifest.settings, classifier: classifier, fast: fast, layout: layout, maskValue: maskValue, device: device,
+      foldBatchNorm: foldBatchNorm)
     self.dataset = dataset
     self.manifest = manifest
     self.store = store

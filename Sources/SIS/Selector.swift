@@ -8,10 +8,13 @@ public struct Selector {
   public let classifier: any Classifier
   /// The bfloat16 twin of `classifier`, for the bf16 precisions.
   public let fast: (any Classifier)?
-  /// What scores the fast method's exact phase: `classifier` with batch norm folded into the
-  /// convolutions and channels-last weights (`optimizedForInference`), the same function in a
-  /// faster form; `classifier` for the other methods.
+  /// What scores the fast method's exact phase, and with `foldBatchNorm` the exact method's and
+  /// the hybrid's: `classifier` with batch norm folded into the convolutions and channels-last
+  /// weights (`optimizedForInference`), the same function in a faster form (float32 rounding
+  /// differs); `classifier` otherwise.
   let scoring: any Classifier
+  /// Whether exact and hybrid selection score with the folded model (the fast method always does).
+  public let foldBatchNorm: Bool
   public let layout: FeatureLayout
   public let maskValue: [Float]?
   public let device: Device
@@ -21,7 +24,7 @@ public struct Selector {
 
   public init(
     settings: SelectionSettings, classifier: any Classifier, fast: (any Classifier)? = nil, layout: FeatureLayout,
-    maskValue: [Float]? = nil, device: Device = .cpu
+    maskValue: [Float]? = nil, device: Device = .cpu, foldBatchNorm: Bool = false
   ) throws {
     let problems = settings.problems()
     guard problems.isEmpty else { throw SISError.badArgument(problems.joined(separator: "; ")) }
@@ -31,7 +34,9 @@ public struct Selector {
     self.settings = settings
     self.classifier = classifier
     self.fast = fast
-    scoring = settings.method == .fast ? try optimizedForInference(classifier) : classifier
+    self.foldBatchNorm = foldBatchNorm
+    let folds = settings.method == .fast || (foldBatchNorm && settings.method != .gradient)
+    scoring = folds ? try optimizedForInference(classifier) : classifier
     self.layout = layout
     self.maskValue = maskValue
     self.device = device
@@ -63,7 +68,7 @@ public struct Selector {
         score: settings.score, device: device, onIteration: { _ in onProgress?(k * images.count) }, onCost: { cost = $0 })
     case .exact:
       let scorer = try ExactSelectionScorer(
-        classifier: classifier, fast: fast, precision: settings.precision, verifyTop: settings.verifyTop, images: images,
+        classifier: scoring, fast: fast, precision: settings.precision, verifyTop: settings.verifyTop, images: images,
         classes: classes, layout: layout, maskValue: maskValue, score: settings.score, chunk: settings.chunk, device: device)
       results = try backSelect(problems: images.count, featureCount: layout.count, scorer: scorer) { onProgress?($0) }
       cost = scorer.cost

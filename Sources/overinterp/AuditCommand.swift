@@ -140,7 +140,7 @@ struct AuditCommand: ParsableCommand {
       classifier: classifier, models: files, data: data, dataRecord: dataRecord, positions: selection.positions,
       selection: selection.description, layout: .pixels(data.imageShape), maskValue: .mean, settings: selectionSettings,
       shard: shardSetting, device: device, out: audit.selectionFolder(for: shardSetting),
-      version: Overinterp.configuration.version)
+      version: Overinterp.configuration.version, foldBatchNorm: methodOptions.foldBatchNorm)
     // A resumed audit: the plan is for the images still to do (over every shard), at the finished
     // images' pace; a new hybrid audit measures its exact phase on a pilot.
     let done = (try? audit.finishedImageCount()) ?? 0

@@ -90,7 +90,8 @@ struct BackSelectCommand: ParsableCommand {
       settings: settings(
         precision: plan ? methodOptions.precision : effectivePrecision(methodOptions.precision, device: device)),
       shard: try resolveShard(shard),
-      device: device, out: out, version: Overinterp.configuration.version, screenCheck: screenCheck)
+      device: device, out: out, version: Overinterp.configuration.version, screenCheck: screenCheck,
+      foldBatchNorm: methodOptions.foldBatchNorm)
     if !plan { try job.prepare(resume: resume) }
     if plan {
       print(try job.costPlan(tasks: tasks ?? job.manifest.shard.count).text)

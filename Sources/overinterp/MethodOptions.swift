@@ -102,6 +102,12 @@ struct MethodOptions: ParsableArguments {
   @Option(help: "With --precision bf16-verify: candidates per step scored again in float32.")
   var verifyTop: Int = 8
 
+  @Flag(
+    help:
+      "exact, hybrid: score candidates with batch norm folded into the convolutions and channels-last weights (as the fast method always does): the same function in float32, several times faster on CPU, with other rounding (so near-ties may be broken otherwise). Recorded in the run's manifest beside the device."
+  )
+  var foldBatchNorm = false
+
   /// The hybrid's default exact tail (every candidate evaluated, so r(r+1)/2 passes), and the fast
   /// method's (a screened tail costs about r(M + 9) passes, so it can afford a longer one).
   static let hybridExactLast = 256
