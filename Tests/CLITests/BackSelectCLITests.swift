@@ -179,6 +179,24 @@ struct TinySetup {
     #expect(sis.stdout.contains("position 2"))
   }
 
+  /// `--fold-batch-norm`: recorded beside the device, and a run folded and a run as loaded are
+  /// the same run (either resumes the other); the folded run's SIS are sufficient.
+  @Test func foldedExactSelectionFromTheCLI() throws {
+    let t = try TinySetup(count: 2)
+    defer { t.remove() }
+    let out = t.dir + "/folded"
+    let r = try CLI.run(t.backselect(out, ["--indices", "0", "--group", "1", "--fold-batch-norm"]))
+    #expect(r.status == 0, "\(r.stderr)")
+    let manifest = try String(contentsOfFile: out + "/manifest.json", encoding: .utf8)
+    #expect(manifest.contains("\"device\" : \"cpu, batch norm folded\""), "\(manifest)")
+    let resumed = try CLI.run(t.backselect(out, ["--indices", "0", "--group", "1", "--resume"]))
+    #expect(resumed.status == 0, "\(resumed.stderr)")
+    #expect(resumed.stdout.contains("1 of 1 image(s) done"), "\(resumed.stdout)")
+    // Judged against itself, every SIS of the folded run is sufficient for the loaded model.
+    let judged = try CLI.run(["fidelity", out, out, "--model", t.model, "--thresholds", "0.1", "--threads", "1"])
+    #expect(judged.stdout.contains("PASS  every SIS sufficient"), "\(judged.stdout)\(judged.stderr)")
+  }
+
   @Test func compareTakesTheSameImagesHoweverTheirPathWasSpelled() throws {
     let t = try TinySetup(count: 3)
     defer { t.remove() }
