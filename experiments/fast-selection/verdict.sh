@@ -5,6 +5,7 @@
 #
 #   experiments/fast-selection/verdict.sh BIN OUT [backselect options, e.g. --screen-top 16]
 #   SEED35=1 experiments/fast-selection/verdict.sh BIN OUT [options]
+#   SEED35=1 SEED36=1 experiments/fast-selection/verdict.sh BIN OUT [options]
 #
 # With SEED35=1 it also runs the fast method on the second held-out sample
 # (experiments/reference-exact-holdout30-seed35, the finished images of its shards until they are
@@ -63,5 +64,26 @@ if [ "${SEED35:-0}" = 1 ]; then
   echo "== the seed-35 held-out images (the second untouched sample)"
   "$BIN" fidelity "${pairs35[@]}" || true
   echo "== all 80"
-  "$BIN" fidelity experiments/saturation-logprob "$OUT/lossless20" "${pairs30[@]}" "${pairs35[@]}"
+  if [ "${SEED36:-0}" != 1 ]; then
+    exec "$BIN" fidelity experiments/saturation-logprob "$OUT/lossless20" "${pairs30[@]}" "${pairs35[@]}"
+  fi
+  "$BIN" fidelity experiments/saturation-logprob "$OUT/lossless20" "${pairs30[@]}" "${pairs35[@]}" || true
+  # The third untouched sample (session 20; exact with --fold-batch-norm): only for variants
+  # registered in docs/studies/fast-selection.md before the run.
+  ref36=experiments/reference-exact-holdout30-seed36/run
+  if [ -f "$ref36/manifest.json" ]; then
+    refs36=("$ref36")
+  else
+    refs36=(experiments/reference-exact-holdout30-seed36/shards/shard-*-of-2)
+    echo "note: $ref36 is not merged yet; judging the images finished in the shards" >&2
+  fi
+  positions36=$(python3 -c "import json; print(','.join(map(str, json.load(open('${refs36[0]}/manifest.json'))['positions'])))")
+  "$BIN" backselect --model default --data "$DATA/cifar-10-batches-bin" --split holdout --indices "$positions36" \
+    --method fast --group 10 --out "$OUT/holdout30-seed36" --resume "$@"
+  pairs36=()
+  for r in "${refs36[@]}"; do pairs36+=("$r" "$OUT/holdout30-seed36"); done
+  echo "== the seed-36 held-out images (the third untouched sample)"
+  "$BIN" fidelity "${pairs36[@]}" || true
+  echo "== all 110"
+  "$BIN" fidelity experiments/saturation-logprob "$OUT/lossless20" "${pairs30[@]}" "${pairs35[@]}" "${pairs36[@]}"
 fi
