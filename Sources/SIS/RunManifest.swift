@@ -75,7 +75,9 @@ public struct SelectionSettings: Codable, Equatable, Sendable {
     case .gradient: return "gradient k=\(k ?? 0), score \(score.rawValue)"
     case .hybrid, .fast:
       let h = hybrid ?? HybridSettings()
-      return "\(method.rawValue) k=\(k ?? 0) switch \(fmt(h.switchAt, digits: 4)) last \(h.exactLast)"
+      // At least 4 decimals, more where they are needed (0.99999 is not "1.0000").
+      let digits = (4...9).first { Swift.abs((Double(fmt(h.switchAt, digits: $0)) ?? .nan) - h.switchAt) < 1e-12 } ?? 9
+      return "\(method.rawValue) k=\(k ?? 0) switch \(fmt(h.switchAt, digits: digits)) last \(h.exactLast)"
         + (h.onDip == .switch ? "" : " on dip \(h.onDip.rawValue)") + (h.switchCap == .none ? "" : " cap \(h.switchCap.rawValue)")
         + (screening.map { ", screened \($0.label)" } ?? "") + ", score \(score.rawValue)"
     }

@@ -347,3 +347,17 @@ struct CountingScorer<Base: CandidateScorer>: CandidateScorer {
   }
   var scoreCeiling: Double? { base.scoreCeiling }
 }
+
+/// The method label names the switch level with the decimals it needs.
+@Suite struct SelectionLabelTests {
+  @Test func switchLevelsKeepTheirDecimals() {
+    func label(_ switchAt: Double) -> String {
+      SelectionSettings(
+        method: .fast, k: 8, hybrid: HybridSettings(switchAt: switchAt), screening: ScreeningSettings()
+      ).label
+    }
+    #expect(label(0.999).contains("switch 0.9990 "))
+    #expect(label(0.99999).contains("switch 0.99999 "))
+    #expect(label(0.5).contains("switch 0.5000 "))
+  }
+}
