@@ -75,10 +75,10 @@ public struct AuditSettings: Codable, Equatable, Sendable {
   }
 
   /// Method, score and k as the first audit.json format recorded them, every other parameter at
-  /// its default.
+  /// its default of that time (M 16 before session 20).
   var recordedSelection: SelectionSettings {
     SelectionSettings(
       score: SelectionScore(rawValue: score) ?? .logprob, method: SelectionMethod(rawValue: method) ?? .exact, k: k,
-      hybrid: HybridSettings(), screening: ScreeningSettings())
+      hybrid: HybridSettings(), screening: ScreeningSettings(top: 16))
   }
 }

@@ -44,9 +44,9 @@ struct MethodOptions: ParsableArguments {
 
   @Option(
     help:
-      "hybrid, fast: a gradient block that takes the class probability below this is put back; any SIS at a threshold up to this value then comes from the exact phase."
+      "hybrid, fast: a gradient (hybrid) or occlusion (fast) block that takes the class probability below this is put back; any SIS at a threshold up to this value then comes from the exact phase (default: 0.999 for hybrid, 0.99999 for fast)."
   )
-  var switchAt: Double = 0.999
+  var switchAt: Double?
 
   @Option(help: "hybrid, fast: the gradient phase ends once this many pixels are left (besides set-aside ones).")
   var exactLast: Int?
@@ -111,11 +111,17 @@ struct MethodOptions: ParsableArguments {
   /// The hybrid's default exact tail (every candidate evaluated, so r(r+1)/2 passes), and the fast
   /// method's (a screened tail costs about r(M + 9) passes, so it can afford a longer one).
   static let hybridExactLast = 256
+  /// The switch levels: the fast method's occlusion blocks must keep the probability above
+  /// 0.99999 (session 20's verdict on 110 exact references, docs/studies/fast-selection.md).
+  static let hybridSwitchAt = 0.999
+  static let fastSwitchAt = 0.99999
   static let fastExactLast = 256
 
   func validate() throws {
     if k < 1 { throw ValidationError("--k must be at least 1, got \(k)") }
-    if !(switchAt >= 0 && switchAt <= 1) { throw ValidationError("--switch-at must be a probability in [0, 1], got \(switchAt)") }
+    if let switchAt, !(switchAt >= 0 && switchAt <= 1) {
+      throw ValidationError("--switch-at must be a probability in [0, 1], got \(switchAt)")
+    }
     if let exactLast, exactLast < 0 { throw ValidationError("--exact-last must be at least 0, got \(exactLast)") }
     if screenTop < 1 { throw ValidationError("--screen-top must be at least 1, got \(screenTop)") }
     if screenRadius < 0 { throw ValidationError("--screen-radius must be at least 0, got \(screenRadius)") }
@@ -137,7 +143,9 @@ struct MethodOptions: ParsableArguments {
     let last = exactLast ?? (method == .fast ? Self.fastExactLast : Self.hybridExactLast)
     return SelectionSettings(
       score: score, method: method, k: k,
-      hybrid: HybridSettings(switchAt: switchAt, exactLast: last, onDip: onDip, switchCap: switchCap),
+      hybrid: HybridSettings(
+        switchAt: switchAt ?? (method == .fast ? Self.fastSwitchAt : Self.hybridSwitchAt), exactLast: last, onDip: onDip,
+        switchCap: switchCap),
       screening: ScreeningSettings(
         top: screenTop, radius: screenRadius, refresh: screenRefresh, fullBelow: screenFullBelow,
         occlusionShare: occlusionShare, widen: screenWiden),

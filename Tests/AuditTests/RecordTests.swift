@@ -26,8 +26,10 @@ import Testing
     other.hybrid?.switchAt = 0.99
     #expect(a.record.differences(from: settings(selection: other).record) == ["selection.hybrid.switchAt (0.999 vs 0.99)"])
     var screen = fast
-    screen.screening?.top = 12
-    #expect(a.record.differences(from: settings(selection: screen).record) == ["selection.screening.top (16 vs 12)"])
+    let top = fast.screening!.top
+    screen.screening?.top = top + 4
+    #expect(
+      a.record.differences(from: settings(selection: screen).record) == ["selection.screening.top (\(top) vs \(top + 4))"])
   }
 
   @Test func oldAuditFilesCompareWhatTheyRecorded() throws {
