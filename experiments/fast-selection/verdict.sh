@@ -48,42 +48,35 @@ if [ "${SEED35:-0}" != 1 ]; then
   exec "$BIN" fidelity experiments/saturation-logprob "$OUT/lossless20" "${pairs30[@]}"
 fi
 "$BIN" fidelity experiments/saturation-logprob "$OUT/lossless20" "${pairs30[@]}" || true
-if [ "${SEED35:-0}" = 1 ]; then
-  ref35=experiments/reference-exact-holdout30-seed35/run
-  if [ -f "$ref35/manifest.json" ]; then
-    refs35=("$ref35")
+# One more held-out sample: run the fast method on its images and judge them alone; the pairs
+# (reference, run) are appended to `all` (the shards' folders until the run is merged).
+all=("${pairs30[@]}")
+judge_sample() {
+  local seed=$1 name=$2 ref=experiments/reference-exact-holdout30-seed$1/run refs r positions
+  if [ -f "$ref/manifest.json" ]; then
+    refs=("$ref")
   else
-    refs35=(experiments/reference-exact-holdout30-seed35/shards/shard-*-of-2)
-    echo "note: $ref35 is not merged yet; judging the images finished in the shards" >&2
+    refs=(experiments/reference-exact-holdout30-seed$seed/shards/shard-*-of-2)
+    echo "note: $ref is not merged yet; judging the images finished in the shards" >&2
   fi
-  positions35=$(python3 -c "import json; print(','.join(map(str, json.load(open('${refs35[0]}/manifest.json'))['positions'])))")
-  "$BIN" backselect --model default --data "$DATA/cifar-10-batches-bin" --split holdout --indices "$positions35" \
-    --method fast --group 10 --out "$OUT/holdout30-seed35" --resume "$@"
-  pairs35=()
-  for r in "${refs35[@]}"; do pairs35+=("$r" "$OUT/holdout30-seed35"); done
-  echo "== the seed-35 held-out images (the second untouched sample)"
-  "$BIN" fidelity "${pairs35[@]}" || true
-  echo "== all 80"
-  if [ "${SEED36:-0}" != 1 ]; then
-    exec "$BIN" fidelity experiments/saturation-logprob "$OUT/lossless20" "${pairs30[@]}" "${pairs35[@]}"
-  fi
-  "$BIN" fidelity experiments/saturation-logprob "$OUT/lossless20" "${pairs30[@]}" "${pairs35[@]}" || true
-  # The third untouched sample (session 20; exact with --fold-batch-norm): only for variants
-  # registered in docs/studies/fast-selection.md before the run.
-  ref36=experiments/reference-exact-holdout30-seed36/run
-  if [ -f "$ref36/manifest.json" ]; then
-    refs36=("$ref36")
-  else
-    refs36=(experiments/reference-exact-holdout30-seed36/shards/shard-*-of-2)
-    echo "note: $ref36 is not merged yet; judging the images finished in the shards" >&2
-  fi
-  positions36=$(python3 -c "import json; print(','.join(map(str, json.load(open('${refs36[0]}/manifest.json'))['positions'])))")
-  "$BIN" backselect --model default --data "$DATA/cifar-10-batches-bin" --split holdout --indices "$positions36" \
-    --method fast --group 10 --out "$OUT/holdout30-seed36" --resume "$@"
-  pairs36=()
-  for r in "${refs36[@]}"; do pairs36+=("$r" "$OUT/holdout30-seed36"); done
-  echo "== the seed-36 held-out images (the third untouched sample)"
-  "$BIN" fidelity "${pairs36[@]}" || true
-  echo "== all 110"
-  "$BIN" fidelity experiments/saturation-logprob "$OUT/lossless20" "${pairs30[@]}" "${pairs35[@]}" "${pairs36[@]}"
+  positions=$(python3 -c "import json; print(','.join(map(str, json.load(open('${refs[0]}/manifest.json'))['positions'])))")
+  shift 2
+  "$BIN" backselect --model default --data "$DATA/cifar-10-batches-bin" --split holdout --indices "$positions" \
+    --method fast --group 10 --out "$OUT/holdout30-seed$seed" --resume "$@"
+  local pairs=()
+  for r in "${refs[@]}"; do pairs+=("$r" "$OUT/holdout30-seed$seed"); done
+  echo "== the seed-$seed held-out images (the $name untouched sample)"
+  "$BIN" fidelity "${pairs[@]}" || true
+  all+=("${pairs[@]}")
+}
+judge_sample 35 second "$@"
+echo "== all 80"
+if [ "${SEED36:-0}" != 1 ]; then
+  exec "$BIN" fidelity experiments/saturation-logprob "$OUT/lossless20" "${all[@]}"
 fi
+"$BIN" fidelity experiments/saturation-logprob "$OUT/lossless20" "${all[@]}" || true
+# The third untouched sample (session 20; exact with --fold-batch-norm): only for variants
+# registered in docs/studies/fast-selection.md before the run.
+judge_sample 36 third "$@"
+echo "== all 110"
+"$BIN" fidelity experiments/saturation-logprob "$OUT/lossless20" "${all[@]}"
