@@ -24,7 +24,6 @@ public struct BackSelectJob {
   public let manifest: RunManifest
   public let store: RunStore
   let runner: BackSelectRunner
-  let classifier: any Classifier
   let data: ImageDataset
   let device: Device
 
@@ -52,7 +51,8 @@ public struct BackSelectJob {
       sourceIndices: positions.map { data.sourceIndices[$0] }, inputShape: data.imageShape, features: layout.description,
       featureCount: layout.count, maskValue: maskValue.recorded, settings: settings, shard: shard, overinterpVersion: version,
       libtorchVersion: Runtime.libtorchVersion,
-      device: device.description + (foldBatchNorm && settings.method != .gradient ? ", batch norm folded" : ""),
+      device: device.description
+        + (Selector.foldsOnRequest(settings.method, requested: foldBatchNorm) ? ", batch norm folded" : ""),
       normalization: classifier.info.normalization.description)
     store = RunStore(directory: out)
     var runner = try BackSelectRunner(
@@ -60,7 +60,6 @@ public struct BackSelectJob {
       device: device, fast: settings.precision == .fp32 ? nil : try bfloat16Twin(classifier), foldBatchNorm: foldBatchNorm)
     runner.screenCheck = screenCheck
     self.runner = runner
-    self.classifier = classifier
     self.data = data
     self.device = device
   }

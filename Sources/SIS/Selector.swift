@@ -13,8 +13,6 @@ public struct Selector {
   /// weights (`optimizedForInference`), the same function in a faster form (float32 rounding
   /// differs); `classifier` otherwise.
   let scoring: any Classifier
-  /// Whether exact and hybrid selection score with the folded model (the fast method always does).
-  public let foldBatchNorm: Bool
   public let layout: FeatureLayout
   public let maskValue: [Float]?
   public let device: Device
@@ -34,12 +32,17 @@ public struct Selector {
     self.settings = settings
     self.classifier = classifier
     self.fast = fast
-    self.foldBatchNorm = foldBatchNorm
-    let folds = settings.method == .fast || (foldBatchNorm && settings.method != .gradient)
+    let folds = settings.method == .fast || Self.foldsOnRequest(settings.method, requested: foldBatchNorm)
     scoring = folds ? try optimizedForInference(classifier) : classifier
     self.layout = layout
     self.maskValue = maskValue
     self.device = device
+  }
+
+  /// Whether a request to fold batch norm (`foldBatchNorm`) applies to `method`: every method but
+  /// the gradient method, which runs the model as loaded (the fast method folds even unasked).
+  public static func foldsOnRequest(_ method: SelectionMethod, requested: Bool) -> Bool {
+    requested && method != .gradient
   }
 
   /// Backward selection of `images` (normalized, C x H x W float32 each) toward `classes`;

@@ -111,11 +111,12 @@ struct MethodOptions: ParsableArguments {
   /// The hybrid's default exact tail (every candidate evaluated, so r(r+1)/2 passes), and the fast
   /// method's (a screened tail costs about r(M + 9) passes, so it can afford a longer one).
   static let hybridExactLast = 256
-  /// The switch levels: the fast method's occlusion blocks must keep the probability above
-  /// 0.99999 (session 20's verdict on 110 exact references, docs/studies/fast-selection.md).
-  static let hybridSwitchAt = 0.999
-  static let fastSwitchAt = 0.99999
   static let fastExactLast = 256
+  /// The switch levels: the hybrid's is the library's; the fast method's occlusion blocks must keep
+  /// the probability above 0.99999 (session 20's verdict on 110 exact references,
+  /// docs/studies/fast-selection.md).
+  static let hybridSwitchAt = HybridSettings().switchAt
+  static let fastSwitchAt = 0.99999
 
   func validate() throws {
     if k < 1 { throw ValidationError("--k must be at least 1, got \(k)") }
