@@ -365,14 +365,18 @@ extension RunManifest: Codable {
   /// Keys added later, read and written by helpers: Swift 6.3.1's optimizer crashes
   /// (LoadableByAddress, signal 11) when `init(from:)` decodes one more value inline.
   enum LaterKey: String, CodingKey {
-    case screenWiden
+    case screenWiden, occlusionRerank
   }
 
   static func laterInt(_ key: LaterKey, in decoder: Decoder) throws -> Int? {
     try decoder.container(keyedBy: LaterKey.self).decodeIfPresent(Int.self, forKey: key)
   }
 
-  static func encodeLater(_ value: Int, _ key: LaterKey, to encoder: Encoder) throws {
+  static func laterDouble(_ key: LaterKey, in decoder: Decoder) throws -> Double? {
+    try decoder.container(keyedBy: LaterKey.self).decodeIfPresent(Double.self, forKey: key)
+  }
+
+  static func encodeLater(_ value: some Encodable, _ key: LaterKey, to encoder: Encoder) throws {
     var c = encoder.container(keyedBy: LaterKey.self)
     try c.encode(value, forKey: key)
   }
@@ -402,6 +406,7 @@ extension RunManifest: Codable {
         refresh: try c.decode(Int.self, forKey: .screenRefresh), fullBelow: try c.decode(Int.self, forKey: .screenFullBelow),
         occlusionShare: try c.decodeIfPresent(Double.self, forKey: .occlusionShare) ?? 0)
       s.widen = try Self.laterInt(.screenWiden, in: decoder) ?? 0
+      s.occlusionRerank = try Self.laterDouble(.occlusionRerank, in: decoder) ?? 0
       screening = s
     }
     if method == .hybrid || method == .fast {
@@ -495,6 +500,7 @@ extension RunManifest: Codable {
       try c.encode(s.fullBelow, forKey: .screenFullBelow)
       if s.occlusionShare > 0 { try c.encode(s.occlusionShare, forKey: .occlusionShare) }
       if s.widen > 0 { try Self.encodeLater(s.widen, .screenWiden, to: encoder) }
+      if s.occlusionRerank > 0 { try Self.encodeLater(s.occlusionRerank, .occlusionRerank, to: encoder) }
     }
     try c.encode(settings.chunk, forKey: .chunk)
     try c.encode(settings.group, forKey: .group)

@@ -23,12 +23,17 @@ public struct ScreeningSettings: Codable, Equatable, Sendable {
   /// evaluated, evaluate the next `top` candidates by stale drop as well (were drops only to grow
   /// as pixels are masked, the pick would then be the best of all). 0: never.
   public var widen: Int
+  /// The occlusion phase's re-ranking: 0 ranks the remaining pixels again before every block;
+  /// otherwise a ranking serves later blocks until the pixels masked since it was made reach this
+  /// share of those it ranked (`occlusionPhase`).
+  public var occlusionRerank: Double
 
   /// The defaults: M 12 with radius 0, with the fast method's switch level 0.99999 (the CLI's), the
   /// variant registered before and passed by the seed-36 verdict on 110 exact references
   /// (docs/studies/fast-selection.md, "The seed-36 verdict").
   public init(
-    top: Int = 12, radius: Int = 0, refresh: Int = 32, fullBelow: Int = 32, occlusionShare: Double = 0.5, widen: Int = 0
+    top: Int = 12, radius: Int = 0, refresh: Int = 32, fullBelow: Int = 32, occlusionShare: Double = 0.5, widen: Int = 0,
+    occlusionRerank: Double = 0
   ) {
     self.top = top
     self.radius = radius
@@ -36,6 +41,7 @@ public struct ScreeningSettings: Codable, Equatable, Sendable {
     self.fullBelow = fullBelow
     self.occlusionShare = occlusionShare
     self.widen = widen
+    self.occlusionRerank = occlusionRerank
   }
 
   /// What is wrong with the settings, if anything.
@@ -47,6 +53,9 @@ public struct ScreeningSettings: Codable, Equatable, Sendable {
     if fullBelow < 0 { out.append("the exact tail must be at least 0 features, got \(fullBelow)") }
     if !(occlusionShare >= 0 && occlusionShare < 1) { out.append("the occlusion share must be in [0, 1), got \(occlusionShare)") }
     if widen < 0 { out.append("the widening rounds must be at least 0, got \(widen)") }
+    if !(occlusionRerank >= 0 && occlusionRerank <= 1) {
+      out.append("the occlusion re-ranking share must be in [0, 1], got \(occlusionRerank)")
+    }
     return out
   }
 
@@ -77,6 +86,25 @@ public struct ScreeningSettings: Codable, Equatable, Sendable {
     "top \(top) radius \(radius) refresh \(refresh) full below \(fullBelow)"
       + (widen > 0 ? ", widening \(widen)" : "")
       + (occlusionShare > 0 ? ", occlusion blocks of \(fmt(occlusionShare * 100, digits: 0))%" : "")
+      + (occlusionShare > 0 && occlusionRerank > 0
+        ? " ranked again after \(fmt(occlusionRerank * 100, digits: 0))% masked" : "")
+  }
+}
+
+extension ScreeningSettings {
+  enum CodingKeys: String, CodingKey {
+    case top, radius, refresh, fullBelow, occlusionShare, widen, occlusionRerank
+  }
+
+  /// Settings recorded before a field existed read it at its default of that time (off).
+  public init(from decoder: Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    self.init(
+      top: try c.decode(Int.self, forKey: .top), radius: try c.decode(Int.self, forKey: .radius),
+      refresh: try c.decode(Int.self, forKey: .refresh), fullBelow: try c.decode(Int.self, forKey: .fullBelow),
+      occlusionShare: try c.decodeIfPresent(Double.self, forKey: .occlusionShare) ?? 0,
+      widen: try c.decodeIfPresent(Int.self, forKey: .widen) ?? 0,
+      occlusionRerank: try c.decodeIfPresent(Double.self, forKey: .occlusionRerank) ?? 0)
   }
 }
 
@@ -281,59 +309,82 @@ public func screenedBackSelect(
 }
 
 /// The occlusion phase: an early phase for the fast method that masks pixels by their exact
-/// single-pixel drops instead of the mask gradient. Each round evaluates every remaining pixel at
-/// the current mask (one forward pass each, as a full exact step does) and masks, as one block,
-/// the `share` of them whose masking leaves the highest score (in that order; ties: lowest
-/// index), never leaving fewer than `exactLast`. One more pass measures the probability with the
-/// block masked, and every pixel of the block records it (as a gradient block does). A block that
-/// takes the probability below the image's switch level is halved (its best half kept) and
-/// measured again; when even one pixel would, the phase ends for that image. The switch level is
-/// `switchBelow`, or with `capAtFullImage` at most the image's probability on the full input; an
-/// image below `switchBelow` without the cap skips the phase. So, as in the hybrid, every value the
-/// phase records is at least the switch level, and any SIS at a threshold up to it comes from the
-/// exact phase that follows.
+/// single-pixel drops instead of the mask gradient. A ranking round evaluates every remaining
+/// pixel at the current mask (one forward pass each, as a full exact step does) and ranks them by
+/// the score with that pixel masked (highest first; ties: lowest index). A block is the `share` of
+/// the remaining pixels that rank best, never leaving fewer than `exactLast`. One more pass
+/// measures the probability with the block masked, and every pixel of the block records it (as a
+/// gradient block does). A block that takes the probability below the image's switch level is
+/// halved (its best half kept) and measured again. The switch level is `switchBelow`, or with
+/// `capAtFullImage` at most the image's probability on the full input; an image below
+/// `switchBelow` without the cap skips the phase. So, as in the hybrid, every value the phase
+/// records is at least the switch level, and any SIS at a threshold up to it comes from the exact
+/// phase that follows.
+///
+/// `rerank` decides when a ranking is made again: with 0, before every block (each round ranks,
+/// then masks one block). Otherwise a ranking serves the following blocks (the next-best pixels
+/// still unmasked) until the pixels masked since it was made reach `rerank` times the pixels it
+/// ranked; halved blocks mask few pixels, and ranking again after each costs a pass per remaining
+/// pixel. Either way the phase ends for an image when a single pixel from a ranking made at the
+/// current mask would take it below its level (one from an older ranking asks for a new one).
 ///
 /// Returns the masks it leaves, the partial results (order, values, scores) and the forward passes
 /// it ran.
 public func occlusionPhase(
-  problems n: Int, featureCount p: Int, scorer: some CandidateScorer, exactLast: Int, share: Double, switchBelow: Float,
-  capAtFullImage: Bool, onProgress: ((Int) -> Void)? = nil
+  problems n: Int, featureCount p: Int, scorer: some CandidateScorer, exactLast: Int, share: Double, rerank: Double = 0,
+  switchBelow: Float, capAtFullImage: Bool, onProgress: ((Int) -> Void)? = nil
 ) throws -> (masked: [[Bool]], results: [BackSelectResult], evaluations: Int) {
   guard share > 0 && share < 1 else { throw SISError.badArgument("the occlusion share must be in (0, 1), got \(share)") }
+  guard rerank >= 0 && rerank <= 1 else {
+    throw SISError.badArgument("the occlusion re-ranking share must be in [0, 1], got \(rerank)")
+  }
   var masked = [[Bool]](repeating: [Bool](repeating: false, count: p), count: n)
   var results = [BackSelectResult](
     repeating: BackSelectResult(order: [], values: [], scores: [], exactTies: 0, nearTies: 0), count: n)
   var active = [Bool](repeating: true, count: n)
   var level = [Float](repeating: switchBelow, count: n)
+  // Per image: its ranking (best first; nil: none yet, or a new one is needed), the pixels it
+  // ranked, and those masked since it was made.
+  var ranking = [[Int]?](repeating: nil, count: n)
+  var ranked = [Int](repeating: 0, count: n)
+  var maskedSince = [Int](repeating: 0, count: n)
   var evaluations = 0
   var first = true
   while true {
     let rows = (0..<n).filter { p0 in active[p0] && masked[p0].count { !$0 } > exactLast }
     if rows.isEmpty { break }
-    let remaining = rows.map { r in (0..<p).filter { !masked[r][$0] } }
-    let evals = try scorer.evaluate(
-      zip(rows, remaining).map { CandidateRequest(problem: $0, masked: masked[$0], candidates: [CandidateRequest.none] + $1) })
-    evaluations += evals.reduce(0) { $0 + $1.count }
-    // Each image's block: the best share of its pixels by score, best first.
-    var blocks: [[Int]] = []
-    var proposed: [Int] = []
-    for (k, r) in rows.enumerated() {
-      let here = Float(evals[k][0].probability)
-      if first {
-        if capAtFullImage { level[r] = Swift.min(level[r], here) } else if here < switchBelow { active[r] = false }
-      }
-      let scores = Array(evals[k].dropFirst())
-      let ranked = remaining[k].indices.sorted { a, b in
-        scores[a].score != scores[b].score ? scores[a].score > scores[b].score : remaining[k][a] < remaining[k][b]
-      }
-      let b = Swift.max(1, Swift.min(Int(share * Double(remaining[k].count)), remaining[k].count - exactLast))
-      blocks.append(ranked.prefix(b).map { remaining[k][$0] })
-      proposed.append(r)
+    // Rank again where there is no ranking or where it has gone stale.
+    let stale = rows.filter { r in
+      ranking[r] == nil || Double(maskedSince[r]) >= rerank * Double(ranked[r])
     }
-    first = false
-    onProgress?(remaining.reduce(0) { $0 + $1.count })
+    if !stale.isEmpty {
+      let remaining = stale.map { r in (0..<p).filter { !masked[r][$0] } }
+      let evals = try scorer.evaluate(
+        zip(stale, remaining).map { CandidateRequest(problem: $0, masked: masked[$0], candidates: [CandidateRequest.none] + $1) })
+      evaluations += evals.reduce(0) { $0 + $1.count }
+      for (k, r) in stale.enumerated() {
+        let here = Float(evals[k][0].probability)
+        if first {
+          if capAtFullImage { level[r] = Swift.min(level[r], here) } else if here < switchBelow { active[r] = false }
+        }
+        let scores = Array(evals[k].dropFirst())
+        ranking[r] = remaining[k].indices.sorted { a, b in
+          scores[a].score != scores[b].score ? scores[a].score > scores[b].score : remaining[k][a] < remaining[k][b]
+        }.map { remaining[k][$0] }
+        ranked[r] = remaining[k].count
+        maskedSince[r] = 0
+      }
+      first = false
+      onProgress?(remaining.reduce(0) { $0 + $1.count })
+    }
+    // Each image's block: the best share of its remaining pixels by its ranking, best first.
+    var pending: [(Int, [Int])] = []
+    for r in rows where active[r] {
+      let left = masked[r].count { !$0 }
+      let b = Swift.max(1, Swift.min(Int(share * Double(left)), left - exactLast))
+      pending.append((r, Array((ranking[r] ?? []).lazy.filter { !masked[r][$0] }.prefix(b))))
+    }
     // Measure each block; halve those that dip below the level until they do not.
-    var pending = Array(zip(rows, blocks)).filter { active[$0.0] }
     while !pending.isEmpty {
       let e = try scorer.evaluateMasked(
         pending.map { r, block in
@@ -346,11 +397,15 @@ public func occlusionPhase(
       for ((r, block), value) in zip(pending, e) {
         if Float(value.probability) >= level[r] {
           for f in block { masked[r][f] = true }
+          maskedSince[r] += block.count
           results[r].order += block
           results[r].values += [Float](repeating: Float(value.probability), count: block.count)
           results[r].scores += [Float](repeating: Float(value.score), count: block.count)
         } else if block.count > 1 {
           retry.append((r, Array(block.prefix(block.count / 2))))
+        } else if maskedSince[r] > 0 {
+          // The pixel was ranked before the last blocks were masked: rank again.
+          ranking[r] = nil
         } else {
           active[r] = false
         }

@@ -19,7 +19,8 @@ struct BenchSelection: ParsableCommand {
       a warm-up on one image): the gradient method with --k (default 8), the fast method with the \
       selection options, its bfloat16 variant with --bf16 (CPUs with AMX or AVX-512 BF16), and \
       the hybrid (unless --no-hybrid). Prints seconds and model passes per image and each time as a \
-      multiple of the gradient method's, with the machine. --reference RUN adds exact BackSelect's \
+      multiple of the gradient method's, with the machine; with --rounds N every method runs N \
+      times, interleaved, and each prints its median time and the median of its N ratios. --reference RUN adds exact BackSelect's \
       cost per image as recorded in a finished exact run (measured there, not here).
       """)
 
@@ -36,6 +37,12 @@ struct BenchSelection: ParsableCommand {
   @Flag(help: "Also time the fast method with --precision bf16 (where this CPU runs bfloat16 fast).")
   var bf16 = false
 
+  @Option(
+    help:
+      "Rounds: every method runs once per round, the gradient method first; prints each method's median time and the median of its per-round ratios (timings on shared machines move by 30% between runs)."
+  )
+  var rounds: Int = 1
+
   @Option(help: "A finished exact run whose cost per image to print beside (e.g. experiments/reference-exact-holdout30/run).")
   var reference: String?
 
@@ -43,6 +50,7 @@ struct BenchSelection: ParsableCommand {
 
   func validate() throws {
     if images < 1 { throw ValidationError("--images must be at least 1, got \(images)") }
+    if rounds < 1 { throw ValidationError("--rounds must be at least 1, got \(rounds)") }
   }
 
   func run() throws {
@@ -84,7 +92,8 @@ struct BenchSelection: ParsableCommand {
     printError("bench selection: \(positions.count) image(s) of \(data.description) (\(description))")
     let timings = try selectionBenchmark(
       classifier: classifier, images: inputs, classes: classes, inputShape: data.imageShape, gradient: gradient,
-      variants: variants, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount, device: device,
+      variants: variants, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount, rounds: rounds,
+      device: device,
       log: { printError($0) })
     for line in selectionBenchmarkLines(timings, machine: machineDescription()) { print(line) }
     if let reference {

@@ -87,6 +87,12 @@ struct MethodOptions: ParsableArguments {
   )
   var occlusionShare: Double = ScreeningSettings().occlusionShare
 
+  @Option(
+    help:
+      "fast: 0 ranks the remaining pixels again before every occlusion block; otherwise a ranking serves later blocks until the pixels masked since it was made reach this share of those it ranked."
+  )
+  var occlusionRerank: Double = ScreeningSettings().occlusionRerank
+
   @Option(help: "Candidate images per forward pass (exact selection).")
   var chunk: Int = 128
 
@@ -132,6 +138,9 @@ struct MethodOptions: ParsableArguments {
     if !(occlusionShare >= 0 && occlusionShare < 1) {
       throw ValidationError("--occlusion-share must be in [0, 1), got \(occlusionShare)")
     }
+    if !(occlusionRerank >= 0 && occlusionRerank <= 1) {
+      throw ValidationError("--occlusion-rerank must be in [0, 1], got \(occlusionRerank)")
+    }
     if chunk < 1 { throw ValidationError("--chunk must be at least 1, got \(chunk)") }
     if let group, group < 1 { throw ValidationError("--group must be at least 1, got \(group)") }
     if verifyTop < 1 { throw ValidationError("--verify-top must be at least 1, got \(verifyTop)") }
@@ -149,7 +158,7 @@ struct MethodOptions: ParsableArguments {
         switchCap: switchCap),
       screening: ScreeningSettings(
         top: screenTop, radius: screenRadius, refresh: screenRefresh, fullBelow: screenFullBelow,
-        occlusionShare: occlusionShare, widen: screenWiden),
+        occlusionShare: occlusionShare, widen: screenWiden, occlusionRerank: occlusionRerank),
       chunk: chunk, group: group ?? defaultGroup, precision: method == .gradient ? .fp32 : precision, verifyTop: verifyTop)
   }
 }

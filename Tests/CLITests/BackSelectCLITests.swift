@@ -563,6 +563,28 @@ struct TinySetup {
     #expect(lines.contains { $0.hasPrefix("fast | ") && $0.contains("screened top \(ScreeningSettings().top)") }, "\(r.stdout)")
     #expect(lines.contains { $0.hasPrefix("hybrid | ") }, "\(r.stdout)")
   }
+
+  /// With rounds, every method runs once per round and prints one ratio per round, whose median
+  /// is the "x gradient" column.
+  @Test func roundsPrintOneRatioPerRoundAndTheirMedian() throws {
+    let t = try TinySetup(count: 4)
+    defer { t.remove() }
+    let r = try CLI.run([
+      "bench", "selection", "--model", t.model, "--data", t.images, "--labels", t.labels, "--images", "2", "--threads", "1",
+      "--exact-last", "32", "--no-hybrid", "--rounds", "3",
+    ])
+    #expect(r.status == 0, "\(r.stderr)")
+    #expect(r.stdout.contains("3 rounds"), "\(r.stdout)")
+    let fast = try #require(r.stdout.split(separator: "\n").first { $0.hasPrefix("fast | ") })
+    let columns = fast.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+    let perRound = try #require(columns.last).split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+    #expect(perRound.count == 3 && perRound.allSatisfy { $0 != nil && $0! > 0 }, "\(fast)")
+    let sorted = perRound.compactMap { $0 }.sorted()
+    #expect(columns[2] == "\(fmt(sorted[1], digits: 1))x", "\(fast)")
+    #expect(r.stderr.contains("round 3 of 3"), "\(r.stderr)")
+    let bad = try CLI.run(["bench", "selection", "--model", t.model, "--data", t.images, "--labels", t.labels, "--rounds", "0"])
+    #expect(bad.status != 0 && bad.stderr.contains("--rounds must be at least 1"), "\(bad.stderr)")
+  }
 }
 
 /// The SIS library says what is wrong with a run folder (it holds this run, or another one and in

@@ -301,6 +301,46 @@ extension ScreeningTests {
 }
 
 extension ScreeningTests {
+  /// With `rerank`, a ranking serves the blocks after a halved one; where single-pixel drops do not
+  /// change as pixels go (the additive model), the order and values are those of ranking before
+  /// every block, for fewer passes; a pixel from an old ranking that dips asks for a new ranking
+  /// before the phase ends.
+  @Test func aStaleRankingServesLaterBlocksForFewerPasses() throws {
+    let scorer = FunctionScorer(score: .logprob) { _, masked in Self.sigmoid(masked) }
+    func run(_ rerank: Double) throws -> (masked: [[Bool]], results: [BackSelectResult], evaluations: Int) {
+      try occlusionPhase(
+        problems: 1, featureCount: 16, scorer: scorer, exactLast: 4, share: 0.5, rerank: rerank, switchBelow: 0.99,
+        capAtFullImage: true)
+    }
+    let every = try run(0)
+    // Ranking 16 (17 passes), block 8 dips, 4 kept (2 measurements); ranking 12 (13), 6 and 3
+    // dip, 1 kept (3); ranking 11 (12), 5, 2 and 1 dip (3): the phase ends.
+    #expect(every.evaluations == 50)
+    #expect(every.results[0].order.count == 5)
+    for rerank in [0.5, 1.0] {
+      let stale = try run(rerank)
+      #expect(stale.results[0].order == every.results[0].order, "rerank \(rerank)")
+      #expect(stale.results[0].values == every.results[0].values, "rerank \(rerank)")
+      #expect(stale.masked == every.masked, "rerank \(rerank)")
+      // The second block came from the first ranking (no 13 passes); the pixel that dipped after
+      // it was from that ranking, so the phase ranked again (12 passes) before ending.
+      #expect(stale.evaluations == 40, "rerank \(rerank)")
+    }
+    // A quarter: the 4 masked after the first ranking (of 16) call for a second (13), whose
+    // block keeps 1 pixel (3); the next block from it dips down to one pixel (3), which asks for a
+    // third ranking (12) and its last 3 probes: 3 passes more than ranking before every block.
+    let quarter = try run(0.25)
+    #expect(quarter.results[0].order == every.results[0].order)
+    #expect(quarter.evaluations == 53)
+    #expect(throws: SISError.self) { try run(1.5) }
+    #expect(throws: SISError.self) { try run(-0.1) }
+    #expect(ScreeningSettings(occlusionRerank: 2).problems().count == 1)
+    #expect(ScreeningSettings(occlusionRerank: 0.5).label.hasSuffix("ranked again after 50% masked"))
+    #expect(!ScreeningSettings().label.contains("ranked again"))
+  }
+}
+
+extension ScreeningTests {
   /// A cheaper, less precise scorer selects (as bfloat16 does); the precise one measures what is
   /// stored, so every SIS FindSIS returns is sufficient under the precise function.
   @Test func remeasuredValuesAreThePreciseFunctionsAtEveryStoredMask() throws {

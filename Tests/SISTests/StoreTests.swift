@@ -218,6 +218,26 @@ func manifest(
     #expect(old.settings.screening?.widen == 0)
     #expect(old.differences(from: m) == ["selection.screening.widen (0 vs 3)"])
   }
+
+  @Test func theOcclusionRerankingRoundTripsAndOldManifestsReadAsRankingEveryBlock() throws {
+    let data = tinyData(2, seed: 5)
+    var m = manifest(
+      data, positions: [0, 1], score: .logprob, group: 1, method: .fast, k: 8,
+      hybrid: HybridSettings(switchAt: 0.99999, exactLast: 16, onDip: .setAside, switchCap: .confidence))
+    m.settings.screening = ScreeningSettings(occlusionRerank: 0.5)
+    let encoded = try JSONEncoder().encode(m)
+    #expect(try JSONDecoder().decode(RunManifest.self, from: encoded) == m)
+    var json = try #require(try JSONSerialization.jsonObject(with: encoded) as? [String: Any])
+    #expect(json["occlusionRerank"] as? Double == 0.5)
+    json["occlusionRerank"] = nil
+    let old = try JSONDecoder().decode(RunManifest.self, from: try JSONSerialization.data(withJSONObject: json))
+    #expect(old.settings.screening?.occlusionRerank == 0)
+    #expect(old.differences(from: m) == ["selection.screening.occlusionRerank (0 vs 0.5)"])
+    // Screening settings as an audit.json recorded them before widening or re-ranking existed.
+    let recorded = #"{"top": 12, "radius": 0, "refresh": 32, "fullBelow": 32, "occlusionShare": 0.5}"#
+    let s = try JSONDecoder().decode(ScreeningSettings.self, from: Data(recorded.utf8))
+    #expect(s == ScreeningSettings(top: 12, radius: 0, refresh: 32, fullBelow: 32, occlusionShare: 0.5))
+  }
 }
 
 /// A full disk (a small tmpfs; needs root to mount one, skipped otherwise): the run stops with an
