@@ -6,6 +6,7 @@
 #   experiments/fast-selection/verdict.sh BIN OUT [backselect options, e.g. --screen-top 16]
 #   SEED35=1 experiments/fast-selection/verdict.sh BIN OUT [options]
 #   SEED35=1 SEED36=1 experiments/fast-selection/verdict.sh BIN OUT [options]
+#   SEED35=1 SEED36=1 SEED37=1 experiments/fast-selection/verdict.sh BIN OUT [options]
 #
 # With SEED35=1 it also runs the fast method on the second held-out sample
 # (experiments/reference-exact-holdout30-seed35, the finished images of its shards until they are
@@ -59,7 +60,17 @@ judge_sample() {
     refs=(experiments/reference-exact-holdout30-seed$seed/shards/shard-*-of-2)
     echo "note: $ref is not merged yet; judging the images finished in the shards" >&2
   fi
-  positions=$(python3 -c "import json; print(','.join(map(str, json.load(open('${refs[0]}/manifest.json'))['positions'])))")
+  # Images of an earlier sample (development data by then) are left out: fidelity judges the
+  # images finished in both runs.
+  positions=$(python3 -c "
+import glob, json
+mine = json.load(open('experiments/reference-exact-holdout30-seed$seed/selection.json'))['positions']
+earlier = set()
+for f in glob.glob('experiments/reference-exact-holdout30*/selection.json'):
+    name = f.split('/')[1]
+    if (int(name.split('seed')[1]) if 'seed' in name else 34) < $seed:
+        earlier |= set(json.load(open(f))['positions'])
+print(','.join(str(p) for p in mine if p not in earlier))")
   shift 2
   "$BIN" backselect --model default --data "$DATA/cifar-10-batches-bin" --split holdout --indices "$positions" \
     --method fast --group 10 --out "$OUT/holdout30-seed$seed" --resume "$@"
@@ -79,4 +90,12 @@ fi
 # registered in docs/studies/fast-selection.md before the run.
 judge_sample 36 third "$@"
 echo "== all 110"
+if [ "${SEED37:-0}" != 1 ]; then
+  exec "$BIN" fidelity experiments/saturation-logprob "$OUT/lossless20" "${all[@]}"
+fi
+"$BIN" fidelity experiments/saturation-logprob "$OUT/lossless20" "${all[@]}" || true
+# The fourth untouched sample (session 21; 29 images: position 3290 is in the seed-36 sample too):
+# only for variants registered in docs/studies/fast-selection.md before the run.
+judge_sample 37 fourth "$@"
+echo "== all 139"
 "$BIN" fidelity experiments/saturation-logprob "$OUT/lossless20" "${all[@]}"
