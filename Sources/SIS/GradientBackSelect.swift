@@ -113,7 +113,7 @@ public func hybridBackSelect(
   if let share = screening?.occlusionShare, share > 0 {
     let early = try occlusionPhase(
       problems: n, featureCount: evaluator.pixelCount, scorer: scorer, exactLast: exactLast, share: share,
-      rerank: screening?.occlusionRerank ?? 0,
+      rerank: screening?.occlusionRerank ?? 0, pool: screening?.occlusionPool ?? 0,
       switchBelow: switchProbability, capAtFullImage: capAtFullImage, onProgress: onProgress)
     phase.masked = early.masked
     phase.results = early.results

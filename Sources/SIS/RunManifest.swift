@@ -365,7 +365,7 @@ extension RunManifest: Codable {
   /// Keys added later, read and written by helpers: Swift 6.3.1's optimizer crashes
   /// (LoadableByAddress, signal 11) when `init(from:)` decodes one more value inline.
   enum LaterKey: String, CodingKey {
-    case screenWiden, occlusionRerank
+    case screenWiden, occlusionRerank, occlusionPool
   }
 
   static func laterInt(_ key: LaterKey, in decoder: Decoder) throws -> Int? {
@@ -407,6 +407,7 @@ extension RunManifest: Codable {
         occlusionShare: try c.decodeIfPresent(Double.self, forKey: .occlusionShare) ?? 0)
       s.widen = try Self.laterInt(.screenWiden, in: decoder) ?? 0
       s.occlusionRerank = try Self.laterDouble(.occlusionRerank, in: decoder) ?? 0
+      s.occlusionPool = try Self.laterInt(.occlusionPool, in: decoder) ?? 0
       screening = s
     }
     if method == .hybrid || method == .fast {
@@ -501,6 +502,7 @@ extension RunManifest: Codable {
       if s.occlusionShare > 0 { try c.encode(s.occlusionShare, forKey: .occlusionShare) }
       if s.widen > 0 { try Self.encodeLater(s.widen, .screenWiden, to: encoder) }
       if s.occlusionRerank > 0 { try Self.encodeLater(s.occlusionRerank, .occlusionRerank, to: encoder) }
+      if s.occlusionPool > 0 { try Self.encodeLater(s.occlusionPool, .occlusionPool, to: encoder) }
     }
     try c.encode(settings.chunk, forKey: .chunk)
     try c.encode(settings.group, forKey: .group)

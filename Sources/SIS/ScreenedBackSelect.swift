@@ -27,13 +27,18 @@ public struct ScreeningSettings: Codable, Equatable, Sendable {
   /// otherwise a ranking serves later blocks until the pixels masked since it was made reach this
   /// share of those it ranked (`occlusionPhase`).
   public var occlusionRerank: Double
+  /// The occlusion phase's pooled rankings: 0 ranks every remaining pixel each round; otherwise a
+  /// round after one whose block was halved ranks only the best `occlusionPool` times the pixels
+  /// that round kept, by the previous ranking, and its first block is the better half of them
+  /// (`occlusionPhase`).
+  public var occlusionPool: Int
 
   /// The defaults: M 12 with radius 0, with the fast method's switch level 0.99999 (the CLI's), the
   /// variant registered before and passed by the seed-36 verdict on 110 exact references
   /// (docs/studies/fast-selection.md, "The seed-36 verdict").
   public init(
     top: Int = 12, radius: Int = 0, refresh: Int = 32, fullBelow: Int = 32, occlusionShare: Double = 0.5, widen: Int = 0,
-    occlusionRerank: Double = 0
+    occlusionRerank: Double = 0, occlusionPool: Int = 0
   ) {
     self.top = top
     self.radius = radius
@@ -42,6 +47,7 @@ public struct ScreeningSettings: Codable, Equatable, Sendable {
     self.occlusionShare = occlusionShare
     self.widen = widen
     self.occlusionRerank = occlusionRerank
+    self.occlusionPool = occlusionPool
   }
 
   /// What is wrong with the settings, if anything.
@@ -55,6 +61,10 @@ public struct ScreeningSettings: Codable, Equatable, Sendable {
     if widen < 0 { out.append("the widening rounds must be at least 0, got \(widen)") }
     if !(occlusionRerank >= 0 && occlusionRerank <= 1) {
       out.append("the occlusion re-ranking share must be in [0, 1], got \(occlusionRerank)")
+    }
+    if occlusionPool < 0 { out.append("the occlusion pool must be at least 0, got \(occlusionPool)") }
+    if occlusionPool > 0 && occlusionRerank > 0 {
+      out.append("the occlusion pool and re-ranking share cannot both be set (pool \(occlusionPool), share \(occlusionRerank))")
     }
     return out
   }
@@ -88,12 +98,13 @@ public struct ScreeningSettings: Codable, Equatable, Sendable {
       + (occlusionShare > 0 ? ", occlusion blocks of \(fmt(occlusionShare * 100, digits: 0))%" : "")
       + (occlusionShare > 0 && occlusionRerank > 0
         ? " ranked again after \(fmt(occlusionRerank * 100, digits: 0))% masked" : "")
+      + (occlusionShare > 0 && occlusionPool > 0 ? ", pooled rankings of \(occlusionPool)x the block kept" : "")
   }
 }
 
 extension ScreeningSettings {
   enum CodingKeys: String, CodingKey {
-    case top, radius, refresh, fullBelow, occlusionShare, widen, occlusionRerank
+    case top, radius, refresh, fullBelow, occlusionShare, widen, occlusionRerank, occlusionPool
   }
 
   /// Settings recorded before a field existed read it at its default of that time (off).
@@ -104,7 +115,8 @@ extension ScreeningSettings {
       refresh: try c.decode(Int.self, forKey: .refresh), fullBelow: try c.decode(Int.self, forKey: .fullBelow),
       occlusionShare: try c.decodeIfPresent(Double.self, forKey: .occlusionShare) ?? 0,
       widen: try c.decodeIfPresent(Int.self, forKey: .widen) ?? 0,
-      occlusionRerank: try c.decodeIfPresent(Double.self, forKey: .occlusionRerank) ?? 0)
+      occlusionRerank: try c.decodeIfPresent(Double.self, forKey: .occlusionRerank) ?? 0,
+      occlusionPool: try c.decodeIfPresent(Int.self, forKey: .occlusionPool) ?? 0)
   }
 }
 
@@ -328,15 +340,27 @@ public func screenedBackSelect(
 /// pixel. Either way the phase ends for an image when a single pixel from a ranking made at the
 /// current mask would take it below its level (one from an older ranking asks for a new one).
 ///
+/// `pool` (with `rerank` 0): after a round whose first block was halved to b kept pixels (the
+/// image is near its level, and ranking every remaining pixel again to keep a few dozen is most
+/// of the phase's cost), the next round evaluates only the best `pool` x b pixels by the latest
+/// ranking, ranks them by their fresh scores ahead of the others (in their old order), and tries
+/// the better half of them as its first block; the round after a pooled one pools `pool` times
+/// what it kept (so the pool grows back to all pixels while blocks are kept whole). A full
+/// ranking whose first block is kept whole is followed by another. The phase ends when a single
+/// pixel dips, pooled or not.
+///
 /// Returns the masks it leaves, the partial results (order, values, scores) and the forward passes
 /// it ran.
 public func occlusionPhase(
   problems n: Int, featureCount p: Int, scorer: some CandidateScorer, exactLast: Int, share: Double, rerank: Double = 0,
-  switchBelow: Float, capAtFullImage: Bool, onProgress: ((Int) -> Void)? = nil
+  pool: Int = 0, switchBelow: Float, capAtFullImage: Bool, onProgress: ((Int) -> Void)? = nil
 ) throws -> (masked: [[Bool]], results: [BackSelectResult], evaluations: Int) {
   guard share > 0 && share < 1 else { throw SISError.badArgument("the occlusion share must be in (0, 1), got \(share)") }
   guard rerank >= 0 && rerank <= 1 else {
     throw SISError.badArgument("the occlusion re-ranking share must be in [0, 1], got \(rerank)")
+  }
+  guard pool >= 0 && !(pool > 0 && rerank > 0) else {
+    throw SISError.badArgument("the occlusion pool must be at least 0 and needs re-ranking share 0, got \(pool), \(rerank)")
   }
   var masked = [[Bool]](repeating: [Bool](repeating: false, count: p), count: n)
   var results = [BackSelectResult](
@@ -348,6 +372,10 @@ public func occlusionPhase(
   var ranking = [[Int]?](repeating: nil, count: n)
   var ranked = [Int](repeating: 0, count: n)
   var maskedSince = [Int](repeating: 0, count: n)
+  // With `pool`: the pixels the next ranking evaluates (nil: all), and the size of the pool the
+  // current ranking evaluated (0: all).
+  var poolNext = [Int?](repeating: nil, count: n)
+  var pooled = [Int](repeating: 0, count: n)
   var evaluations = 0
   var first = true
   while true {
@@ -358,7 +386,12 @@ public func occlusionPhase(
       ranking[r] == nil || Double(maskedSince[r]) >= rerank * Double(ranked[r])
     }
     if !stale.isEmpty {
-      let remaining = stale.map { r in (0..<p).filter { !masked[r][$0] } }
+      // The pixels each ranking evaluates: all remaining, or a pool of the best by the last ranking.
+      let remaining = stale.map { r -> [Int] in
+        let left = (0..<p).filter { !masked[r][$0] }
+        guard let m = poolNext[r], m < left.count, let previous = ranking[r] else { return left }
+        return Array(previous.lazy.filter { !masked[r][$0] }.prefix(m)).sorted()
+      }
       let evals = try scorer.evaluate(
         zip(stale, remaining).map { CandidateRequest(problem: $0, masked: masked[$0], candidates: [CandidateRequest.none] + $1) })
       evaluations += evals.reduce(0) { $0 + $1.count }
@@ -368,9 +401,19 @@ public func occlusionPhase(
           if capAtFullImage { level[r] = Swift.min(level[r], here) } else if here < switchBelow { active[r] = false }
         }
         let scores = Array(evals[k].dropFirst())
-        ranking[r] = remaining[k].indices.sorted { a, b in
+        let fresh = remaining[k].indices.sorted { a, b in
           scores[a].score != scores[b].score ? scores[a].score > scores[b].score : remaining[k][a] < remaining[k][b]
         }.map { remaining[k][$0] }
+        let left = masked[r].count { !$0 }
+        if fresh.count < left, let previous = ranking[r] {
+          // A pool: its fresh order first, the other pixels after it in their old order.
+          let inPool = Set(fresh)
+          ranking[r] = fresh + previous.filter { !masked[r][$0] && !inPool.contains($0) }
+          pooled[r] = fresh.count
+        } else {
+          ranking[r] = fresh
+          pooled[r] = 0
+        }
         ranked[r] = remaining[k].count
         maskedSince[r] = 0
       }
@@ -379,9 +422,13 @@ public func occlusionPhase(
     }
     // Each image's block: the best share of its remaining pixels by its ranking, best first.
     var pending: [(Int, [Int])] = []
+    var tried = [Int](repeating: 0, count: n)
+    var kept = [Int](repeating: 0, count: n)
     for r in rows where active[r] {
       let left = masked[r].count { !$0 }
-      let b = Swift.max(1, Swift.min(Int(share * Double(left)), left - exactLast))
+      var b = Swift.max(1, Swift.min(Int(share * Double(left)), left - exactLast))
+      if pooled[r] > 0 { b = Swift.min(b, Swift.max(1, pooled[r] / 2)) }
+      tried[r] = b
       pending.append((r, Array((ranking[r] ?? []).lazy.filter { !masked[r][$0] }.prefix(b))))
     }
     // Measure each block; halve those that dip below the level until they do not.
@@ -398,6 +445,7 @@ public func occlusionPhase(
         if Float(value.probability) >= level[r] {
           for f in block { masked[r][f] = true }
           maskedSince[r] += block.count
+          kept[r] = block.count
           results[r].order += block
           results[r].values += [Float](repeating: Float(value.probability), count: block.count)
           results[r].scores += [Float](repeating: Float(value.score), count: block.count)
@@ -411,6 +459,12 @@ public func occlusionPhase(
         }
       }
       pending = retry
+    }
+    if pool > 0 {
+      // After a halved block or a pooled ranking, the next ranking evaluates a pool of `pool`
+      // times the pixels kept (all pixels once that is as many as are left); after a full
+      // ranking whose block was kept whole, all pixels.
+      for r in rows where kept[r] > 0 { poolNext[r] = kept[r] < tried[r] || pooled[r] > 0 ? pool * kept[r] : nil }
     }
   }
   return (masked, results, evaluations)

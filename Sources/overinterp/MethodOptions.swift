@@ -93,6 +93,12 @@ struct MethodOptions: ParsableArguments {
   )
   var occlusionRerank: Double = ScreeningSettings().occlusionRerank
 
+  @Option(
+    help:
+      "fast: 0 ranks every remaining pixel in each occlusion round; otherwise, after a round whose block was halved to b pixels, the next ranks only the best this many times b by the last ranking."
+  )
+  var occlusionPool: Int = ScreeningSettings().occlusionPool
+
   @Option(help: "Candidate images per forward pass (exact selection).")
   var chunk: Int = 128
 
@@ -141,6 +147,10 @@ struct MethodOptions: ParsableArguments {
     if !(occlusionRerank >= 0 && occlusionRerank <= 1) {
       throw ValidationError("--occlusion-rerank must be in [0, 1], got \(occlusionRerank)")
     }
+    if occlusionPool < 0 { throw ValidationError("--occlusion-pool must be at least 0, got \(occlusionPool)") }
+    if occlusionPool > 0 && occlusionRerank > 0 {
+      throw ValidationError("--occlusion-pool and --occlusion-rerank cannot both be set")
+    }
     if chunk < 1 { throw ValidationError("--chunk must be at least 1, got \(chunk)") }
     if let group, group < 1 { throw ValidationError("--group must be at least 1, got \(group)") }
     if verifyTop < 1 { throw ValidationError("--verify-top must be at least 1, got \(verifyTop)") }
@@ -158,7 +168,8 @@ struct MethodOptions: ParsableArguments {
         switchCap: switchCap),
       screening: ScreeningSettings(
         top: screenTop, radius: screenRadius, refresh: screenRefresh, fullBelow: screenFullBelow,
-        occlusionShare: occlusionShare, widen: screenWiden, occlusionRerank: occlusionRerank),
+        occlusionShare: occlusionShare, widen: screenWiden, occlusionRerank: occlusionRerank,
+        occlusionPool: occlusionPool),
       chunk: chunk, group: group ?? defaultGroup, precision: method == .gradient ? .fp32 : precision, verifyTop: verifyTop)
   }
 }

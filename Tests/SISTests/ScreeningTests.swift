@@ -332,6 +332,22 @@ extension ScreeningTests {
     let quarter = try run(0.25)
     #expect(quarter.results[0].order == every.results[0].order)
     #expect(quarter.evaluations == 53)
+    // Pooled rankings: after the first block was halved to 4, the next ranking evaluates the
+    // best 2 x 4 by the first (9 passes) and tries 4 of them (4, 2 dip, 1 kept: 3); the next
+    // pools 2 x 1 (3 passes), whose best pixel dips (1): the phase ends, 15 passes fewer.
+    let pooled = try occlusionPhase(
+      problems: 1, featureCount: 16, scorer: scorer, exactLast: 4, share: 0.5, pool: 2, switchBelow: 0.99,
+      capAtFullImage: true)
+    #expect(pooled.results[0].order == every.results[0].order)
+    #expect(pooled.results[0].values == every.results[0].values)
+    #expect(pooled.evaluations == 35)
+    #expect(throws: SISError.self) {
+      try occlusionPhase(
+        problems: 1, featureCount: 16, scorer: scorer, exactLast: 4, share: 0.5, rerank: 0.5, pool: 2, switchBelow: 0.99,
+        capAtFullImage: true)
+    }
+    #expect(ScreeningSettings(occlusionRerank: 0.5, occlusionPool: 4).problems().count == 1)
+    #expect(ScreeningSettings(occlusionPool: 4).label.hasSuffix("pooled rankings of 4x the block kept"))
     #expect(throws: SISError.self) { try run(1.5) }
     #expect(throws: SISError.self) { try run(-0.1) }
     #expect(ScreeningSettings(occlusionRerank: 2).problems().count == 1)

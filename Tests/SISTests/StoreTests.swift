@@ -233,6 +233,10 @@ func manifest(
     let old = try JSONDecoder().decode(RunManifest.self, from: try JSONSerialization.data(withJSONObject: json))
     #expect(old.settings.screening?.occlusionRerank == 0)
     #expect(old.differences(from: m) == ["selection.screening.occlusionRerank (0 vs 0.5)"])
+    m.settings.screening = ScreeningSettings(occlusionPool: 4)
+    let pooled = try JSONEncoder().encode(m)
+    #expect(try JSONDecoder().decode(RunManifest.self, from: pooled) == m)
+    #expect((try JSONSerialization.jsonObject(with: pooled) as? [String: Any])?["occlusionPool"] as? Int == 4)
     // Screening settings as an audit.json recorded them before widening or re-ranking existed.
     let recorded = #"{"top": 12, "radius": 0, "refresh": 32, "fullBelow": 32, "occlusionShare": 0.5}"#
     let s = try JSONDecoder().decode(ScreeningSettings.self, from: Data(recorded.utf8))
