@@ -198,45 +198,46 @@ func manifest(
   }
 }
 
-/// A fast run's screening settings survive the manifest; a manifest written before widening
-/// existed reads as no widening, and a differing setting is named.
+/// A fast run's screening settings survive the manifest; a manifest written before a setting
+/// existed reads it as off, and a differing setting is named.
 @Suite struct ScreeningManifestTests {
-  @Test func screeningSettingsRoundTripAndOldManifestsReadAsNoWidening() throws {
-    let data = tinyData(2, seed: 5)
+  func fastManifest(_ screening: ScreeningSettings) -> RunManifest {
     var m = manifest(
-      data, positions: [0, 1], score: .logprob, group: 1, method: .fast, k: 8,
+      tinyData(2, seed: 5), positions: [0, 1], score: .logprob, group: 1, method: .fast, k: 8,
       hybrid: HybridSettings(switchAt: 0.999, exactLast: 16, onDip: .switch, switchCap: .confidence))
-    m.settings.screening = ScreeningSettings(top: 4, radius: 1, refresh: 16, fullBelow: 8, occlusionShare: 0.5, widen: 3)
+    m.settings.screening = screening
+    return m
+  }
+
+  /// Round-trips `m`, and returns the value recorded under `key` and `m` as read from its JSON
+  /// without that key (a manifest written before the key existed).
+  func recordedAndWithout(_ m: RunManifest, key: String) throws -> (value: Any?, old: RunManifest) {
     let encoded = try JSONEncoder().encode(m)
-    let decoded = try JSONDecoder().decode(RunManifest.self, from: encoded)
-    #expect(decoded == m)
-    #expect(decoded.settings.screening?.widen == 3)
+    #expect(try JSONDecoder().decode(RunManifest.self, from: encoded) == m)
     var json = try #require(try JSONSerialization.jsonObject(with: encoded) as? [String: Any])
-    #expect(json["screenWiden"] as? Int == 3)
-    json["screenWiden"] = nil
-    let old = try JSONDecoder().decode(RunManifest.self, from: try JSONSerialization.data(withJSONObject: json))
+    let value = json[key]
+    json[key] = nil
+    return (value, try JSONDecoder().decode(RunManifest.self, from: try JSONSerialization.data(withJSONObject: json)))
+  }
+
+  @Test func screeningSettingsRoundTripAndOldManifestsReadAsNoWidening() throws {
+    let m = fastManifest(ScreeningSettings(top: 4, radius: 1, refresh: 16, fullBelow: 8, occlusionShare: 0.5, widen: 3))
+    let (value, old) = try recordedAndWithout(m, key: "screenWiden")
+    #expect(value as? Int == 3)
     #expect(old.settings.screening?.widen == 0)
     #expect(old.differences(from: m) == ["selection.screening.widen (0 vs 3)"])
   }
 
-  @Test func theOcclusionRerankingRoundTripsAndOldManifestsReadAsRankingEveryBlock() throws {
-    let data = tinyData(2, seed: 5)
-    var m = manifest(
-      data, positions: [0, 1], score: .logprob, group: 1, method: .fast, k: 8,
-      hybrid: HybridSettings(switchAt: 0.99999, exactLast: 16, onDip: .setAside, switchCap: .confidence))
-    m.settings.screening = ScreeningSettings(occlusionRerank: 0.5)
-    let encoded = try JSONEncoder().encode(m)
-    #expect(try JSONDecoder().decode(RunManifest.self, from: encoded) == m)
-    var json = try #require(try JSONSerialization.jsonObject(with: encoded) as? [String: Any])
-    #expect(json["occlusionRerank"] as? Double == 0.5)
-    json["occlusionRerank"] = nil
-    let old = try JSONDecoder().decode(RunManifest.self, from: try JSONSerialization.data(withJSONObject: json))
+  @Test func theOcclusionRankingSettingsRoundTripAndOldManifestsReadAsOff() throws {
+    let rerank = fastManifest(ScreeningSettings(occlusionRerank: 0.5))
+    let (share, old) = try recordedAndWithout(rerank, key: "occlusionRerank")
+    #expect(share as? Double == 0.5)
     #expect(old.settings.screening?.occlusionRerank == 0)
-    #expect(old.differences(from: m) == ["selection.screening.occlusionRerank (0 vs 0.5)"])
-    m.settings.screening = ScreeningSettings(occlusionPool: 4)
-    let pooled = try JSONEncoder().encode(m)
-    #expect(try JSONDecoder().decode(RunManifest.self, from: pooled) == m)
-    #expect((try JSONSerialization.jsonObject(with: pooled) as? [String: Any])?["occlusionPool"] as? Int == 4)
+    #expect(old.differences(from: rerank) == ["selection.screening.occlusionRerank (0 vs 0.5)"])
+    let pool = fastManifest(ScreeningSettings(occlusionPool: 4))
+    let (size, unpooled) = try recordedAndWithout(pool, key: "occlusionPool")
+    #expect(size as? Int == 4)
+    #expect(unpooled.differences(from: pool) == ["selection.screening.occlusionPool (0 vs 4)"])
     // Screening settings as an audit.json recorded them before widening or re-ranking existed.
     let recorded = #"{"top": 12, "radius": 0, "refresh": 32, "fullBelow": 32, "occlusionShare": 0.5}"#
     let s = try JSONDecoder().decode(ScreeningSettings.self, from: Data(recorded.utf8))
