@@ -117,9 +117,11 @@ public struct Audit {
 
   /// Stage 2 in this process: the pending images of `job` (made for `selectionFolder(for:)` of
   /// `shard`), then, once every shard is complete, the merge into `run/`. A whole-run call on an
-  /// audit that was started sharded runs nothing and only merges. Returns whether all `selected`
-  /// images are done.
+  /// audit that was started sharded runs nothing and only merges; a shard call on an audit whose
+  /// `run/` already holds every selected image runs nothing (the shard folders may be gone: they
+  /// duplicate `run/` once merged). Returns whether all `selected` images are done.
   public func backSelect(_ job: BackSelectJob, shard: Shard, cost: CostPlan, selected: Int) throws -> Bool {
+    if shard.count > 1, (try? RunStore(directory: runFolder).records().count) == selected { return true }
     if shard.count > 1 || !FileManager.default.fileExists(atPath: folder + "/shards") {
       try job.prepare(resume: true)
       try job.runShowingProgress(label: "backselect", cost: cost)

@@ -374,6 +374,11 @@ import Torch
     #expect(
       FileManager.default.contents(atPath: t.dir + "/single/results/results.json")
         == FileManager.default.contents(atPath: t.dir + "/sharded/results/results.json"))
+    // Once merged, the shard folders may go (they duplicate run/): a task run again does nothing.
+    try FileManager.default.removeItem(atPath: t.dir + "/sharded/shards/shard-1-of-2")
+    let again = try CLI.run(args(t.dir + "/sharded"), environment: task(1))
+    #expect(again.status == 0 && again.stdout.contains("report:"), "\(again.stdout)\(again.stderr)")
+    #expect(!FileManager.default.fileExists(atPath: t.dir + "/sharded/shards/shard-1-of-2"))
     let bad = try CLI.run(
       args(t.dir + "/bad") + ["--shard", "auto"],
       environment: ["SLURM_ARRAY_TASK_ID": "5", "SLURM_ARRAY_TASK_MIN": "0", "SLURM_ARRAY_TASK_COUNT": "2"])
