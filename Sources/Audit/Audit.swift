@@ -121,7 +121,7 @@ public struct Audit {
   /// `run/` already holds every selected image runs nothing (the shard folders may be gone: they
   /// duplicate `run/` once merged). Returns whether all `selected` images are done.
   public func backSelect(_ job: BackSelectJob, shard: Shard, cost: CostPlan, selected: Int) throws -> Bool {
-    if shard.count > 1, (try? RunStore(directory: runFolder).records().count) == selected { return true }
+    if shard.count > 1, runHolds(selected: selected) { return true }
     if shard.count > 1 || !FileManager.default.fileExists(atPath: folder + "/shards") {
       try job.prepare(resume: true)
       try job.runShowingProgress(label: "backselect", cost: cost)
@@ -167,8 +167,12 @@ public struct Audit {
       guard done == manifests[0].groupCount else { return false }
       _ = try RunStore.merge(stores, into: RunStore(directory: runFolder))
     }
-    let records = (try? RunStore(directory: runFolder).records().count) ?? 0
-    return records == selected
+    return runHolds(selected: selected)
+  }
+
+  /// Whether `run/` holds a record for every one of the `selected` images.
+  func runHolds(selected: Int) -> Bool {
+    ((try? RunStore(directory: runFolder).records().count) ?? 0) == selected
   }
 
   /// Stage 1's result.

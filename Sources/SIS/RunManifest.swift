@@ -368,12 +368,8 @@ extension RunManifest: Codable {
     case screenWiden, occlusionRerank, occlusionPool
   }
 
-  static func laterInt(_ key: LaterKey, in decoder: Decoder) throws -> Int? {
-    try decoder.container(keyedBy: LaterKey.self).decodeIfPresent(Int.self, forKey: key)
-  }
-
-  static func laterDouble(_ key: LaterKey, in decoder: Decoder) throws -> Double? {
-    try decoder.container(keyedBy: LaterKey.self).decodeIfPresent(Double.self, forKey: key)
+  static func later<T: Decodable>(_ type: T.Type, _ key: LaterKey, in decoder: Decoder) throws -> T? {
+    try decoder.container(keyedBy: LaterKey.self).decodeIfPresent(type, forKey: key)
   }
 
   static func encodeLater(_ value: some Encodable, _ key: LaterKey, to encoder: Encoder) throws {
@@ -405,9 +401,9 @@ extension RunManifest: Codable {
         top: try c.decode(Int.self, forKey: .screenTop), radius: try c.decode(Int.self, forKey: .screenRadius),
         refresh: try c.decode(Int.self, forKey: .screenRefresh), fullBelow: try c.decode(Int.self, forKey: .screenFullBelow),
         occlusionShare: try c.decodeIfPresent(Double.self, forKey: .occlusionShare) ?? 0)
-      s.widen = try Self.laterInt(.screenWiden, in: decoder) ?? 0
-      s.occlusionRerank = try Self.laterDouble(.occlusionRerank, in: decoder) ?? 0
-      s.occlusionPool = try Self.laterInt(.occlusionPool, in: decoder) ?? 0
+      s.widen = try Self.later(Int.self, .screenWiden, in: decoder) ?? 0
+      s.occlusionRerank = try Self.later(Double.self, .occlusionRerank, in: decoder) ?? 0
+      s.occlusionPool = try Self.later(Int.self, .occlusionPool, in: decoder) ?? 0
       screening = s
     }
     if method == .hybrid || method == .fast {
