@@ -35,10 +35,12 @@ public struct ScreeningSettings: Codable, Equatable, Sendable {
 
   /// The defaults: M 12 with radius 0, with the fast method's switch level 0.99999 (the CLI's), the
   /// variant registered before and passed by the seed-36 verdict on 110 exact references
-  /// (docs/studies/fast-selection.md, "The seed-36 verdict").
+  /// (docs/studies/fast-selection.md, "The seed-36 verdict"), and pooled occlusion rankings of 4x
+  /// the block kept, registered before and passed by the seed-37 verdict on 139 ("The seed-37
+  /// verdict"). Manifests written before a field existed read it as off (`init(from:)`).
   public init(
     top: Int = 12, radius: Int = 0, refresh: Int = 32, fullBelow: Int = 32, occlusionShare: Double = 0.5, widen: Int = 0,
-    occlusionRerank: Double = 0, occlusionPool: Int = 0
+    occlusionRerank: Double = 0, occlusionPool: Int = 4
   ) {
     self.top = top
     self.radius = radius
@@ -64,7 +66,9 @@ public struct ScreeningSettings: Codable, Equatable, Sendable {
     }
     if occlusionPool < 0 { out.append("the occlusion pool must be at least 0, got \(occlusionPool)") }
     if occlusionPool > 0 && occlusionRerank > 0 {
-      out.append("the occlusion pool and re-ranking share cannot both be set (pool \(occlusionPool), share \(occlusionRerank))")
+      out.append(
+        "the occlusion pool and re-ranking share cannot both be set (pool \(occlusionPool), share \(occlusionRerank)); a re-ranking share needs pool 0"
+      )
     }
     return out
   }

@@ -350,8 +350,8 @@ extension ScreeningTests {
     #expect(ScreeningSettings(occlusionPool: 4).label.hasSuffix("pooled rankings of 4x the block kept"))
     #expect(throws: SISError.self) { try run(1.5) }
     #expect(throws: SISError.self) { try run(-0.1) }
-    #expect(ScreeningSettings(occlusionRerank: 2).problems().count == 1)
-    #expect(ScreeningSettings(occlusionRerank: 0.5).label.hasSuffix("ranked again after 50% masked"))
+    #expect(ScreeningSettings(occlusionRerank: 2, occlusionPool: 0).problems().count == 1)
+    #expect(ScreeningSettings(occlusionRerank: 0.5, occlusionPool: 0).label.hasSuffix("ranked again after 50% masked"))
     #expect(!ScreeningSettings().label.contains("ranked again"))
   }
 }

@@ -229,7 +229,7 @@ func manifest(
   }
 
   @Test func theOcclusionRankingSettingsRoundTripAndOldManifestsReadAsOff() throws {
-    let rerank = fastManifest(ScreeningSettings(occlusionRerank: 0.5))
+    let rerank = fastManifest(ScreeningSettings(occlusionRerank: 0.5, occlusionPool: 0))
     let (share, old) = try recordedAndWithout(rerank, key: "occlusionRerank")
     #expect(share as? Double == 0.5)
     #expect(old.settings.screening?.occlusionRerank == 0)
@@ -241,7 +241,9 @@ func manifest(
     // Screening settings as an audit.json recorded them before widening or re-ranking existed.
     let recorded = #"{"top": 12, "radius": 0, "refresh": 32, "fullBelow": 32, "occlusionShare": 0.5}"#
     let s = try JSONDecoder().decode(ScreeningSettings.self, from: Data(recorded.utf8))
-    #expect(s == ScreeningSettings(top: 12, radius: 0, refresh: 32, fullBelow: 32, occlusionShare: 0.5))
+    #expect(s == ScreeningSettings(top: 12, radius: 0, refresh: 32, fullBelow: 32, occlusionShare: 0.5, occlusionPool: 0))
+    // Pooling is the default now, so such an old run differs from today's defaults in the pool.
+    #expect(s.occlusionPool == 0 && ScreeningSettings().occlusionPool == 4)
   }
 }
 
