@@ -150,7 +150,8 @@ struct MethodOptions: ParsableArguments {
     if occlusionPool < 0 { throw ValidationError("--occlusion-pool must be at least 0, got \(occlusionPool)") }
     if occlusionPool > 0 && occlusionRerank > 0 {
       throw ValidationError(
-        "--occlusion-rerank needs --occlusion-pool 0 (pooled rankings, the default since session 22, and re-ranking cannot both be set)")
+        "--occlusion-rerank needs --occlusion-pool 0 (pooled rankings, the default since session 22, and re-ranking cannot both be set)"
+      )
     }
     if chunk < 1 { throw ValidationError("--chunk must be at least 1, got \(chunk)") }
     if let group, group < 1 { throw ValidationError("--group must be at least 1, got \(group)") }
