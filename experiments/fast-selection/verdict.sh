@@ -7,6 +7,7 @@
 #   SEED35=1 experiments/fast-selection/verdict.sh BIN OUT [options]
 #   SEED35=1 SEED36=1 experiments/fast-selection/verdict.sh BIN OUT [options]
 #   SEED35=1 SEED36=1 SEED37=1 experiments/fast-selection/verdict.sh BIN OUT [options]
+#   SEED35=1 SEED36=1 SEED37=1 SEED38=1 experiments/fast-selection/verdict.sh BIN OUT [options]
 #
 # With SEED35=1 it also runs the fast method on the second held-out sample
 # (experiments/reference-exact-holdout30-seed35, the finished images of its shards until they are
@@ -98,4 +99,12 @@ fi
 # only for variants registered in docs/studies/fast-selection.md before the run.
 judge_sample 37 fourth "$@"
 echo "== all 139"
+if [ "${SEED38:-0}" != 1 ]; then
+  exec "$BIN" fidelity experiments/saturation-logprob "$OUT/lossless20" "${all[@]}"
+fi
+"$BIN" fidelity experiments/saturation-logprob "$OUT/lossless20" "${all[@]}" || true
+# The fifth untouched sample (registered in session 22; exact with --fold-batch-norm, not started
+# then): only for variants registered in docs/studies/fast-selection.md before the run.
+judge_sample 38 fifth "$@"
+echo "== all references"
 "$BIN" fidelity experiments/saturation-logprob "$OUT/lossless20" "${all[@]}"
