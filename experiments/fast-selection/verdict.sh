@@ -46,11 +46,10 @@ for r in "${refs30[@]}"; do pairs30+=("$r" "$OUT/holdout30"); done
 echo "== the 30 held-out images (untouched)"
 "$BIN" fidelity "${pairs30[@]}" || true
 echo "== all 50"
-if [ "${SEED35:-0}" != 1 ]; then
-  exec "$BIN" fidelity experiments/saturation-logprob "$OUT/lossless20" "${pairs30[@]}"
-fi
-"$BIN" fidelity experiments/saturation-logprob "$OUT/lossless20" "${pairs30[@]}" || true
-# One more held-out sample: run the fast method on its images and judge them alone; the pairs
+# The later held-out samples, each for variants registered in docs/studies/fast-selection.md
+# before its run only: seed 35 (session 18), 36 (session 20; exact with --fold-batch-norm),
+# 37 (session 21; 29 images: position 3290 is in the seed-36 sample too) and 38 (registered in
+# session 22, not started then). Each is judged alone, then with every image before it; the pairs
 # (reference, run) are appended to `all` (the shards' folders until the run is merged).
 all=("${pairs30[@]}")
 judge_sample() {
@@ -81,30 +80,12 @@ print(','.join(str(p) for p in mine if p not in earlier))")
   "$BIN" fidelity "${pairs[@]}" || true
   all+=("${pairs[@]}")
 }
-judge_sample 35 second "$@"
-echo "== all 80"
-if [ "${SEED36:-0}" != 1 ]; then
-  exec "$BIN" fidelity experiments/saturation-logprob "$OUT/lossless20" "${all[@]}"
-fi
-"$BIN" fidelity experiments/saturation-logprob "$OUT/lossless20" "${all[@]}" || true
-# The third untouched sample (session 20; exact with --fold-batch-norm): only for variants
-# registered in docs/studies/fast-selection.md before the run.
-judge_sample 36 third "$@"
-echo "== all 110"
-if [ "${SEED37:-0}" != 1 ]; then
-  exec "$BIN" fidelity experiments/saturation-logprob "$OUT/lossless20" "${all[@]}"
-fi
-"$BIN" fidelity experiments/saturation-logprob "$OUT/lossless20" "${all[@]}" || true
-# The fourth untouched sample (session 21; 29 images: position 3290 is in the seed-36 sample too):
-# only for variants registered in docs/studies/fast-selection.md before the run.
-judge_sample 37 fourth "$@"
-echo "== all 139"
-if [ "${SEED38:-0}" != 1 ]; then
-  exec "$BIN" fidelity experiments/saturation-logprob "$OUT/lossless20" "${all[@]}"
-fi
-"$BIN" fidelity experiments/saturation-logprob "$OUT/lossless20" "${all[@]}" || true
-# The fifth untouched sample (registered in session 22; exact with --fold-batch-norm, not started
-# then): only for variants registered in docs/studies/fast-selection.md before the run.
-judge_sample 38 fifth "$@"
-echo "== all references"
-"$BIN" fidelity experiments/saturation-logprob "$OUT/lossless20" "${all[@]}"
+for sample in "35 second 80" "36 third 110" "37 fourth 139" "38 fifth references"; do
+  read -r seed name total <<<"$sample"
+  flag=SEED$seed
+  if [ "${!flag:-0}" != 1 ]; then break; fi
+  "$BIN" fidelity experiments/saturation-logprob "$OUT/lossless20" "${all[@]}" || true
+  judge_sample "$seed" "$name" "$@"
+  echo "== all $total"
+done
+exec "$BIN" fidelity experiments/saturation-logprob "$OUT/lossless20" "${all[@]}"
