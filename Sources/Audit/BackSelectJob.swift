@@ -57,7 +57,7 @@ public struct BackSelectJob {
     store = RunStore(directory: out)
     var runner = try BackSelectRunner(
       classifier: classifier, dataset: data, manifest: manifest, store: store, layout: layout, maskValue: maskValue.values,
-      device: device, fast: settings.precision == .fp32 ? nil : try bfloat16Twin(classifier), foldBatchNorm: foldBatchNorm)
+      device: device, fast: settings.needsBFloat16Twin ? try bfloat16Twin(classifier) : nil, foldBatchNorm: foldBatchNorm)
     runner.screenCheck = screenCheck
     self.runner = runner
     self.data = data

@@ -36,7 +36,7 @@ public func selectionBenchmark(
   try Runtime.setThreads(threads)
   let layout = FeatureLayout.pixels(inputShape)
   var out: [SelectionTiming] = []
-  let twin = variants.contains { $0.1.precision != .fp32 } ? try bfloat16Twin(classifier) : nil
+  let twin = variants.contains { $0.1.needsBFloat16Twin } ? try bfloat16Twin(classifier) : nil
   // A warm-up pass of every code path (allocations, oneDNN kernels) on one image.
   for (_, settings) in [("gradient", gradient)] + variants {
     var s = settings

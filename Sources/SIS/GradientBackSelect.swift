@@ -100,8 +100,8 @@ public func hybridBackSelect(
   evaluator: some MaskGradientEvaluator, scorer: some CandidateScorer, k: Int, switchProbability: Float,
   capAtFullImage: Bool = false,
   exactLast: Int, setAside: Bool = false, screening: ScreeningSettings? = nil, check: Bool = false,
-  neighbours: [[Int]] = [], remeasure: (any CandidateScorer)? = nil, onProgress: ((Int) -> Void)? = nil,
-  onCost: ((SelectionCost) -> Void)? = nil, exactEvaluations: () -> Int = { 0 }
+  neighbours: [[Int]] = [], remeasure: (any CandidateScorer)? = nil, rankingScorer: (any CandidateScorer)? = nil,
+  onProgress: ((Int) -> Void)? = nil, onCost: ((SelectionCost) -> Void)? = nil, exactEvaluations: () -> Int = { 0 }
 ) throws -> [BackSelectResult] {
   guard switchProbability >= 0 && switchProbability <= 1 else {
     throw SISError.badArgument("the switch probability must be in [0, 1], got \(switchProbability)")
@@ -114,7 +114,7 @@ public func hybridBackSelect(
     let early = try occlusionPhase(
       problems: n, featureCount: evaluator.pixelCount, scorer: scorer, exactLast: exactLast, share: share,
       rerank: screening?.occlusionRerank ?? 0, pool: screening?.occlusionPool ?? 0,
-      switchBelow: switchProbability, capAtFullImage: capAtFullImage, onProgress: onProgress)
+      switchBelow: switchProbability, capAtFullImage: capAtFullImage, rankingScorer: rankingScorer, onProgress: onProgress)
     phase.masked = early.masked
     phase.results = early.results
   } else {
@@ -207,6 +207,13 @@ public func hybridBackSelect(
   let scorer = try ExactSelectionScorer(
     classifier: scoring ?? classifier, fast: fast, precision: precision, verifyTop: verifyTop, images: images,
     classes: classes, layout: .pixels(inputShape), maskValue: maskValue, score: score, chunk: chunk, device: device)
+  // The occlusion rankings in bfloat16 (`ScreeningSettings.occlusionPrecision`) while the rest
+  // scores at `precision`; with precision bf16 the scorer ranks in bfloat16 already.
+  let ranking =
+    precision == .fp32 && screening?.ranksInBFloat16 == true
+    ? try ExactSelectionScorer(
+      classifier: scoring ?? classifier, fast: fast, precision: .bf16, verifyTop: nil, images: images, classes: classes,
+      layout: .pixels(inputShape), maskValue: maskValue, score: score, chunk: chunk, device: device) : nil
   // The fast method in bfloat16: the float32 model measures the values it stores.
   let remeasure =
     precision == .bf16 && screening != nil
@@ -217,12 +224,13 @@ public func hybridBackSelect(
     evaluator: evaluator, scorer: scorer, k: k, switchProbability: switchProbability, capAtFullImage: capAtFullImage,
     exactLast: exactLast, setAside: setAside, screening: screening, check: check,
     neighbours: screening.map { pixelNeighbours(height: inputShape[1], width: inputShape[2], radius: $0.radius) } ?? [],
-    remeasure: remeasure,
+    remeasure: remeasure, rankingScorer: ranking,
     onProgress: onProgress,
     onCost: { phase in
       var cost = scorer.cost
       cost.gradientPasses = phase.gradientPasses
       cost.forwardPasses = phase.forwardPasses
+      cost.bf16Passes += ranking?.cost.bf16Passes ?? 0
       cost.screening = phase.screening
       onCost?(cost)
     }, exactEvaluations: { scorer.cost.forwardPasses })

@@ -58,6 +58,12 @@ public struct SelectionSettings: Codable, Equatable, Sendable {
     return out
   }
 
+  /// Whether selection needs the bfloat16 twin of the model (`bfloat16Twin`): a bfloat16
+  /// precision, or the fast method's occlusion rankings in bfloat16.
+  public var needsBFloat16Twin: Bool {
+    precision != .fp32 || (method == .fast && screening?.ranksInBFloat16 == true)
+  }
+
   /// "exact, score logprob", "gradient k=8, score logprob",
   /// "hybrid k=8 switch 0.9990 last 256 on dip set-aside cap confidence, score logprob".
   public var label: String {
@@ -365,7 +371,7 @@ extension RunManifest: Codable {
   /// Keys added later, read and written by helpers: Swift 6.3.1's optimizer crashes
   /// (LoadableByAddress, signal 11) when `init(from:)` decodes one more value inline.
   enum LaterKey: String, CodingKey {
-    case screenWiden, occlusionRerank, occlusionPool
+    case screenWiden, occlusionRerank, occlusionPool, occlusionPrecision
   }
 
   static func later<T: Decodable>(_ type: T.Type, _ key: LaterKey, in decoder: Decoder) throws -> T? {
@@ -404,6 +410,7 @@ extension RunManifest: Codable {
       s.widen = try Self.later(Int.self, .screenWiden, in: decoder) ?? 0
       s.occlusionRerank = try Self.later(Double.self, .occlusionRerank, in: decoder) ?? 0
       s.occlusionPool = try Self.later(Int.self, .occlusionPool, in: decoder) ?? 0
+      s.occlusionPrecision = try Self.later(Precision.self, .occlusionPrecision, in: decoder) ?? .fp32
       screening = s
     }
     if method == .hybrid || method == .fast {
@@ -499,6 +506,7 @@ extension RunManifest: Codable {
       if s.widen > 0 { try Self.encodeLater(s.widen, .screenWiden, to: encoder) }
       if s.occlusionRerank > 0 { try Self.encodeLater(s.occlusionRerank, .occlusionRerank, to: encoder) }
       if s.occlusionPool > 0 { try Self.encodeLater(s.occlusionPool, .occlusionPool, to: encoder) }
+      if s.occlusionPrecision != .fp32 { try Self.encodeLater(s.occlusionPrecision, .occlusionPrecision, to: encoder) }
     }
     try c.encode(settings.chunk, forKey: .chunk)
     try c.encode(settings.group, forKey: .group)

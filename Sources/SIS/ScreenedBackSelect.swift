@@ -32,6 +32,10 @@ public struct ScreeningSettings: Codable, Equatable, Sendable {
   /// that round kept, by the previous ranking, and its first block is the better half of them
   /// (`occlusionPhase`).
   public var occlusionPool: Int
+  /// The precision of the occlusion phase's rankings (the single-pixel drops that order each
+  /// block): fp32, or bf16 (the BN-folded model in bfloat16; fast on CPUs with AMX or AVX-512
+  /// BF16). Blocks are measured, and the exact phase scores, at the run's own precision.
+  public var occlusionPrecision: Precision
 
   /// The defaults: M 12 with radius 0, with the fast method's switch level 0.99999 (the CLI's), the
   /// variant registered before and passed by the seed-36 verdict on 110 exact references
@@ -40,7 +44,7 @@ public struct ScreeningSettings: Codable, Equatable, Sendable {
   /// verdict"). Manifests written before a field existed read it as off (`init(from:)`).
   public init(
     top: Int = 12, radius: Int = 0, refresh: Int = 32, fullBelow: Int = 32, occlusionShare: Double = 0.5, widen: Int = 0,
-    occlusionRerank: Double = 0, occlusionPool: Int = 4
+    occlusionRerank: Double = 0, occlusionPool: Int = 4, occlusionPrecision: Precision = .fp32
   ) {
     self.top = top
     self.radius = radius
@@ -50,6 +54,7 @@ public struct ScreeningSettings: Codable, Equatable, Sendable {
     self.widen = widen
     self.occlusionRerank = occlusionRerank
     self.occlusionPool = occlusionPool
+    self.occlusionPrecision = occlusionPrecision
   }
 
   /// What is wrong with the settings, if anything.
@@ -70,8 +75,14 @@ public struct ScreeningSettings: Codable, Equatable, Sendable {
         "the occlusion pool and re-ranking share cannot both be set (pool \(occlusionPool), share \(occlusionRerank)); a re-ranking share needs pool 0"
       )
     }
+    if occlusionPrecision == .bf16Verify {
+      out.append("the occlusion rankings take precision fp32 or bf16, not bf16-verify")
+    }
     return out
   }
+
+  /// Whether the occlusion phase ranks in bfloat16 (the run's own precision aside).
+  public var ranksInBFloat16: Bool { occlusionShare > 0 && occlusionPrecision == .bf16 }
 
   /// Candidates evaluated (forward passes) by a screened exact phase over `r` features: the first
   /// step's r (and the input itself), a screened subset of at most `top` plus the neighbours per
@@ -103,12 +114,13 @@ public struct ScreeningSettings: Codable, Equatable, Sendable {
       + (occlusionShare > 0 && occlusionRerank > 0
         ? " ranked again after \(fmt(occlusionRerank * 100, digits: 0))% masked" : "")
       + (occlusionShare > 0 && occlusionPool > 0 ? ", pooled rankings of \(occlusionPool)x the block kept" : "")
+      + (ranksInBFloat16 ? ", rankings in bf16" : "")
   }
 }
 
 extension ScreeningSettings {
   enum CodingKeys: String, CodingKey {
-    case top, radius, refresh, fullBelow, occlusionShare, widen, occlusionRerank, occlusionPool
+    case top, radius, refresh, fullBelow, occlusionShare, widen, occlusionRerank, occlusionPool, occlusionPrecision
   }
 
   /// Settings recorded before a field existed read it at its default of that time (off).
@@ -120,7 +132,8 @@ extension ScreeningSettings {
       occlusionShare: try c.decodeIfPresent(Double.self, forKey: .occlusionShare) ?? 0,
       widen: try c.decodeIfPresent(Int.self, forKey: .widen) ?? 0,
       occlusionRerank: try c.decodeIfPresent(Double.self, forKey: .occlusionRerank) ?? 0,
-      occlusionPool: try c.decodeIfPresent(Int.self, forKey: .occlusionPool) ?? 0)
+      occlusionPool: try c.decodeIfPresent(Int.self, forKey: .occlusionPool) ?? 0,
+      occlusionPrecision: try c.decodeIfPresent(Precision.self, forKey: .occlusionPrecision) ?? .fp32)
   }
 }
 
@@ -353,11 +366,18 @@ public func screenedBackSelect(
 /// ranking whose first block is kept whole is followed by another. The phase ends when a single
 /// pixel dips, pooled or not.
 ///
+/// `rankingScorer`, if given, makes the rankings (e.g. the model in bfloat16,
+/// `ScreeningSettings.occlusionPrecision`); `scorer` measures every block all the same, so the
+/// values recorded are `scorer`'s. The first ranking's evaluation of the input itself (which caps
+/// the switch level with `capAtFullImage`) is the ranking scorer's, as registered for the seed-38
+/// verdict (docs/studies/fast-selection.md).
+///
 /// Returns the masks it leaves, the partial results (order, values, scores) and the forward passes
 /// it ran.
 public func occlusionPhase(
   problems n: Int, featureCount p: Int, scorer: some CandidateScorer, exactLast: Int, share: Double, rerank: Double = 0,
-  pool: Int = 0, switchBelow: Float, capAtFullImage: Bool, onProgress: ((Int) -> Void)? = nil
+  pool: Int = 0, switchBelow: Float, capAtFullImage: Bool, rankingScorer: (any CandidateScorer)? = nil,
+  onProgress: ((Int) -> Void)? = nil
 ) throws -> (masked: [[Bool]], results: [BackSelectResult], evaluations: Int) {
   guard share > 0 && share < 1 else { throw SISError.badArgument("the occlusion share must be in (0, 1), got \(share)") }
   guard rerank >= 0 && rerank <= 1 else {
@@ -396,7 +416,8 @@ public func occlusionPhase(
         guard let m = poolNext[r], m < left.count, let previous = ranking[r] else { return left }
         return Array(previous.lazy.filter { !masked[r][$0] }.prefix(m)).sorted()
       }
-      let evals = try scorer.evaluate(
+      let ranker: any CandidateScorer = rankingScorer ?? scorer
+      let evals = try ranker.evaluate(
         zip(stale, remaining).map { CandidateRequest(problem: $0, masked: masked[$0], candidates: [CandidateRequest.none] + $1) })
       evaluations += evals.reduce(0) { $0 + $1.count }
       for (k, r) in stale.enumerated() {

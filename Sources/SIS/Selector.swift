@@ -31,6 +31,9 @@ public struct Selector {
     }
     self.settings = settings
     self.classifier = classifier
+    guard fast != nil || !settings.needsBFloat16Twin else {
+      throw SISError.badArgument("\(settings.label): bfloat16 scoring needs the model's bfloat16 twin (bfloat16Twin)")
+    }
     self.fast = fast
     let folds = settings.method == .fast || Self.foldsOnRequest(settings.method, requested: foldBatchNorm)
     scoring = folds ? try optimizedForInference(classifier) : classifier

@@ -114,9 +114,7 @@ struct AuditCommand: ParsableCommand {
     let networks = try model.loadClassifiers(device: device)
     let classifier: any Classifier = networks.count == 1 ? networks[0] : try Ensemble(networks)
     let files = try model.files()
-    let selectionSettings = methodOptions.settings(
-      defaultMethod: Self.defaultMethod, defaultGroup: 32,
-      precision: effectivePrecision(methodOptions.precision, device: device))
+    let selectionSettings = methodOptions.settings(defaultMethod: Self.defaultMethod, defaultGroup: 32, device: device)
     let method = selectionSettings.method
     let settings = AuditSettings(
       modelPaths: files.map(\.recordedPath), modelSHA256: try files.map { try SHA256.hex(file: $0.file) },

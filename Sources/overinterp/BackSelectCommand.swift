@@ -66,8 +66,8 @@ struct BackSelectCommand: ParsableCommand {
   var tasks: Int?
 
   /// The method and its parameters as the flags give them (`precision`: the one that runs).
-  func settings(precision: Precision = .fp32) -> SelectionSettings {
-    methodOptions.settings(defaultMethod: .exact, defaultGroup: 4, precision: precision)
+  func settings() -> SelectionSettings {
+    methodOptions.settings(defaultMethod: .exact, defaultGroup: 4, precision: methodOptions.precision)
   }
 
   func run() throws {
@@ -87,8 +87,8 @@ struct BackSelectCommand: ParsableCommand {
     let job = try BackSelectJob(
       classifier: classifier, models: try model.files(), data: data, dataRecord: dataOptions.record(data), positions: positions,
       selection: description, layout: layout, maskValue: mask,
-      settings: settings(
-        precision: plan ? methodOptions.precision : effectivePrecision(methodOptions.precision, device: device)),
+      settings: plan
+        ? settings() : methodOptions.settings(defaultMethod: .exact, defaultGroup: 4, device: device),
       shard: try resolveShard(shard),
       device: device, out: out, version: Overinterp.configuration.version, screenCheck: screenCheck,
       foldBatchNorm: methodOptions.foldBatchNorm)

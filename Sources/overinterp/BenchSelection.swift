@@ -17,7 +17,8 @@ struct BenchSelection: ParsableCommand {
       Takes the first --images images of --data (default: the embedded sample) that the model \
       predicts with confidence >= 0.5, runs each method once over all of them in lockstep (after \
       a warm-up on one image): the gradient method with --k (default 8), the fast method with the \
-      selection options, its bfloat16 variant with --bf16 (CPUs with AMX or AVX-512 BF16), and \
+      selection options, its bfloat16 variant with --bf16 and its variant with the occlusion \
+      rankings in bfloat16 with --bf16-rankings (both for CPUs with AMX or AVX-512 BF16), and \
       the hybrid (unless --no-hybrid). Prints seconds and model passes per image and each time as a \
       multiple of the gradient method's, with the machine; with --rounds N every method runs N \
       times, interleaved, and each prints its median time and the median of its N ratios. --reference RUN adds exact BackSelect's \
@@ -36,6 +37,12 @@ struct BenchSelection: ParsableCommand {
 
   @Flag(help: "Also time the fast method with --precision bf16 (where this CPU runs bfloat16 fast).")
   var bf16 = false
+
+  @Flag(
+    help:
+      "Also time the fast method with --occlusion-precision bf16 (the occlusion rankings in bfloat16; where this CPU runs bfloat16 fast)."
+  )
+  var bf16Rankings = false
 
   @Option(
     help:
@@ -70,7 +77,9 @@ struct BenchSelection: ParsableCommand {
     let size = sub.imageSize
     let inputs = (0..<sub.count).map { Array(flat[($0 * size)..<(($0 + 1) * size)]) }
     let classes = try withInferenceMode { try classifier.logits(try x.to(device)).argmax(dim: 1).ints() }
-    let fast = methodOptions.settings(defaultMethod: .fast, defaultGroup: images, precision: .fp32)
+    let fast = methodOptions.settings(
+      defaultMethod: .fast, defaultGroup: images, precision: .fp32,
+      occlusionPrecision: effectivePrecision(methodOptions.occlusionPrecision, device: device, flag: "--occlusion-precision"))
     var fastSettings = fast
     fastSettings.method = .fast
     let gradient = SelectionSettings(score: fast.score, method: .gradient, k: fast.k, group: images)
@@ -79,6 +88,11 @@ struct BenchSelection: ParsableCommand {
       var s = fastSettings
       s.precision = .bf16
       variants.append(("fast-bf16", s))
+    }
+    if bf16Rankings, effectivePrecision(.bf16, device: device, flag: "--bf16-rankings") == .bf16 {
+      var s = fastSettings
+      s.screening?.occlusionPrecision = .bf16
+      variants.append(("fast-bf16-rankings", s))
     }
     if hybrid {
       variants.append(

@@ -1,5 +1,6 @@
 import ArgumentParser
 import SIS
+import Torch
 
 extension SelectionScore: ExpressibleByArgument {}
 extension SelectionMethod: ExpressibleByArgument {}
@@ -99,6 +100,12 @@ struct MethodOptions: ParsableArguments {
   )
   var occlusionPool: Int = ScreeningSettings().occlusionPool
 
+  @Option(
+    help:
+      "fast: the precision of the occlusion rankings: fp32, or bf16 (the BN-folded model in bfloat16; blocks and the exact phase stay at --precision). bfloat16 is fast on CPUs with AMX or AVX-512 BF16; elsewhere fp32 is used, with a message. Its picks depend on the CPU's bfloat16 rounding."
+  )
+  var occlusionPrecision: Precision = ScreeningSettings().occlusionPrecision
+
   @Option(help: "Candidate images per forward pass (exact selection).")
   var chunk: Int = 128
 
@@ -130,6 +137,16 @@ struct MethodOptions: ParsableArguments {
   static let hybridSwitchAt = HybridSettings().switchAt
   static let fastSwitchAt = 0.99999
 
+  /// `settings` with the precisions that run on `device` (bfloat16 falls back to float32 on a CPU
+  /// without fast bfloat16, with a message; `effectivePrecision`).
+  func settings(defaultMethod: SelectionMethod, defaultGroup: Int, device: Device) -> SelectionSettings {
+    settings(
+      defaultMethod: defaultMethod, defaultGroup: defaultGroup,
+      precision: effectivePrecision(precision, device: device),
+      occlusionPrecision: (method ?? defaultMethod) == .fast && occlusionShare > 0
+        ? effectivePrecision(occlusionPrecision, device: device, flag: "--occlusion-precision") : occlusionPrecision)
+  }
+
   func validate() throws {
     if k < 1 { throw ValidationError("--k must be at least 1, got \(k)") }
     if let switchAt, !(switchAt >= 0 && switchAt <= 1) {
@@ -153,14 +170,20 @@ struct MethodOptions: ParsableArguments {
         "--occlusion-rerank needs --occlusion-pool 0 (pooled rankings, the default since session 22, and re-ranking cannot both be set)"
       )
     }
+    if occlusionPrecision == .bf16Verify {
+      throw ValidationError("--occlusion-precision takes fp32 or bf16, not bf16-verify")
+    }
     if chunk < 1 { throw ValidationError("--chunk must be at least 1, got \(chunk)") }
     if let group, group < 1 { throw ValidationError("--group must be at least 1, got \(group)") }
     if verifyTop < 1 { throw ValidationError("--verify-top must be at least 1, got \(verifyTop)") }
   }
 
   /// The settings the flags give, for a command whose default method is `defaultMethod` and whose
-  /// default group is `defaultGroup`; `precision`: the one that runs (`effectivePrecision`).
-  func settings(defaultMethod: SelectionMethod, defaultGroup: Int, precision: Precision) -> SelectionSettings {
+  /// default group is `defaultGroup`; `precision` and `occlusionPrecision`: the ones that run
+  /// (`effectivePrecision`; nil: `--occlusion-precision` as given).
+  func settings(
+    defaultMethod: SelectionMethod, defaultGroup: Int, precision: Precision, occlusionPrecision: Precision? = nil
+  ) -> SelectionSettings {
     let method = self.method ?? defaultMethod
     let last = exactLast ?? (method == .fast ? Self.fastExactLast : Self.hybridExactLast)
     return SelectionSettings(
@@ -171,7 +194,7 @@ struct MethodOptions: ParsableArguments {
       screening: ScreeningSettings(
         top: screenTop, radius: screenRadius, refresh: screenRefresh, fullBelow: screenFullBelow,
         occlusionShare: occlusionShare, widen: screenWiden, occlusionRerank: occlusionRerank,
-        occlusionPool: occlusionPool),
+        occlusionPool: occlusionPool, occlusionPrecision: occlusionPrecision ?? self.occlusionPrecision),
       chunk: chunk, group: group ?? defaultGroup, precision: method == .gradient ? .fp32 : precision, verifyTop: verifyTop)
   }
 }

@@ -48,16 +48,16 @@ struct RuntimeOptions: ParsableArguments {
 /// The precision to run on `device`: the bfloat16 ones fall back to fp32 on a CPU without fast
 /// bfloat16 (neither AMX nor AVX-512 BF16; said on stderr), where bfloat16 is slower than
 /// float32, unless OVERINTERP_FORCE_BF16=1.
-func effectivePrecision(_ precision: Precision, device: Device) -> Precision {
+func effectivePrecision(_ precision: Precision, device: Device, flag: String = "--precision") -> Precision {
   guard precision != .fp32, device == .cpu, !cpuHasFastBF16 else { return precision }
   if ProcessInfo.processInfo.environment["OVERINTERP_FORCE_BF16"] == "1" {
     printError(
-      "--precision \(precision.rawValue): this CPU has neither AMX nor AVX-512 BF16; running bfloat16 anyway (OVERINTERP_FORCE_BF16=1)"
+      "\(flag) \(precision.rawValue): this CPU has neither AMX nor AVX-512 BF16; running bfloat16 anyway (OVERINTERP_FORCE_BF16=1)"
     )
     return precision
   }
   printError(
-    "--precision \(precision.rawValue): this CPU has neither AMX nor AVX-512 BF16 (no amx_bf16 or avx512_bf16 in /proc/cpuinfo), where bfloat16 is slower than float32; using fp32 (OVERINTERP_FORCE_BF16=1 forces bfloat16)"
+    "\(flag) \(precision.rawValue): this CPU has neither AMX nor AVX-512 BF16 (no amx_bf16 or avx512_bf16 in /proc/cpuinfo), where bfloat16 is slower than float32; using fp32 (OVERINTERP_FORCE_BF16=1 forces bfloat16)"
   )
   return .fp32
 }

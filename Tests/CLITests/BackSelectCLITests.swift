@@ -462,6 +462,39 @@ struct TinySetup {
     #expect(other.status != 0 && other.stderr.contains("different run"), "\(other.stderr)")
   }
 
+  /// `--occlusion-precision bf16`: the fast method ranks its occlusion blocks with the bfloat16
+  /// twin where the CPU runs bfloat16 fast (or when forced), records it in the manifest and counts
+  /// the passes as bfloat16; elsewhere it falls back to float32 and says so, naming the flag.
+  @Test func occlusionRankingsInBFloat16FromTheCLI() throws {
+    let t = try TinySetup(count: 2)
+    defer { t.remove() }
+    let args = [
+      "--indices", "0...1", "--group", "2", "--method", "fast", "--exact-last", "16", "--occlusion-precision", "bf16",
+    ]
+    let plain = try CLI.run(t.backselect(t.dir + "/plain", args), environment: ["OVERINTERP_FORCE_BF16": "0"])
+    #expect(plain.status == 0, "\(plain.stderr)")
+    let plainManifest = try String(contentsOfFile: t.dir + "/plain/manifest.json", encoding: .utf8)
+    if cpuHasFastBF16 {
+      #expect(plainManifest.contains("\"occlusionPrecision\" : \"bf16\""), "\(plainManifest)")
+    } else {
+      #expect(plain.stderr.contains("--occlusion-precision bf16: this CPU has neither"), "\(plain.stderr)")
+      #expect(!plainManifest.contains("occlusionPrecision"), "fell back to fp32: \(plainManifest)")
+    }
+    let forced = try CLI.run(t.backselect(t.dir + "/forced", args), environment: ["OVERINTERP_FORCE_BF16": "1"])
+    #expect(forced.status == 0, "\(forced.stderr)")
+    let manifest = try String(contentsOfFile: t.dir + "/forced/manifest.json", encoding: .utf8)
+    #expect(manifest.contains("\"occlusionPrecision\" : \"bf16\""), "\(manifest)")
+    #expect(!manifest.contains("\"precision\""), "the exact phase stays float32: \(manifest)")
+    let timings = try String(contentsOfFile: t.dir + "/forced/timings.jsonl", encoding: .utf8)
+    #expect(timings.contains("\"bf16_passes_per_image\""), "\(timings)")
+    let other = try CLI.run(
+      t.backselect(
+        t.dir + "/forced", ["--indices", "0...1", "--group", "2", "--method", "fast", "--exact-last", "16", "--resume"]))
+    #expect(other.status != 0 && other.stderr.contains("occlusionPrecision"), "\(other.stderr)")
+    let refused = try CLI.run(t.backselect(t.dir + "/refused", ["--indices", "0", "--occlusion-precision", "bf16-verify"]))
+    #expect(refused.status != 0 && refused.stderr.contains("--occlusion-precision takes fp32 or bf16"), "\(refused.stderr)")
+  }
+
   /// `eval --precision bf16`: the bfloat16 twin classifies the embedded sample about as the
   /// float32 model does.
   @Test func evalInBfloat16() throws {

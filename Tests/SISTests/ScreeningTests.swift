@@ -1,4 +1,5 @@
 import Base
+import Datasets
 import Foundation
 import Models
 import Testing
@@ -389,6 +390,96 @@ extension ScreeningTests {
       var kept = [Bool](repeating: true, count: 16)
       for f in sis { kept[f] = false }
       #expect(Float(Self.sigmoid(kept)) >= t)
+    }
+  }
+}
+
+extension ScreeningTests {
+  /// A ranking scorer (as the bfloat16 model is for `occlusionPrecision`) orders the occlusion
+  /// blocks; the first scorer measures every block, so the values recorded are its own.
+  @Test func anotherScorerRanksTheOcclusionBlocksWhileTheFirstMeasuresThem() throws {
+    // The ranking's weights: the model's, reversed (the same total, so the same full input).
+    let reversed = Array(Self.additive.reversed())
+    func sigmoid(_ weights: [Double], _ masked: [Bool]) -> Double {
+      var z = -5.0
+      for (i, w) in weights.enumerated() where !masked[i] { z += w }
+      return 1 / (1 + Foundation.exp(-z))
+    }
+    var measured = 0
+    var ranked = 0
+    let scorer = CountingScorer(base: FunctionScorer(score: .logprob) { _, m in sigmoid(Self.additive, m) }) { measured += $0 }
+    let ranker = CountingScorer(base: FunctionScorer(score: .logprob) { _, m in sigmoid(reversed, m) }) { ranked += $0 }
+    let phase = try occlusionPhase(
+      problems: 1, featureCount: 16, scorer: scorer, exactLast: 4, share: 0.5, switchBelow: 0.5, capAtFullImage: true,
+      rankingScorer: ranker)
+    let (rankings, blocks) = (ranked, measured)
+    let own = try occlusionPhase(
+      problems: 1, featureCount: 16, scorer: scorer, exactLast: 4, share: 0.5, switchBelow: 0.5, capAtFullImage: true)
+    let order = phase.results[0].order
+    #expect(!order.isEmpty)
+    // The first block: the pixels the ranking finds lightest, not those the model does.
+    let byRanking = (0..<16).sorted { reversed[$0] < reversed[$1] }
+    let firstBlock = order.prefix { phase.results[0].values[order.firstIndex(of: $0)!] == phase.results[0].values[0] }
+    #expect(Set(firstBlock) == Set(byRanking.prefix(firstBlock.count)))
+    #expect(order != own.results[0].order)
+    // Every value is the model's probability with the pixels up to its block masked.
+    var masked = [Bool](repeating: false, count: 16)
+    var i = 0
+    while i < order.count {
+      let v = phase.results[0].values[i]
+      var j = i
+      while j < order.count && phase.results[0].values[j] == v {
+        masked[order[j]] = true
+        j += 1
+      }
+      #expect(abs(Double(v) - sigmoid(Self.additive, masked)) < 1e-6)
+      #expect(v >= 0.5)
+      i = j
+    }
+    // The ranking scorer evaluated the rankings (the input and each remaining pixel), the first
+    // scorer only the blocks (one candidate each); together, the phase's evaluations.
+    #expect(rankings >= 17)
+    #expect(blocks >= 1 && blocks < rankings)
+    #expect(rankings + blocks == phase.evaluations)
+    #expect(ranked == rankings, "the run without a ranking scorer ranks with the first")
+  }
+
+  /// On a real network: the fast method with its occlusion rankings in bfloat16 (the twin) counts
+  /// those passes as bfloat16, stores float32 values (so every SIS is float32-sufficient), and
+  /// the selector asks for the twin it needs.
+  @Test func occlusionRankingsInBFloat16StoreFloat32Values() throws {
+    let net = try Generator.seeded(4) { try Architecture.resnet20.build(inputSize: 8) }
+    let shape = [3, 8, 8]
+    var rng = SplitMix64(seed: 3)
+    let images = (0..<2).map { _ in (0..<(3 * 64)).map { _ in Float(rng.below(2001)) / 1000 - 1 } }
+    let x = try Tensor(images.flatMap { $0 }, shape: [2] + shape)
+    let classes = try withInferenceMode { try net.logits(x).argmax(dim: 1).ints() }
+    var settings = SelectionSettings(
+      method: .fast, k: 4, hybrid: HybridSettings(switchAt: 0, exactLast: 16, onDip: .switch, switchCap: .confidence),
+      screening: ScreeningSettings(occlusionPrecision: .bf16), chunk: 64, group: 2)
+    #expect(throws: SISError.self) { try Selector(settings: settings, classifier: net, layout: .pixels(shape)) }
+    let twin = try bfloat16Twin(net)
+    let (results, cost) = try Selector(settings: settings, classifier: net, fast: twin, layout: .pixels(shape))
+      .select(images: images, classes: classes)
+    settings.screening?.occlusionPrecision = .fp32
+    let (_, plain) = try Selector(settings: settings, classifier: net, layout: .pixels(shape))
+      .select(images: images, classes: classes)
+    #expect(plain.bf16Passes == 0)
+    // Each image's first ranking alone evaluates the input and its 64 pixels in bfloat16.
+    #expect(cost.bf16Passes >= 2 * 65)
+    #expect(cost.forwardPasses < plain.forwardPasses)
+    let reference = try ClassifierScorer(
+      classifier: net, images: images, classes: classes, layout: .pixels(shape), score: .logprob, chunk: 64)
+    for (i, r) in results.enumerated() {
+      #expect(r.order.sorted() == Array(0..<64))
+      for j in [0, 20, 40, 50, 63] {
+        var masked = [Bool](repeating: false, count: 64)
+        for f in r.order[0...j] { masked[f] = true }
+        // A block records its value at every pixel: compare only where the next value differs.
+        guard j == 63 || r.values[j + 1] != r.values[j] else { continue }
+        let v = try reference.evaluateMasked([(i, masked)])[0]
+        #expect(Swift.abs(Float(v.probability) - r.values[j]) <= 1e-5, "image \(i), step \(j)")
+      }
     }
   }
 }

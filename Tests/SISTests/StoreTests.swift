@@ -245,6 +245,28 @@ func manifest(
     // Pooling is the default now, so such an old run differs from today's defaults in the pool.
     #expect(s.occlusionPool == 0 && ScreeningSettings().occlusionPool == 4)
   }
+
+  @Test func theOcclusionPrecisionRoundTripsAndOldManifestsReadAsFloat32() throws {
+    let bf16 = fastManifest(ScreeningSettings(occlusionPrecision: .bf16))
+    #expect(bf16.settings.needsBFloat16Twin)
+    #expect(bf16.settings.label.contains("rankings in bf16"))
+    let (value, old) = try recordedAndWithout(bf16, key: "occlusionPrecision")
+    #expect(value as? String == "bf16")
+    #expect(old.settings.screening?.occlusionPrecision == .fp32)
+    #expect(!old.settings.needsBFloat16Twin && !old.settings.label.contains("bf16"))
+    #expect(old.differences(from: bf16) == ["selection.screening.occlusionPrecision (\"fp32\" vs \"bf16\")"])
+    // float32 rankings are not written, so manifests of runs without the option are as before.
+    let plain = try JSONSerialization.jsonObject(with: try JSONEncoder().encode(fastManifest(ScreeningSettings())))
+    #expect((plain as? [String: Any])?["occlusionPrecision"] == nil)
+    // bf16-verify hides scores the rankings need; without an occlusion phase there is nothing to rank.
+    #expect(ScreeningSettings(occlusionPrecision: .bf16Verify).problems().count == 1)
+    #expect(!ScreeningSettings(occlusionShare: 0, occlusionPrecision: .bf16).ranksInBFloat16)
+    var json = try #require(try JSONSerialization.jsonObject(with: try JSONEncoder().encode(bf16)) as? [String: Any])
+    json["occlusionPrecision"] = "bf8"
+    #expect(throws: (any Error).self) {
+      try JSONDecoder().decode(RunManifest.self, from: try JSONSerialization.data(withJSONObject: json))
+    }
+  }
 }
 
 /// A full disk (a small tmpfs; needs root to mount one, skipped otherwise): the run stops with an
