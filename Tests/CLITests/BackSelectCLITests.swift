@@ -437,24 +437,37 @@ struct TinySetup {
 /// (neither AMX nor AVX-512 BF16); forced, a
 /// bf16-verify run records its precision and how often the bfloat16 best was picked.
 @Suite(.serialized) struct PrecisionCLITests {
-  @Test func bf16VerifyFromTheCLI() throws {
-    let t = try TinySetup(count: 2)
-    defer { t.remove() }
-    let args = ["--indices", "0...1", "--group", "2", "--precision", "bf16-verify", "--verify-top", "4"]
+  /// Runs `backselect` with `args` into `plain/` (bfloat16 not forced) and `forced/`
+  /// (OVERINTERP_FORCE_BF16=1) of `t`'s folder. Where this CPU runs bfloat16 fast the plain run
+  /// records `recorded` in its manifest; elsewhere it says `fallback` on stderr and its manifest
+  /// has no `absent`. Returns the forced run's manifest and timings.
+  func unforcedAndForced(
+    _ t: TinySetup, _ args: [String], recorded: String, fallback: String, absent: String
+  ) throws -> (manifest: String, timings: String) {
     let plain = try CLI.run(t.backselect(t.dir + "/plain", args), environment: ["OVERINTERP_FORCE_BF16": "0"])
     #expect(plain.status == 0, "\(plain.stderr)")
     let plainManifest = try String(contentsOfFile: t.dir + "/plain/manifest.json", encoding: .utf8)
     if cpuHasFastBF16 {
-      #expect(plainManifest.contains("bf16-verify"))
+      #expect(plainManifest.contains(recorded), "\(plainManifest)")
     } else {
-      #expect(plain.stderr.contains("neither AMX nor AVX-512 BF16"), "\(plain.stderr)")
-      #expect(!plainManifest.contains("bf16"), "fell back to fp32: \(plainManifest)")
+      #expect(plain.stderr.contains(fallback), "\(plain.stderr)")
+      #expect(!plainManifest.contains(absent), "fell back to fp32: \(plainManifest)")
     }
     let forced = try CLI.run(t.backselect(t.dir + "/forced", args), environment: ["OVERINTERP_FORCE_BF16": "1"])
     #expect(forced.status == 0, "\(forced.stderr)")
-    let manifest = try String(contentsOfFile: t.dir + "/forced/manifest.json", encoding: .utf8)
+    return (
+      try String(contentsOfFile: t.dir + "/forced/manifest.json", encoding: .utf8),
+      try String(contentsOfFile: t.dir + "/forced/timings.jsonl", encoding: .utf8)
+    )
+  }
+
+  @Test func bf16VerifyFromTheCLI() throws {
+    let t = try TinySetup(count: 2)
+    defer { t.remove() }
+    let args = ["--indices", "0...1", "--group", "2", "--precision", "bf16-verify", "--verify-top", "4"]
+    let (manifest, timings) = try unforcedAndForced(
+      t, args, recorded: "bf16-verify", fallback: "neither AMX nor AVX-512 BF16", absent: "bf16")
     #expect(manifest.contains("\"precision\"") && manifest.contains("bf16-verify"), "\(manifest)")
-    let timings = try String(contentsOfFile: t.dir + "/forced/timings.jsonl", encoding: .utf8)
     #expect(timings.contains("\"bf16_passes_per_image\": 2080"), "\(timings)")
     #expect(timings.contains("\"verified_steps\": 126"), "63 steps with two or more candidates, per image: \(timings)")
     // Resuming under another precision is another run.
@@ -471,21 +484,11 @@ struct TinySetup {
     let args = [
       "--indices", "0...1", "--group", "2", "--method", "fast", "--exact-last", "16", "--occlusion-precision", "bf16",
     ]
-    let plain = try CLI.run(t.backselect(t.dir + "/plain", args), environment: ["OVERINTERP_FORCE_BF16": "0"])
-    #expect(plain.status == 0, "\(plain.stderr)")
-    let plainManifest = try String(contentsOfFile: t.dir + "/plain/manifest.json", encoding: .utf8)
-    if cpuHasFastBF16 {
-      #expect(plainManifest.contains("\"occlusionPrecision\" : \"bf16\""), "\(plainManifest)")
-    } else {
-      #expect(plain.stderr.contains("--occlusion-precision bf16: this CPU has neither"), "\(plain.stderr)")
-      #expect(!plainManifest.contains("occlusionPrecision"), "fell back to fp32: \(plainManifest)")
-    }
-    let forced = try CLI.run(t.backselect(t.dir + "/forced", args), environment: ["OVERINTERP_FORCE_BF16": "1"])
-    #expect(forced.status == 0, "\(forced.stderr)")
-    let manifest = try String(contentsOfFile: t.dir + "/forced/manifest.json", encoding: .utf8)
+    let (manifest, timings) = try unforcedAndForced(
+      t, args, recorded: "\"occlusionPrecision\" : \"bf16\"", fallback: "--occlusion-precision bf16: this CPU has neither",
+      absent: "occlusionPrecision")
     #expect(manifest.contains("\"occlusionPrecision\" : \"bf16\""), "\(manifest)")
     #expect(!manifest.contains("\"precision\""), "the exact phase stays float32: \(manifest)")
-    let timings = try String(contentsOfFile: t.dir + "/forced/timings.jsonl", encoding: .utf8)
     #expect(timings.contains("\"bf16_passes_per_image\""), "\(timings)")
     let other = try CLI.run(
       t.backselect(

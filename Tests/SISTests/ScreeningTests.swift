@@ -248,6 +248,23 @@ extension ScreeningTests {
     return 1 / (1 + Foundation.exp(-z))
   }
 
+  /// The blocks of an occlusion phase's result (runs of one recorded value): the mask after each
+  /// and the value it recorded.
+  static func blocks(of r: BackSelectResult, features: Int) -> [(masked: [Bool], value: Float)] {
+    var out: [(masked: [Bool], value: Float)] = []
+    var masked = [Bool](repeating: false, count: features)
+    var i = 0
+    while i < r.order.count {
+      let v = r.values[i]
+      while i < r.order.count && r.values[i] == v {
+        masked[r.order[i]] = true
+        i += 1
+      }
+      out.append((masked, v))
+    }
+    return out
+  }
+
   @Test func theOcclusionPhaseMasksTheSmallestDropsInBlocksAndKeepsTheLevel() throws {
     let scorer = FunctionScorer(score: .logprob) { _, masked in Self.sigmoid(masked) }
     let full = Self.sigmoid([Bool](repeating: false, count: 16))
@@ -261,17 +278,8 @@ extension ScreeningTests {
     #expect(phase.results[0].values.allSatisfy { Double($0) >= 0.5 })
     #expect(phase.masked[0].count { !$0 } >= 4)
     // Every value is the probability with the pixels up to its block masked.
-    var masked = [Bool](repeating: false, count: 16)
-    var i = 0
-    while i < order.count {
-      let v = phase.results[0].values[i]
-      var j = i
-      while j < order.count && phase.results[0].values[j] == v {
-        masked[order[j]] = true
-        j += 1
-      }
-      #expect(abs(Double(v) - Self.sigmoid(masked)) < 1e-6)
-      i = j
+    for block in Self.blocks(of: phase.results[0], features: 16) {
+      #expect(abs(Double(block.value) - Self.sigmoid(block.masked)) < 1e-6)
     }
     // The first round evaluated the input and all 16 pixels, then measured its block.
     #expect(phase.evaluations >= 16 + 1 + 1)
@@ -423,18 +431,9 @@ extension ScreeningTests {
     #expect(Set(firstBlock) == Set(byRanking.prefix(firstBlock.count)))
     #expect(order != own.results[0].order)
     // Every value is the model's probability with the pixels up to its block masked.
-    var masked = [Bool](repeating: false, count: 16)
-    var i = 0
-    while i < order.count {
-      let v = phase.results[0].values[i]
-      var j = i
-      while j < order.count && phase.results[0].values[j] == v {
-        masked[order[j]] = true
-        j += 1
-      }
-      #expect(abs(Double(v) - sigmoid(Self.additive, masked)) < 1e-6)
-      #expect(v >= 0.5)
-      i = j
+    for block in Self.blocks(of: phase.results[0], features: 16) {
+      #expect(abs(Double(block.value) - sigmoid(Self.additive, block.masked)) < 1e-6)
+      #expect(block.value >= 0.5)
     }
     // The ranking scorer evaluated the rankings (the input and each remaining pixel), the first
     // scorer only the blocks (one candidate each); together, the phase's evaluations.
