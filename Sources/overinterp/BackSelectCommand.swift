@@ -65,7 +65,8 @@ struct BackSelectCommand: ParsableCommand {
   @Option(help: "With --plan: tasks (machines or array tasks) the estimate divides the time by (default: the shard count).")
   var tasks: Int?
 
-  /// The method and its parameters as the flags give them (`precision`: the one that runs).
+  /// The method and its parameters as the flags give them, precisions as asked (`--plan`; a run
+  /// takes the ones that run on its device, `MethodOptions.settings(defaultMethod:defaultGroup:device:)`).
   func settings() -> SelectionSettings {
     methodOptions.settings(defaultMethod: .exact, defaultGroup: 4, precision: methodOptions.precision)
   }
