@@ -65,10 +65,13 @@ struct BackSelectCommand: ParsableCommand {
   @Option(help: "With --plan: tasks (machines or array tasks) the estimate divides the time by (default: the shard count).")
   var tasks: Int?
 
-  /// The method and its parameters as the flags give them, precisions as asked (`--plan`; a run
-  /// takes the ones that run on its device, `MethodOptions.settings(defaultMethod:defaultGroup:device:)`).
-  func settings() -> SelectionSettings {
-    methodOptions.settings(defaultMethod: .exact, defaultGroup: 4, precision: methodOptions.precision)
+  /// The method and its parameters as the flags give them: with `device`, the precisions that run
+  /// there; without (`--plan`), as asked.
+  func settings(on device: Device? = nil) -> SelectionSettings {
+    guard let device else {
+      return methodOptions.settings(defaultMethod: .exact, defaultGroup: 4, precision: methodOptions.precision)
+    }
+    return methodOptions.settings(defaultMethod: .exact, defaultGroup: 4, device: device)
   }
 
   func run() throws {
@@ -88,8 +91,7 @@ struct BackSelectCommand: ParsableCommand {
     let job = try BackSelectJob(
       classifier: classifier, models: try model.files(), data: data, dataRecord: dataOptions.record(data), positions: positions,
       selection: description, layout: layout, maskValue: mask,
-      settings: plan
-        ? settings() : methodOptions.settings(defaultMethod: .exact, defaultGroup: 4, device: device),
+      settings: settings(on: plan ? nil : device),
       shard: try resolveShard(shard),
       device: device, out: out, version: Overinterp.configuration.version, screenCheck: screenCheck,
       foldBatchNorm: methodOptions.foldBatchNorm)

@@ -77,11 +77,10 @@ struct BenchSelection: ParsableCommand {
     let size = sub.imageSize
     let inputs = (0..<sub.count).map { Array(flat[($0 * size)..<(($0 + 1) * size)]) }
     let classes = try withInferenceMode { try classifier.logits(try x.to(device)).argmax(dim: 1).ints() }
-    let fast = methodOptions.settings(
-      defaultMethod: .fast, defaultGroup: images, precision: .fp32,
-      occlusionPrecision: effectivePrecision(methodOptions.occlusionPrecision, device: device, flag: "--occlusion-precision"))
+    let fast = methodOptions.settings(defaultMethod: .fast, defaultGroup: images, precision: .fp32)
     var fastSettings = fast
     fastSettings.method = .fast
+    fastSettings = MethodOptions.rankings(of: fastSettings, on: device)
     let gradient = SelectionSettings(score: fast.score, method: .gradient, k: fast.k, group: images)
     var variants: [(String, SelectionSettings)] = [("fast", fastSettings)]
     if bf16, effectivePrecision(.bf16, device: device) == .bf16 {

@@ -140,11 +140,19 @@ struct MethodOptions: ParsableArguments {
   /// `settings` with the precisions that run on `device` (bfloat16 falls back to float32 on a CPU
   /// without fast bfloat16, with a message; `effectivePrecision`).
   func settings(defaultMethod: SelectionMethod, defaultGroup: Int, device: Device) -> SelectionSettings {
-    settings(
-      defaultMethod: defaultMethod, defaultGroup: defaultGroup,
-      precision: effectivePrecision(precision, device: device),
-      occlusionPrecision: (method ?? defaultMethod) == .fast && occlusionShare > 0
-        ? effectivePrecision(occlusionPrecision, device: device, flag: "--occlusion-precision") : occlusionPrecision)
+    Self.rankings(
+      of: settings(
+        defaultMethod: defaultMethod, defaultGroup: defaultGroup, precision: effectivePrecision(precision, device: device)),
+      on: device)
+  }
+
+  /// `s` with its occlusion rankings at the precision that runs on `device`: bfloat16 rankings
+  /// (`ScreeningSettings.ranksInBFloat16`) fall back to float32 where bfloat16 is slow.
+  static func rankings(of s: SelectionSettings, on device: Device) -> SelectionSettings {
+    guard s.method == .fast, s.screening?.ranksInBFloat16 == true else { return s }
+    var out = s
+    out.screening?.occlusionPrecision = effectivePrecision(.bf16, device: device, flag: "--occlusion-precision")
+    return out
   }
 
   func validate() throws {
@@ -179,11 +187,9 @@ struct MethodOptions: ParsableArguments {
   }
 
   /// The settings the flags give, for a command whose default method is `defaultMethod` and whose
-  /// default group is `defaultGroup`; `precision` and `occlusionPrecision`: the ones that run
-  /// (`effectivePrecision`; nil: `--occlusion-precision` as given).
-  func settings(
-    defaultMethod: SelectionMethod, defaultGroup: Int, precision: Precision, occlusionPrecision: Precision? = nil
-  ) -> SelectionSettings {
+  /// default group is `defaultGroup`; `precision`: the one that runs (`effectivePrecision`); the
+  /// occlusion rankings' as `--occlusion-precision` gives it (`rankings(of:on:)`).
+  func settings(defaultMethod: SelectionMethod, defaultGroup: Int, precision: Precision) -> SelectionSettings {
     let method = self.method ?? defaultMethod
     let last = exactLast ?? (method == .fast ? Self.fastExactLast : Self.hybridExactLast)
     return SelectionSettings(
@@ -194,7 +200,7 @@ struct MethodOptions: ParsableArguments {
       screening: ScreeningSettings(
         top: screenTop, radius: screenRadius, refresh: screenRefresh, fullBelow: screenFullBelow,
         occlusionShare: occlusionShare, widen: screenWiden, occlusionRerank: occlusionRerank,
-        occlusionPool: occlusionPool, occlusionPrecision: occlusionPrecision ?? self.occlusionPrecision),
+        occlusionPool: occlusionPool, occlusionPrecision: occlusionPrecision),
       chunk: chunk, group: group ?? defaultGroup, precision: method == .gradient ? .fp32 : precision, verifyTop: verifyTop)
   }
 }
