@@ -160,6 +160,7 @@ public struct AuditOverlay {
           "\(e) against its member \(m), SIS size ensemble − member per image, mean [95% CI]: \(summary.joined(separator: "; "))\n"
       }
       try writeFileAtomically(Array(csv.utf8), to: folder + "/ensemble-vs-members.csv")
+      text += Self.ensembleVerdicts(paired).joined(separator: "\n") + "\n"
     }
     for e in entries {
       let sizes = e.results.sisSize.map { p in "τ \(fmt(p.threshold, digits: 2)): \(p.mean.map { fmt($0, digits: 1) } ?? "-")" }
@@ -169,6 +170,36 @@ public struct AuditOverlay {
       "wrote \(folder)/sis-size-vs-threshold.svg, .csv, correct-vs-incorrect.svg, .csv, table1.csv, .md"
       + (paired.isEmpty ? "" : ", ensemble-vs-members.csv") + "\n"
     return text
+  }
+
+  /// The section 4.6 claim for each ensemble, one line each: the thresholds at which its SIS are
+  /// larger than every member's (each paired 95% interval above 0), those at which they are
+  /// smaller than some member's (an interval below 0), and the rest (undecided, or too few images).
+  static func ensembleVerdicts(_ paired: [(ensemble: String, member: String, points: [PairedSISPoint])]) -> [String] {
+    var order: [String] = []
+    var byEnsemble: [String: [[PairedSISPoint]]] = [:]
+    for (e, _, points) in paired {
+      if byEnsemble[e] == nil { order.append(e) }
+      byEnsemble[e, default: []].append(points)
+    }
+    return order.map { e in
+      let members = byEnsemble[e] ?? []
+      var (larger, smaller, open) = ([String](), [String](), [String]())
+      for (k, tau) in (members.first ?? []).map(\.threshold).enumerated() {
+        let intervals = members.map { $0.indices.contains(k) ? $0[k].interval : nil }
+        let label = fmt(tau, digits: 2)
+        if intervals.contains(where: { ($0?.upper ?? 0) < 0 }) {
+          smaller.append(label)
+        } else if intervals.allSatisfy({ ($0?.lower ?? 0) > 0 }) {
+          larger.append(label)
+        } else {
+          open.append(label)
+        }
+      }
+      func list(_ l: [String]) -> String { l.isEmpty ? "none" : l.joined(separator: ", ") }
+      return
+        "\(e) against its \(members.count) member(s), paired 95% intervals of the SIS size difference: larger than every member's at τ = \(list(larger)); smaller than some member's at τ = \(list(smaller)); undecided at τ = \(list(open))"
+    }
   }
 
   /// A CSV field, quoted when it holds a comma or a quote.

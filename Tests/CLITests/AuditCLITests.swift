@@ -235,6 +235,23 @@ import Torch
       #expect(Swift.abs((Double(row[4]) ?? .nan) - mean) < 1e-9, "\(row)")
       #expect(Int(row[7]) == diffs.filter { $0 > 0 }.count && Int(row[8]) == diffs.filter { $0 < 0 }.count)
     }
+    // The verdict line sorts each threshold by the members' intervals in the CSV.
+    var (larger, smaller, open) = ([String](), [String](), [String]())
+    for tau in ["0.0", "0.1"] {
+      let here = rows.filter { $0[2] == tau }
+      let label = tau == "0.0" ? "0.00" : "0.10"
+      if here.contains(where: { (Double($0[6]) ?? 0) < 0 }) {
+        smaller.append(label)
+      } else if here.allSatisfy({ (Double($0[5]) ?? 0) > 0 }) {
+        larger.append(label)
+      } else {
+        open.append(label)
+      }
+    }
+    func list(_ l: [String]) -> String { l.isEmpty ? "none" : l.joined(separator: ", ") }
+    let verdict =
+      "ensemble against its 2 member(s), paired 95% intervals of the SIS size difference: larger than every member's at τ = \(list(larger)); smaller than some member's at τ = \(list(smaller)); undecided at τ = \(list(open))"
+    #expect(r.stdout.contains(verdict), "\(r.stdout)")
   }
 
   /// Several models: the audit is of their ensemble, and the report sets the ensemble's SIS beside
