@@ -9,8 +9,10 @@
 #   experiments/audit-replicates-holdout1000/run.sh [OVERINTERP] [DATA] [THREADS] [STEP]
 #
 # STEP: all (default), or one of r20-seed0 ... r20-seed4, ensemble, robust, analyses, to run one
-# step (two steps can run at once on two cores, one thread each). Every audit is resumable: the
-# same command continues where it stopped; a finished step is skipped.
+# step (two steps can run at once on two cores, one thread each). SHARD=i/n in the environment
+# runs one shard of an audit step (e.g. the ensemble's, SHARD=0/2 and SHARD=1/2 on two cores).
+# Every audit is resumable: the same command continues where it stopped; a finished step is
+# skipped.
 set -euo pipefail
 OVERINTERP=${1:-overinterp}
 DATA=${2:-../shared/data}
@@ -35,7 +37,12 @@ audit() { # NAME MODEL-ARGS...
   local name=$1
   shift
   if [ -f "$HERE/$name/report.html" ]; then return; fi
-  nice -n 10 "$OVERINTERP" audit "$@" "${SAMPLE[@]}" --out "$HERE/$name" 2>&1 | tee -a "$HERE/$name.log"
+  local shard=() log="$HERE/$name.log"
+  if [ -n "${SHARD:-}" ]; then
+    shard=(--shard "$SHARD")
+    log="$HERE/$name-shard${SHARD%/*}.log"
+  fi
+  nice -n 10 "$OVERINTERP" audit "$@" "${SAMPLE[@]}" "${shard[@]}" --out "$HERE/$name" 2>&1 | tee -a "$log"
 }
 
 run_step() {
