@@ -45,16 +45,20 @@ audit() { # NAME MODEL-ARGS...
   nice -n 10 "$OVERINTERP" audit "$@" "${SAMPLE[@]}" "${shard[@]}" --out "$HERE/$name" 2>&1 | tee -a "$log"
 }
 
+trained() { # MODEL-NAME STEP: the model exists (or is the embedded one), else a message naming it
+  [ "${MODEL[$1]}" = default ] || [ -f "${MODEL[$1]}" ] || { echo "$2: ${MODEL[$1]} is not trained yet" >&2; return 1; }
+}
+
 run_step() {
   case $1 in
     r20-seed* | robust)
-      [ "${MODEL[$1]}" = default ] || [ -f "${MODEL[$1]}" ] || { echo "$1: ${MODEL[$1]} is not trained yet" >&2; return 1; }
+      trained "$1" "$1" || return 1
       audit "$1" --model "${MODEL[$1]}"
       ;;
     ensemble)
       local args=()
       for m in "${MEMBERS[@]}"; do
-        [ "${MODEL[$m]}" = default ] || [ -f "${MODEL[$m]}" ] || { echo "ensemble: ${MODEL[$m]} is not trained yet" >&2; return 1; }
+        trained "$m" ensemble || return 1
         args+=(--model "${MODEL[$m]}")
       done
       audit ensemble "${args[@]}"
