@@ -9,7 +9,9 @@
 #   experiments/audit-replicates-holdout1000/run.sh [OVERINTERP] [DATA] [THREADS] [STEP]
 #
 # STEP: all (default), or one of r20-seed0 ... r20-seed4, ensemble, robust, analyses, to run one
-# step (two steps can run at once on two cores, one thread each). SHARD=i/n in the environment
+# step (two steps can run at once on two cores, one thread each); analyses is transfer (needs the
+# five member audits), robust-vs-standard (r20-seed0 and robust) and figure6 (members and ensemble),
+# each of which also runs alone. SHARD=i/n in the environment
 # runs one shard of an audit step (e.g. the ensemble's, SHARD=0/2 and SHARD=1/2 on two cores).
 # Every audit is resumable: the same command continues where it stopped; a finished step is
 # skipped.
@@ -63,12 +65,16 @@ run_step() {
       done
       audit ensemble "${args[@]}"
       ;;
-    analyses)
-      # Figure 6 (and the paired ensemble-vs-member test), the robust model beside the standard one
+    figure6)
+      # Figure 6 (and the paired ensemble-vs-member test)
       local curves=()
       for m in "${MEMBERS[@]}"; do curves+=("$m=$HERE/$m"); done
       "$OVERINTERP" compare-audits "${curves[@]}" "ensemble of 5=$HERE/ensemble" --out "$HERE/figure6"
+      ;;
+    robust-vs-standard)
       "$OVERINTERP" compare-audits "standard=$HERE/r20-seed0" "robust=$HERE/robust" --out "$HERE/robust-vs-standard"
+      ;;
+    transfer)
       # Transfer (section 4.1): every replicate's 5% BS subsets, evaluated by every replicate
       local models=() data=()
       for m in "${MEMBERS[@]}"; do
@@ -78,6 +84,9 @@ run_step() {
         data+=(--data "$m=$HERE/subsets/$m")
       done
       "$OVERINTERP" table1 "${models[@]}" "${data[@]}" --threads "$THREADS" --out "$HERE/transfer"
+      ;;
+    analyses)
+      for s in transfer robust-vs-standard figure6; do run_step "$s"; done
       ;;
     *)
       echo "unknown step $1" >&2
