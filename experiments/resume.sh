@@ -1,21 +1,25 @@
 #!/usr/bin/env bash
-# Restarts the long runs of the open reproductions on a development machine. A new session may
-# get a fresh machine that keeps only what is committed, so each session starts with this script:
-# it builds the release binary when there is none, copies it aside (BIN, default /work/bgbin: a
-# rebuild during the session does not disturb the runs), and starts, in the background and
-# niced, every run that is not finished, each resuming from what is committed:
+# Restarts the long runs of issue 35 (evidence at scale) on a 2-core development machine. A new
+# session may get a fresh machine that keeps only what is committed, so each session starts with
+# this script: it builds the release binary when there is none, copies it aside (BIN, default
+# /work/bgbin: a rebuild during the session does not disturb the runs), and starts, niced, two
+# lanes of one thread each; every step resumes from what is committed and a finished one is
+# skipped:
 #
-#   - the 500-image hybrid audit (experiments/audit-r20-hybrid-500; nice 5, both threads: the
-#     critical path of the audit reproduction and of Table 1's step 3);
-#   - Table 1 step 1, gradient BackSelect of the training images by shards (backselect.sh;
-#     nice 19, so that it takes what the audit leaves; two shards at once when the audit is done);
-#   - with --train, Table 1 step 2 (train.sh; nice 10): the replicate, which needs no subsets,
-#     while shards are missing; the subset-trained models once all are committed.
+#   lane 0: the seed-4 replicate's audit, the ensemble's shard 0/2, the 5,000 held-out images'
+#           shard 0/2, the lossless test images' shard 0/2 (pooled defaults);
+#   lane 1: the robust model's audit, then the other halves (shard 1/2) of the same three runs.
 #
-# Logs go to RUNS (default /work/runs). Commit what the runs write (audit shards, shard subsets,
-# training checkpoints under table1/models) before the session ends.
+# When both lanes are done it merges the shards (the same audit command without --shard writes the
+# report) and runs the analyses: Figure 6, the robust model beside the standard one and the 5x5
+# transfer matrix (experiments/audit-replicates-holdout1000/run.sh analyses), then Table 1's first
+# block and Figure 5 from the three full audits (compare-audits into experiments/audit-compare-fast).
+# Logs go to RUNS (default /work/runs). Before the session ends, commit what the runs wrote: an
+# unsharded audit's run/, a sharded one's shards/ (shards/shard-i-of-n until the merge copies them
+# into run/; after it, shards/ duplicates run/ and can be left out).
 #
-#   experiments/resume.sh [--train]
+#   experiments/resume.sh            # both lanes and the finals, in the background
+#   experiments/resume.sh --finals   # only the merges and analyses (both lanes done)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${BIN:-/work/bgbin}
@@ -29,23 +33,52 @@ if [ ! -x "$BIN/overinterp" ]; then
   cp -r .build/release/overinterp .build/release/overinterp_overinterp.resources "$BIN/"
 fi
 mkdir -p "$RUNS"
-running() { pgrep -f "$1" > /dev/null; }
+OI="$BIN/overinterp"
+REPLICATES=experiments/audit-replicates-holdout1000/run.sh
+HOLDOUT=experiments/audit-r20-holdout-fast
+LOSSLESS=experiments/audit-r20-lossless-fast-pooled
 
-# The audit writes report.html at its top level only once all images are done.
-audit=experiments/audit-r20-hybrid-500
-if [ ! -f "$audit/report.html" ] && ! running "out $audit"; then
-  nohup nice -n 5 "$BIN/overinterp" audit --data "$DATA/cifar-10-batches-bin" --split holdout --sample 500 \
-    --seed 1 --method hybrid --k 8 --group 4 --out "$audit" --threads 2 >> "$RUNS/audit500.log" 2>&1 &
-  echo "audit: started (log $RUNS/audit500.log)"
+full_audit() { # OUT SHARD DATA-ARGS...: one shard (i/n) of an audit of every image, or the merge ("")
+  local out=$1 shard=$2
+  shift 2
+  if [ -f "$out/report.html" ]; then return; fi
+  local args=("$@" --min-confidence 0 --threads 1 --out "$out")
+  if [ -n "$shard" ]; then args+=(--shard "$shard"); fi
+  nice -n 10 "$OI" audit "${args[@]}"
+}
+
+lane() { # I: steps of lane I (one thread)
+  local i=$1
+  if [ "$i" = 0 ]; then "$REPLICATES" "$OI" "$DATA" 1 r20-seed4; else "$REPLICATES" "$OI" "$DATA" 1 robust; fi
+  SHARD=$i/2 "$REPLICATES" "$OI" "$DATA" 1 ensemble
+  full_audit "$HOLDOUT" "$i/2" --data "$DATA/cifar-10-batches-bin" --split holdout
+  full_audit "$LOSSLESS" "$i/2" --data "$DATA/cifar-10-test-lossless-subset"
+}
+
+finals() {
+  "$REPLICATES" "$OI" "$DATA" 2 ensemble # merges the shards
+  "$REPLICATES" "$OI" "$DATA" 2 analyses
+  full_audit "$HOLDOUT" "" --data "$DATA/cifar-10-batches-bin" --split holdout
+  full_audit "$LOSSLESS" "" --data "$DATA/cifar-10-test-lossless-subset"
+  "$OI" compare-audits "held-out=$HOLDOUT" "lossless test=$LOSSLESS" \
+    "CIFAR-10-C=experiments/audit-r20-cifar10c-fast" --out experiments/audit-compare-fast
+}
+
+# Two processes on one run folder would race: refuse while an audit runs (RESUME_ANYWAY=1 skips this).
+if [ -z "${RESUME_ANYWAY:-}" ] && pgrep -f 'overinterp[^ ]* audit ' > /dev/null; then
+  echo "an overinterp audit is running already (pgrep -af 'overinterp[^ ]* audit '): not starting another" >&2
+  exit 1
 fi
-if ! running table1/backselect.sh; then
-  # Both cores once the audit is done.
-  jobs=1
-  if [ -f "$audit/report.html" ]; then jobs=2; fi
-  JOBS=$jobs nohup experiments/table1/backselect.sh "$BIN/overinterp" "$RUNS/table1" "$DATA" >> "$RUNS/table1-bs.log" 2>&1 &
-  echo "table1 step 1: started (log $RUNS/table1-bs.log)"
+if [ "${1:-}" = --finals ]; then
+  finals
+  exit
 fi
-if [ "${1:-}" = --train ] && ! running table1/train.sh; then
-  nohup experiments/table1/train.sh "$BIN/overinterp" "$RUNS/table1" "$DATA" 2 >> "$RUNS/table1-train.log" 2>&1 &
-  echo "table1 step 2: started (log $RUNS/table1-train.log)"
-fi
+nohup bash -c "
+  $(declare -f full_audit lane finals)
+  OI='$OI' DATA='$DATA' REPLICATES='$REPLICATES' HOLDOUT='$HOLDOUT' LOSSLESS='$LOSSLESS'
+  lane 0 > '$RUNS/lane0.log' 2>&1 &
+  lane 1 > '$RUNS/lane1.log' 2>&1 &
+  wait
+  finals > '$RUNS/finals.log' 2>&1
+" > /dev/null 2>&1 &
+echo "issue 35 runs: two lanes started (logs $RUNS/lane0.log, lane1.log, then finals.log)"
