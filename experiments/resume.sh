@@ -47,19 +47,24 @@ full_audit() { # OUT SHARD DATA-ARGS...: one shard (i/n) of an audit of every im
   nice -n 10 "$OI" audit "${args[@]}"
 }
 
+# The two full audits, one shard (i/n) each or the merge (""): shard and merge share their flags,
+# since the merge refuses shards whose settings differ.
+holdout() { full_audit "$HOLDOUT" "$1" --data "$DATA/cifar-10-batches-bin" --split holdout; }
+lossless() { full_audit "$LOSSLESS" "$1" --data "$DATA/cifar-10-test-lossless-subset"; }
+
 lane() { # I: steps of lane I (one thread)
   local i=$1
   if [ "$i" = 0 ]; then "$REPLICATES" "$OI" "$DATA" 1 r20-seed4; else "$REPLICATES" "$OI" "$DATA" 1 robust; fi
   SHARD=$i/2 "$REPLICATES" "$OI" "$DATA" 1 ensemble
-  full_audit "$HOLDOUT" "$i/2" --data "$DATA/cifar-10-batches-bin" --split holdout
-  full_audit "$LOSSLESS" "$i/2" --data "$DATA/cifar-10-test-lossless-subset"
+  holdout "$i/2"
+  lossless "$i/2"
 }
 
 finals() {
   "$REPLICATES" "$OI" "$DATA" 2 ensemble # merges the shards
   "$REPLICATES" "$OI" "$DATA" 2 analyses
-  full_audit "$HOLDOUT" "" --data "$DATA/cifar-10-batches-bin" --split holdout
-  full_audit "$LOSSLESS" "" --data "$DATA/cifar-10-test-lossless-subset"
+  holdout ""
+  lossless ""
   "$OI" compare-audits "held-out=$HOLDOUT" "lossless test=$LOSSLESS" \
     "CIFAR-10-C=experiments/audit-r20-cifar10c-fast" --out experiments/audit-compare-fast
 }
@@ -69,16 +74,19 @@ if [ -z "${RESUME_ANYWAY:-}" ] && pgrep -f 'overinterp[^ ]* audit ' > /dev/null;
   echo "an overinterp audit is running already (pgrep -af 'overinterp[^ ]* audit '): not starting another" >&2
   exit 1
 fi
-if [ "${1:-}" = --finals ]; then
-  finals
-  exit
-fi
-nohup bash -c "
-  $(declare -f full_audit lane finals)
-  OI='$OI' DATA='$DATA' REPLICATES='$REPLICATES' HOLDOUT='$HOLDOUT' LOSSLESS='$LOSSLESS'
-  lane 0 > '$RUNS/lane0.log' 2>&1 &
-  lane 1 > '$RUNS/lane1.log' 2>&1 &
-  wait
-  finals > '$RUNS/finals.log' 2>&1
-" > /dev/null 2>&1 &
-echo "issue 35 runs: two lanes started (logs $RUNS/lane0.log, lane1.log, then finals.log)"
+case ${1:-} in
+  --finals)
+    finals
+    ;;
+  --queue) # what the plain call starts in the background: a lane's failed step does not stop it
+    set +e
+    lane 0 > "$RUNS/lane0.log" 2>&1 &
+    lane 1 > "$RUNS/lane1.log" 2>&1 &
+    wait
+    finals > "$RUNS/finals.log" 2>&1
+    ;;
+  *)
+    nohup "$0" --queue > /dev/null 2>&1 &
+    echo "issue 35 runs: two lanes started (logs $RUNS/lane0.log, lane1.log, then finals.log)"
+    ;;
+esac
