@@ -85,8 +85,12 @@ case ${1:-} in
     wait
     finals > "$RUNS/finals.log" 2>&1
     ;;
-  *)
+  "")
     nohup "$0" --queue > /dev/null 2>&1 &
     echo "issue 35 runs: two lanes started (logs $RUNS/lane0.log, lane1.log, then finals.log)"
+    ;;
+  *)
+    echo "experiments/resume.sh: unknown argument '$1' (expected none, or --finals)" >&2
+    exit 2
     ;;
 esac
