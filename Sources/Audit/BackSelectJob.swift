@@ -120,7 +120,7 @@ public struct BackSelectJob {
     var done = 0
     try run { images, candidates in
       done += images
-      progress.advance(by: candidates, extra: "\(done)/\(pending) images")
+      progress.advance(by: candidates, extra: "\(done)/\(pending) images", fractionDone: Double(done) / Double(pending))
     }
     progress.finish()
   }

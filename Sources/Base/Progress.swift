@@ -46,7 +46,10 @@ public final class Progress {
 
   public var elapsed: Double { Self.now() - start }
 
-  public func advance(by n: Int, extra: String = "") {
+  /// Adds `n` units. `fractionDone` (0-1, e.g. images finished over images planned) is the ETA's
+  /// fallback once `done` passes `total`: a total that was an estimate ran short, and the units'
+  /// pace no longer says how much is left (without it the ETA is shown as unknown).
+  public func advance(by n: Int, extra: String = "", fractionDone: Double? = nil) {
     done += n
     guard enabled else { return }
     let t = Self.now()
@@ -57,7 +60,7 @@ public final class Progress {
     }
     lastDraw = t
     let rate = Double(done) / Swift.max(t - start, 1e-9)
-    let eta = rate > 0 ? Double(Swift.max(total - done, 0)) / rate : 0
+    let eta = Self.eta(done: done, total: total, elapsed: t - start, fractionDone: fractionDone)
     let line =
       "\(label) \(done)/\(total) \(unit)  \(Self.format(rate))/s  ETA \(Self.duration(eta))\(extra.isEmpty ? "" : "  " + extra)"
     if logInterval != nil {
@@ -65,6 +68,17 @@ public final class Progress {
     } else {
       printError("\r" + line + "\u{1b}[K", newline: false)
     }
+  }
+
+  /// Seconds left (infinity: unknown): from the units' pace while `done` is below `total`, then
+  /// from `fractionDone`.
+  public static func eta(done: Int, total: Int, elapsed: Double, fractionDone: Double? = nil) -> Double {
+    if done < total {
+      return done > 0 ? Double(total - done) * elapsed / Double(done) : .infinity
+    }
+    guard let f = fractionDone else { return done == total ? 0 : .infinity }
+    if f >= 1 { return 0 }
+    return f > 0 ? elapsed * (1 - f) / f : .infinity
   }
 
   public func finish() {
