@@ -23,7 +23,7 @@ public struct ModelFile: Equatable, Sendable {
 public struct BackSelectJob {
   public let manifest: RunManifest
   public let store: RunStore
-  let runner: BackSelectRunner
+  var runner: BackSelectRunner
   let data: ImageDataset
   let device: Device
 
@@ -64,6 +64,38 @@ public struct BackSelectJob {
     self.device = device
   }
 
+  /// Takes the finished images of other runs of the same model, data and method that this run
+  /// also selects (`folders`: run folders, or audit folders, whose `run/` is read, else their
+  /// shards), so that they are copied instead of selected again (`ReusedRecords`). Returns a line
+  /// per folder: how many images it gives.
+  public mutating func reuse(_ folders: [String]) throws -> [String] {
+    var lines: [String] = []
+    for folder in folders {
+      let fm = FileManager.default
+      var stores = [RunStore(directory: folder)]
+      if !fm.fileExists(atPath: folder + "/manifest.json") {
+        let shards = ((try? fm.contentsOfDirectory(atPath: folder + "/shards")) ?? []).sorted().map {
+          RunStore(directory: folder + "/shards/" + $0)
+        }
+        stores = fm.fileExists(atPath: folder + "/run/manifest.json") ? [RunStore(directory: folder + "/run")] : shards
+      }
+      guard !stores.isEmpty, stores.allSatisfy({ fm.fileExists(atPath: $0.manifestPath) }) else {
+        throw AuditError("--reuse \(folder): no run there (expected manifest.json, or an audit folder with run/ or shards/)")
+      }
+      var n = 0
+      for store in stores { n += try runner.reused.add(store, for: manifest) }
+      lines.append("reusing \(n) image(s) selected in \(folder)")
+    }
+    return lines
+  }
+
+  /// Images of this shard's pending groups that will be copied from other runs (`reuse`).
+  public var reusedPendingImages: Int {
+    runner.pendingGroups.reduce(0) { n, g in
+      n + manifest.positions(ofGroup: g).filter { runner.reused.byPosition[$0] != nil }.count
+    }
+  }
+
   /// Creates the run folder, or checks that it holds this run (then `resume` must be set).
   public func prepare(resume: Bool) throws { try runner.prepare(resume: resume) }
 
@@ -102,7 +134,7 @@ public struct BackSelectJob {
   /// else from the method's formula at the forward throughput measured here.
   public func costPlan(images: Int? = nil, tasks: Int = 1, finished: [ImageCost]? = nil, pilot: Bool = true) throws -> CostPlan {
     let finished = finished ?? finishedCosts
-    let n = images ?? pendingImages
+    let n = images ?? pendingImages - reusedPendingImages
     return CostPlan(
       settings: manifest.settings, pixels: manifest.featureCount, images: n,
       forwardPerSecond: finished.isEmpty
@@ -115,8 +147,9 @@ public struct BackSelectJob {
   public func runShowingProgress(label: String, cost: CostPlan? = nil) throws {
     let pending = pendingImages
     guard pending > 0 else { return }
+    let toSelect = pending - reusedPendingImages
     let perImage = cost?.candidatesPerImage(pixels: manifest.featureCount) ?? candidatesPerImage
-    let progress = Progress(total: pending * perImage, label: label, unit: "candidates")
+    let progress = Progress(total: toSelect * perImage, label: label, unit: "candidates")
     var done = 0
     try run { images, candidates in
       done += images

@@ -105,22 +105,104 @@ public struct BackSelectRunner {
       setAside: hybrid.onDip == .setAside, maskValue: maskValue, score: settings.score, device: device)
   }
 
+  /// Images another run of the same model, data and method already selected (`ReusedRecords`), by
+  /// position: a group copies their records instead of selecting them again.
+  public var reused = ReusedRecords()
+
   /// Runs every pending group; `onImages(done, candidates)` reports progress.
   public func run(onProgress: ((_ imagesDone: Int, _ candidates: Int) -> Void)? = nil) throws {
     for g in pendingGroups {
       let positions = Array(manifest.positions(ofGroup: g))
       let start = Progress.now()
       let (images, predicted, confidence) = try prepareImages(positions)
-      let (results, cost) = try selector.select(images: images, classes: predicted) { onProgress?(0, $0) }
-      let seconds = Float((Progress.now() - start) / Double(positions.count))
-      let records = positions.enumerated().map { (k, pos) in
-        ImageRecord(
-          position: pos, sourceIndex: dataset.sourceIndices[pos], label: dataset.labels[pos], predicted: predicted[k],
-          confidence: confidence[k], order: results[k].order, values: results[k].values, scores: results[k].scores,
-          exactTies: results[k].exactTies, nearTies: results[k].nearTies, seconds: seconds)
+      var copied: [Int: ImageRecord] = [:]
+      for (k, pos) in positions.enumerated() {
+        if let r = try reused.record(position: pos, predicted: predicted[k], confidence: confidence[k]) { copied[k] = r }
       }
-      try store.writeShard(group: g, records: records, cost: cost)
+      let fresh = positions.indices.filter { copied[$0] == nil }
+      var results: [Int: BackSelectResult] = [:]
+      var cost: SelectionCost? = nil
+      if !fresh.isEmpty {
+        let (r, c) = try selector.select(images: fresh.map { images[$0] }, classes: fresh.map { predicted[$0] }) {
+          onProgress?(0, $0)
+        }
+        for (j, k) in fresh.enumerated() { results[k] = r[j] }
+        cost = c
+      }
+      // What the group's selection cost in all: here for the fresh images, in the other run for
+      // the copied ones.
+      let total = Progress.now() - start + copied.values.reduce(0) { $0 + Double($1.seconds) }
+      let seconds = Float(total / Double(positions.count))
+      let records = try positions.enumerated().map { (k, pos) -> ImageRecord in
+        if var r = copied[k] {
+          r.seconds = seconds
+          return r
+        }
+        guard let result = results[k] else { throw SISError.store("image \(pos) of group \(g) was neither copied nor selected") }
+        return ImageRecord(
+          position: pos, sourceIndex: dataset.sourceIndices[pos], label: dataset.labels[pos], predicted: predicted[k],
+          confidence: confidence[k], order: result.order, values: result.values, scores: result.scores,
+          exactTies: result.exactTies, nearTies: result.nearTies, seconds: seconds)
+      }
+      try store.writeShard(group: g, records: records, cost: cost, reused: copied.count)
       onProgress?(positions.count, 0)
     }
+  }
+}
+
+/// The records of images that other runs already selected with the same model, data and method
+/// (`backselect --reuse`, `audit --reuse`): a run copies them instead of selecting those images
+/// again. Batch shapes (`chunk`, `group`) may differ: they change rounding, not the method. Each
+/// copied image is checked on the way in: this run's model must predict the same class for it
+/// with the same confidence (within 1e-4) as the record says.
+public struct ReusedRecords {
+  public private(set) var byPosition: [Int: (record: ImageRecord, source: String)] = [:]
+
+  public init() {}
+
+  public var count: Int { byPosition.count }
+
+  /// Adds the finished images of the run in `store` that `manifest` (this run's) also selects;
+  /// throws when that run differs from this one in anything but its images, shard and batch
+  /// shape, naming the fields. Returns how many images it adds.
+  @discardableResult
+  public mutating func add(_ store: RunStore, for manifest: RunManifest) throws -> Int {
+    var other = try store.readManifest()
+    other.positions = manifest.positions
+    other.sourceIndices = manifest.sourceIndices
+    other.settings.chunk = manifest.settings.chunk
+    other.settings.group = manifest.settings.group
+    let d = other.differences(from: manifest)
+    guard d.isEmpty else {
+      throw SISError.store(
+        "{reuse} \(store.directory): that run differs from this one in \(d.joined(separator: ", ")) (its value vs this one's); "
+          + "only images selected with the same model, data, features, mask and method can be reused")
+    }
+    let wanted = Dictionary(zip(manifest.positions, manifest.sourceIndices), uniquingKeysWith: { a, _ in a })
+    var added = 0
+    for r in try store.records() {
+      guard let source = wanted[r.position], byPosition[r.position] == nil else { continue }
+      guard source == r.sourceIndex else {
+        throw SISError.store(
+          "{reuse} \(store.directory): its image at position \(r.position) has source index \(r.sourceIndex), this run's \(source)"
+        )
+      }
+      byPosition[r.position] = (r, store.directory)
+      added += 1
+    }
+    return added
+  }
+
+  /// The record to copy for the image at `position`, if one was added, after checking it against
+  /// this run's prediction for the image.
+  func record(position: Int, predicted: Int, confidence: Float) throws -> ImageRecord? {
+    guard let (r, source) = byPosition[position] else { return nil }
+    guard r.predicted == predicted, abs(r.confidence - confidence) <= 1e-4 else {
+      throw SISError.store(
+        "{reuse} \(source): the image at position \(position) (source index \(r.sourceIndex)) was predicted class "
+          + "\(r.predicted) with confidence \(r.confidence) there and class \(predicted) with confidence \(confidence) here: "
+          + "not the same image or model")
+    }
+    return r
   }
 }

@@ -98,8 +98,11 @@ public struct RunStore {
   /// the bfloat16 best was picked (`verified_steps`, `bf16_best_picked`); for the fast method the
   /// screened and full exact steps (`screened_steps`, `full_steps`), and with `--screen-check` the
   /// screened steps checked against a full step and how many picks were within the full step's
-  /// best n (`checked_steps`, `pick_within_best`).
-  public func writeShard(group: Int, records: [ImageRecord], cost: SelectionCost? = nil) throws {
+  /// best n (`checked_steps`, `pick_within_best`). `reused`: how many of the records were copied
+  /// from another run (`ReusedRecords`); the pass counts are then per image selected here, the
+  /// seconds per image the group's whole cost (here and there) over all its images, and the line
+  /// says `"reused": n`.
+  public func writeShard(group: Int, records: [ImageRecord], cost: SelectionCost? = nil, reused: Int = 0) throws {
     let n = records.count
     let p = records.first?.order.count ?? 0
     guard p <= Int(UInt16.max) + 1 else { throw SISError.store("more than 65,536 features do not fit uint16 orders") }
@@ -118,7 +121,7 @@ public struct RunStore {
     // Wall time varies between runs; it lives beside the shards so that shards are reproducible.
     var passes = ""
     if let cost {
-      let per = { (count: Int) in count / Swift.max(n, 1) }
+      let per = { (count: Int) in count / Swift.max(n - reused, 1) }
       passes = ", \"forward_passes_per_image\": \(per(cost.forwardPasses))"
       if cost.gradientPasses > 0 { passes += ", \"gradient_passes_per_image\": \(per(cost.gradientPasses))" }
       if cost.bf16Passes > 0 { passes += ", \"bf16_passes_per_image\": \(per(cost.bf16Passes))" }
@@ -136,6 +139,7 @@ public struct RunStore {
         }
       }
     }
+    if reused > 0 { passes += ", \"reused\": \(reused)" }
     let line = "{\"group\": \(group), \"images\": \(n), \"seconds_per_image\": \(records.first?.seconds ?? 0)\(passes)}\n"
     // The timing line goes first: a shard on disk always has its line (the last line of a group
     // counts, so a group redone after a failed shard write is counted once), and a disk too full

@@ -76,6 +76,12 @@ struct AuditCommand: ParsableCommand {
   )
   var shard: ShardFlag?
 
+  @Option(
+    help: ArgumentHelp(
+      "Copy the backward selection of the images that this finished audit or run folder already selected with the same model, data and method, instead of selecting them again (repeatable).",
+      valueName: "folder"))
+  var reuse: [String] = []
+
   @Flag(help: "Print the selection, the cost in model passes and the estimated time, and stop.")
   var plan = false
 
@@ -134,16 +140,18 @@ struct AuditCommand: ParsableCommand {
     guard !selection.positions.isEmpty else {
       throw ValidationFailure("no image is predicted with confidence >= \(settings.minConfidence); lower --min-confidence")
     }
-    let job = try BackSelectJob(
+    var job = try BackSelectJob(
       classifier: classifier, models: files, data: data, dataRecord: dataRecord, positions: selection.positions,
       selection: selection.description, layout: .pixels(data.imageShape), maskValue: .mean, settings: selectionSettings,
       shard: shardSetting, device: device, out: audit.selectionFolder(for: shardSetting),
       version: Overinterp.configuration.version, foldBatchNorm: methodOptions.foldBatchNorm)
     // A resumed audit: the plan is for the images still to do (over every shard), at the finished
     // images' pace; a new hybrid audit measures its exact phase on a pilot.
+    for line in try job.reuse(reuse) { printError("audit: " + line) }
     let done = (try? audit.finishedImageCount()) ?? 0
     let cost = try job.costPlan(
-      images: selection.positions.count - done, finished: (try? audit.finishedCosts()) ?? [], pilot: !interim)
+      images: Swift.max(selection.positions.count - done - job.reusedPendingImages, 0),
+      finished: (try? audit.finishedCosts()) ?? [], pilot: !interim)
     printError(
       "audit: \(selection.description); " + (done > 0 ? "\(done) of \(selection.positions.count) image(s) done; " : "")
         + cost.text)

@@ -48,6 +48,12 @@ struct BackSelectCommand: ParsableCommand {
 
   @OptionGroup(title: "Selection method") var methodOptions: MethodOptions
 
+  @Option(
+    help: ArgumentHelp(
+      "Copy the records of the images that this run (or audit) folder already selected with the same model, data, features, mask and method, instead of selecting them again (repeatable).",
+      valueName: "folder"))
+  var reuse: [String] = []
+
   func validate() throws {
     try selection.requireOne()
     if let tasks, tasks < 1 { throw ValidationError("--tasks must be at least 1, got \(tasks)") }
@@ -88,25 +94,28 @@ struct BackSelectCommand: ParsableCommand {
       mask = try MaskValue(parsing: maskValue, inputShape: data.imageShape, normalization: classifier.info.normalization)
     } catch { throw ValidationFailure("--mask-value: \(error)") }
     let (positions, description) = try selection.select(data, classifier: classifier, device: device)
-    let job = try BackSelectJob(
+    var job = try BackSelectJob(
       classifier: classifier, models: try model.files(), data: data, dataRecord: dataOptions.record(data), positions: positions,
       selection: description, layout: layout, maskValue: mask,
       settings: settings(on: plan ? nil : device),
       shard: try resolveShard(shard),
       device: device, out: out, version: Overinterp.configuration.version, screenCheck: screenCheck,
       foldBatchNorm: methodOptions.foldBatchNorm)
+    for line in try job.reuse(reuse) { printError("backselect: " + line) }
     if !plan { try job.prepare(resume: resume) }
     if plan {
       print(try job.costPlan(tasks: tasks ?? job.manifest.shard.count).text)
       return
     }
     let imageCount = job.pendingImages
+    let copied = job.reusedPendingImages
     printError(
-      "backselect: \(imageCount) image(s) to do in \(job.pendingGroups) group(s) of \(positions.count) selected (\(description)); data: \(data.description)"
+      "backselect: \(imageCount) image(s) to do in \(job.pendingGroups) group(s) of \(positions.count) selected (\(description))"
+        + (copied > 0 ? ", \(copied) of them copied from --reuse" : "") + "; data: \(data.description)"
     )
     // Progress in candidates: the hybrid's and fast method's per image depend on where their
     // gradient phase ends, which the plan measures on a pilot.
-    let hasPilot = [.hybrid, .fast].contains(job.manifest.settings.method) && imageCount > 0
+    let hasPilot = [.hybrid, .fast].contains(job.manifest.settings.method) && imageCount > copied
     try job.runShowingProgress(label: "backselect", cost: hasPilot ? try job.costPlan() : nil)
     print(try job.summary())
     print("next: overinterp sis --run \(out) --threshold 0.99")

@@ -62,7 +62,7 @@ struct Overinterp: AsyncParsableCommand {
     "cifar10c": "--cifar10c", "indices": "--indices", "thresholds": "--thresholds", "fraction": "--fraction", "out": "--out",
     "images": "--images", "window": "--window", "batches": "--batches", "switchAt": "--switch-at", "exactLast": "--exact-last",
     "score": "--score", "tasks": "--tasks", "cpusPerTask": "--cpus-per-task", "interim": "--interim", "sample": "--sample",
-    "seed": "--seed", "initialWeights": "--initialize",
+    "seed": "--seed", "initialWeights": "--initialize", "reuse": "--reuse",
   ]
 
   /// Errors from our own layers carry complete messages; show them without a stack of wrappers.

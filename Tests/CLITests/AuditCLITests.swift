@@ -322,6 +322,33 @@ import Torch
     #expect(try galleries(out + "/interim/results") == galleries(out + "/results"))
   }
 
+  /// `audit --reuse`: an audit of all images copies what a finished audit of a sample and the
+  /// unmerged shard of another audit already selected, and plans only the rest.
+  @Test func auditReusesWhatOtherAuditsSelected() throws {
+    let t = try TinySetup(count: 8)
+    defer { t.remove() }
+    let args = [
+      "audit", "--model", t.model, "--data", t.images, "--labels", t.labels, "--thresholds", "0.1,0.2", "--k", "4", "--group",
+      "2", "--threads", "1",
+    ]
+    let (sample, half, all) = (t.dir + "/sample", t.dir + "/half", t.dir + "/all")
+    #expect(try CLI.run(args + ["--sample", "3", "--seed", "1", "--out", sample]).status == 0)
+    #expect(try CLI.run(args + ["--shard", "1/2", "--out", half]).status == 0)
+    let r = try CLI.run(args + ["--out", all, "--reuse", sample, "--reuse", half])
+    #expect(r.status == 0 && r.stdout.contains("report: \(all)/report.html"), "\(r.stdout)\(r.stderr)")
+    let copiedFromSample = try RunStore(directory: sample + "/run").records()
+    let copiedFromHalf = try RunStore(directory: half + "/shards/shard-1-of-2").records()
+    // The second folder gives the images the first did not.
+    let onlyInHalf = Set(copiedFromHalf.map(\.position)).subtracting(copiedFromSample.map(\.position)).count
+    #expect(r.stderr.contains("reusing 3 image(s) selected in \(sample)"), "\(r.stderr)")
+    #expect(r.stderr.contains("reusing \(onlyInHalf) image(s) selected in \(half)"), "\(r.stderr)")
+    let records = Dictionary(uniqueKeysWithValues: try RunStore(directory: all + "/run").records().map { ($0.position, $0) })
+    #expect(records.count == 8)
+    for c in copiedFromSample + copiedFromHalf { #expect(records[c.position]?.order == c.order, "image \(c.position)") }
+    let copied = Set((copiedFromSample + copiedFromHalf).map(\.position)).count
+    #expect(r.stderr.contains("plan: \(8 - copied) image(s)"), "\(r.stderr)")
+  }
+
   /// `compare-audits`: one curve per audit from the audits' own files; its CSV rows are each
   /// audit's rows under its label, an unfinished audit enters through its interim snapshot and is
   /// labelled so, and a folder without results is an error naming it.

@@ -393,6 +393,50 @@ struct TinySetup {
     let d = try CLI.run(["backselect", "--out", "/tmp/x", "--all", "--shard", "3/2"])
     #expect(d.stderr.contains("--shard"))
   }
+
+  @Test func reuseCopiesWhatAnotherRunSelectedAndRefusesAnotherMethodOrImage() throws {
+    let t = try TinySetup(count: 6)
+    defer { t.remove() }
+    let shape = ["--group", "2", "--chunk", "32"]
+    let (a, straight, alone, b) = (t.dir + "/a", t.dir + "/straight", t.dir + "/alone", t.dir + "/b")
+    // b selects 0..<6 in groups [0, 1], [2, 3], [4, 5], copying 0, 1 and 2 from a (0..<3).
+    for (out, indices, extra) in [(a, "0..<3", []), (straight, "0..<6", []), (alone, "3", []), (b, "0..<6", ["--reuse", a])] {
+      let r = try CLI.run(t.backselect(out, ["--indices", indices] + shape + extra))
+      #expect(r.status == 0, "\(r.stderr)")
+      if out == b { #expect(r.stderr.contains("reusing 3 image(s) selected in \(a)"), "\(r.stderr)") }
+    }
+    // Whole groups copied or selected as in the straight run: the same shard files.
+    for s in ["shard-000000.npz", "shard-000002.npz"] {
+      #expect(
+        FileManager.default.contents(atPath: b + "/" + s) == FileManager.default.contents(atPath: straight + "/" + s), "\(s)")
+    }
+    // The mixed group: image 2 is a's record, image 3 is selected here as it is alone.
+    func records(_ dir: String) throws -> [Int: ImageRecord] {
+      Dictionary(
+        uniqueKeysWithValues: try RunStore(directory: dir).records().map { r in
+          var r = r
+          r.seconds = 0
+          return (r.position, r)
+        })
+    }
+    let (fromA, fromAlone, fromB) = (try records(a), try records(alone), try records(b))
+    // (Its full-image confidence is computed in a batch of two here, of one there: rounding.)
+    let (here, there) = (try #require(fromB[3]), try #require(fromAlone[3]))
+    #expect(fromB.count == 6 && fromB[2] == fromA[2])
+    #expect(here.order == there.order && here.values == there.values && here.scores == there.scores)
+    #expect(here.predicted == there.predicted && abs(here.confidence - there.confidence) < 1e-4)
+    let timings = try String(contentsOfFile: b + "/timings.jsonl", encoding: .utf8).split(separator: "\n")
+    #expect(timings.count == 3 && timings[0].contains("\"reused\": 2") && timings[1].contains("\"reused\": 1"))
+    #expect(!timings[2].contains("reused"), "\(timings)")
+
+    // Another method, or other pixels behind the same file name: refused, naming why.
+    let prob = try CLI.run(t.backselect(t.dir + "/prob", ["--indices", "0..<4", "--score", "prob", "--reuse", a] + shape))
+    #expect(prob.status != 0 && prob.stderr.contains("--reuse \(a)") && prob.stderr.contains("score"), "\(prob.stderr)")
+    let stripes = (0..<(6 * 8 * 8 * 3)).map { UInt8(truncatingIfNeeded: $0 &* 37) }
+    try NpyArray(stripes, shape: [6, 8, 8, 3]).write(to: t.images)
+    let other = try CLI.run(t.backselect(t.dir + "/other", ["--indices", "0..<2", "--reuse", a] + shape))
+    #expect(other.status != 0 && other.stderr.contains("not the same image or model"), "\(other.stderr)")
+  }
 }
 
 @Suite(.serialized) struct CorruptCLITests {
