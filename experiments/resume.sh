@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Restarts the long runs of issue 35 (evidence at scale) on a 2-core development machine. A new
 # session may get a fresh machine that keeps only what is committed, so each session starts with
-# this script: it builds the release binary when there is none, copies it aside (BIN, default
-# /work/bgbin: a rebuild during the session does not disturb the runs), and starts, niced, two
+# this script: it builds the release binary, copies it aside (BIN, default /work/bgbin: a rebuild
+# during the session does not disturb the runs), and starts, niced, two
 # lanes of one thread each; every step resumes from what is committed and a finished one is
 # skipped:
 #
@@ -27,11 +27,6 @@ RUNS=${RUNS:-/work/runs}
 DATA=${DATA:-$ROOT/../shared/data}
 DATA=$(cd "$DATA" && pwd)
 cd "$ROOT"
-if [ ! -x "$BIN/overinterp" ]; then
-  [ -x .build/release/overinterp ] || swift build -c release
-  mkdir -p "$BIN"
-  cp -r .build/release/overinterp .build/release/overinterp_overinterp.resources "$BIN/"
-fi
 mkdir -p "$RUNS"
 OI="$BIN/overinterp"
 REPLICATES=experiments/audit-replicates-holdout1000/run.sh
@@ -49,7 +44,12 @@ full_audit() { # OUT SHARD DATA-ARGS...: one shard (i/n) of an audit of every im
 
 # The two full audits, one shard (i/n) each or the merge (""): shard and merge share their flags,
 # since the merge refuses shards whose settings differ.
-holdout() { full_audit "$HOLDOUT" "$1" --data "$DATA/cifar-10-batches-bin" --split holdout; }
+# The held-out audit copies the 1,000 images the seed-0 replicate's audit (the same model, data and
+# method) already selected (--reuse).
+holdout() {
+  full_audit "$HOLDOUT" "$1" --data "$DATA/cifar-10-batches-bin" --split holdout \
+    --reuse experiments/audit-replicates-holdout1000/r20-seed0
+}
 lossless() { full_audit "$LOSSLESS" "$1" --data "$DATA/cifar-10-test-lossless-subset"; }
 
 lane() { # I: steps of lane I (one thread)
@@ -74,6 +74,12 @@ if [ -z "${RESUME_ANYWAY:-}" ] && pgrep -f 'overinterp[^ ]* audit ' > /dev/null;
   echo "an overinterp audit is running already (pgrep -af 'overinterp[^ ]* audit '): not starting another" >&2
   exit 1
 fi
+# The binary the runs use: this checkout's release build, copied aside (a rebuild during the session
+# does not disturb the runs); replaced by rename, so a process still running keeps its own.
+swift build -c release > "$RUNS/build.log" 2>&1 || { echo "release build failed: $RUNS/build.log" >&2; exit 1; }
+mkdir -p "$BIN"
+[ -d "$BIN/overinterp_overinterp.resources" ] || cp -r .build/release/overinterp_overinterp.resources "$BIN/"
+cp .build/release/overinterp "$BIN/overinterp.new" && mv -f "$BIN/overinterp.new" "$BIN/overinterp"
 case ${1:-} in
   --finals)
     finals
