@@ -61,9 +61,15 @@ public struct Audit {
   /// not merged yet, every shard that has begun; and the manifest (any store's: they differ only
   /// in the shard). Reads no image record.
   public func selectionStores() throws -> (stores: [RunStore], manifest: RunManifest) {
-    let run = RunStore(directory: runFolder)
+    try Self.selectionStores(folder: folder)
+  }
+
+  /// `selectionStores()` of the audit in `folder`, without its settings (to read another audit's
+  /// finished images: `compare-audits`, `--reuse`).
+  public static func selectionStores(folder: String) throws -> (stores: [RunStore], manifest: RunManifest) {
+    let run = RunStore(directory: folder + "/run")
     let hasManifest = { (s: RunStore) in FileManager.default.fileExists(atPath: s.directory + "/manifest.json") }
-    let shards = shardStores().filter(hasManifest)
+    let shards = shardStores(folder: folder).filter(hasManifest)
     let stores = hasManifest(run) || shards.isEmpty ? [run] : shards
     return (stores, try stores[0].readManifest())
   }
@@ -146,7 +152,9 @@ public struct Audit {
   }
 
   /// The shard folders of a sharded audit (`shards/shard-i-of-n`), in name order.
-  func shardStores() -> [RunStore] {
+  func shardStores() -> [RunStore] { Self.shardStores(folder: folder) }
+
+  static func shardStores(folder: String) -> [RunStore] {
     let shardsFolder = folder + "/shards"
     return ((try? FileManager.default.contentsOfDirectory(atPath: shardsFolder)) ?? []).filter { $0.hasPrefix("shard-") }
       .sorted().map { RunStore(directory: shardsFolder + "/" + $0) }

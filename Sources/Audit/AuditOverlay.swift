@@ -69,16 +69,22 @@ public struct AuditOverlay {
     return out
   }
 
-  /// The paper's section 4.6 claim, per image: for each (ensemble, member) pair whose runs are
-  /// complete (`run/`), the paired SIS-size differences ensemble − member at each threshold.
+  /// The paper's section 4.6 claim, per image: for each (ensemble, member) pair, the paired
+  /// SIS-size differences ensemble − member at each threshold over the images both have finished
+  /// (`run/`, or an unfinished audit's shards; such an ensemble is labelled interim).
   public func ensembleVersusMembers() throws -> [(ensemble: String, member: String, points: [PairedSISPoint])] {
-    try ensembleMemberPairs.compactMap { i, j in
+    func finished(_ folder: String) throws -> [ImageRecord] {
+      guard let (stores, _) = try? Audit.selectionStores(folder: folder) else { return [] }
+      return try stores.flatMap { try $0.records() }
+    }
+    return try ensembleMemberPairs.compactMap { i, j in
       let (e, m) = (entries[i], entries[j])
-      let runs = [e.folder + "/run", m.folder + "/run"].map { RunStore(directory: $0) }
-      guard runs.allSatisfy({ FileManager.default.fileExists(atPath: $0.directory + "/manifest.json") }) else { return nil }
-      let (first, second) = (try runs[0].records(), try runs[1].records())
+      let (first, second) = (try finished(e.folder), try finished(m.folder))
       guard !first.isEmpty, !second.isEmpty else { return nil }
-      return (e.label, m.label, pairedSISDifference(first, second, thresholds: e.settings.thresholds))
+      let label = e.interim ? e.label + " (interim)" : e.label
+      return (
+        label, m.interim ? m.label + " (interim)" : m.label, pairedSISDifference(first, second, thresholds: e.settings.thresholds)
+      )
     }
   }
 

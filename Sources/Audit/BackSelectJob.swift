@@ -71,15 +71,10 @@ public struct BackSelectJob {
   public mutating func reuse(_ folders: [String]) throws -> [String] {
     var lines: [String] = []
     for folder in folders {
-      let fm = FileManager.default
-      var stores = [RunStore(directory: folder)]
-      if !fm.fileExists(atPath: folder + "/manifest.json") {
-        let shards = ((try? fm.contentsOfDirectory(atPath: folder + "/shards")) ?? []).sorted().map {
-          RunStore(directory: folder + "/shards/" + $0)
-        }
-        stores = fm.fileExists(atPath: folder + "/run/manifest.json") ? [RunStore(directory: folder + "/run")] : shards
-      }
-      guard !stores.isEmpty, stores.allSatisfy({ fm.fileExists(atPath: $0.manifestPath) }) else {
+      let run = RunStore(directory: folder)
+      let stores =
+        FileManager.default.fileExists(atPath: run.manifestPath) ? [run] : (try? Audit.selectionStores(folder: folder))?.stores
+      guard let stores else {
         throw AuditError("--reuse \(folder): no run there (expected manifest.json, or an audit folder with run/ or shards/)")
       }
       var n = 0

@@ -252,6 +252,25 @@ import Torch
     let verdict =
       "ensemble against its 2 member(s), paired 95% intervals of the SIS size difference: larger than every member's at τ = \(list(larger)); smaller than some member's at τ = \(list(smaller)); undecided at τ = \(list(open))"
     #expect(r.stdout.contains(verdict), "\(r.stdout)")
+
+    // An ensemble audit still running (one shard of two done, an interim snapshot): paired over
+    // the images it has finished, and labelled so.
+    func half(_ extra: [String]) throws -> CLI.Result {
+      try CLI.run(
+        ["audit", "--model", t.model, "--model", second, "--data", t.images, "--labels", t.labels, "--thresholds", "0,0.1"]
+          + ["--method", "gradient", "--k", "8", "--group", "3", "--out", t.dir + "/half", "--threads", "1"] + extra)
+    }
+    #expect(try half(["--shard", "0/2"]).status == 0)
+    #expect(try half(["--interim"]).status == 0)
+    let h = try CLI.run([
+      "compare-audits", "half=\(t.dir)/half", "first=\(t.dir)/first", "second=\(t.dir)/second", "--out", t.dir + "/overlay-half",
+    ])
+    #expect(h.status == 0 && h.stdout.contains("half (interim) against its 2 member(s)"), "\(h.stdout) \(h.stderr)")
+    let halfRows = try String(contentsOfFile: t.dir + "/overlay-half/ensemble-vs-members.csv", encoding: .utf8)
+      .split(separator: "\n").dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+    let finishedHalf = try RunStore(directory: t.dir + "/half/shards/shard-0-of-2").records().count
+    #expect(halfRows.count == 4 && finishedHalf == 3)
+    #expect(halfRows.allSatisfy { (Int($0[3]) ?? 0) > 0 && (Int($0[3]) ?? 99) <= finishedHalf }, "\(halfRows)")
   }
 
   /// Several models: the audit is of their ensemble, and the report sets the ensemble's SIS beside
