@@ -271,6 +271,22 @@ import Torch
     let finishedHalf = try RunStore(directory: t.dir + "/half/shards/shard-0-of-2").records().count
     #expect(halfRows.count == 4 && finishedHalf == 3)
     #expect(halfRows.allSatisfy { (Int($0[3]) ?? 0) > 0 && (Int($0[3]) ?? 99) <= finishedHalf }, "\(halfRows)")
+    // The snapshot's members ran on its own gallery, beside it; the finished audit draws its
+    // gallery from every image and its members' runs go to members/.
+    #expect(FileManager.default.fileExists(atPath: t.dir + "/half/interim/members/member-1/manifest.json"))
+    #expect(!FileManager.default.fileExists(atPath: t.dir + "/half/members"))
+    let rest = try half(["--shard", "1/2"])
+    #expect(rest.status == 0 && rest.stdout.contains("report: \(t.dir)/half/report.html"), "\(rest.stdout) \(rest.stderr)")
+    // A later snapshot (now of every image, so the final gallery) redoes the snapshot's member
+    // runs for its own gallery instead of refusing the earlier ones.
+    let before = try RunStore(directory: t.dir + "/half/interim/members/member-1").readManifest().positions
+    let again = try half(["--interim"])
+    #expect(again.status == 0, "\(again.stderr)")
+    let positions = { (sub: String) in try RunStore(directory: t.dir + "/half/\(sub)/member-1").readManifest().positions }
+    let (snapshot, final) = (try positions("interim/members"), try positions("members"))
+    #expect(snapshot == final && !final.isEmpty, "\(before) -> \(snapshot) vs \(final)")
+    #expect(
+      try RunStore(directory: t.dir + "/half/interim/members/member-1").records().map(\.position).sorted() == final.sorted())
   }
 
   /// Several models: the audit is of their ensemble, and the report sets the ensemble's SIS beside
