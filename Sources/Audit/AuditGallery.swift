@@ -46,33 +46,24 @@ extension Audit {
     let hasRun = { (folder: String) in fm.fileExists(atPath: folder + "/manifest.json") }
     for (i, member) in members.enumerated() {
       // An interim snapshot's gallery is drawn from the images finished so far, so its members'
-      // runs go beside it (interim/members/), and a later gallery may hold other images: the run
-      // is then redone into a fresh folder that copies the images the earlier runs share with it.
+      // runs go beside it (interim/members/). A later gallery may hold other images: the earlier
+      // run is moved aside (`.old`) and the new one copies the images they share.
       let target = (interim ? folder + "/interim" : folder) + "/members/member-\(i)"
-      let earlier = [target, folder + "/interim/members/member-\(i)"].filter(hasRun)
-      func makeJob(_ out: String) throws -> BackSelectJob {
-        var job = try BackSelectJob(
-          classifier: member.network, models: [member.file], data: data,
-          dataRecord: manifest.data, positions: gallery.map(\.position), selection: "the audit's gallery", layout: layout,
-          maskValue: .mean, settings: settings, device: device, out: out, version: manifest.overinterpVersion)
-        for source in Set(earlier) where source != out {
-          _ = try? job.reuse([source])  // only saves time: the images are selected otherwise
-        }
-        return job
-      }
-      var job = try makeJob(target)
+      let old = target + ".old"
+      var job = try BackSelectJob(
+        classifier: member.network, models: [member.file], data: data,
+        dataRecord: manifest.data, positions: gallery.map(\.position), selection: "the audit's gallery", layout: layout,
+        maskValue: .mean, settings: settings, device: device, out: target, version: manifest.overinterpVersion)
       if hasRun(target), !(try RunStore(directory: target).readManifest().differences(from: job.manifest)).isEmpty {
-        let fresh = target + ".new"
-        try? fm.removeItem(atPath: fresh)
-        job = try makeJob(fresh)
-        try job.prepare(resume: false)
-        try job.run()
-        try fm.removeItem(atPath: target)
-        try fm.moveItem(atPath: fresh, toPath: target)
-        job = try makeJob(target)
+        try? fm.removeItem(atPath: old)
+        try fm.moveItem(atPath: target, toPath: old)
+      }
+      for source in [old, folder + "/interim/members/member-\(i)"] where source != target && hasRun(source) {
+        _ = try? job.reuse([source])  // only saves time: the images are selected otherwise
       }
       try job.prepare(resume: true)
       try job.run()
+      try? fm.removeItem(atPath: old)
       let records = try job.store.records()
       memberSIS.append(
         Dictionary(records.map { ($0.position, $0.sis(at: threshold).features ?? []) }, uniquingKeysWith: { a, _ in a }))

@@ -72,11 +72,14 @@ public struct BackSelectJob {
     var lines: [String] = []
     for folder in folders {
       let run = RunStore(directory: folder)
-      let stores =
-        FileManager.default.fileExists(atPath: run.manifestPath) ? [run] : (try? Audit.selectionStores(folder: folder))?.stores
-      guard let stores else {
+      let exists = { (s: RunStore) in FileManager.default.fileExists(atPath: s.manifestPath) }
+      guard
+        exists(run) || exists(RunStore(directory: folder + "/run")) || Audit.shardStores(folder: folder).contains(where: exists)
+      else {
         throw AuditError("--reuse \(folder): no run there (expected manifest.json, or an audit folder with run/ or shards/)")
       }
+      // A broken manifest or shard is reported as such (naming its file), not as a missing run.
+      let stores = exists(run) ? [run] : try Audit.selectionStores(folder: folder).stores
       var n = 0
       for store in stores { n += try runner.reused.add(store, for: manifest) }
       lines.append("reusing \(n) image(s) selected in \(folder)")

@@ -160,8 +160,6 @@ public struct ReusedRecords {
 
   public init() {}
 
-  public var count: Int { byPosition.count }
-
   /// Adds the finished images of the run in `store` that `manifest` (this run's) also selects;
   /// throws when that run differs from this one in anything but its images, shard and batch
   /// shape, naming the fields. Returns how many images it adds.

@@ -432,6 +432,13 @@ struct TinySetup {
     // Another method, or other pixels behind the same file name: refused, naming why.
     let prob = try CLI.run(t.backselect(t.dir + "/prob", ["--indices", "0..<4", "--score", "prob", "--reuse", a] + shape))
     #expect(prob.status != 0 && prob.stderr.contains("--reuse \(a)") && prob.stderr.contains("score"), "\(prob.stderr)")
+    // No run at the path, or a broken manifest: said so, naming the folder or the file.
+    let nowhere = try CLI.run(t.backselect(t.dir + "/nowhere", ["--indices", "0..<2", "--reuse", t.dir + "/missing"] + shape))
+    #expect(nowhere.status != 0 && nowhere.stderr.contains("--reuse \(t.dir)/missing: no run there"), "\(nowhere.stderr)")
+    try FileManager.default.createDirectory(atPath: t.dir + "/audit/run", withIntermediateDirectories: true)
+    try writeFileAtomically(Array("{\"format\": ".utf8), to: t.dir + "/audit/run/manifest.json")
+    let broken = try CLI.run(t.backselect(t.dir + "/broken", ["--indices", "0..<2", "--reuse", t.dir + "/audit"] + shape))
+    #expect(broken.status != 0 && broken.stderr.contains("\(t.dir)/audit/run/manifest.json"), "\(broken.stderr)")
     let stripes = (0..<(6 * 8 * 8 * 3)).map { UInt8(truncatingIfNeeded: $0 &* 37) }
     try NpyArray(stripes, shape: [6, 8, 8, 3]).write(to: t.images)
     let other = try CLI.run(t.backselect(t.dir + "/other", ["--indices", "0..<2", "--reuse", a] + shape))
