@@ -15,6 +15,11 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COLUMNS = [
+    ("fast, all 5,000 held-out", "experiments/audit-r20-holdout-fast"),
+    ("fast, 1,000 held-out", "experiments/audit-replicates-holdout1000/r20-seed0"),
+    # The pooled-defaults rerun replaces the session-23 audit once it has finished.
+    ("fast, lossless test", "experiments/audit-r20-lossless-fast-pooled|experiments/audit-r20-lossless-fast"),
+    ("fast, CIFAR-10-C sample", "experiments/audit-r20-cifar10c-fast"),
     ("hybrid, 500 held-out", "experiments/audit-r20-hybrid-500"),
     ("gradient, the same 500", "experiments/robust-resnet20/audit-standard-gradient"),
     ("gradient, all held-out", "experiments/audit-r20-holdout-gradient"),
@@ -33,7 +38,16 @@ PAPER = {
 THRESHOLDS = [0.5, 0.9, 0.99]
 
 
-def load(folder):
+def load(folders):
+    """The first of the |-separated folders that has finished (or has an interim report)."""
+    for folder in folders.split("|"):
+        found = load_one(folder)
+        if found[0] is not None:
+            return found
+    return None, False, 0
+
+
+def load_one(folder):
     for sub, interim in (("results", False), ("interim/results", True)):
         path = os.path.join(ROOT, folder, sub, "results.json")
         if os.path.exists(path):
@@ -87,7 +101,7 @@ def column(results, interim, selected):
 
 
 LABELS = [
-    ("images", "images audited (predicted with confidence ≥ 0.5)"),
+    ("images", "images audited (fast: all; hybrid, gradient: predicted with confidence ≥ 0.5)"),
     ("full", "accuracy on the full images (%)"),
     ("bs", "accuracy on their 5% BS subsets (%)"),
     ("random", "accuracy on 5% random subsets (%)"),
