@@ -17,6 +17,8 @@ public final class Progress {
   let logInterval: Double?
   let start: Double
   var lastDraw: Double = 0
+  /// The last `fractionDone` seen and the seconds since `start` at which it was first seen.
+  var fraction: (value: Double, elapsed: Double)?
   public private(set) var done = 0
 
   public init(total: Int, label: String, unit: String = "images", enabled: Bool? = nil) {
@@ -46,13 +48,15 @@ public final class Progress {
 
   public var elapsed: Double { Self.now() - start }
 
-  /// Adds `n` units. `fractionDone` (0-1, e.g. images finished over images planned) is the ETA's
-  /// fallback once `done` passes `total`: a total that was an estimate ran short, and the units'
-  /// pace no longer says how much is left (without it the ETA is shown as unknown).
+  /// Adds `n` units. `fractionDone` (0-1, e.g. images finished over images planned) gives a
+  /// second ETA, from the pace of whole steps (images): the line shows the longer of the two, so a
+  /// units total that was an estimate and runs short (candidates of selections that end later than
+  /// planned) does not show "ETA 28s" with 40 images to go.
   public func advance(by n: Int, extra: String = "", fractionDone: Double? = nil) {
     done += n
-    guard enabled else { return }
     let t = Self.now()
+    if let f = fractionDone, f != fraction?.value { fraction = (f, t - start) }
+    guard enabled else { return }
     if let logInterval {
       if t - lastDraw < logInterval { return }
     } else if t - lastDraw < 0.2 && done < total {
@@ -60,7 +64,8 @@ public final class Progress {
     }
     lastDraw = t
     let rate = Double(done) / Swift.max(t - start, 1e-9)
-    let eta = Self.eta(done: done, total: total, elapsed: t - start, fractionDone: fractionDone)
+    let eta = Self.eta(
+      done: done, total: total, elapsed: t - start, fractionDone: fraction?.value, fractionElapsed: fraction?.elapsed)
     let line =
       "\(label) \(done)/\(total) \(unit)  \(Self.format(rate))/s  ETA \(Self.duration(eta))\(extra.isEmpty ? "" : "  " + extra)"
     if logInterval != nil {
@@ -70,15 +75,24 @@ public final class Progress {
     }
   }
 
-  /// Seconds left (infinity: unknown): from the units' pace while `done` is below `total`, then
-  /// from `fractionDone`.
-  public static func eta(done: Int, total: Int, elapsed: Double, fractionDone: Double? = nil) -> Double {
-    if done < total {
-      return done > 0 ? Double(total - done) * elapsed / Double(done) : .infinity
+  /// Seconds left (infinity: unknown): the longer of the units' pace (while `done` is below
+  /// `total`) and the steps' pace, where `fractionDone` of the steps had finished `fractionElapsed`
+  /// seconds in (by default `elapsed`: just now): the steps still to go at the finished ones' pace,
+  /// less the time already spent on the step under way.
+  public static func eta(
+    done: Int, total: Int, elapsed: Double, fractionDone: Double? = nil, fractionElapsed: Double? = nil
+  ) -> Double {
+    if let f = fractionDone, f >= 1 { return 0 }
+    if done == total && fractionDone == nil { return 0 }
+    let units = done < total && done > 0 ? Double(total - done) * elapsed / Double(done) : nil
+    var steps: Double?
+    if let f = fractionDone, f > 0 {
+      let at = fractionElapsed ?? elapsed
+      // Clamped at nothing left means the step under way runs longer than the average: unknown.
+      let left = at * (1 - f) / f - (elapsed - at)
+      if left > 0 { steps = left }
     }
-    guard let f = fractionDone else { return done == total ? 0 : .infinity }
-    if f >= 1 { return 0 }
-    return f > 0 ? elapsed * (1 - f) / f : .infinity
+    return [units, steps].compactMap { $0 }.max() ?? .infinity
   }
 
   public func finish() {
