@@ -80,6 +80,12 @@ public struct Audit {
     return stores.reduce(0) { n, s in s.finishedGroups().reduce(n) { $0 + manifest.positions(ofGroup: $1).count } }
   }
 
+  /// The positions of the images whose backward selection has finished, over every shard.
+  public func finishedPositions() throws -> Set<Int> {
+    let (stores, manifest) = try selectionStores()
+    return Set(stores.flatMap { s in s.finishedGroups().flatMap { manifest.positions(ofGroup: $0) } })
+  }
+
   /// What the finished images cost (wall time and passes per image, from each store's
   /// `timings.jsonl`).
   public func finishedCosts() throws -> [ImageCost] {

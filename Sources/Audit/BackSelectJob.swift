@@ -87,6 +87,9 @@ public struct BackSelectJob {
     return lines
   }
 
+  /// The positions of every image (of any shard) that other runs give (`reuse`).
+  public var reusedPositions: Set<Int> { Set(runner.reused.byPosition.keys) }
+
   /// Images of this shard's pending groups that will be copied from other runs (`reuse`).
   public var reusedPendingImages: Int {
     runner.pendingGroups.reduce(0) { n, g in

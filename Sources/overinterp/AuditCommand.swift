@@ -148,9 +148,12 @@ struct AuditCommand: ParsableCommand {
     // A resumed audit: the plan is for the images still to do (over every shard), at the finished
     // images' pace; a new hybrid audit measures its exact phase on a pilot.
     for line in try job.reuse(reuse) { printError("audit: " + line) }
-    let done = (try? audit.finishedImageCount()) ?? 0
+    let finished = (try? audit.finishedPositions()) ?? []
+    let done = finished.count
+    // Reused images of every shard, not only this one's, are left out of the plan.
+    let reusedLeft = job.reusedPositions.subtracting(finished).count
     let cost = try job.costPlan(
-      images: Swift.max(selection.positions.count - done - job.reusedPendingImages, 0),
+      images: Swift.max(selection.positions.count - done - reusedLeft, 0),
       finished: (try? audit.finishedCosts()) ?? [], pilot: !interim)
     printError(
       "audit: \(selection.description); " + (done > 0 ? "\(done) of \(selection.positions.count) image(s) done; " : "")

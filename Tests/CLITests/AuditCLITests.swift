@@ -382,6 +382,9 @@ import Torch
     for c in copiedFromSample + copiedFromHalf { #expect(records[c.position]?.order == c.order, "image \(c.position)") }
     let copied = Set((copiedFromSample + copiedFromHalf).map(\.position)).count
     #expect(r.stderr.contains("plan: \(8 - copied) image(s)"), "\(r.stderr)")
+    // A shard's plan is over every shard: it leaves out the reused images of the others too.
+    let p = try CLI.run(args + ["--shard", "0/2", "--out", t.dir + "/sharded", "--reuse", sample, "--plan"])
+    #expect(p.status == 0 && p.stderr.contains("plan: \(8 - copiedFromSample.count) image(s)"), "\(p.stderr)")
   }
 
   /// `compare-audits`: one curve per audit from the audits' own files; its CSV rows are each
