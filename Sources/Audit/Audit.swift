@@ -74,13 +74,8 @@ public struct Audit {
     return (stores, try stores[0].readManifest())
   }
 
-  /// Images that have finished backward selection, counted from the finished groups.
-  public func finishedImageCount() throws -> Int {
-    let (stores, manifest) = try selectionStores()
-    return stores.reduce(0) { n, s in s.finishedGroups().reduce(n) { $0 + manifest.positions(ofGroup: $1).count } }
-  }
-
-  /// The positions of the images whose backward selection has finished, over every shard.
+  /// The positions of the images whose backward selection has finished, over every shard (their
+  /// count is the number of images done: shards hold disjoint groups).
   public func finishedPositions() throws -> Set<Int> {
     let (stores, manifest) = try selectionStores()
     return Set(stores.flatMap { s in s.finishedGroups().flatMap { manifest.positions(ofGroup: $0) } })

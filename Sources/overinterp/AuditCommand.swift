@@ -183,7 +183,7 @@ struct AuditCommand: ParsableCommand {
   ) throws {
     let finished: Int
     do {
-      finished = try audit.finishedImageCount()
+      finished = try audit.finishedPositions().count
     } catch {
       throw ValidationFailure("\(out): backward selection has not started yet (\(error)); nothing to report")
     }
