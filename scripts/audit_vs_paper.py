@@ -17,8 +17,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COLUMNS = [
     ("fast, all 5,000 held-out", "experiments/audit-r20-holdout-fast"),
     ("fast, 1,000 held-out", "experiments/audit-replicates-holdout1000/r20-seed0"),
-    # The pooled-defaults rerun replaces the session-23 audit once it has finished.
-    ("fast, lossless test", "experiments/audit-r20-lossless-fast-pooled|experiments/audit-r20-lossless-fast"),
+    ("fast, lossless test", "experiments/audit-r20-lossless-fast-pooled"),
     ("fast, CIFAR-10-C sample", "experiments/audit-r20-cifar10c-fast"),
     ("hybrid, 500 held-out", "experiments/audit-r20-hybrid-500"),
     ("gradient, the same 500", "experiments/robust-resnet20/audit-standard-gradient"),
