@@ -37,16 +37,8 @@ PAPER = {
 THRESHOLDS = [0.5, 0.9, 0.99]
 
 
-def load(folders):
-    """The first of the |-separated folders that has finished (or has an interim report)."""
-    for folder in folders.split("|"):
-        found = load_one(folder)
-        if found[0] is not None:
-            return found
-    return None, False, 0
-
-
-def load_one(folder):
+def load(folder):
+    """The audit's results (or its interim snapshot's), whether interim, and how many images it selected."""
     for sub, interim in (("results", False), ("interim/results", True)):
         path = os.path.join(ROOT, folder, sub, "results.json")
         if os.path.exists(path):
